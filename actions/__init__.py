@@ -1,0 +1,1 @@
+"""Custom actions loaded by the action server (python -m rasa_sdk --actions actions)."""

@@ -1,0 +1,107 @@
+"""What the forms do once filled: look up an order, change its address, open a return."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.shop import ChangeResult, OrderStatus, ReturnResult, ShopClient, format_date, shop_from_env
+
+FORM_SLOTS = ("order_number", "new_address", "return_reason")
+
+
+def clear_form_slots() -> List[Dict[Text, Any]]:
+    return [SlotSet(slot, None) for slot in FORM_SLOTS]
+
+
+class ShopAction(Action):
+    """Base of the actions that talk to the shop. Needs slot `order_number`.
+
+    The shop client is made on first use (never at import or construction); tests pass their own.
+    """
+
+    def __init__(self, shop: Optional[ShopClient] = None) -> None:
+        self._shop = shop
+
+    @property
+    def shop(self) -> ShopClient:
+        if self._shop is None:
+            self._shop = shop_from_env()
+        return self._shop
+
+    def name(self) -> Text:  # pragma: no cover - abstract, skipped by the action server
+        raise NotImplementedError
+
+
+class ActionOrderStatus(ShopAction):
+    """Says the status of order `order_number` (responses utter_order_status_<status>, utter_order_not_found)."""
+
+    def name(self) -> Text:
+        return "action_order_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        number = tracker.get_slot("order_number")
+        order = self.shop.get_order(number) if number else None
+        if order is None:
+            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+        elif order.status is OrderStatus.SHIPPED:
+            dispatcher.utter_message(response="utter_order_status_shipped", order_number=number,
+                                     carrier=order.carrier, tracking_number=order.tracking_number,
+                                     eta=format_date(order.eta))
+        elif order.status is OrderStatus.DELIVERED:
+            dispatcher.utter_message(response="utter_order_status_delivered", order_number=number,
+                                     delivered_on=format_date(order.delivered_on))
+        else:
+            dispatcher.utter_message(response=f"utter_order_status_{order.status.value}", order_number=number)
+        return clear_form_slots()
+
+
+class ActionSubmitAddressChange(ShopAction):
+    """Changes the delivery address of `order_number` to `new_address` when the order has not shipped."""
+
+    def name(self) -> Text:
+        return "action_submit_address_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        number, address = tracker.get_slot("order_number"), tracker.get_slot("new_address")
+        result = self.shop.change_address(number, address)
+        response = {ChangeResult.DONE: "utter_address_change_done",
+                    ChangeResult.TOO_LATE: "utter_address_change_too_late",
+                    ChangeResult.NOT_FOUND: "utter_order_not_found"}[result]
+        dispatcher.utter_message(response=response, order_number=number, new_address=address)
+        return clear_form_slots()
+
+
+class ActionSubmitReturn(ShopAction):
+    """Opens a return for `order_number` with `return_reason` when it is delivered and within 30 days."""
+
+    def name(self) -> Text:
+        return "action_submit_return"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        number, reason = tracker.get_slot("order_number"), tracker.get_slot("return_reason")
+        result, return_id = self.shop.create_return(number, reason)
+        response = {ReturnResult.CREATED: "utter_return_created",
+                    ReturnResult.NOT_DELIVERED: "utter_return_not_delivered",
+                    ReturnResult.WINDOW_CLOSED: "utter_return_not_eligible",
+                    ReturnResult.NOT_FOUND: "utter_order_not_found"}[result]
+        details = {"return_id": return_id} if return_id else {}
+        dispatcher.utter_message(response=response, order_number=number, **details)
+        return clear_form_slots()
+
+
+class ActionClearFormSlots(Action):
+    """Forgets what a stopped form had collected, so the next form starts fresh."""
+
+    def name(self) -> Text:
+        return "action_clear_form_slots"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        return clear_form_slots()

@@ -1,0 +1,40 @@
+"""Small typed functions that read what the customer typed."""
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+ORDER_NUMBER = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+_SPACES = re.compile(r"\s+")
+
+
+def order_number_from(value: Any) -> Optional[str]:
+    """The 8-digit order number in `value` ("#1023 4567" and "order 10234567." both work), else None."""
+    if value is None:
+        return None
+    text = str(value)
+    match = ORDER_NUMBER.search(text)
+    if match:
+        return match.group(1)
+    digits = re.sub(r"[\s\-#]", "", text)
+    return digits if re.fullmatch(r"\d{8}", digits) else None
+
+
+def address_from(value: Any) -> Optional[str]:
+    """A postal address: 10-200 characters with at least one letter and one digit, whitespace folded."""
+    if not isinstance(value, str):
+        return None
+    text = _SPACES.sub(" ", value).strip()
+    if not 10 <= len(text) <= 200:
+        return None
+    if not re.search(r"[^\W\d_]", text) or not re.search(r"\d", text):
+        return None
+    return text
+
+
+def reason_from(value: Any) -> Optional[str]:
+    """A return reason: 3-300 characters of free text."""
+    if not isinstance(value, str):
+        return None
+    text = _SPACES.sub(" ", value).strip()
+    return text if 3 <= len(text) <= 300 else None

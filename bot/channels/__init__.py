@@ -1,0 +1,1 @@
+"""Input channels that check what they receive before the assistant sees it."""

@@ -1,0 +1,100 @@
+"""Checks on what a channel receives: pure functions, one error type with a status and a clear message."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "2000"))
+MAX_BODY_BYTES = 4 * MAX_MESSAGE_CHARS + 16_384
+SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
+
+
+class InvalidPayload(ValueError):
+    """The request cannot be processed; `status` is the HTTP status, `code` a stable error name."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def as_json(self) -> Dict[str, str]:
+        return {"error": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    sender: str
+    text: str
+    metadata: Optional[Dict[str, Any]]
+
+
+def check_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidPayload(400, "invalid_message", "'message' must be a string")
+    text = text.strip()
+    if not text:
+        raise InvalidPayload(400, "empty_message", "'message' is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidPayload(413, "message_too_long",
+                             f"'message' has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
+    if "\x00" in text:
+        raise InvalidPayload(400, "invalid_message", "'message' contains a NUL character")
+    return text
+
+
+def check_sender(sender: Any) -> str:
+    if sender is None:
+        raise InvalidPayload(400, "missing_sender", "'sender' is required: a conversation id chosen by the client")
+    if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
+        raise InvalidPayload(400, "invalid_sender",
+                             "'sender' must be 1-128 characters of letters, digits and _ . : @ -")
+    return sender
+
+
+def check_metadata(metadata: Any) -> Optional[Dict[str, Any]]:
+    if metadata is None:
+        return None
+    if isinstance(metadata, str):
+        try:
+            metadata = json.loads(metadata)
+        except ValueError:
+            raise InvalidPayload(400, "invalid_metadata", "'metadata' is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise InvalidPayload(400, "invalid_metadata", "'metadata' must be a JSON object")
+    return metadata
+
+
+def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> IncomingMessage:
+    """Parse and check a REST channel request body: {"sender": str, "message": str, "metadata"?: {}}."""
+    if len(body) > content_length_limit:
+        raise InvalidPayload(413, "body_too_large",
+                             f"the request body has {len(body)} bytes; the limit is {content_length_limit}")
+    if not body.strip():
+        raise InvalidPayload(400, "empty_body", "the request body is empty; send a JSON object")
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload(400, "invalid_utf8", f"the request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        data = json.loads(decoded)
+    except ValueError as exc:
+        raise InvalidPayload(400, "invalid_json", f"the request body is not valid JSON: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise InvalidPayload(400, "invalid_json", "the request body must be a JSON object")
+    return IncomingMessage(check_sender(data.get("sender")), check_text(data.get("message")),
+                           check_metadata(data.get("metadata")))
+
+
+def parse_socketio_message(data: Any) -> IncomingMessage:
+    """Check a socket.io `user_uttered` event: {"message": str, "session_id": str, "customData"?: {}}."""
+    if not isinstance(data, dict):
+        raise InvalidPayload(400, "invalid_event", "the event data must be an object")
+    session_id = data.get("session_id")
+    if session_id is None:
+        raise InvalidPayload(400, "missing_session", "no session_id: send session_request first")
+    return IncomingMessage(check_sender(session_id), check_text(data.get("message")),
+                           check_metadata(data.get("customData")))

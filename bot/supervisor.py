@@ -1,0 +1,240 @@
+"""Start Redis, the action server and the Rasa server as child processes; stop them all together."""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, IO, List, Optional
+
+from bot.redis_server import redis_command, wait_for_redis
+from bot.settings import ROOT, RedisTarget, Settings
+from bot.training import ensure_model
+
+_PR_SET_PDEATHSIG = 1
+
+
+class AlreadyRunning(RuntimeError):
+    """Another run command holds the run lock."""
+
+
+class StartupError(RuntimeError):
+    """A service could not start; the message says which and why."""
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    os.setsid()
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Child:
+    name: str
+    proc: "subprocess.Popen[bytes]"
+    log_path: Path
+    log: IO[bytes]
+
+    def tail(self, lines: int = 30) -> str:
+        self.log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass
+class Stack:
+    """The running services, in start order."""
+
+    settings: Settings
+    children: List[Child] = field(default_factory=list)
+    lock_file: Optional[IO[str]] = None
+
+    # ---- lock -------------------------------------------------------------------------
+    def acquire_lock(self) -> None:
+        self.settings.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(self.settings.run_dir / "run.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            info = self._read_state()
+            where = f" (pid {info.get('pid')}, chat at {info.get('rest_url')})" if info else ""
+            raise AlreadyRunning(f"the assistant is already running{where}; stop it with Ctrl-C first")
+        self.lock_file = lock
+
+    def _state_path(self) -> Path:
+        return self.settings.run_dir / "run.json"
+
+    def _read_state(self) -> Dict[str, object]:
+        try:
+            return json.loads(self._state_path().read_text())
+        except (OSError, ValueError):
+            return {}
+
+    # ---- processes --------------------------------------------------------------------
+    def spawn(self, name: str, cmd: List[str], env: Dict[str, str]) -> Child:
+        log_dir = self.settings.run_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        log = open(log_path, "ab")
+        log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        child = Child(name, proc, log_path, log)
+        self.children.append(child)
+        return child
+
+    def wait_until(self, child: Child, ready: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if child.proc.poll() is not None:
+                raise StartupError(f"{child.name} exited with code {child.proc.returncode} while starting:\n"
+                                   f"{child.tail()}\n(full log: {child.log_path})")
+            if time.monotonic() > deadline:
+                raise StartupError(f"{child.name} was not ready after {timeout:.0f} s (log: {child.log_path})")
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        """Stop children in reverse start order: Rasa, then actions, then Redis (which saves its data)."""
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+                try:
+                    child.proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+                    child.proc.wait()
+            child.log.close()
+        self.children.clear()
+        if self.lock_file is not None:
+            self._state_path().unlink(missing_ok=True)
+            self.lock_file.close()
+            self.lock_file = None
+
+    def first_exited(self) -> Optional[Child]:
+        return next((c for c in self.children if c.proc.poll() is not None), None)
+
+    # ---- start ------------------------------------------------------------------------
+    def start(self, train: bool = True) -> Dict[str, str]:
+        s = self.settings
+        ports = [("RASA_PORT", s.rasa_port), ("ACTION_PORT", s.action_port)]
+        if not s.redis_url:
+            ports.append(("REDIS_PORT", s.redis_port))
+        for var, port in ports:
+            if not port_is_free(port):
+                raise StartupError(f"port {port} is already in use; stop what uses it or set {var} to another port")
+
+        t0 = time.monotonic()
+        env = dict(os.environ)
+        if s.redis_url:
+            redis_url = s.redis_url
+            print(f"==> Using the external Redis at {RedisTarget.from_url(redis_url).host}", flush=True)
+        else:
+            redis_url = f"redis://127.0.0.1:{s.redis_port}/0"
+            print(f"==> Starting Redis on port {s.redis_port} (data in {s.data_dir / 'redis'})", flush=True)
+            child = self.spawn("redis", redis_command(s.redis_port, s.data_dir / "redis"), env)
+        wait_for_redis(redis_url, proc=None if s.redis_url else child.proc)
+        target = RedisTarget.from_url(redis_url)
+        env.update(REDIS_URL=redis_url, REDIS_HOST=target.host, REDIS_PORT=str(target.port),
+                   REDIS_DB=str(target.db), REDIS_PASSWORD=target.password,
+                   ACTION_ENDPOINT_URL=f"http://127.0.0.1:{s.action_port}/webhook")
+
+        model = ensure_model(s.models_dir) if train else _existing_model(s)
+        t_services = time.monotonic()
+        print("==> Starting the action server and the Rasa server (about 30 s)", flush=True)
+        actions = self.spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                                         "--port", str(s.action_port)], env)
+        rasa = self.spawn("rasa", [sys.executable, "-m", "rasa", "run", "--model", str(model),
+                                   "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                                   "--interface", s.interface, "--port", str(s.rasa_port), "--cors", "*"], env)
+        self.wait_until(actions, lambda: http_ok(f"http://127.0.0.1:{s.action_port}/health"), timeout=120)
+        self.wait_until(rasa, lambda: http_ok(f"http://127.0.0.1:{s.rasa_port}/"), timeout=300)
+
+        urls = {
+            "pid": str(os.getpid()),
+            "rest_url": f"http://localhost:{s.rasa_port}/webhooks/rest/webhook",
+            "socketio_url": f"http://localhost:{s.rasa_port}/socket.io",
+            "redis": redis_url if not target.password else redis_url.replace(target.password, "***"),
+            "startup_seconds": f"{time.monotonic() - t0:.1f}",
+            "services_seconds": f"{time.monotonic() - t_services:.1f}",
+        }
+        self._state_path().write_text(json.dumps(urls))
+        return urls
+
+
+def _existing_model(s: Settings) -> Path:
+    from bot.training import latest_model
+
+    model = latest_model(s.models_dir)
+    if model is None:
+        raise StartupError(f"no trained model in {s.models_dir}; run ./run train")
+    return model
+
+
+def run(settings: Settings, train: bool = True) -> int:
+    """The run command: start everything, print where to chat, stop everything on Ctrl-C."""
+    stack = Stack(settings)
+    try:
+        stack.acquire_lock()
+    except AlreadyRunning as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    stopping = {"signal": None}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping["signal"] = signum
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        urls = stack.start(train=train)
+        print(f"""
+==> The assistant is ready ({urls['startup_seconds']} s; services {urls['services_seconds']} s).
+    Chat in this terminal:   ./run chat
+    REST channel:            POST {urls['rest_url']}  {{"sender": "you", "message": "hi"}}
+    socket.io channel:       {urls['socketio_url']}  (Rasa web-chat widgets: socketUrl http://localhost:{settings.rasa_port})
+    Logs:                    {settings.run_dir / 'logs'}
+    Press Ctrl-C to stop everything.""", flush=True)
+        while True:
+            dead = stack.first_exited()
+            if dead is not None:
+                print(f"error: {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}):\n"
+                      f"{dead.tail()}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\n==> Stopping (Rasa, actions, Redis)...", flush=True)
+        return 0
+    except (StartupError, TimeoutError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+        print("==> Stopped.", flush=True)

@@ -1,0 +1,49 @@
+import json
+
+import pytest
+
+from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, parse_rest_body, parse_socketio_message
+
+
+def body(**fields):
+    return json.dumps(fields).encode()
+
+
+def test_a_good_message_passes_trimmed():
+    msg = parse_rest_body(body(sender="web-1", message="  where is my order?  ", metadata={"a": 1}))
+    assert (msg.sender, msg.text, msg.metadata) == ("web-1", "where is my order?", {"a": 1})
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    (b"", 400, "empty_body"),
+    (b"not json", 400, "invalid_json"),
+    (b"[1, 2]", 400, "invalid_json"),
+    (b'{"sender": "a", "message": "caf\xe9"}', 400, "invalid_utf8"),
+    (body(message="hi"), 400, "missing_sender"),
+    (body(sender="", message="hi"), 400, "invalid_sender"),
+    (body(sender="a b/../c", message="hi"), 400, "invalid_sender"),
+    (body(sender=["x"], message="hi"), 400, "invalid_sender"),
+    (body(sender="a", message=""), 400, "empty_message"),
+    (body(sender="a", message="   "), 400, "empty_message"),
+    (body(sender="a"), 400, "invalid_message"),
+    (body(sender="a", message=42), 400, "invalid_message"),
+    (body(sender="a", message="x" * (MAX_MESSAGE_CHARS + 1)), 413, "message_too_long"),
+    (body(sender="a", message="x" * 100_000), 413, "body_too_large"),
+    (body(sender="a", message="hi", metadata="{bad"), 400, "invalid_metadata"),
+    (body(sender="a", message="hi", metadata=[1]), 400, "invalid_metadata"),
+])
+def test_bad_rest_bodies_get_a_clear_error(raw, status, code):
+    with pytest.raises(InvalidPayload) as err:
+        parse_rest_body(raw)
+    assert (err.value.status, err.value.code) == (status, code)
+    assert err.value.as_json()["message"]
+
+
+def test_socketio_events_are_checked_the_same_way():
+    msg = parse_socketio_message({"message": "hi", "session_id": "abc123", "customData": '{"lang": "en"}'})
+    assert (msg.sender, msg.text, msg.metadata) == ("abc123", "hi", {"lang": "en"})
+    for data, code in [("hi", "invalid_event"), ({"message": "hi"}, "missing_session"),
+                       ({"message": "", "session_id": "s"}, "empty_message")]:
+        with pytest.raises(InvalidPayload) as err:
+            parse_socketio_message(data)
+        assert err.value.code == code
