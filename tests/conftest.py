@@ -73,3 +73,6 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+from tests.model import trained_model  # noqa: E402,F401  (session fixture shared by test modules)

@@ -1,0 +1,106 @@
+"""Drive the real run command (python -m bot run) as a user would, and talk to it over its channels."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import psutil
+import requests
+import yaml
+
+from tests.conftest import ROOT, free_port
+
+
+def responses_texts(name: str) -> List[str]:
+    """Every text variant of a response, from domain.yml or the training-data files (FAQ answers)."""
+    sources = [ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml"))]
+    for path in sources:
+        doc = yaml.safe_load(path.read_text()) or {}
+        variants = (doc.get("responses") or {}).get(name)
+        if variants:
+            return [v["text"] for v in variants if "text" in v]
+    raise KeyError(f"no response {name}")
+
+
+def matches(text: str, response: str, **values: str) -> bool:
+    """Whether `text` is one of the variants of `response`, with its {variables} filled in."""
+    return any(text == variant.format(**values) if values else text == variant
+               for variant in responses_texts(response))
+
+
+class RunCommand:
+    """One `python -m bot run` process with its own ports and run folder, over a given Redis."""
+
+    def __init__(self, redis_url: Optional[str], run_dir: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
+        self.rasa_port, self.action_port = free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        self.env = {**env, "PYTHONPATH": str(ROOT),
+                    "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
+                    "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", **(extra_env or {})}
+        self.proc: Optional[subprocess.Popen] = None
+        self.output: List[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def start(self, timeout: float = 400) -> float:
+        t0 = time.monotonic()
+        self.output = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = threading.Event()
+
+        def read() -> None:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                self.output.append(line)
+                if "The assistant is ready" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        while not ready.wait(0.5):
+            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+                self.stop()
+                raise RuntimeError("run command did not become ready:\n" + "".join(self.output[-60:]))
+        return time.monotonic() - t0
+
+    def children(self) -> List[psutil.Process]:
+        assert self.proc is not None
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
+    def interrupt(self, timeout: float = 60) -> int:
+        """Press Ctrl-C: SIGINT to the run command."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def say(self, sender: str, text: str) -> List[str]:
+        reply = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
+                              timeout=60)
+        reply.raise_for_status()
+        return [m.get("text", "") for m in reply.json()]
+
+    def post_raw(self, body: bytes, headers: Optional[Dict[str, str]] = None) -> requests.Response:
+        return requests.post(f"{self.url}/webhooks/rest/webhook", data=body, timeout=60,
+                             headers=headers or {"Content-Type": "application/json"})
+
+
+def wait_gone(processes: List[psutil.Process], timeout: float = 30) -> List[Any]:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return alive

@@ -1,0 +1,143 @@
+"""The real stack, started by the run command: Redis, the action server and Rasa as processes."""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import socketio
+
+from bot.channels.socketio import notice
+from tests.conftest import ROOT, free_port
+from tests.integration.running import RunCommand, matches, responses_texts, wait_gone
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCommand]:
+    """The run command as a user starts it: it starts its own Redis (data in a temporary folder)."""
+    run = RunCommand(None, tmp_path_factory.mktemp("run"),
+                     {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
+    seconds = run.start()
+    print(f"\nrun command ready in {seconds:.1f} s")
+    yield run
+    run.stop()
+
+
+def new_sender() -> str:
+    return f"it-{uuid.uuid4().hex[:10]}"
+
+
+def test_multi_turn_conversation_over_rest(stack: RunCommand):
+    me = new_sender()
+    assert any(matches(t, "utter_greet") for t in stack.say(me, "hello"))
+    assert stack.say(me, "where is my order?")[-1] in responses_texts("utter_ask_order_number")
+    replies = stack.say(me, "1234")
+    assert matches(replies[0], "utter_invalid_order_number")
+    assert replies[-1] in responses_texts("utter_ask_order_number")
+    replies = stack.say(me, "it's 10234568")
+    assert any("JD014600003LB" in t and "DHL" in t for t in replies), replies
+    assert any(matches(t, "utter_faq/change_address") for t in stack.say(me, "how can I change my delivery address?"))
+    replies = stack.say(me, "how long until the change takes effect?")
+    assert any(matches(t, "utter_followup_change_address_how_long") for t in replies), replies
+
+
+def test_faq_in_the_middle_of_a_form_is_answered_and_the_form_resumes(stack: RunCommand):
+    me = new_sender()
+    assert stack.say(me, "I want to return something")[-1] in responses_texts("utter_ask_order_number")
+    replies = stack.say(me, "how long does a refund take?")
+    assert any(matches(t, "utter_faq/refund_time") for t in replies), replies
+    assert replies[-1] in responses_texts("utter_ask_order_number")
+    assert stack.say(me, "10234569")[-1] in responses_texts("utter_ask_return_reason")
+    replies = stack.say(me, "It arrived damaged")
+    assert any(matches(t, "utter_return_created", order_number="10234569", return_id="R-10234569")
+               for t in replies), replies
+
+
+def test_stop_leaves_a_form(stack: RunCommand):
+    me = new_sender()
+    stack.say(me, "please change the delivery address of my order")
+    assert any(matches(t, "utter_form_stopped") for t in stack.say(me, "stop"))
+    assert any(matches(t, "utter_faq/invoice") for t in stack.say(me, "how do I get an invoice?"))
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"", 400),
+    (b"this is not json", 400),
+    (b'{"sender": "x", "message": "caf\xe9 \xff"}', 400),
+    (json.dumps({"message": "hello"}).encode(), 400),
+    (json.dumps({"sender": "x", "message": ""}).encode(), 400),
+    (json.dumps({"sender": "x", "message": "a" * 100_000}).encode(), 413),
+    (json.dumps({"sender": "x", "message": ["a"]}).encode(), 400),
+])
+def test_bad_input_gets_a_clear_4xx_and_the_service_keeps_serving(stack: RunCommand, body: bytes, status: int):
+    reply = stack.post_raw(body)
+    assert reply.status_code == status
+    error = reply.json()
+    assert set(error) == {"error", "message"} and "Traceback" not in reply.text
+    assert any(matches(t, "utter_greet") for t in stack.say(new_sender(), "hi"))
+
+
+def test_bad_input_next_to_good_conversations(stack: RunCommand):
+    async def mixed() -> list:
+        loop = asyncio.get_running_loop()
+        bad = [loop.run_in_executor(None, stack.post_raw, b"{" * 50_000) for _ in range(5)]
+        good = [loop.run_in_executor(None, stack.say, new_sender(), "hi") for _ in range(5)]
+        return [r.status_code for r in await asyncio.gather(*bad)], await asyncio.gather(*good)
+
+    bad_codes, good_replies = asyncio.run(mixed())
+    assert set(bad_codes) == {400}
+    assert all(any(matches(t, "utter_greet") for t in replies) for replies in good_replies)
+
+
+def test_socketio_channel_speaks_the_webchat_protocol(stack: RunCommand):
+    async def talk() -> tuple:
+        client = socketio.AsyncClient()
+        received: asyncio.Queue = asyncio.Queue()
+        confirmed: asyncio.Queue = asyncio.Queue()
+        client.on("bot_uttered", lambda data: received.put_nowait(data))
+        client.on("session_confirm", lambda data: confirmed.put_nowait(data))
+        await client.connect(stack.url, socketio_path="socket.io", transports=["websocket"])
+        await client.emit("session_request", {"session_id": None})
+        session_id = await asyncio.wait_for(confirmed.get(), 10)
+        await client.emit("user_uttered", {"message": "hi there", "session_id": session_id})
+        greeting = await asyncio.wait_for(received.get(), 30)
+        await client.emit("user_uttered", {"message": "   ", "session_id": session_id})
+        notice_ = await asyncio.wait_for(received.get(), 10)
+        await client.emit("user_uttered", {"message": "x" * 100_000, "session_id": session_id})
+        too_long = await asyncio.wait_for(received.get(), 10)
+        await client.emit("user_uttered", "not an object")
+        garbage = await asyncio.wait_for(received.get(), 10)
+        await client.disconnect()
+        return greeting, notice_, too_long, garbage
+
+    greeting, notice_, too_long, garbage = asyncio.run(talk())
+    assert matches(greeting["text"], "utter_greet")
+    assert notice_["text"] == notice("empty_message")
+    assert too_long["text"] == notice("message_too_long")
+    assert garbage["text"] == notice("invalid_event")
+
+
+def test_a_second_start_says_it_is_already_running(stack: RunCommand):
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=stack.env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "already running" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_conversation_survives_a_restart_and_ctrl_c_stops_everything(stack: RunCommand):
+    me = new_sender()
+    assert stack.say(me, "where is my order")[-1] in responses_texts("utter_ask_order_number")
+    children = stack.children()
+    assert len(children) >= 3  # Redis, the action server and Rasa
+    assert stack.interrupt() == 0
+    assert wait_gone(children) == []
+    assert "Stopped." in "".join(stack.output)
+
+    stack.start()  # Redis reloads its append-only file: the tracker with the open form is still there
+    replies = stack.say(me, "10234567")
+    assert any(matches(t, "utter_order_status_processing", order_number="10234567") for t in replies), replies

@@ -1,0 +1,94 @@
+"""The assistant's content: valid data, end-to-end test stories, and NLU quality on held-out examples."""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+import yaml
+from sklearn.metrics import classification_report, f1_score
+
+from tests.conftest import ROOT
+
+HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
+
+
+def rasa(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_training_data_validates_without_warnings():
+    result = rasa("data", "validate", "--fail-on-warnings")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "UserWarning" not in output and "[warning" not in output.lower(), output
+
+
+def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path):
+    result = rasa("test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml",
+                  "--fail-on-prediction-errors", "--out", str(tmp_path))
+    failed = tmp_path / "failed_test_stories.yml"
+    details = failed.read_text() if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, details
+    stories = yaml.safe_load((ROOT / "tests" / "test_stories.yml").read_text())["stories"]
+    assert len(stories) >= 40
+
+
+def _holdout() -> List[Tuple[str, str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(HOLDOUT))
+    return [(ex.get("text"), ex.get_full_intent()) for ex in data.intent_examples]
+
+
+def _training_faq_topics() -> set:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data" / "nlu"))
+    return {ex.get_full_intent() for ex in data.intent_examples if ex.get_full_intent().startswith("faq/")}
+
+
+def test_holdout_covers_every_faq_topic():
+    holdout_topics = {label for _, label in _holdout() if label.startswith("faq/")}
+    assert _training_faq_topics() - holdout_topics == set()
+    assert len(_training_faq_topics()) >= 30
+
+
+def test_holdout_was_never_used_for_training():
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    training = {ex.get("text").lower() for ex in load_data(str(ROOT / "data" / "nlu")).intent_examples}
+    assert [text for text, _ in _holdout() if text.lower() in training] == []
+
+
+def predicted_label(parse: Dict) -> str:
+    """The intent, or for an FAQ the topic the response selector chose (faq/<topic>)."""
+    intent = parse["intent"]["name"]
+    if intent == "faq":
+        key = parse.get("response_selector", {}).get("faq", {}).get("response", {}).get("intent_response_key")
+        return key or intent
+    return intent
+
+
+def test_intent_macro_f1_on_the_holdout_is_at_least_090(trained_model: Path, tmp_path: Path):
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(trained_model))
+    examples = _holdout()
+
+    async def parse_all() -> List[str]:
+        return [predicted_label(await agent.parse_message(text)) for text, _ in examples]
+
+    predicted = asyncio.run(parse_all())
+    truth = [label for _, label in examples]
+    macro_f1 = f1_score(truth, predicted, average="macro", zero_division=0)
+    report = classification_report(truth, predicted, zero_division=0)
+    errors = [f"{t!r}: expected {e}, got {p}" for (t, e), p in zip(examples, predicted) if e != p]
+    (tmp_path / "holdout_report.txt").write_text(report + "\n" + "\n".join(errors))
+    print(f"\nheld-out NLU: n={len(truth)} macro-F1={macro_f1:.3f} "
+          f"accuracy={sum(t == p for t, p in zip(truth, predicted)) / len(truth):.3f}")
+    assert macro_f1 >= 0.90, report + "\n" + "\n".join(errors)
