@@ -45,6 +45,13 @@ def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
     return True
 
 
+def free_port() -> int:
+    """A TCP port that is free right now on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:

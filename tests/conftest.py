@@ -1,7 +1,6 @@
 """Shared fixtures: trackers built from plain event data, free ports, a real redis-server."""
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -9,6 +8,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 import yaml
 from rasa_sdk import Tracker
+
+from bot.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,12 +51,6 @@ def make_tracker(events: List[Dict[str, Any]], slots: Optional[Dict[str, Any]] =
 @pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:
     return yaml.safe_load((ROOT / "domain.yml").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
