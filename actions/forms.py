@@ -1,6 +1,7 @@
 """Validation of the order-status, address-change and return forms."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Dict, Text
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -10,11 +11,12 @@ from rasa_sdk.types import DomainDict
 from actions.parsing import address_from, order_number_from, reason_from
 
 
-class _OrderNumberValidation(FormValidationAction):
+class _OrderNumberValidation(FormValidationAction, ABC):
     """Checks `order_number`; a malformed one is re-asked with `utter_invalid_order_number`."""
 
-    def name(self) -> Text:  # pragma: no cover - abstract, skipped by the action server
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> Text:
+        """Abstract: the action server skips this class."""
 
     async def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:

@@ -47,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def run_tests(pytest_args: List[str]) -> int:
     """Run pytest over tests/; 'no tests collected' counts as a failure, not a pass."""
     cmd = [sys.executable, "-m", "pytest", "tests", *pytest_args]
-    code = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "RASA_TELEMETRY_ENABLED": "false"})
     if code == 5:
         print("error: pytest collected no tests", file=sys.stderr)
         return 1

@@ -158,7 +158,7 @@ class Stack:
                 raise StartupError(f"port {port} is already in use; stop what uses it or set {var} to another port")
 
         t0 = time.monotonic()
-        env = dict(os.environ)
+        env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
         if s.redis_url:
             redis_url = s.redis_url
             print(f"==> Using the external Redis at {RedisTarget.from_url(redis_url).host}", flush=True)

