@@ -58,7 +58,9 @@ class ActionOrderStatus(ShopAction):
             dispatcher.utter_message(response="utter_order_status_delivered", order_number=number,
                                      delivered_on=format_date(order.delivered_on))
         else:
-            dispatcher.utter_message(response=f"utter_order_status_{order.status.value}", order_number=number)
+            response = {OrderStatus.PROCESSING: "utter_order_status_processing",
+                        OrderStatus.CANCELLED: "utter_order_status_cancelled"}[order.status]
+            dispatcher.utter_message(response=response, order_number=number)
         return clear_form_slots()
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +21,40 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-def test_training_data_validates_without_warnings():
+def said_by_custom_actions() -> set:
+    """Responses that custom actions say (named in actions/*.py, or by the follow-up and form conventions)."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    code = "\n".join(p.read_text() for p in (ROOT / "actions").glob("*.py"))
+    slots = {s for form in domain["forms"].values() for s in form["required_slots"]}
+    return {name for name in domain["responses"]
+            if f'"{name}"' in code or f'"{name}_' in code
+            or name.startswith("utter_followup_") or name in {f"utter_ask_{s}" for s in slots}}
+
+
+def test_training_data_validates_with_no_warning_but_rasas_known_false_positives():
+    """`rasa data validate --fail-on-warnings` passes; the only warnings allowed are two Rasa 3.6 false positives.
+
+    - "The utterance X is not used in any story or rule" for a response that a custom action says
+      (Rasa's validator only looks at stories and rules, never at actions);
+    - "duplicated intents ... faq": Rasa's ResponsesSyncImporter adds the retrieval intent found in
+      the NLU data to the domain that already declares it (every retrieval-intent project gets it).
+    """
     result = rasa("data", "validate", "--fail-on-warnings")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "UserWarning" not in output and "[warning" not in output.lower(), output
+    allowed = said_by_custom_actions()
+    unexpected = []
+    for line in output.splitlines():
+        if "UserWarning" not in line:
+            continue
+        message = line.split("UserWarning: ", 1)[1]
+        unused = re.match(r"The utterance '([^']+)' is not used in any story or rule", message)
+        if unused and unused.group(1) in allowed:
+            continue
+        if message.strip() == "The following duplicated intents have been found across multiple domain files: faq":
+            continue
+        unexpected.append(message)
+    assert unexpected == [], output
 
 
 def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path):
