@@ -36,14 +36,18 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 
 def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The factor t that minimises the log-loss of softmax(t * scores)."""
+    """The factor t that minimises the log-loss of softmax(t * scores).
+
+    t is kept within [0.05, 12]: on tiny, separable data the optimum runs away
+    (over-confident); on BANKING77 and on 1,000 examples / 50 intents it is ~4.3.
+    """
     from scipy.optimize import minimize_scalar
 
     def nll(log_t: float) -> float:
         p = _softmax(np.exp(log_t) * scores)[np.arange(len(y)), y]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
 
-    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 5.0), method="bounded").x))
+    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 2.5), method="bounded").x))
 
 
 @DefaultV1Recipe.register(
