@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 def test_setup_without_python_310_says_what_to_install(tmp_path):
     if any(Path(d, "python3.10").exists() for d in ("/usr/bin", "/bin", "/usr/local/bin")):
         pytest.skip("this machine has a system-wide Python 3.10")
-    for name in ("run", "requirements.txt", "constraints.txt"):
+    for name in ("run", "requirements.txt", "requirements-nodeps.txt", "constraints.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     result = subprocess.run(["bash", str(tmp_path / "run")], env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=60)
