@@ -81,7 +81,7 @@ def memory(pids: Dict[str, int]) -> Dict[str, float]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 10, 50])
-    parser.add_argument("--turns", type=int, default=8, help="messages per simulated conversation")
+    parser.add_argument("--turns", type=int, default=24, help="messages per simulated conversation")
     parser.add_argument("--url", help="a running Rasa server; default: start the stack here")
     parser.add_argument("--out", default="results/bench/latency.json")
     args = parser.parse_args(argv)
