@@ -2,13 +2,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Text
+from typing import Any, Callable, Dict, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.parsing import address_from, order_number_from, reason_from
+
+
+def check(slot: Text, value: Any, parse: Callable[[Any], Optional[str]],
+          dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+    """Set `slot` to the parsed value; when it does not parse, say `utter_invalid_<slot>` and ask again."""
+    parsed = parse(value)
+    if parsed is None:
+        dispatcher.utter_message(response=f"utter_invalid_{slot}")
+    return {slot: parsed}
 
 
 class _OrderNumberValidation(FormValidationAction, ABC):
@@ -20,10 +29,7 @@ class _OrderNumberValidation(FormValidationAction, ABC):
 
     async def validate_order_number(self, value: Any, dispatcher: CollectingDispatcher,
                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        number = order_number_from(value)
-        if number is None:
-            dispatcher.utter_message(response="utter_invalid_order_number")
-        return {"order_number": number}
+        return check("order_number", value, order_number_from, dispatcher)
 
 
 class ValidateOrderStatusForm(_OrderNumberValidation):
@@ -32,24 +38,22 @@ class ValidateOrderStatusForm(_OrderNumberValidation):
 
 
 class ValidateAddressChangeForm(_OrderNumberValidation):
+    """Also checks `new_address` (utter_invalid_new_address)."""
+
     def name(self) -> Text:
         return "validate_address_change_form"
 
     async def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher,
                                    tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        address = address_from(value)
-        if address is None:
-            dispatcher.utter_message(response="utter_invalid_address")
-        return {"new_address": address}
+        return check("new_address", value, address_from, dispatcher)
 
 
 class ValidateReturnForm(_OrderNumberValidation):
+    """Also checks `return_reason` (utter_invalid_return_reason)."""
+
     def name(self) -> Text:
         return "validate_return_form"
 
     async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher,
                                      tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
-        reason = reason_from(value)
-        if reason is None:
-            dispatcher.utter_message(response="utter_invalid_return_reason")
-        return {"return_reason": reason}
+        return check("return_reason", value, reason_from, dispatcher)

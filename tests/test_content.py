@@ -28,7 +28,8 @@ def said_by_custom_actions() -> set:
     slots = {s for form in domain["forms"].values() for s in form["required_slots"]}
     return {name for name in domain["responses"]
             if f'"{name}"' in code or f'"{name}_' in code
-            or name.startswith("utter_followup_") or name in {f"utter_ask_{s}" for s in slots}}
+            or name.startswith("utter_followup_")
+            or name in {f"utter_{kind}_{s}" for s in slots for kind in ("ask", "invalid")}}
 
 
 def test_training_data_validates_with_no_warning_but_rasas_known_false_positives():

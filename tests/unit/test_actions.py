@@ -109,7 +109,7 @@ def test_address_and_reason_validation():
     assert validate(form, "new_address", "5 Rue de Rivoli, 75001 Paris") == (
         {"new_address": "5 Rue de Rivoli, 75001 Paris"}, [])
     assert validate(form, "new_address", "somewhere") == ({"new_address": None},
-                                                         [{"response": "utter_invalid_address"}])
+                                                         [{"response": "utter_invalid_new_address"}])
     form = ValidateReturnForm()
     assert validate(form, "return_reason", "It arrived damaged") == ({"return_reason": "It arrived damaged"}, [])
     assert validate(form, "return_reason", "x") == ({"return_reason": None},
