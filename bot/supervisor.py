@@ -219,7 +219,9 @@ def run(settings: Settings, train: bool = True) -> int:
         stopping["signal"] = signum
         raise KeyboardInterrupt
 
+    # Installed explicitly: a job started in the background by a script inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         urls = stack.start(train=train)
         print(f"""
