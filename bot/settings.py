@@ -31,11 +31,6 @@ class RedisTarget:
             raise SettingsError(f"REDIS_URL database must be a number, got {path!r}")
         return cls(parsed.hostname, parsed.port or 6379, int(path or 0), parsed.password or "")
 
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
-
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default))

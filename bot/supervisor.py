@@ -17,7 +17,7 @@ from typing import Callable, Dict, IO, List, Optional
 
 from bot.redis_server import redis_command, wait_for_redis
 from bot.settings import ROOT, RedisTarget, Settings
-from bot.training import ensure_model
+from bot.training import ensure_model, latest_model
 
 _PR_SET_PDEATHSIG = 1
 
@@ -196,8 +196,6 @@ class Stack:
 
 
 def _existing_model(s: Settings) -> Path:
-    from bot.training import latest_model
-
     model = latest_model(s.models_dir)
     if model is None:
         raise StartupError(f"no trained model in {s.models_dir}; run ./run train")
