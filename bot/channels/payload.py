@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
+from common.pii import mask_cards, mask_cards_in
+
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "2000"))
 MAX_BODY_BYTES = 4 * MAX_MESSAGE_CHARS + 16_384
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
@@ -43,7 +45,7 @@ def check_text(text: Any) -> str:
                              f"'message' has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}")
     if "\x00" in text:
         raise InvalidPayload(400, "invalid_message", "'message' contains a NUL character")
-    return text
+    return mask_cards(text)  # after the checks: a full card number never reaches the tracker or the logs
 
 
 def check_sender(sender: Any) -> str:
@@ -65,7 +67,7 @@ def check_metadata(metadata: Any) -> Optional[Dict[str, Any]]:
             raise InvalidPayload(400, "invalid_metadata", "'metadata' is not valid JSON") from None
     if not isinstance(metadata, dict):
         raise InvalidPayload(400, "invalid_metadata", "'metadata' must be a JSON object")
-    return metadata
+    return mask_cards_in(metadata)  # metadata is stored with the message in the tracker
 
 
 def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> IncomingMessage:

@@ -47,3 +47,12 @@ def test_socketio_events_are_checked_the_same_way():
         with pytest.raises(InvalidPayload) as err:
             parse_socketio_message(data)
         assert err.value.code == code
+
+
+def test_card_numbers_are_masked_after_the_checks():
+    msg = parse_rest_body(body(sender="web-1", message=" I paid with 4111 1111 1111 1111, order 10234567 ",
+                               metadata={"note": "card 5555555555554444"}))
+    assert msg.text == "I paid with 4111 11** **** 1111, order 10234567"
+    assert msg.metadata == {"note": "card 555555******4444"}
+    msg = parse_socketio_message({"message": "4111-1111-1111-1111", "session_id": "s1"})
+    assert msg.text == "4111-11**-****-1111"
