@@ -1,0 +1,1 @@
+"""Pure helpers shared by the bot, the action server and the handoff service."""

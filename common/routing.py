@@ -1,0 +1,129 @@
+"""Skill groups and routing (policy/skill_groups.yml): which group takes a chat, at what priority."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from common.config import POLICY_DIR, ConfigError, load_yaml, require_known
+
+SKILL_GROUPS_FILE = POLICY_DIR / "skill_groups.yml"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The chosen group and why (the rule that matched, or the default)."""
+
+    group: str
+    reason: str
+
+    def as_dict(self) -> Dict[str, str]:
+        return {"group": self.group, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Priority:
+    value: int
+    reasons: Tuple[str, ...]
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"value": self.value, "reasons": list(self.reasons)}
+
+
+class SkillGroups:
+    """The checked content of skill_groups.yml."""
+
+    def __init__(self, document: Dict[str, Any], path: Union[str, Path] = SKILL_GROUPS_FILE,
+                 categories: Optional[Sequence[str]] = None) -> None:
+        self.path = str(path)
+        self.groups: Dict[str, Dict[str, Any]] = document["groups"]
+        self.rules: List[Dict[str, Any]] = document["routing"]
+        self.default_group: str = document["default_group"]
+        self.priority_cfg: Dict[str, Any] = document["priority"]
+        names = list(self.groups)
+        require_known(path, "default_group", self.default_group, names, "skill group")
+        for name, spec in self.groups.items():
+            if spec.get("fallback") is not None:
+                require_known(path, f"groups.{name}.fallback", spec["fallback"], names, "skill group")
+        for i, rule in enumerate(self.rules):
+            require_known(path, f"routing[{i}].group", rule["group"], names, "skill group")
+            if categories is not None:
+                require_known(path, f"routing[{i}].when.category_in", rule["when"].get("category_in", []),
+                              categories, "category")
+        self._check_fallback_cycles()
+
+    @classmethod
+    def load(cls, path: Union[str, Path] = SKILL_GROUPS_FILE,
+             categories: Optional[Sequence[str]] = None) -> "SkillGroups":
+        return cls(load_yaml(path, "skill_groups"), path, categories)
+
+    def _check_fallback_cycles(self) -> None:
+        for start in self.groups:
+            seen, group = [start], self.groups[start].get("fallback")
+            while group is not None:
+                if group in seen:
+                    raise ConfigError(self.path, f"groups.{start}.fallback",
+                                      f"fallbacks form a cycle: {' -> '.join(seen + [group])}")
+                seen.append(group)
+                group = self.groups[group].get("fallback")
+
+    def fallback_chain(self, group: str) -> List[str]:
+        """``group`` and the groups it overflows to, in order (after_sales -> general)."""
+        chain = [group]
+        while self.groups[chain[-1]].get("fallback") is not None:
+            chain.append(self.groups[chain[-1]]["fallback"])
+        return chain
+
+    def route(self, tags: Mapping[str, Any], categories: Iterable[str], topics: Iterable[str]) -> Route:
+        """The first rule that matches the tags, the conversation's categories or its topics."""
+        cats, tops = list(categories), list(topics)
+        tier = str(tags.get("vip_tier") or "none")
+        for i, rule in enumerate(self.rules):
+            when = rule["when"]
+            why = None
+            if "vip_tier_in" in when and tier in when["vip_tier_in"]:
+                why = f"customer tier {tier}"
+            elif "category_in" in when:
+                hits = [c for c in cats if c in when["category_in"]]
+                why = f"category {hits[0].replace('_', ' ')}" if hits else None
+            if why is None and "topic_in" in when:
+                hits = [t for t in reversed(tops) if t in when["topic_in"]]  # the latest topic counts most
+                why = f"topic {hits[0].replace('_', ' ')}" if hits else None
+            if why is not None:
+                return Route(rule["group"], f"routing rule {i + 1}: {why}")
+        return Route(self.default_group, "no routing rule matched: default group")
+
+    def priority(self, tags: Mapping[str, Any], sentiment: Optional[float], complexity_level: str,
+                 triggers: Iterable[str]) -> Priority:
+        """The starting priority (before ageing) and the reasons for each point added."""
+        cfg = self.priority_cfg
+        value, reasons = cfg["base"], [f"base {cfg['base']}"]
+        tier = str(tags.get("vip_tier") or "none")
+        tier_points = (cfg.get("vip_tier") or {}).get(tier, 0)
+        if tier_points:
+            value += tier_points
+            reasons.append(f"+{tier_points} tier {tier}")
+        low = cfg.get("sentiment_below")
+        if low and sentiment is not None and sentiment < low["threshold"]:
+            value += low["points"]
+            reasons.append(f"+{low['points']} sentiment {sentiment:+.2f}")
+        level_points = (cfg.get("complexity_level") or {}).get(complexity_level, 0)
+        if level_points:
+            value += level_points
+            reasons.append(f"+{level_points} complexity {complexity_level}")
+        for trigger in dict.fromkeys(triggers):
+            points = (cfg.get("triggers") or {}).get(trigger, 0)
+            if points:
+                value += points
+                reasons.append(f"+{points} {trigger.replace('_', ' ')}")
+        return Priority(int(value), tuple(reasons))
+
+    def aged(self, priority: int, waited_seconds: float) -> int:
+        """Priority after waiting: +points every N seconds, up to max (so nothing starves)."""
+        ageing = self.priority_cfg.get("ageing")
+        if not ageing or waited_seconds <= 0:
+            return priority
+        bonus = int(waited_seconds // ageing["every_seconds"]) * ageing["points"]
+        if "max" in ageing:
+            bonus = min(bonus, ageing["max"])
+        return priority + bonus
