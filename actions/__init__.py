@@ -1,1 +1,1 @@
-"""Custom actions loaded by the action server (python -m rasa_sdk --actions actions)."""
+"""Custom actions loaded by the action server (`python -m actions`, see __main__.py)."""

@@ -7,7 +7,6 @@ import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.escalation import ActionEscalate, ActionHandleFallback
 from actions.followups import ActionAnswerFollowup
 from actions.forms import ValidateAddressChangeForm, ValidateOrderStatusForm, ValidateReturnForm
 from actions.orders import ActionClearFormSlots, ActionOrderStatus, ActionSubmitAddressChange, ActionSubmitReturn
@@ -138,18 +137,3 @@ def test_every_followup_response_named_in_the_domain_is_reachable(domain):
         topic = rest[: -len(kind) - 1]
         tracker = make_tracker([user("q", "faq", f"faq/{topic}"), user("f", f"ask_{kind}")])
         assert said(run(ActionAnswerFollowup(), tracker, domain)[1]) == [{"response": name}]
-
-
-def test_first_fallback_asks_to_rephrase_second_escalates():
-    fb = user("blorp zzz", "nlu_fallback", confidence=0.2)
-    events, messages = run(ActionHandleFallback(), make_tracker([fb]))
-    assert (events, said(messages)) == ([], [{"response": "utter_ask_rephrase"}])
-    events, messages = run(ActionHandleFallback(), make_tracker([fb, fb]))
-    assert events == [SlotSet("handoff_requested", True), SlotSet("handoff_reason", "repeated_fallback")]
-    assert said(messages) == [{"response": "utter_handoff_recorded"}]
-
-
-def test_escalate_records_the_request():
-    events, messages = run(ActionEscalate(), make_tracker([user("I want a human", "human_handoff")]))
-    assert events == [SlotSet("handoff_requested", True), SlotSet("handoff_reason", "customer_request")]
-    assert said(messages) == [{"response": "utter_handoff_recorded"}]

@@ -1,0 +1,140 @@
+"""action_request_handoff: the request for a person, built from the tracker and checked against its schema.
+
+The request (schemas/handoff_request.schema.json) carries the transcript, a case brief, the scores
+with their reasons, the customer's tags, the chosen skill group and priority. It is recorded on the
+tracker in the `handoff_request` slot; the handoff service takes it from there (issue 5 delivers it).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from common.config import validate
+from common.pii import find_entities, mask_cards, mask_cards_in
+from common.policy import Complexity, Decision, Signals
+from common.tables import Tables
+
+from actions.scoring import score, sentiment_summary, tables
+from actions.signals import current_session, customer_tags
+
+# Slots that are the assistant's own bookkeeping, not facts about the case.
+INTERNAL_SLOTS = frozenset({"sentiment", "complexity", "handoff_decision", "customer_tags", "handoff_request",
+                            "requested_slot", "session_started_metadata"})
+MAX_TRANSCRIPT = 2000
+SPEAKERS = {"user": "customer", "bot": "bot"}
+
+
+def iso(timestamp: Optional[float]) -> str:
+    moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp else datetime.now(timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Customer and bot messages (and agent messages, marked so by the channel) with timestamps, cards masked."""
+    lines: List[Dict[str, Any]] = []
+    for event in events:
+        kind = event.get("event")
+        if kind not in SPEAKERS or not (event.get("text") or "").strip():
+            continue
+        metadata = event.get("metadata") or {}
+        line: Dict[str, Any] = {"speaker": SPEAKERS[kind], "text": mask_cards(event["text"]),
+                                "timestamp": iso(event.get("timestamp"))}
+        if kind == "user":
+            parse = event.get("parse_data") or {}
+            line["intent"] = (parse.get("intent") or {}).get("name")
+            line["confidence"] = (parse.get("intent") or {}).get("confidence")
+            line["sentiment"] = (parse.get("sentiment") or {}).get("score")
+        else:
+            line["action"] = metadata.get("utter_action")
+            if metadata.get("agent"):
+                line["speaker"], line["agent"] = "agent", str(metadata["agent"])
+        lines.append(line)
+    return lines[-MAX_TRANSCRIPT:]
+
+
+def case_entities(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
+    """Order numbers, e-mail addresses, phone numbers, (masked) cards and error codes the customer wrote."""
+    seen: Dict[tuple, None] = {}
+    for event in events:
+        if event.get("event") == "user":
+            for entity in find_entities(event.get("text") or ""):
+                value = mask_cards(entity.text) if entity.label == "CARD" else entity.text
+                seen.setdefault((entity.label, value.lstrip("#") if entity.label == "ORDER_NUMBER" else value))
+    return [{"type": label, "value": value} for label, value in seen]
+
+
+def summary(signals: Signals, decision: Decision, route_group: str, group_name: str,
+            entities: List[Dict[str, str]]) -> str:
+    """One line an agent reads first: who, about what, why a person is needed."""
+    orders = [e["value"] for e in entities if e["type"] == "ORDER_NUMBER"]
+    parts = [f"{signals.vip_tier.capitalize()} customer" if signals.vip_tier != "none" else "Customer"]
+    if orders:
+        parts.append(f"order {', '.join(orders)}")
+    if signals.topics:
+        parts.append("topics: " + ", ".join(t.replace("_", " ") for t in signals.topics))
+    if signals.categories:
+        parts.append("issues: " + ", ".join(c.replace("_", " ") for c in signals.categories))
+    why = "; ".join(t.reason for t in decision.triggers)
+    return f"{' | '.join(parts)}. Why a person: {why} Routed to {group_name} ({route_group})."
+
+
+def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[str, Any], t: Tables,
+                  now: Optional[float] = None, language: str = "en") -> Dict[str, Any]:
+    """The handoff request document for this conversation (pure; validated against the schema)."""
+    signals, complexity, decision = score(events, t)
+    session = current_session(events)
+    tags = customer_tags(session)
+    route = t.skill_groups.route(tags, list(signals.categories), signals.topics)
+    sentiment = sentiment_summary(signals, events, t.policy.trend_weight)
+    trigger_names = [x.name for x in decision.triggers]
+    priority = t.skill_groups.priority(tags, sentiment["latest"], complexity.level, trigger_names)
+    entities = case_entities(events)
+    latest_user = next((e for e in reversed(events) if e.get("event") == "user"), {})
+    triggers = [{"name": x.name, "reason": x.reason} for x in decision.triggers] or \
+        [{"name": "explicit_request", "reason": "The customer asked for a person."}]
+    request = {
+        "schema_version": 1,
+        "conversation_id": sender_id,
+        "channel": latest_user.get("input_channel") or "unknown",
+        "language": language,
+        "created_at": iso(now),
+        "customer": {"id": str(tags["id"]) if tags.get("id") is not None else None,
+                     "tags": {k: tags[k] for k in ("vip_tier", "lifetime_orders", "open_tickets") if k in tags}},
+        "transcript": transcript(events),
+        "case_brief": {
+            "summary": summary(signals, decision, route.group, t.skill_groups.groups[route.group]["name"], entities),
+            "slots": mask_cards_in({k: v for k, v in slots.items() if k not in INTERNAL_SLOTS and v is not None}),
+            "entities": entities,
+            "topics": signals.topics,
+            "categories": dict(signals.categories),
+        },
+        "scores": {"sentiment": sentiment, "complexity": complexity.as_dict()},
+        "decision": {"triggers": triggers},
+        "routing": {"skill_group": route.group, "reason": route.reason, "priority": priority.value,
+                    "priority_reasons": list(priority.reasons)},
+    }
+    validate(request, "handoff_request", "handoff request")
+    return request
+
+
+class ActionRequestHandoff(Action):
+    """Builds and records the handoff request (slot handoff_request) and tells the customer."""
+
+    def name(self) -> Text:
+        return "action_request_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: DomainDict) -> List[Dict[Text, Any]]:
+        t = tables()
+        request = build_request(tracker.sender_id, tracker.applied_events(), tracker.slots, t)
+        group = request["routing"]["skill_group"]
+        dispatcher.utter_message(response="utter_handoff_requested", group_name=t.skill_groups.groups[group]["name"])
+        events: List[Dict[str, Any]] = [SlotSet("handoff_request", request)]
+        if tracker.active_loop.get("name"):
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events

@@ -1,0 +1,106 @@
+"""From the tracker's events (plain dicts) to the Signals the handoff policy reads. Pure."""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from common.categories import CategoryMatcher, money_amounts
+from common.pii import find_entities
+from common.policy import Signals
+
+from actions.context import FOLLOWUP_INTENTS, faq_topic_of, intent_of
+
+FALLBACK_INTENT = "nlu_fallback"
+# Intents that carry no request of their own: not topics, not "repeated".
+SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "inform", "bot_challenge", "stop",
+                        "human_handoff", "out_of_scope", FALLBACK_INTENT}) | FOLLOWUP_INTENTS
+TIERS = ("none", "silver", "gold", "platinum")
+
+
+def current_session(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The events since the latest session start (or restart): what the scores are about."""
+    events = list(events)
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("event") in ("session_started", "restart"):
+            return events[i + 1:]
+    return events
+
+
+def customer_tags(events: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """The latest customer tags from message metadata (``metadata.customer``).
+
+    Only the channel writes that key, after checking the shop's signature (bot/channels/customer.py);
+    entities and text the customer types never reach it. Unknown tiers count as "none".
+    """
+    tags: Dict[str, Any] = {}
+    for event in events:
+        if event.get("event") != "user":
+            continue
+        customer = (event.get("metadata") or {}).get("customer")
+        if isinstance(customer, Mapping):
+            tags = dict(customer)
+    tier = str(tags.get("vip_tier") or "none").lower()
+    tags["vip_tier"] = tier if tier in TIERS else "none"
+    return tags
+
+
+def topic_of(event: Dict[str, Any]) -> Optional[str]:
+    """What a customer message asks about: the FAQ topic, or the intent of a task (order_status...)."""
+    intent = intent_of(event)
+    if not intent or intent in SMALL_TALK:
+        return None
+    return faq_topic_of(event) or (None if intent.startswith("faq") else intent)
+
+
+def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatcher,
+                        low_confidence_below: float = 0.5) -> Signals:
+    """Signals for the policy from the current session's applied events."""
+    session = current_session(events)
+    s = Signals()
+    users = [e for e in session if e.get("event") == "user"]
+    s.turns = len(users)
+    s.vip_tier = customer_tags(session)["vip_tier"]
+    seen_topics: List[str] = []
+    for event in users:
+        parse = event.get("parse_data") or {}
+        intent = intent_of(event)
+        confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
+        s.latest_intent = intent
+        s.confidences.append(confidence)
+        if intent == FALLBACK_INTENT:
+            s.fallbacks += 1
+            s.consecutive_fallbacks += 1
+        else:
+            s.consecutive_fallbacks = 0
+            if confidence < low_confidence_below:
+                s.low_confidence += 1
+        topic = topic_of(event)
+        if topic:
+            if topic in seen_topics:
+                s.repeated_intent += 1
+            else:
+                seen_topics.append(topic)
+        text = event.get("text") or ""
+        found = find_entities(text)
+        for entity in found:
+            if entity.label == "ORDER_NUMBER":
+                s.order_numbers.append(entity.text.lstrip("#"))
+            elif entity.label == "ERROR_CODE":
+                s.error_codes.append(entity.text)
+        for entity in parse.get("entities") or []:
+            if entity.get("entity") == "order_number" and entity.get("value"):
+                s.order_numbers.append(str(entity["value"]))
+        for match in matcher.match(text, [(e.label, e.text) for e in found]):
+            s.categories.setdefault(match.category, match.matched)
+        s.amounts.extend(money_amounts(text))
+        sentiment = parse.get("sentiment")
+        if isinstance(sentiment, Mapping) and "score" in sentiment:
+            s.sentiments.append(float(sentiment["score"]))
+            s.complaint = float(sentiment.get("complaint") or 0.0)
+    s.topics = seen_topics
+    s.order_numbers = list(dict.fromkeys(s.order_numbers))
+    s.error_codes = list(dict.fromkeys(s.error_codes))
+    s.form_failures = sum(
+        1 for e in session
+        if e.get("event") == "bot" and str((e.get("metadata") or {}).get("utter_action", "")).startswith("utter_invalid_")
+    )
+    return s
