@@ -159,6 +159,7 @@ class Stack:
 
         t0 = time.monotonic()
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+        check_policy_tables(env)
         if s.redis_url:
             redis_url = s.redis_url
             print(f"==> Using the external Redis at {RedisTarget.from_url(redis_url).host}", flush=True)
@@ -175,8 +176,7 @@ class Stack:
         model = ensure_model(s.models_dir) if train else _existing_model(s)
         t_services = time.monotonic()
         print("==> Starting the action server and the Rasa server (about 30 s)", flush=True)
-        actions = self.spawn("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                                         "--port", str(s.action_port)], env)
+        actions = self.spawn("actions", [sys.executable, "-m", "actions", "--port", str(s.action_port)], env)
         rasa = self.spawn("rasa", [sys.executable, "-m", "rasa", "run", "--model", str(model),
                                    "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
                                    "--interface", s.interface, "--port", str(s.rasa_port), "--cors", "*"], env)
@@ -200,6 +200,14 @@ def _existing_model(s: Settings) -> Path:
     if model is None:
         raise StartupError(f"no trained model in {s.models_dir}; run ./run train")
     return model
+
+
+def check_policy_tables(env: Dict[str, str]) -> None:
+    """Check policy/*.yml before anything starts (python -m common): a clear error, not a failing action later."""
+    proc = subprocess.run([sys.executable, "-m", "common"], env=env, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        message = (proc.stderr.strip().splitlines() or ["the policy check failed"])[-1]
+        raise StartupError(message[len("error: "):] if message.startswith("error: ") else message)
 
 
 def run(settings: Settings, train: bool = True) -> int:

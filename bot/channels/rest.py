@@ -12,7 +12,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.customer import with_verified_customer
 from bot.channels.payload import InvalidPayload, parse_rest_body
+from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ class CheckedRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        warm_up()  # build the card-masking pipeline now, not on the first message
         module = inspect.getmodule(self)
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", module.__name__ if module else None)
 
@@ -41,7 +44,8 @@ class CheckedRestInput(RestInput):
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(UserMessage(incoming.text, collector, incoming.sender,
-                                                 input_channel=self.name(), metadata=incoming.metadata))
+                                                 input_channel=self.name(),
+                                                 metadata=with_verified_customer(incoming.metadata)))
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},

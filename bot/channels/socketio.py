@@ -19,7 +19,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.customer import with_verified_customer
 from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, check_sender, parse_socketio_message
+from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
 NOTICES: Dict[str, str] = yaml.safe_load((Path(__file__).parent / "notices.yml").read_text())
@@ -41,6 +43,7 @@ class CheckedSocketIOInput(SocketIOInput):
         return "socketio"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        warm_up()  # build the card-masking pipeline now, not on the first message
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
@@ -81,7 +84,8 @@ class CheckedSocketIOInput(SocketIOInput):
             output = SocketIOOutput(sio, self.bot_message_evt)
             try:
                 await on_new_message(UserMessage(incoming.text, output, sender,
-                                                 input_channel=self.name(), metadata=incoming.metadata))
+                                                 input_channel=self.name(),
+                                                 metadata=with_verified_customer(incoming.metadata)))
             except Exception:
                 logger.exception("Message from %s failed", sender)
                 await sio.emit(self.bot_message_evt, {"text": notice("invalid_message")}, room=sid,

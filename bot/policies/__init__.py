@@ -1,0 +1,1 @@
+"""Dialogue policies of our own, loaded by the Rasa server from config.yml."""
