@@ -1,0 +1,103 @@
+"""End-to-end handoff stories (tests/data/handoff_stories.yml) against the running assistant.
+
+Real processes: the run command's Redis, action server and Rasa. Each story is a conversation over
+the REST channel; customer tags travel as a signed token in the message metadata, as from the shop
+page. The test reads what the customer is told, and the request recorded in the conversation's
+tracker (in Redis), and checks it against the JSON Schema.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional
+
+import jwt
+import pytest
+import redis
+import requests
+import yaml
+
+from common.config import validate
+from tests.conftest import ROOT, free_port
+from tests.integration.running import RunCommand, responses_texts
+
+SECRET = "integration-test-secret-0123456789abcdef"
+STORIES = yaml.safe_load((ROOT / "tests/data/handoff_stories.yml").read_text())["stories"]
+GROUP_NAMES = {k: v["name"] for k, v in yaml.safe_load((ROOT / "policy/skill_groups.yml").read_text())["groups"].items()}
+HANDOFF_REPLIES = [re.compile(re.escape(v).replace(re.escape("{group_name}"), "(?P<group>.+?)") + "$")
+                   for v in responses_texts("utter_handoff_requested")]
+
+
+def handoff_group(text: str) -> Optional[str]:
+    """The group name in the customer's "passing you to a colleague" message, or None for any other reply."""
+    for pattern in HANDOFF_REPLIES:
+        m = pattern.match(text)
+        if m:
+            return m.group("group")
+    return None
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCommand]:
+    port = free_port()
+    run = RunCommand(None, tmp_path_factory.mktemp("run"),
+                     {"REDIS_PORT": str(port), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+                      "CUSTOMER_TOKEN_SECRET": SECRET})
+    run.start()
+    run.redis = redis.Redis(port=port)  # type: ignore[attr-defined]
+    yield run
+    run.stop()
+
+
+def say(stack: RunCommand, sender: str, text: str, customer: Optional[Dict[str, Any]]) -> List[str]:
+    metadata = {}
+    if customer:
+        claims = {"sub": f"cust-{sender}", "exp": int(time.time()) + 600, **customer}
+        metadata["customer_token"] = jwt.encode(claims, SECRET, algorithm="HS256")
+    reply = requests.post(f"{stack.url}/webhooks/rest/webhook",
+                          json={"sender": sender, "message": text, "metadata": metadata}, timeout=60)
+    reply.raise_for_status()
+    return [m.get("text", "") for m in reply.json()]
+
+
+def recorded_request(stack: RunCommand, sender: str) -> Optional[Dict[str, Any]]:
+    raw = stack.redis.get(f"shop:tracker:{sender}")  # type: ignore[attr-defined]
+    events = json.loads(raw)["events"] if raw else []
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "handoff_request"]
+    return values[-1] if values else None
+
+
+@pytest.mark.parametrize("story", STORIES, ids=[s["name"] for s in STORIES])
+def test_handoff_story(stack: RunCommand, story: Dict[str, Any]):
+    sender = f"ht-{uuid.uuid4().hex[:10]}"
+    expect = story["expect"]
+    handed_off_at = None
+    for i, text in enumerate(story["turns"], 1):
+        replies = say(stack, sender, text, story.get("customer"))
+        told = [g for g in map(handoff_group, replies) if g]
+        if told:
+            handed_off_at, group_told = i, told[0]
+            break
+    request = recorded_request(stack, sender)
+    if expect is None:
+        assert handed_off_at is None and request is None, request and request["decision"]
+        return
+    assert handed_off_at is not None, f"no handoff; replies ended with {replies}"
+    assert request is not None
+    validate(request, "handoff_request")
+    names = [t["name"] for t in request["decision"]["triggers"]]
+    assert expect["trigger"] in names, request["decision"]
+    if "at_turn" in expect:
+        assert handed_off_at == expect["at_turn"]
+    if "group" in expect:
+        assert request["routing"]["skill_group"] == expect["group"], request["routing"]
+        assert group_told == GROUP_NAMES[expect["group"]]
+    if "priority" in expect:
+        assert request["routing"]["priority"] == expect["priority"], request["routing"]
+    if "vip_tier" in expect:
+        assert request["customer"]["tags"]["vip_tier"] == expect["vip_tier"]
+    texts = [line["text"] for line in request["transcript"] if line["speaker"] == "customer"]
+    assert texts == story["turns"][:handed_off_at]
