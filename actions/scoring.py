@@ -33,7 +33,7 @@ def low_confidence_threshold(t: Tables) -> float:
 
 def score(events: List[Dict[str, Any]], t: Tables) -> "tuple[Signals, Complexity, Decision]":
     """Signals, complexity and decision for the conversation so far (pure)."""
-    signals = signals_from_events(events, t.categories, low_confidence_threshold(t))
+    signals = signals_from_events(events, t.categories, low_confidence_threshold(t), t.policy.fallback_intents)
     complexity = t.policy.complexity(signals)
     return signals, complexity, t.policy.decide(signals, complexity)
 

@@ -52,7 +52,8 @@ def topic_of(event: Dict[str, Any]) -> Optional[str]:
 
 
 def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatcher,
-                        low_confidence_below: float = 0.5) -> Signals:
+                        low_confidence_below: float = 0.5,
+                        fallback_intents: Iterable[str] = (FALLBACK_INTENT,)) -> Signals:
     """Signals for the policy from the current session's applied events."""
     session = current_session(events)
     s = Signals()
@@ -60,13 +61,14 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
     s.turns = len(users)
     s.vip_tier = customer_tags(session)["vip_tier"]
     seen_topics: List[str] = []
+    fallbacks = set(fallback_intents)
     for event in users:
         parse = event.get("parse_data") or {}
         intent = intent_of(event)
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         s.latest_intent = intent
         s.confidences.append(confidence)
-        if intent == FALLBACK_INTENT:
+        if intent in fallbacks:
             s.fallbacks += 1
             s.consecutive_fallbacks += 1
         else:

@@ -125,6 +125,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    import logging
+    import structlog
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))  # Rasa's per-parse debug lines
     from rasa.core.agent import Agent
     from bot.training import ensure_model
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import spacy
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 
-from common.config import POLICY_DIR, load_yaml
+from common.config import POLICY_DIR, ConfigError, load_yaml
 
 CATEGORIES_FILE = POLICY_DIR / "categories.yml"
 
@@ -41,7 +41,7 @@ class CategoryMatch:
 class CategoryMatcher:
     """Finds the categories of a text. Build once per process with :meth:`load`; ``match`` is thread-safe."""
 
-    def __init__(self, categories: Dict[str, dict]) -> None:
+    def __init__(self, categories: Dict[str, dict], path: Union[str, Path] = CATEGORIES_FILE) -> None:
         self.categories = categories
         self._nlp = spacy.blank("en")
         self._matcher = PhraseMatcher(self._nlp.vocab, attr="LOWER")
@@ -49,6 +49,13 @@ class CategoryMatcher:
             phrases = spec.get("phrases") or []
             if phrases:
                 self._matcher.add(name, list(self._nlp.tokenizer.pipe(phrases)))
+        self._patterns = Matcher(self._nlp.vocab)
+        for name, spec in categories.items():
+            if spec.get("patterns"):
+                try:
+                    self._patterns.add(name, spec["patterns"])
+                except (ValueError, KeyError) as e:  # spaCy's own pattern validation
+                    raise ConfigError(path, f"categories.{name}.patterns", str(e).splitlines()[0]) from None
         self._by_entity: Dict[str, List[str]] = {}
         for name, spec in categories.items():
             for label in spec.get("entities") or []:
@@ -58,7 +65,7 @@ class CategoryMatcher:
     @classmethod
     def load(cls, path: Union[str, Path] = CATEGORIES_FILE) -> "CategoryMatcher":
         """Read and check categories.yml (ConfigError names the file and key)."""
-        return cls(load_yaml(path, "categories")["categories"])
+        return cls(load_yaml(path, "categories")["categories"], path)
 
     @property
     def names(self) -> Sequence[str]:
@@ -72,7 +79,7 @@ class CategoryMatcher:
         """
         doc = self._nlp.make_doc(text)
         with self._lock:
-            matches = self._matcher(doc)
+            matches = list(self._matcher(doc)) + list(self._patterns(doc))
         found: Dict[str, str] = {}
         for match_id, start, end in sorted(matches, key=lambda m: (m[1], -m[2])):
             name = self._nlp.vocab.strings[match_id]

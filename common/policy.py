@@ -91,6 +91,7 @@ class HandoffPolicy:
         self.triggers: List[Dict[str, Any]] = document["triggers"]
         self.complexity_cfg: Dict[str, Any] = document["complexity"]
         self.problem_categories: List[str] = list(document.get("problem_categories") or [])
+        self.fallback_intents: List[str] = list(document.get("fallback_intents") or ["nlu_fallback"])
         self.trend_weight: float = float((document.get("sentiment") or {}).get("trend_weight", 0.5))
         levels = self.complexity_cfg["levels"]
         if levels["medium"] > levels["high"]:
