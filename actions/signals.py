@@ -1,7 +1,9 @@
 """From the tracker's events (plain dicts) to the Signals the handoff policy reads. Pure."""
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from common.categories import CategoryMatcher, money_amounts
 from common.pii import find_entities
@@ -43,6 +45,28 @@ def customer_tags(events: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
     return tags
 
 
+@dataclass(frozen=True)
+class TextFacts:
+    """What one customer message says, independent of the conversation (cached per text)."""
+
+    order_numbers: Tuple[str, ...]
+    error_codes: Tuple[str, ...]
+    categories: Tuple[Tuple[str, str], ...]
+    amounts: Tuple[float, ...]
+
+
+@lru_cache(maxsize=8192)
+def text_facts(text: str, matcher: CategoryMatcher) -> TextFacts:
+    """Entities, categories and amounts of a text. Each turn rescans the conversation, so this is cached."""
+    found = find_entities(text)
+    return TextFacts(
+        order_numbers=tuple(e.text.lstrip("#") for e in found if e.label == "ORDER_NUMBER"),
+        error_codes=tuple(e.text for e in found if e.label == "ERROR_CODE"),
+        categories=tuple((m.category, m.matched) for m in matcher.match(text, [(e.label, e.text) for e in found])),
+        amounts=tuple(money_amounts(text)),
+    )
+
+
 def topic_of(event: Dict[str, Any]) -> Optional[str]:
     """What a customer message asks about: the FAQ topic, or the intent of a task (order_status...)."""
     intent = intent_of(event)
@@ -81,19 +105,15 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
                 s.repeated_intent += 1
             else:
                 seen_topics.append(topic)
-        text = event.get("text") or ""
-        found = find_entities(text)
-        for entity in found:
-            if entity.label == "ORDER_NUMBER":
-                s.order_numbers.append(entity.text.lstrip("#"))
-            elif entity.label == "ERROR_CODE":
-                s.error_codes.append(entity.text)
+        facts = text_facts(event.get("text") or "", matcher)
+        s.order_numbers.extend(facts.order_numbers)
+        s.error_codes.extend(facts.error_codes)
         for entity in parse.get("entities") or []:
             if entity.get("entity") == "order_number" and entity.get("value"):
                 s.order_numbers.append(str(entity["value"]))
-        for match in matcher.match(text, [(e.label, e.text) for e in found]):
-            s.categories.setdefault(match.category, match.matched)
-        s.amounts.extend(money_amounts(text))
+        for category, matched in facts.categories:
+            s.categories.setdefault(category, matched)
+        s.amounts.extend(facts.amounts)
         sentiment = parse.get("sentiment")
         if isinstance(sentiment, Mapping) and "score" in sentiment:
             s.sentiments.append(float(sentiment["score"]))
