@@ -250,8 +250,9 @@ class SentimentModel:
         texts: Sequence[str],
         sentiments: Sequence[str],
         complaints: Sequence[int],
-        C: float = 1.0,
-        class_weight: Optional[str] = "balanced",
+        C: float = 0.01,
+        class_weight: Optional[str] = None,
+        text_feature_weight: float = 1.0,
         tune: bool = True,
         folds: int = 5,
         seed: int = 13,
@@ -260,21 +261,30 @@ class SentimentModel:
         """Fits both heads; with ``tune``, picks offsets and the complaint threshold by k-fold CV.
 
         ``vectors``: (n, dim) sentence vectors of ``texts``; ``sentiments`` in ``LABELS``;
-        ``complaints`` 0/1. Nothing but these arrays is used.
+        ``complaints`` 0/1. Nothing but these arrays is used. After standardisation, the
+        VADER and surface features are multiplied by ``text_feature_weight`` (so they are
+        regularised less than the 384 vector dimensions when it is > 1).
         """
+        if text_feature_weight <= 0:
+            raise ValueError("text_feature_weight must be > 0")
         x = features(vectors, texts)
         y = np.array([LABELS.index(s) for s in sentiments])
         c = np.asarray(complaints, dtype=int)
-        mu, sd = x.mean(axis=0), x.std(axis=0)
-        sd = np.where(sd < 1e-8, 1.0, sd)
+        gain = np.ones(x.shape[1])
+        gain[-len(FEATURE_NAMES):] = text_feature_weight
+
+        def scale(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+            m, s = rows.mean(axis=0), rows.std(axis=0)
+            return m, np.where(s < 1e-8, 1.0, s) / gain
+
+        mu, sd = scale(x)
         offsets, threshold, cv = np.zeros(3), 0.5, {}
         if tune and len(set(y.tolist())) == 3 and np.bincount(y).min() >= folds:
             from sklearn.model_selection import StratifiedKFold
 
             log_p, p_c = np.zeros((len(y), 3)), np.zeros(len(y))
             for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
-                m, s = x[tr].mean(axis=0), x[tr].std(axis=0)
-                s = np.where(s < 1e-8, 1.0, s)
+                m, s = scale(x[tr])
                 sw, sb, cw, cb = _fit_heads((x[tr] - m) / s, y[tr], c[tr], C, class_weight, seed)
                 z = (x[te] - m) / s
                 log_p[te] = np.log(np.maximum(_softmax(z @ sw.T + sb), 1e-12))
@@ -286,7 +296,8 @@ class SentimentModel:
         # fold the standardisation into the weights: w·((x-mu)/sd) + b = (w/sd)·x + (b - (w/sd)·mu)
         sent_coef = sw / sd
         compl_coef = cw / sd
-        info = {"version": MODEL_VERSION, "C": C, "class_weight": class_weight, "n": int(len(y)),
+        info = {"version": MODEL_VERSION, "C": C, "class_weight": class_weight,
+                "text_feature_weight": text_feature_weight, "n": int(len(y)),
                 "label_counts": {LABELS[i]: int((y == i).sum()) for i in range(3)},
                 "complaints": int(c.sum()), "tuned": bool(cv), "cv": cv, "seed": seed,
                 "features": ["sentence_vector"] + list(FEATURE_NAMES)}
@@ -305,12 +316,16 @@ class SentimentModel:
         return p, pc, idx
 
     def predict(self, vectors: np.ndarray, texts: Sequence[str]) -> List[Dict[str, Any]]:
-        """One result dict per text (see ``result``)."""
+        """One result dict per text (see ``predict_one``)."""
         p, pc, idx = self.predict_arrays(vectors, texts)
         return [self._result(p[i], pc[i], idx[i]) for i in range(len(texts))]
 
     def predict_one(self, vector: np.ndarray, text: str) -> Dict[str, Any]:
-        """The result dict for one text: label, score, probabilities, complaint, model."""
+        """The result dict for one text: label, score, probabilities, complaint, model.
+
+        ``label`` applies the CV-tuned class offsets, so it can differ from the largest probability
+        when two classes are close; ``score`` is p(positive) - p(negative) of the raw probabilities.
+        """
         x = np.concatenate([np.asarray(vector, dtype=np.float64).ravel(), text_features(text)])
         p = _softmax(self.sent_coef @ x + self.sent_intercept)
         pc = float(_sigmoid(self.compl_coef @ x + self.compl_intercept))
