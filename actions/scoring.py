@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from common.policy import Complexity, Decision, Signals
 from common.tables import Tables, load_tables
 
-from actions.signals import current_session, customer_tags, signals_from_events
+from actions.signals import current_session, customer_tags, signals_from_events, text_facts
 
 
 @lru_cache(maxsize=1)
@@ -38,12 +38,15 @@ def score(events: List[Dict[str, Any]], t: Tables) -> "tuple[Signals, Complexity
     return signals, complexity, t.policy.decide(signals, complexity)
 
 
-def sentiment_summary(signals: Signals, events: List[Dict[str, Any]], trend_weight: float) -> Dict[str, Any]:
+def sentiment_summary(signals: Signals, events: List[Dict[str, Any]], trend_weight: float,
+                      per_turn: bool = True) -> Dict[str, Any]:
+    """Latest score, label, trend, complaint probability (and every turn's score, for the request only:
+    in the slot it would make each event longer than the last)."""
     latest: Dict[str, Any] = {}
     for event in current_session(events):
         if event.get("event") == "user":
             latest = (event.get("parse_data") or {}).get("sentiment") or {}
-    return {
+    summary = {
         "latest": signals.sentiments[-1] if signals.sentiments else None,
         "label": latest.get("label"),
         "trend": signals.trend(trend_weight),
@@ -51,6 +54,9 @@ def sentiment_summary(signals: Signals, events: List[Dict[str, Any]], trend_weig
         "complaint": round(signals.complaint, 3),
         "model": latest.get("model"),
     }
+    if not per_turn:
+        del summary["per_turn"]
+    return summary
 
 
 def handoff_pending(tracker: Tracker) -> bool:
@@ -71,12 +77,21 @@ class ActionScoreConversation(Action):
         signals, complexity, decision = score(events, t)
         if handoff_pending(tracker):
             decision = Decision(False, ())
-        return [
-            SlotSet("sentiment", sentiment_summary(signals, events, t.policy.trend_weight)),
-            SlotSet("complexity", complexity.as_dict()),
-            SlotSet("handoff_decision", decision.as_dict()),
-            SlotSet("customer_tags", customer_tags(current_session(events))),
-        ]
+        values = {
+            "sentiment": sentiment_summary(signals, events, t.policy.trend_weight, per_turn=False),
+            "complexity": complexity.as_dict(),
+            "handoff_decision": decision.as_dict(),
+            "customer_tags": customer_tags(current_session(events)),
+        }
+        # Only what changed: every event makes the tracker (and each later prediction) longer.
+        return [SlotSet(name, value) for name, value in values.items() if tracker.get_slot(name) != value]
 
 
-tables()  # load and check the YAML when the action server starts, not in the middle of a chat
+def warm_up() -> None:
+    """Load and check the YAML and build the spaCy pipelines when the action server starts:
+    a bad table fails the start, not a conversation, and the first customer does not wait."""
+    t = tables()
+    text_facts("warm-up: order 10234567, error PMT-4031, 4111 1111 1111 1111", t.categories)
+
+
+warm_up()

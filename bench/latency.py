@@ -65,7 +65,7 @@ async def load(url: str, concurrency: int, turns: int) -> Dict[str, float]:
     return {"concurrency": concurrency, "messages": len(latencies), "errors": sum(errors),
             "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95),
             "p99_ms": percentile(latencies, 99), "mean_ms": statistics.fmean(latencies),
-            "messages_per_s": len(latencies) / wall}
+            "messages_per_s": len(latencies) / wall, "latencies_ms": [round(x, 2) for x in latencies]}
 
 
 def memory(pids: Dict[str, int]) -> Dict[str, float]:
@@ -129,6 +129,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     for r in result["runs"]:  # type: ignore[union-attr]
         print(f"| {r['concurrency']} | {r['messages']} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} "
               f"| {r['messages_per_s']:.1f} | {r['errors']} |")
+    by_level: Dict[int, List[float]] = {}
+    for r in result["runs"]:  # type: ignore[union-attr]
+        by_level.setdefault(r["concurrency"], []).extend(r["latencies_ms"])
+    for level, values in by_level.items():
+        if sum(r["concurrency"] == level for r in result["runs"]) > 1:  # type: ignore[union-attr]
+            print(f"all runs at {level} concurrent: {len(values)} messages, p50 {percentile(values, 50):.1f} ms, "
+                  f"p95 {percentile(values, 95):.1f} ms")
     if "rss_mb" in result:
         print("\nresident memory after the load: " +
               ", ".join(f"{k} {v:.0f} MB" for k, v in result["rss_mb"].items()))  # type: ignore[union-attr]

@@ -70,7 +70,7 @@ def test_score_action_sets_the_score_slots_and_decides():
     assert messages == []
     slots = {e["name"]: e["value"] for e in events}
     assert set(slots) == {"sentiment", "complexity", "handoff_decision", "customer_tags"}
-    assert slots["sentiment"] == {"latest": -0.9, "label": "negative", "trend": -0.625, "per_turn": [0.0, -0.7, -0.9],
+    assert slots["sentiment"] == {"latest": -0.9, "label": "negative", "trend": -0.625,
                                   "complaint": 0.8, "model": "test"}
     assert (slots["complexity"]["score"], slots["complexity"]["level"]) == (0.655, "high")
     assert [f["name"] for f in slots["complexity"]["factors"]][:2] == ["category:complaint", "fallbacks"]
@@ -148,3 +148,10 @@ def test_request_action_records_it_tells_the_customer_and_leaves_the_form():
     assert events[0]["event"] == "slot" and events[0]["name"] == "handoff_request"
     assert events[0]["value"]["routing"]["skill_group"] == "after_sales"
     assert events[1:] == [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+def test_unchanged_scores_are_not_set_again():
+    first, _ = run(ActionScoreConversation(), make_tracker(ANGRY))
+    slots = {e["name"]: e["value"] for e in first}
+    again, _ = run(ActionScoreConversation(), make_tracker(ANGRY, slots))
+    assert again == []
