@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from common.config import validate
 from common.pii import find_entities, mask_cards, mask_cards_in
-from common.policy import Complexity, Decision, Signals
+from common.policy import Decision, Signals
 from common.tables import Tables
 
 from actions.scoring import score, sentiment_summary, tables

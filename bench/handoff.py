@@ -29,13 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from actions.handoff import build_request  # noqa: E402
+from bench.latency import percentile  # noqa: E402
 from actions.scoring import score  # noqa: E402
 from common.tables import load_tables  # noqa: E402
-
-
-def percentile(values: List[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
 
 
 def prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
