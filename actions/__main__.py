@@ -12,10 +12,13 @@ sys.modules.setdefault("tensorflow", None)  # type: ignore[arg-type]
 from rasa_sdk.__main__ import main_from_args  # noqa: E402
 from rasa_sdk.endpoint import create_argument_parser  # noqa: E402
 
+from common.pii import install_card_masking  # noqa: E402
+
 
 def main() -> None:
     parser = create_argument_parser()
     args = parser.parse_args(["--actions", "actions", *sys.argv[1:]])
+    install_card_masking()  # every log line of the action server, like the Rasa server's
     main_from_args(args)
 
 

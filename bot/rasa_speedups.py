@@ -16,7 +16,9 @@ miss (so event classes imported later are still found), and returns the same cla
 
 3. Every call to the action server opened a new aiohttp ClientSession (a new TCP connection) and
 closed it again. ``kept_session`` keeps one session per endpoint and event loop, configured exactly
-as Rasa configures it (headers, basic auth, timeout).
+as Rasa configures it (headers, basic auth, timeout), and serialising request bodies with ujson
+(already installed for Sanic) instead of json: the tracker sent with every action call is 100 kB
+after 24 messages.
 
 All three are pure speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py).
 """
@@ -27,13 +29,14 @@ from typing import Any, Dict, Optional, Text, Tuple, Type
 import asyncio
 
 import aiohttp
+import ujson
 from jsonschema import ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
-from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 ORIGINAL = RemoteAction.__dict__["_validate_action_result"]  # Rasa's own, kept for the equivalence test
 _SCHEMA = RemoteAction.action_response_format_spec()
@@ -87,6 +90,16 @@ ORIGINAL_SESSION = EndpointConfig.__dict__["session"]
 _SESSIONS: Dict[int, Tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 
 
+def new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
+    """A session configured as Rasa's ``EndpointConfig.session`` does, serialising JSON with ujson."""
+    auth = None
+    if endpoint.basic_auth:
+        auth = aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+    return aiohttp.ClientSession(headers=endpoint.headers, auth=auth,
+                                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                                 json_serialize=ujson.dumps)
+
+
 class _KeptSession:
     """``async with endpoint.session() as s`` that yields a kept-alive session instead of a new one."""
 
@@ -97,7 +110,7 @@ class _KeptSession:
         loop = asyncio.get_running_loop()
         kept = _SESSIONS.get(id(self.endpoint))
         if kept is None or kept[0] is not loop or kept[1].closed:
-            kept = _SESSIONS[id(self.endpoint)] = (loop, ORIGINAL_SESSION(self.endpoint))
+            kept = _SESSIONS[id(self.endpoint)] = (loop, new_session(self.endpoint))
         return kept[1]
 
     async def __aexit__(self, *exc: Any) -> None:

@@ -43,11 +43,13 @@ def handoff_group(text: str) -> Optional[str]:
 @pytest.fixture(scope="module")
 def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunCommand]:
     port = free_port()
-    run = RunCommand(None, tmp_path_factory.mktemp("run"),
+    run_dir = tmp_path_factory.mktemp("run")
+    run = RunCommand(None, run_dir,
                      {"REDIS_PORT": str(port), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
                       "CUSTOMER_TOKEN_SECRET": SECRET})
     run.start()
     run.redis = redis.Redis(port=port)  # type: ignore[attr-defined]
+    run.run_dir = run_dir  # type: ignore[attr-defined]
     yield run
     run.stop()
 
@@ -101,3 +103,17 @@ def test_handoff_story(stack: RunCommand, story: Dict[str, Any]):
         assert request["customer"]["tags"]["vip_tier"] == expect["vip_tier"]
     texts = [line["text"] for line in request["transcript"] if line["speaker"] == "customer"]
     assert texts == story["turns"][:handed_off_at]
+
+
+def test_a_card_number_is_masked_in_the_tracker_the_request_and_every_log(stack: RunCommand):
+    sender = f"ht-{uuid.uuid4().hex[:10]}"
+    card = "4111 1111 1111 1111"
+    say(stack, sender, f"I was charged twice on my card {card}, please help", None)
+    raw = stack.redis.get(f"shop:tracker:{sender}").decode()  # type: ignore[attr-defined]
+    assert "4111 11** **** 1111" in raw and card not in raw and "4111111111111111" not in raw
+    request = recorded_request(stack, sender)
+    assert request is not None and {"type": "CARD", "value": "4111 11** **** 1111"} in request["case_brief"]["entities"]
+    logs = sorted((stack.run_dir / "logs").glob("*.log"))  # type: ignore[attr-defined]
+    assert logs
+    for log in logs:
+        assert card not in log.read_text(errors="replace"), log

@@ -89,5 +89,6 @@ def test_endpoint_sessions_are_kept_per_endpoint_and_loop():
     s1, s2, s3, headers = asyncio.run(sessions())
     assert s1 is s2 and s1 is not s3
     assert headers == {"X": "1"}  # configured like Rasa's own session
+    assert s1.timeout.total == 300 and s1._json_serialize("x/ü") == '"x\\/\\u00fc"'  # ujson, still ASCII JSON
     s4, _, _, _ = asyncio.run(sessions())  # a new event loop gets a new session
     assert s4 is not s1
