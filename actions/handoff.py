@@ -6,6 +6,7 @@ tracker in the `handoff_request` slot; the handoff service takes it from there (
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
 
@@ -57,14 +58,22 @@ def transcript(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return lines[-MAX_TRANSCRIPT:]
 
 
+# A card number the channel already masked ("4111 11** **** 1111"): 13-19 digits or '*', with a '*'.
+MASKED_CARD = re.compile(r"(?<![\d*])(?:[\d*][ -]?){12,18}[\d*](?![\d*])")
+
+
 def case_entities(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
     """Order numbers, e-mail addresses, phone numbers, (masked) cards and error codes the customer wrote."""
     seen: Dict[tuple, None] = {}
     for event in events:
         if event.get("event") == "user":
-            for entity in find_entities(event.get("text") or ""):
+            text = event.get("text") or ""
+            for entity in find_entities(text):
                 value = mask_cards(entity.text) if entity.label == "CARD" else entity.text
                 seen.setdefault((entity.label, value.lstrip("#") if entity.label == "ORDER_NUMBER" else value))
+            for match in MASKED_CARD.finditer(text):
+                if "*" in match.group():
+                    seen.setdefault(("CARD", match.group()))
     return [{"type": label, "value": value} for label, value in seen]
 
 

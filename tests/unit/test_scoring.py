@@ -155,3 +155,11 @@ def test_unchanged_scores_are_not_set_again():
     slots = {e["name"]: e["value"] for e in first}
     again, _ = run(ActionScoreConversation(), make_tracker(ANGRY, slots))
     assert again == []
+
+
+def test_a_card_the_channel_already_masked_is_listed_as_a_card():
+    events = [turn("I paid with 4111 11** **** 1111 and 5500-00**-****-0004", "faq"),
+              turn("order 10234567, tel 555-123-4567", "inform")]
+    request = build_request("c", events, {}, tables())
+    cards = [e["value"] for e in request["case_brief"]["entities"] if e["type"] == "CARD"]
+    assert cards == ["4111 11** **** 1111", "5500-00**-****-0004"]
