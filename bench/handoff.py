@@ -40,7 +40,9 @@ def prf(tp: int, fp: int, fn: int) -> Dict[str, float]:
     return {"precision": round(p, 3), "recall": round(r, 3), "f1": round(2 * p * r / (p + r), 3) if p + r else 0.0}
 
 
-async def replay(agent: Any, conversations: List[Dict[str, Any]], tables: Any) -> List[Dict[str, Any]]:
+async def replay(agent: Any, conversations: List[Dict[str, Any]],
+                 tables: Any) -> "tuple[List[Dict[str, Any]], List[float]]":
+    """Each conversation's outcome, and the scoring time of every replayed message (ms)."""
     results = []
     score_ms: List[float] = []
     for n, conv in enumerate(conversations, 1):
@@ -63,8 +65,7 @@ async def replay(agent: Any, conversations: List[Dict[str, Any]], tables: Any) -
                         "label_triggers": conv.get("triggers") or []})
         if n % 25 == 0:
             print(f"[bench-handoff] {n}/{len(conversations)} conversations", file=sys.stderr, flush=True)
-    replay.score_ms = score_ms  # type: ignore[attr-defined]
-    return results
+    return results, score_ms
 
 
 def report(results: List[Dict[str, Any]], score_ms: List[float], title: str) -> Dict[str, Any]:
@@ -132,8 +133,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     agent = Agent.load(str(model))
     tables = load_tables()
     conversations = yaml.safe_load(Path(args.conversations).read_text())["conversations"]
-    results = asyncio.run(replay(agent, conversations, tables))
-    score_ms = replay.score_ms  # type: ignore[attr-defined]
+    results, score_ms = asyncio.run(replay(agent, conversations, tables))
     reports = [report(results, score_ms, "all"),
                report([r for r in results if int(r["id"][1:]) % 2 == 1], [], "odd ids (half A)"),
                report([r for r in results if int(r["id"][1:]) % 2 == 0], [], "even ids (half B)")]
