@@ -1,0 +1,144 @@
+"""The store contract, run against the in-memory twin and the Redis store (a real redis-server)."""
+import asyncio
+import uuid
+
+import pytest
+
+from handoff.memory_store import MemoryStore
+from handoff.redis_store import RedisStore
+from handoff.store import Agent, Conflict, NotFound, Status
+
+SPP = 10.0  # seconds of waiting worth one priority point
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request):
+    if request.param == "memory":
+        return MemoryStore()
+    url = request.getfixturevalue("redis_server")
+    return RedisStore.from_url(url, prefix=f"{{t{uuid.uuid4().hex[:8]}}}:")
+
+
+def run(coro):
+    return asyncio.get_event_loop().run_until_complete(coro)
+
+
+@pytest.fixture(autouse=True)
+def loop():
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+def test_create_is_idempotent_per_open_conversation(store):
+    e1, created1 = run(store.create("conv-1", "billing", 20, {"x": 1}, 100.0, SPP))
+    e2, created2 = run(store.create("conv-1", "billing", 20, {"x": 2}, 101.0, SPP))
+    assert (created1, created2) == (True, False) and e1.id == e2.id
+    assert e1.status == Status.WAITING and e1.skill_group == "billing" and e1.priority == 20
+    assert run(store.document(e1.id)) == {"x": 1}
+    assert run(store.waiting("billing")) == [e1.id]
+    assert [h["status"] for h in run(store.get(e1.id)).history] == ["waiting"]
+
+
+def test_queue_order_is_priority_with_ageing(store):
+    old_low, _ = run(store.create("a", "general", 10, {}, 0.0, SPP))     # rank 0 - 100 = -100
+    new_high, _ = run(store.create("b", "general", 30, {}, 150.0, SPP))  # rank 150 - 300 = -150
+    new_low, _ = run(store.create("c", "general", 10, {}, 150.0, SPP))   # rank 50
+    assert run(store.waiting("general")) == [new_high.id, old_low.id, new_low.id]
+    assert run(store.queue_position(old_low.id, "general")) == 2
+
+
+def test_offer_goes_to_the_least_loaded_longest_idle_agent_with_the_skill(store):
+    run(store.set_agent(Agent("ann", ("billing", "general"), 2, "online"), 1.0))
+    run(store.set_agent(Agent("bob", ("billing",), 2, "online"), 2.0))
+    run(store.set_agent(Agent("cat", ("technical",), 2, "online"), 0.5))
+    run(store.set_agent(Agent("dan", ("billing",), 2, "away"), 0.1))
+    e1, _ = run(store.create("c1", "billing", 10, {}, 10.0, SPP))
+    e2, _ = run(store.create("c2", "billing", 10, {}, 11.0, SPP))
+    e3, _ = run(store.create("c3", "billing", 10, {}, 12.0, SPP))
+    assert run(store.offer_next("billing", 20.0, 30.0)) == (e1.id, "ann")   # idle since 1.0
+    assert run(store.offer_next("billing", 21.0, 30.0)) == (e2.id, "bob")   # ann has a chat now
+    assert run(store.offer_next("billing", 22.0, 30.0)) == (e3.id, "ann")   # both 1 chat; ann's offer is older
+    assert run(store.offer_next("billing", 23.0, 30.0)) is None             # queue empty
+    offered = run(store.get(e1.id))
+    assert (offered.status, offered.agent_id, offered.offer_deadline) == (Status.OFFERED, "ann", 50.0)
+    assert run(store.get_agent("ann")).load == 2
+
+
+def test_full_agents_and_offline_agents_get_nothing(store):
+    run(store.set_agent(Agent("ann", ("vip",), 1, "online"), 1.0))
+    e1, _ = run(store.create("c1", "vip", 10, {}, 10.0, SPP))
+    e2, _ = run(store.create("c2", "vip", 10, {}, 11.0, SPP))
+    assert run(store.offer_next("vip", 20.0, 30.0)) == (e1.id, "ann")
+    assert run(store.offer_next("vip", 21.0, 30.0)) is None                 # ann is full
+    assert run(store.waiting("vip")) == [e2.id]
+    run(store.set_agent(Agent("ann", ("vip",), 1, "offline"), 22.0))
+    run(store.accept(e1.id, "ann", 23.0))
+    run(store.finish(e1.id, "ann", Status.CLOSED, 24.0, "resolved"))
+    assert run(store.offer_next("vip", 25.0, 30.0)) is None                 # offline
+    run(store.set_agent(Agent("ann", ("vip",), 1, "online"), 26.0))
+    assert run(store.offer_next("vip", 27.0, 30.0)) == (e2.id, "ann")
+
+
+def test_accept_only_by_the_offered_agent_and_only_once(store):
+    run(store.set_agent(Agent("ann", ("general",), 3, "online"), 1.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    with pytest.raises(Conflict):
+        run(store.accept(e.id, "ann", 11.0))                                # not offered yet
+    run(store.offer_next("general", 12.0, 30.0))
+    with pytest.raises(Conflict):
+        run(store.accept(e.id, "bob", 13.0))
+    assert run(store.accept(e.id, "ann", 14.0)).status == Status.ASSIGNED
+    with pytest.raises(Conflict):
+        run(store.accept(e.id, "ann", 15.0))
+    with pytest.raises(NotFound):
+        run(store.accept("nope", "ann", 15.0))
+    assert [h["status"] for h in run(store.get(e.id)).history] == ["waiting", "offered", "assigned"]
+
+
+def test_an_ignored_offer_returns_to_its_place_and_frees_the_agent(store):
+    run(store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0))
+    first, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    later, _ = run(store.create("c2", "general", 10, {}, 20.0, SPP))
+    run(store.offer_next("general", 30.0, 30.0))
+    assert run(store.expire_offers(59.0, SPP)) == []
+    assert run(store.expire_offers(60.0, SPP)) == [(first.id, "ann")]
+    e = run(store.get(first.id))
+    assert (e.status, e.agent_id, e.offer_deadline) == (Status.WAITING, None, None)
+    assert e.history[-1]["detail"] == "offer not accepted in time"
+    assert run(store.waiting("general")) == [first.id, later.id]          # kept its place
+    assert run(store.get_agent("ann")).load == 0
+    with pytest.raises(Conflict):
+        run(store.accept(first.id, "ann", 61.0))
+
+
+def test_finish_frees_the_slot_and_a_new_escalation_may_start(store):
+    run(store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    run(store.offer_next("general", 11.0, 30.0))
+    with pytest.raises(Conflict):
+        run(store.finish(e.id, "ann", Status.RELEASED, 12.0))               # offered, not assigned
+    run(store.accept(e.id, "ann", 12.0))
+    with pytest.raises(Conflict):
+        run(store.finish(e.id, "bob", Status.RELEASED, 13.0))
+    assert run(store.finish(e.id, "ann", Status.RELEASED, 13.0)).status == Status.RELEASED
+    assert run(store.get_agent("ann")).load == 0
+    again, created = run(store.create("c1", "general", 10, {}, 14.0, SPP))
+    assert created and again.id != e.id
+
+
+def test_concurrent_offers_never_give_a_chat_twice(store):
+    async def scenario():
+        for i in range(10):
+            await store.set_agent(Agent(f"a{i}", ("general",), 3, "online"), float(i))
+        ids = [(await store.create(f"c{i}", "general", 10, {}, 100.0 + i, SPP))[0].id for i in range(40)]
+        results = await asyncio.gather(*(store.offer_next("general", 200.0, 30.0) for _ in range(60)))
+        return ids, [r for r in results if r]
+    ids, offers = run(scenario())
+    assert len(offers) == 30                                                # 10 agents x 3 chats
+    assert len({e for e, _ in offers}) == 30 and {e for e, _ in offers} <= set(ids)
+    per_agent = {}
+    for _, a in offers:
+        per_agent[a] = per_agent.get(a, 0) + 1
+    assert set(per_agent.values()) == {3}
