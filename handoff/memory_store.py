@@ -117,6 +117,22 @@ class MemoryStore(Store):
             self._log(e, status, now, e.agent_id, detail)
             return copy.deepcopy(e)
 
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
+        if status not in (Status.TICKET, Status.ABANDONED):
+            raise ValueError(f"cannot leave the queue as {status.value}")
+        async with self._lock:
+            e = self._escalations.get(escalation_id)
+            if e is None:
+                raise NotFound(escalation_id)
+            if e.status not in (Status.WAITING, Status.OFFERED):
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not waiting")
+            if e.status == Status.OFFERED:
+                self._agents[e.agent_id].load -= 1  # type: ignore[index]
+            (self._queues.get(e.skill_group) or {}).pop(e.id, None)
+            agent, e.agent_id, e.offer_deadline = e.agent_id, None, None
+            self._log(e, status, now, agent, detail)
+            return copy.deepcopy(e)
+
     async def waiting(self, skill_group: str) -> List[str]:
         queue = self._queues.get(skill_group) or {}
         return sorted(queue, key=lambda k: (queue[k], k))

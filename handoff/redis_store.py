@@ -130,6 +130,23 @@ return {'ok'}
 """
 
 
+LEAVE_QUEUE = REFRESH + """
+local P, eid, status, now, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group')
+if not f[1] then return {'missing'} end
+if f[1] ~= 'waiting' and f[1] ~= 'offered' then return {'conflict', f[1]} end
+if f[1] == 'offered' then
+  redis.call('HINCRBY', P .. 'agent:' .. f[2], 'load', -1)
+  refresh(P, f[2])
+  redis.call('ZREM', P .. 'offers', eid)
+end
+redis.call('ZREM', P .. 'queue:' .. f[3], eid)
+redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
+log(P, eid, status, now, f[2] or nil, detail)
+return {'ok'}
+"""
+
+
 class RedisStore(Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
@@ -140,6 +157,7 @@ class RedisStore(Store):
         self._accept = client.register_script(ACCEPT)
         self._expire = client.register_script(EXPIRE)
         self._finish = client.register_script(FINISH)
+        self._leave_queue = client.register_script(LEAVE_QUEUE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "{ho}:") -> "RedisStore":
@@ -213,6 +231,13 @@ class RedisStore(Store):
             raise ValueError(f"cannot finish as {status.value}")
         self._check(await self._finish(args=[self.p, escalation_id, agent_id or "", status.value, repr(now), detail]),
                     escalation_id, f"assigned to {agent_id}")
+        return await self.get(escalation_id)
+
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
+        if status not in (Status.TICKET, Status.ABANDONED):
+            raise ValueError(f"cannot leave the queue as {status.value}")
+        self._check(await self._leave_queue(args=[self.p, escalation_id, status.value, repr(now), detail]),
+                    escalation_id, "waiting")
         return await self.get(escalation_id)
 
     async def waiting(self, skill_group: str) -> List[str]:

@@ -111,6 +111,11 @@ class Store(abc.ABC):
         """assigned -> released | closed (by its agent, or anyone when agent_id is None); frees a slot."""
 
     @abc.abstractmethod
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
+        """waiting | offered -> ticket (nobody can take it now) or abandoned (the customer left);
+        an offered chat's agent gets the slot back. Conflict in any other state."""
+
+    @abc.abstractmethod
     async def waiting(self, skill_group: str) -> List[str]:
         """The group's queue, first served first."""
 

@@ -142,3 +142,23 @@ def test_concurrent_offers_never_give_a_chat_twice(store):
     for _, a in offers:
         per_agent[a] = per_agent.get(a, 0) + 1
     assert set(per_agent.values()) == {3}
+
+
+def test_a_waiting_chat_becomes_a_ticket_and_an_offered_one_can_be_abandoned(store):
+    run(store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0))
+    offered, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    waiting, _ = run(store.create("c2", "general", 10, {}, 11.0, SPP))
+    run(store.offer_next("general", 12.0, 30.0))
+    t = run(store.leave_queue(waiting.id, Status.TICKET, 13.0, "nobody online"))
+    assert (t.status, t.history[-1]["detail"]) == (Status.TICKET, "nobody online")
+    assert run(store.waiting("general")) == []
+    a = run(store.leave_queue(offered.id, Status.ABANDONED, 14.0, "customer left"))
+    assert (a.status, a.agent_id) == (Status.ABANDONED, None)
+    assert run(store.get_agent("ann")).load == 0
+    assert run(store.expire_offers(100.0, SPP)) == []                      # the offer is gone too
+    with pytest.raises(Conflict):
+        run(store.leave_queue(offered.id, Status.TICKET, 15.0))
+    with pytest.raises(ValueError):
+        run(store.leave_queue(waiting.id, Status.CLOSED, 15.0))
+    again, created = run(store.create("c2", "general", 10, {}, 16.0, SPP))  # a closed case may start anew
+    assert created and again.id != waiting.id
