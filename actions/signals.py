@@ -91,7 +91,6 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
         intent = intent_of(event)
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         s.latest_intent = intent
-        s.confidences.append(confidence)
         if intent in fallbacks:
             s.fallbacks += 1
             s.consecutive_fallbacks += 1

@@ -34,7 +34,6 @@ class Signals:
     complaint: float = 0.0                      # the latest message's complaint probability
     amounts: List[float] = field(default_factory=list)
     vip_tier: str = "none"
-    confidences: List[float] = field(default_factory=list)    # per customer message (used for low_confidence)
 
     def trend(self, weight: float) -> float:
         """Exponentially weighted mean of the sentiment scores, newest weighing ``weight``."""

@@ -37,10 +37,14 @@ class MemoryStore(Store):
             self._queues.setdefault(skill_group, {})[e.id] = rank(now, priority, seconds_per_point)
             return copy.deepcopy(e), True
 
-    async def get(self, escalation_id: str) -> Escalation:
-        if escalation_id not in self._escalations:
+    def _find(self, escalation_id: str) -> Escalation:
+        e = self._escalations.get(escalation_id)
+        if e is None:
             raise NotFound(escalation_id)
-        return copy.deepcopy(self._escalations[escalation_id])
+        return e
+
+    async def get(self, escalation_id: str) -> Escalation:
+        return copy.deepcopy(self._find(escalation_id))
 
     async def document(self, escalation_id: str) -> Dict[str, Any]:
         if escalation_id not in self._documents:
@@ -79,9 +83,7 @@ class MemoryStore(Store):
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         async with self._lock:
-            e = self._escalations.get(escalation_id)
-            if e is None:
-                raise NotFound(escalation_id)
+            e = self._find(escalation_id)
             if e.status != Status.OFFERED or e.agent_id != agent_id:
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not offered to {agent_id}")
             e.offer_deadline = None
@@ -107,9 +109,7 @@ class MemoryStore(Store):
         if status not in (Status.RELEASED, Status.CLOSED):
             raise ValueError(f"cannot finish as {status.value}")
         async with self._lock:
-            e = self._escalations.get(escalation_id)
-            if e is None:
-                raise NotFound(escalation_id)
+            e = self._find(escalation_id)
             if e.status != Status.ASSIGNED or (agent_id is not None and e.agent_id != agent_id):
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {agent_id}")
             agent = self._agents[e.agent_id]  # type: ignore[index]
@@ -121,9 +121,7 @@ class MemoryStore(Store):
         if status not in (Status.TICKET, Status.ABANDONED):
             raise ValueError(f"cannot leave the queue as {status.value}")
         async with self._lock:
-            e = self._escalations.get(escalation_id)
-            if e is None:
-                raise NotFound(escalation_id)
+            e = self._find(escalation_id)
             if e.status not in (Status.WAITING, Status.OFFERED):
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not waiting")
             if e.status == Status.OFFERED:
