@@ -4,9 +4,10 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from handoff.store import OPEN, Agent, Conflict, Escalation, NotFound, Status, Store, rank
+from handoff.store import (OPEN, Agent, Conflict, Escalation, Event, NotFound, QueueStats, Status, Store,
+                           check_finish, check_leave, rank)
 
 
 class MemoryStore(Store):
@@ -14,15 +15,53 @@ class MemoryStore(Store):
         self._lock = asyncio.Lock()
         self._escalations: Dict[str, Escalation] = {}
         self._documents: Dict[str, Dict[str, Any]] = {}
+        self._messages: Dict[str, List[Dict[str, Any]]] = {}
         self._by_conversation: Dict[str, str] = {}
         self._queues: Dict[str, Dict[str, float]] = {}  # group -> {escalation: rank}
+        self._since: Dict[str, float] = {}  # escalation -> when it joined its queue
         self._agents: Dict[str, Agent] = {}
+        self._chats: Dict[str, set] = {}
+        self._accounts: Dict[str, Dict[str, str]] = {}
+        self._events: List[Event] = []
+        self._new_event: Optional[asyncio.Event] = None
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _emit(self, to: Optional[str], data: Dict[str, Any]) -> None:
+        self._events.append(Event(f"{len(self._events) + 1}-0", [to] if to else [],
+                                  {k: v for k, v in data.items() if v is not None}))
+        if self._new_event is not None:
+            self._new_event.set()
 
     @staticmethod
     def _log(e: Escalation, status: Status, now: float, agent: Optional[str] = None, detail: str = "") -> None:
         e.status = status
         e.history.append({"at": now, "status": status.value, "agent": agent, "detail": detail})
 
+    def _enqueue(self, e: Escalation, now: float, spp: float) -> None:
+        self._queues.setdefault(e.skill_group, {})[e.id] = rank(e.created_at, e.priority, spp)
+        self._since[e.id] = now
+
+    def _dequeue(self, e: Escalation) -> None:
+        (self._queues.get(e.skill_group) or {}).pop(e.id, None)
+        self._since.pop(e.id, None)
+
+    def _take(self, agent_id: str, e: Escalation, now: float) -> None:
+        agent = self._agents[agent_id]
+        agent.load += 1
+        agent.idle_since = now
+        self._chats.setdefault(agent_id, set()).add(e.id)
+
+    def _free(self, agent_id: str, e: Escalation) -> None:
+        self._agents[agent_id].load -= 1
+        self._chats.get(agent_id, set()).discard(e.id)
+
+    def _find(self, escalation_id: str) -> Escalation:
+        e = self._escalations.get(escalation_id)
+        if e is None:
+            raise NotFound(escalation_id)
+        return e
+
+    # -- escalations -----------------------------------------------------------------------------
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
                      now: float, seconds_per_point: float) -> Tuple[Escalation, bool]:
         async with self._lock:
@@ -34,14 +73,10 @@ class MemoryStore(Store):
             self._escalations[e.id] = e
             self._documents[e.id] = copy.deepcopy(document)
             self._by_conversation[conversation_id] = e.id
-            self._queues.setdefault(skill_group, {})[e.id] = rank(now, priority, seconds_per_point)
+            self._enqueue(e, now, seconds_per_point)
+            self._emit(None, {"type": "created", "escalation": e.id, "conversation_id": conversation_id,
+                              "group": skill_group, "priority": priority, "at": now})
             return copy.deepcopy(e), True
-
-    def _find(self, escalation_id: str) -> Escalation:
-        e = self._escalations.get(escalation_id)
-        if e is None:
-            raise NotFound(escalation_id)
-        return e
 
     async def get(self, escalation_id: str) -> Escalation:
         return copy.deepcopy(self._find(escalation_id))
@@ -51,6 +86,9 @@ class MemoryStore(Store):
             raise NotFound(escalation_id)
         return copy.deepcopy(self._documents[escalation_id])
 
+    async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:
+        return copy.deepcopy(self._messages.get(escalation_id, []))
+
     async def set_agent(self, agent: Agent, now: float) -> None:
         async with self._lock:
             old = self._agents.get(agent.id)
@@ -58,11 +96,16 @@ class MemoryStore(Store):
             idle_since = old.idle_since if old and old.status == "online" else now
             self._agents[agent.id] = Agent(agent.id, tuple(agent.skills), agent.max_chats, agent.status, load,
                                            idle_since)
+            if old is None or old.status != agent.status:
+                self._emit(agent.id, {"type": "agent_status", "agent": agent.id, "status": agent.status, "at": now})
 
     async def get_agent(self, agent_id: str) -> Agent:
         if agent_id not in self._agents:
             raise NotFound(agent_id)
         return copy.deepcopy(self._agents[agent_id])
+
+    async def agent_chats(self, agent_id: str) -> List[str]:
+        return sorted(self._chats.get(agent_id, set()))
 
     async def offer_next(self, skill_group: str, now: float, reservation_seconds: float) -> Optional[Tuple[str, str]]:
         async with self._lock:
@@ -73,12 +116,14 @@ class MemoryStore(Store):
                 return None
             escalation_id = min(queue, key=lambda k: (queue[k], k))
             agent = min(free, key=lambda a: (a.load, a.idle_since, a.id))
-            del queue[escalation_id]
             e = self._escalations[escalation_id]
+            self._dequeue(e)
             e.agent_id, e.offer_deadline = agent.id, now + reservation_seconds
             self._log(e, Status.OFFERED, now, agent.id)
-            agent.load += 1
-            agent.idle_since = now
+            self._take(agent.id, e, now)
+            self._emit(agent.id, {"type": "offered", "escalation": e.id, "conversation_id": e.conversation_id,
+                                  "group": skill_group, "priority": e.priority, "agent": agent.id,
+                                  "deadline": e.offer_deadline, "at": now})
             return escalation_id, agent.id
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
@@ -88,6 +133,8 @@ class MemoryStore(Store):
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not offered to {agent_id}")
             e.offer_deadline = None
             self._log(e, Status.ASSIGNED, now, agent_id)
+            self._emit(agent_id, {"type": "assigned", "escalation": e.id, "conversation_id": e.conversation_id,
+                                  "group": e.skill_group, "agent": agent_id, "at": now})
             return copy.deepcopy(e)
 
     async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
@@ -95,42 +142,153 @@ class MemoryStore(Store):
             expired = []
             for e in self._escalations.values():
                 if e.status == Status.OFFERED and e.offer_deadline is not None and e.offer_deadline <= now:
-                    agent = self._agents[e.agent_id]  # type: ignore[index]
-                    agent.load -= 1
-                    expired.append((e.id, agent.id))
+                    agent_id = e.agent_id
+                    assert agent_id is not None
+                    self._free(agent_id, e)
+                    expired.append((e.id, agent_id))
                     e.agent_id, e.offer_deadline = None, None
-                    self._log(e, Status.WAITING, now, agent.id, "offer not accepted in time")
-                    self._queues.setdefault(e.skill_group, {})[e.id] = rank(e.created_at, e.priority,
-                                                                             seconds_per_point)
+                    self._log(e, Status.WAITING, now, agent_id, "offer not accepted in time")
+                    self._enqueue(e, now, seconds_per_point)
+                    self._emit(agent_id, {"type": "requeued", "escalation": e.id, "conversation_id": e.conversation_id,
+                                          "group": e.skill_group, "agent": agent_id,
+                                          "reason": "offer not accepted in time", "at": now})
             return sorted(expired)
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "") -> Escalation:
-        if status not in (Status.RELEASED, Status.CLOSED):
-            raise ValueError(f"cannot finish as {status.value}")
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+        check_finish(status)
         async with self._lock:
             e = self._find(escalation_id)
             if e.status != Status.ASSIGNED or (agent_id is not None and e.agent_id != agent_id):
-                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {agent_id}")
-            agent = self._agents[e.agent_id]  # type: ignore[index]
-            agent.load -= 1
+                what = f"assigned to {agent_id}" if agent_id else "assigned"
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not {what}")
+            assert e.agent_id is not None
+            self._free(e.agent_id, e)
+            e.outcome = copy.deepcopy(outcome or {})
             self._log(e, status, now, e.agent_id, detail)
+            self._emit(e.agent_id, {"type": status.value, "escalation": e.id, "conversation_id": e.conversation_id,
+                                    "group": e.skill_group, "agent": e.agent_id, "detail": detail,
+                                    "outcome": e.outcome, "at": now})
             return copy.deepcopy(e)
 
-    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
-        if status not in (Status.TICKET, Status.ABANDONED):
-            raise ValueError(f"cannot leave the queue as {status.value}")
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",
+                          outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+        check_leave(status)
         async with self._lock:
             e = self._find(escalation_id)
             if e.status not in (Status.WAITING, Status.OFFERED):
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not waiting")
             if e.status == Status.OFFERED:
-                self._agents[e.agent_id].load -= 1  # type: ignore[index]
-            (self._queues.get(e.skill_group) or {}).pop(e.id, None)
+                assert e.agent_id is not None
+                self._free(e.agent_id, e)
+            self._dequeue(e)
             agent, e.agent_id, e.offer_deadline = e.agent_id, None, None
+            e.outcome = copy.deepcopy(outcome or {})
             self._log(e, status, now, agent, detail)
+            self._emit(agent, {"type": status.value, "escalation": e.id, "conversation_id": e.conversation_id,
+                               "group": e.skill_group, "agent": agent, "detail": detail, "outcome": e.outcome,
+                               "at": now})
             return copy.deepcopy(e)
+
+    async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
+                       to_group: Optional[str] = None, to_agent: Optional[str] = None,
+                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+        if not to_group and not to_agent:
+            raise ValueError("a transfer needs a skill group or an agent")
+        async with self._lock:
+            e = self._find(escalation_id)
+            old = e.agent_id
+            if by_agent is not None:
+                if e.status != Status.ASSIGNED or old != by_agent:
+                    raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {by_agent}")
+            elif e.status not in OPEN:
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not open")
+            if to_agent:
+                target = self._agents.get(to_agent)
+                if target is None:
+                    raise NotFound(f"no agent {to_agent}")
+                if target.status != "online" or target.load >= target.max_chats:
+                    raise Conflict(f"agent {to_agent} is {target.status} or has no free capacity")
+                if to_agent == old:
+                    raise Conflict(f"escalation {escalation_id} is already with {to_agent}")
+            if e.status == Status.WAITING:
+                self._dequeue(e)
+            if e.status in (Status.OFFERED, Status.ASSIGNED):
+                assert old is not None
+                self._free(old, e)
+            from_group = e.skill_group
+            e.skill_group = to_group or e.skill_group
+            event: Dict[str, Any] = {"type": "transferred", "escalation": e.id, "conversation_id": e.conversation_id,
+                                     "from_group": from_group, "group": e.skill_group, "from_agent": old,
+                                     "reason": detail, "at": now}
+            if to_agent:
+                e.agent_id, e.offer_deadline = to_agent, now + reservation_seconds
+                self._log(e, Status.OFFERED, now, to_agent, detail)
+                self._take(to_agent, e, now)
+                event.update(agent=to_agent, deadline=e.offer_deadline)
+                self._emit(to_agent, {"type": "offered", "escalation": e.id, "conversation_id": e.conversation_id,
+                                      "group": e.skill_group, "agent": to_agent, "priority": e.priority,
+                                      "deadline": e.offer_deadline, "at": now})
+            else:
+                e.agent_id, e.offer_deadline = None, None
+                self._log(e, Status.WAITING, now, None, detail)
+                self._enqueue(e, now, seconds_per_point)
+            self._emit(old, event)
+            return copy.deepcopy(e)
+
+    async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
+                          now: float) -> Dict[str, Any]:
+        async with self._lock:
+            e = self._find(escalation_id)
+            if speaker == "agent":
+                if e.status != Status.ASSIGNED or e.agent_id != author:
+                    raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {author}")
+            elif e.status not in OPEN:
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not open")
+            messages = self._messages.setdefault(escalation_id, [])
+            message = {"seq": len(messages) + 1, "speaker": speaker, "text": text, "at": now}
+            if author:
+                message["author"] = author
+            messages.append(message)
+            self._emit(e.agent_id, {"type": "message", "escalation": e.id, "conversation_id": e.conversation_id,
+                                    "agent": e.agent_id, "message": dict(message), "at": now})
+            return dict(message)
 
     async def waiting(self, skill_group: str) -> List[str]:
         queue = self._queues.get(skill_group) or {}
         return sorted(queue, key=lambda k: (queue[k], k))
+
+    async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
+        out = []
+        for g in groups:
+            queue = self._queues.get(g) or {}
+            online = [a for a in self._agents.values() if a.status == "online" and g in a.skills]
+            out.append(QueueStats(g, len(queue), min((self._since[e] for e in queue), default=None), len(online),
+                                  sum(a.max_chats for a in online),
+                                  sum(max(0, a.max_chats - a.load) for a in online)))
+        return out
+
+    # -- accounts and events ---------------------------------------------------------------------
+    async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
+        self._accounts[agent_id] = dict(account)
+
+    async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
+        found = self._accounts.get(agent_id)
+        return dict(found) if found else None
+
+    async def accounts(self) -> List[str]:
+        return sorted(self._accounts)
+
+    async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:
+        start = len(self._events) if after == "$" else int(after.split("-")[0])
+        if start >= len(self._events) and block_ms:
+            self._new_event = self._new_event or asyncio.Event()
+            self._new_event.clear()
+            try:
+                await asyncio.wait_for(self._new_event.wait(), block_ms / 1000)
+            except asyncio.TimeoutError:
+                return []
+        return copy.deepcopy(self._events[start:start + count])
+
+    async def last_event_id(self) -> str:
+        return f"{len(self._events)}-0"

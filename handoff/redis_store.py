@@ -2,45 +2,79 @@
 
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and
 the scripts may touch any of them):
-  esc:<id>     hash   id, conversation_id, status, skill_group, priority, created_at, agent_id, offer_deadline
-  hist:<id>    list   JSON history entries {"at", "status", "agent", "detail"}
-  doc:<id>     string the request document (JSON)
-  conv:<cid>   string the conversation's latest escalation (idempotent create)
-  queue:<grp>  zset   waiting escalations by rank (see handoff/store.py)
-  offers       zset   offered escalations by reservation deadline
-  agent:<id>   hash   id, skills (JSON list), max_chats, status, load, idle_since
-  free:<grp>   zset   online agents of the group with spare capacity, by load * 1e10 + idle_since
+  esc:<id>      hash   id, conversation_id, status, skill_group, priority, created_at, agent_id,
+                       offer_deadline, outcome (JSON)
+  hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
+  doc:<id>      string the request document (JSON)
+  msgs:<id>     list   JSON messages appended while a person handles the chat
+  conv:<cid>    string the conversation's latest escalation (idempotent create)
+  queue:<grp>   zset   waiting escalations by rank (see handoff/store.py)
+  age:<grp>     zset   the same escalations by the time they joined the queue (oldest wait)
+  offers        zset   offered escalations by reservation deadline
+  agent:<id>    hash   id, skills (JSON list), max_chats, status, load, idle_since
+  chats:<id>    set    escalations offered or assigned to the agent
+  free:<grp>    zset   online agents of the group with spare capacity, by load * 1e10 + idle_since
+  online:<grp>  set    online agents of the group
+  cred:<id>     hash   an agent's account: name, role, password_hash
+  events        stream every transition, written by the same script (capped, ~100,000 entries)
 """
 from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 
-from handoff.store import Agent, Conflict, Escalation, NotFound, Status, Store, rank
+from handoff.store import (Agent, Conflict, Escalation, Event, NotFound, QueueStats, Status, Store, check_finish,
+                           check_leave, rank)
 
-REFRESH = """
-local function refresh(P, aid)
+PRELUDE = """
+local P = ARGV[1]
+local function refresh(aid)
   local f = redis.call('HMGET', P .. 'agent:' .. aid, 'skills', 'max_chats', 'status', 'load', 'idle_since')
   if not f[1] then return end
-  local free = f[3] == 'online' and tonumber(f[4]) < tonumber(f[2])
+  local online = f[3] == 'online'
+  local free = online and tonumber(f[4]) < tonumber(f[2])
   local score = tonumber(f[4]) * 1e10 + tonumber(f[5])
   for _, s in ipairs(cjson.decode(f[1])) do
     if free then redis.call('ZADD', P .. 'free:' .. s, score, aid)
     else redis.call('ZREM', P .. 'free:' .. s, aid) end
+    if online then redis.call('SADD', P .. 'online:' .. s, aid)
+    else redis.call('SREM', P .. 'online:' .. s, aid) end
   end
 end
-local function log(P, eid, status, now, agent, detail)
+local function log(eid, status, now, agent, detail)
   redis.call('HSET', P .. 'esc:' .. eid, 'status', status)
   redis.call('RPUSH', P .. 'hist:' .. eid,
              cjson.encode({at = tonumber(now), status = status, agent = agent, detail = detail or ''}))
 end
+local function emit(to, ev)
+  redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'to', to or '', 'e', cjson.encode(ev))
+end
+local function enqueue(grp, eid, rnk, now)
+  redis.call('ZADD', P .. 'queue:' .. grp, rnk, eid)
+  redis.call('ZADD', P .. 'age:' .. grp, now, eid)
+end
+local function dequeue(grp, eid)
+  redis.call('ZREM', P .. 'queue:' .. grp, eid)
+  redis.call('ZREM', P .. 'age:' .. grp, eid)
+end
+local function take(aid, eid, now)
+  redis.call('HINCRBY', P .. 'agent:' .. aid, 'load', 1)
+  redis.call('HSET', P .. 'agent:' .. aid, 'idle_since', now)
+  redis.call('SADD', P .. 'chats:' .. aid, eid)
+  refresh(aid)
+end
+local function free(aid, eid)
+  redis.call('HINCRBY', P .. 'agent:' .. aid, 'load', -1)
+  redis.call('SREM', P .. 'chats:' .. aid, eid)
+  refresh(aid)
+end
 """
 
-CREATE = REFRESH + """
-local P, id, cid, group, priority, now, rnk, doc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+CREATE = PRELUDE + """
+local id, cid, group, priority, now, rnk, doc = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 if existing then
   local st = redis.call('HGET', P .. 'esc:' .. existing, 'status')
@@ -48,69 +82,79 @@ if existing then
 end
 redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group,
            'priority', priority, 'created_at', now)
-log(P, id, 'waiting', now, nil, '')
+log(id, 'waiting', now, nil, '')
 redis.call('SET', P .. 'doc:' .. id, doc)
 redis.call('SET', P .. 'conv:' .. cid, id)
-redis.call('ZADD', P .. 'queue:' .. group, rnk, id)
+enqueue(group, id, rnk, now)
+emit('', {type = 'created', escalation = id, conversation_id = cid, group = group, priority = tonumber(priority),
+          at = tonumber(now)})
 return {id, 1}
 """
 
-SET_AGENT = REFRESH + """
-local P, aid, skills, max_chats, status, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+SET_AGENT = PRELUDE + """
+local aid, skills, max_chats, status, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local ak = P .. 'agent:' .. aid
 local old = redis.call('HMGET', ak, 'skills', 'status', 'idle_since', 'load')
 if old[1] then
-  for _, s in ipairs(cjson.decode(old[1])) do redis.call('ZREM', P .. 'free:' .. s, aid) end
+  for _, s in ipairs(cjson.decode(old[1])) do
+    redis.call('ZREM', P .. 'free:' .. s, aid)
+    redis.call('SREM', P .. 'online:' .. s, aid)
+  end
 end
 local idle = now
 if old[2] == 'online' and old[3] then idle = old[3] end
 redis.call('HSET', ak, 'id', aid, 'skills', skills, 'max_chats', max_chats, 'status', status,
            'load', old[4] or 0, 'idle_since', idle)
-refresh(P, aid)
+refresh(aid)
+if old[2] ~= status then emit(aid, {type = 'agent_status', agent = aid, status = status, at = tonumber(now)}) end
 return 1
 """
 
-OFFER_NEXT = REFRESH + """
-local P, group, now, deadline = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+OFFER_NEXT = PRELUDE + """
+local group, now, deadline = ARGV[2], ARGV[3], ARGV[4]
 local e = redis.call('ZRANGE', P .. 'queue:' .. group, 0, 0)
 if #e == 0 then return false end
 local a = redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)
 if #a == 0 then return false end
 local eid, aid = e[1], a[1]
-redis.call('ZREM', P .. 'queue:' .. group, eid)
+dequeue(group, eid)
 redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
-log(P, eid, 'offered', now, aid, '')
+log(eid, 'offered', now, aid, '')
 redis.call('ZADD', P .. 'offers', deadline, eid)
-redis.call('HINCRBY', P .. 'agent:' .. aid, 'load', 1)
-redis.call('HSET', P .. 'agent:' .. aid, 'idle_since', now)
-refresh(P, aid)
+take(aid, eid, now)
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
+emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group, priority = tonumber(f[2]),
+           agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
 return {eid, aid}
 """
 
-ACCEPT = REFRESH + """
-local P, eid, aid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id')
+ACCEPT = PRELUDE + """
+local eid, aid, now = ARGV[2], ARGV[3], ARGV[4]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'offered' or f[2] ~= aid then return {'conflict', f[1]} end
 redis.call('HDEL', P .. 'esc:' .. eid, 'offer_deadline')
 redis.call('ZREM', P .. 'offers', eid)
-log(P, eid, 'assigned', now, aid, '')
+log(eid, 'assigned', now, aid, '')
+emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid, at = tonumber(now)})
 return {'ok'}
 """
 
-EXPIRE = REFRESH + """
-local P, now, spp = ARGV[1], ARGV[2], tonumber(ARGV[3])
+EXPIRE = PRELUDE + """
+local now, spp = ARGV[2], tonumber(ARGV[3])
 local due = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now)
 local out = {}
 for _, eid in ipairs(due) do
   redis.call('ZREM', P .. 'offers', eid)
-  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group', 'created_at', 'priority')
+  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group', 'created_at', 'priority',
+                       'conversation_id')
   if f[1] == 'offered' then
-    redis.call('HINCRBY', P .. 'agent:' .. f[2], 'load', -1)
-    refresh(P, f[2])
+    free(f[2], eid)
     redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
-    log(P, eid, 'waiting', now, f[2], 'offer not accepted in time')
-    redis.call('ZADD', P .. 'queue:' .. f[3], tonumber(f[4]) - tonumber(f[5]) * spp, eid)
+    log(eid, 'waiting', now, f[2], 'offer not accepted in time')
+    enqueue(f[3], eid, tonumber(f[4]) - tonumber(f[5]) * spp, now)
+    emit(f[2], {type = 'requeued', escalation = eid, conversation_id = f[6], group = f[3], agent = f[2],
+                reason = 'offer not accepted in time', at = tonumber(now)})
     table.insert(out, eid)
     table.insert(out, f[2])
   end
@@ -118,32 +162,112 @@ end
 return out
 """
 
-FINISH = REFRESH + """
-local P, eid, aid, status, now, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id')
+FINISH = PRELUDE + """
+local eid, aid, status, now, detail, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'assigned' or (aid ~= '' and f[2] ~= aid) then return {'conflict', f[1]} end
-redis.call('HINCRBY', P .. 'agent:' .. f[2], 'load', -1)
-refresh(P, f[2])
-log(P, eid, status, now, f[2], detail)
+free(f[2], eid)
+redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
+log(eid, status, now, f[2], detail)
+emit(f[2], {type = status, escalation = eid, conversation_id = f[3], group = f[4], agent = f[2], detail = detail,
+            outcome = cjson.decode(outcome), at = tonumber(now)})
 return {'ok'}
 """
 
-
-LEAVE_QUEUE = REFRESH + """
-local P, eid, status, now, detail = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group')
+LEAVE_QUEUE = PRELUDE + """
+local eid, status, now, detail, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group', 'conversation_id')
 if not f[1] then return {'missing'} end
 if f[1] ~= 'waiting' and f[1] ~= 'offered' then return {'conflict', f[1]} end
 if f[1] == 'offered' then
-  redis.call('HINCRBY', P .. 'agent:' .. f[2], 'load', -1)
-  refresh(P, f[2])
+  free(f[2], eid)
   redis.call('ZREM', P .. 'offers', eid)
 end
-redis.call('ZREM', P .. 'queue:' .. f[3], eid)
+dequeue(f[3], eid)
 redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
-log(P, eid, status, now, f[2] or nil, detail)
+redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
+log(eid, status, now, f[2] or nil, detail)
+emit(f[2] or '', {type = status, escalation = eid, conversation_id = f[4], group = f[3], agent = f[2] or nil,
+                  detail = detail, outcome = cjson.decode(outcome), at = tonumber(now)})
 return {'ok'}
+"""
+
+TRANSFER = PRELUDE + """
+local eid, by, now, spp, to_group, to_agent, deadline, detail =
+  ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local ek = P .. 'esc:' .. eid
+local f = redis.call('HMGET', ek, 'status', 'agent_id', 'skill_group', 'created_at', 'priority', 'conversation_id')
+if not f[1] then return {'missing'} end
+local st, old = f[1], f[2]
+if by ~= '' then
+  if st ~= 'assigned' or old ~= by then return {'conflict', st} end
+elseif st ~= 'waiting' and st ~= 'offered' and st ~= 'assigned' then return {'conflict', st} end
+local group = to_group
+if to_agent ~= '' then
+  local a = redis.call('HMGET', P .. 'agent:' .. to_agent, 'skills', 'max_chats', 'status', 'load')
+  if not a[1] then return {'no_agent'} end
+  if a[3] ~= 'online' or tonumber(a[4]) >= tonumber(a[2]) then return {'agent_busy', a[3]} end
+  if to_agent == old then return {'conflict', st} end
+  if group == '' then group = f[3] end
+end
+if st == 'waiting' then dequeue(f[3], eid) end
+if st == 'offered' then redis.call('ZREM', P .. 'offers', eid) end
+if st == 'offered' or st == 'assigned' then free(old, eid) end
+redis.call('HSET', ek, 'skill_group', group)
+local ev = {type = 'transferred', escalation = eid, conversation_id = f[6], from_group = f[3], group = group,
+            from_agent = old or nil, reason = detail, at = tonumber(now)}
+if to_agent ~= '' then
+  redis.call('HSET', ek, 'agent_id', to_agent, 'offer_deadline', deadline)
+  log(eid, 'offered', now, to_agent, detail)
+  redis.call('ZADD', P .. 'offers', deadline, eid)
+  take(to_agent, eid, now)
+  ev.agent = to_agent
+  ev.deadline = tonumber(deadline)
+  emit(to_agent, {type = 'offered', escalation = eid, conversation_id = f[6], group = group, agent = to_agent,
+                  priority = tonumber(f[5]), deadline = tonumber(deadline), at = tonumber(now)})
+else
+  redis.call('HDEL', ek, 'agent_id', 'offer_deadline')
+  log(eid, 'waiting', now, nil, detail)
+  enqueue(group, eid, tonumber(f[4]) - tonumber(f[5]) * spp, now)
+end
+emit(old or '', ev)
+return {'ok'}
+"""
+
+ADD_MESSAGE = PRELUDE + """
+local eid, speaker, author, text, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
+if not f[1] then return {'missing'} end
+if speaker == 'agent' then
+  if f[1] ~= 'assigned' or f[2] ~= author then return {'conflict', f[1]} end
+elseif f[1] ~= 'waiting' and f[1] ~= 'offered' and f[1] ~= 'assigned' then return {'conflict', f[1]} end
+local seq = redis.call('RPUSH', P .. 'msgs:' .. eid, '')
+local m = {seq = seq, speaker = speaker, text = text, at = tonumber(now), author = author ~= '' and author or nil}
+local raw = cjson.encode(m)
+redis.call('LSET', P .. 'msgs:' .. eid, seq - 1, raw)
+emit(f[2] or '', {type = 'message', escalation = eid, conversation_id = f[3], agent = f[2] or nil, message = m,
+                  at = tonumber(now)})
+return {'ok', raw}
+"""
+
+QUEUE_STATS = PRELUDE + """
+local out = {}
+for i = 2, #ARGV do
+  local g = ARGV[i]
+  local waiting = redis.call('ZCARD', P .. 'queue:' .. g)
+  local oldest = redis.call('ZRANGE', P .. 'age:' .. g, 0, 0, 'WITHSCORES')
+  local online = redis.call('SMEMBERS', P .. 'online:' .. g)
+  local capacity, spare = 0, 0
+  for _, aid in ipairs(online) do
+    local a = redis.call('HMGET', P .. 'agent:' .. aid, 'max_chats', 'load')
+    capacity = capacity + tonumber(a[1])
+    spare = spare + math.max(0, tonumber(a[1]) - tonumber(a[2]))
+  end
+  table.insert(out, cjson.encode({group = g, waiting = waiting, oldest = oldest[2] or false, online = #online,
+                                  capacity = capacity, free = spare}))
+end
+return out
 """
 
 
@@ -151,23 +275,30 @@ class RedisStore(Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix
-        self._create = client.register_script(CREATE)
-        self._set_agent = client.register_script(SET_AGENT)
-        self._offer_next = client.register_script(OFFER_NEXT)
-        self._accept = client.register_script(ACCEPT)
-        self._expire = client.register_script(EXPIRE)
-        self._finish = client.register_script(FINISH)
-        self._leave_queue = client.register_script(LEAVE_QUEUE)
+        self._scripts = {name: client.register_script(src) for name, src in {
+            "create": CREATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
+            "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
+            "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS}.items()}
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "{ho}:") -> "RedisStore":
-        return cls(aioredis.Redis.from_url(url, decode_responses=True), prefix)
+    def from_url(cls, url: str, prefix: str = "{ho}:", **kwargs: Any) -> "RedisStore":
+        kwargs.setdefault("health_check_interval", 10)
+        return cls(aioredis.Redis.from_url(url, decode_responses=True, **kwargs), prefix)
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](args=[self.p, *args])
+
+    async def close(self) -> None:
+        await self.r.close()
+
+    async def ping(self) -> None:
+        await self.r.ping()
 
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
                      now: float, seconds_per_point: float) -> Tuple[Escalation, bool]:
         new_id = uuid.uuid4().hex
-        eid, created = await self._create(args=[self.p, new_id, conversation_id, skill_group, priority, repr(now),
-                                                repr(rank(now, priority, seconds_per_point)), json.dumps(document)])
+        eid, created = await self._run("create", new_id, conversation_id, skill_group, priority, repr(now),
+                                       repr(rank(now, priority, seconds_per_point)), json.dumps(document))
         return await self.get(eid), bool(int(created))
 
     async def get(self, escalation_id: str) -> Escalation:
@@ -186,7 +317,7 @@ class RedisStore(Store):
             skill_group=fields["skill_group"], priority=int(fields["priority"]), created_at=float(fields["created_at"]),
             agent_id=fields.get("agent_id"),
             offer_deadline=float(fields["offer_deadline"]) if fields.get("offer_deadline") else None,
-            history=entries)
+            history=entries, outcome=json.loads(fields["outcome"]) if fields.get("outcome") else {})
 
     async def document(self, escalation_id: str) -> Dict[str, Any]:
         raw = await self.r.get(f"{self.p}doc:{escalation_id}")
@@ -194,9 +325,12 @@ class RedisStore(Store):
             raise NotFound(escalation_id)
         return json.loads(raw)
 
+    async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:
+        return [json.loads(raw) for raw in await self.r.lrange(f"{self.p}msgs:{escalation_id}", 0, -1)]
+
     async def set_agent(self, agent: Agent, now: float) -> None:
-        await self._set_agent(args=[self.p, agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
-                                    repr(now)])
+        await self._run("set_agent", agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
+                        repr(now))
 
     async def get_agent(self, agent_id: str) -> Agent:
         f = await self.r.hgetall(f"{self.p}agent:{agent_id}")
@@ -205,8 +339,11 @@ class RedisStore(Store):
         return Agent(f["id"], tuple(json.loads(f["skills"])), int(f["max_chats"]), f["status"], int(f["load"]),
                      float(f["idle_since"]))
 
+    async def agent_chats(self, agent_id: str) -> List[str]:
+        return sorted(await self.r.smembers(f"{self.p}chats:{agent_id}"))
+
     async def offer_next(self, skill_group: str, now: float, reservation_seconds: float) -> Optional[Tuple[str, str]]:
-        result = await self._offer_next(args=[self.p, skill_group, repr(now), repr(now + reservation_seconds)])
+        result = await self._run("offer_next", skill_group, repr(now), repr(now + reservation_seconds))
         return (result[0], result[1]) if result else None
 
     @staticmethod
@@ -215,30 +352,80 @@ class RedisStore(Store):
             raise NotFound(escalation_id)
         if result[0] == "conflict":
             raise Conflict(f"escalation {escalation_id} is {result[1]}, not {what}")
+        if result[0] == "no_agent":
+            raise NotFound(f"no agent {what}")
+        if result[0] == "agent_busy":
+            raise Conflict(f"agent {what} is {result[1]} or has no free capacity")
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
-        self._check(await self._accept(args=[self.p, escalation_id, agent_id, repr(now)]), escalation_id,
+        self._check(await self._run("accept", escalation_id, agent_id, repr(now)), escalation_id,
                     f"offered to {agent_id}")
         return await self.get(escalation_id)
 
     async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
-        flat = await self._expire(args=[self.p, repr(now), repr(seconds_per_point)])
+        flat = await self._run("expire", repr(now), repr(seconds_per_point))
         return sorted(zip(flat[0::2], flat[1::2]))
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "") -> Escalation:
-        if status not in (Status.RELEASED, Status.CLOSED):
-            raise ValueError(f"cannot finish as {status.value}")
-        self._check(await self._finish(args=[self.p, escalation_id, agent_id or "", status.value, repr(now), detail]),
-                    escalation_id, f"assigned to {agent_id}")
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+        check_finish(status)
+        self._check(await self._run("finish", escalation_id, agent_id or "", status.value, repr(now), detail,
+                                    json.dumps(outcome or {})),
+                    escalation_id, f"assigned to {agent_id}" if agent_id else "assigned")
         return await self.get(escalation_id)
 
-    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
-        if status not in (Status.TICKET, Status.ABANDONED):
-            raise ValueError(f"cannot leave the queue as {status.value}")
-        self._check(await self._leave_queue(args=[self.p, escalation_id, status.value, repr(now), detail]),
-                    escalation_id, "waiting")
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",
+                          outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+        check_leave(status)
+        self._check(await self._run("leave_queue", escalation_id, status.value, repr(now), detail,
+                                    json.dumps(outcome or {})), escalation_id, "waiting")
         return await self.get(escalation_id)
+
+    async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
+                       to_group: Optional[str] = None, to_agent: Optional[str] = None,
+                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+        if not to_group and not to_agent:
+            raise ValueError("a transfer needs a skill group or an agent")
+        result = await self._run("transfer", escalation_id, by_agent or "", repr(now), repr(seconds_per_point),
+                                 to_group or "", to_agent or "", repr(now + reservation_seconds), detail)
+        self._check(result, escalation_id, f"assigned to {by_agent}" if by_agent else "open")
+        return await self.get(escalation_id)
+
+    async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
+                          now: float) -> Dict[str, Any]:
+        result = await self._run("add_message", escalation_id, speaker, author or "", text, repr(now))
+        self._check(result, escalation_id, f"assigned to {author}" if speaker == "agent" else "open")
+        return json.loads(result[1])
 
     async def waiting(self, skill_group: str) -> List[str]:
         return await self.r.zrange(f"{self.p}queue:{skill_group}", 0, -1)
+
+    async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
+        rows = [json.loads(raw) for raw in await self._run("queue_stats", *groups)] if groups else []
+        return [QueueStats(r["group"], r["waiting"], float(r["oldest"]) if r["oldest"] else None, r["online"],
+                           r["capacity"], r["free"]) for r in rows]
+
+    async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
+        await self.r.hset(f"{self.p}cred:{agent_id}", mapping=account)
+
+    async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
+        return await self.r.hgetall(f"{self.p}cred:{agent_id}") or None
+
+    async def accounts(self) -> List[str]:
+        keys = [k async for k in self.r.scan_iter(match=f"{self.p}cred:*", count=500)]
+        return sorted(k[len(self.p) + 5:] for k in keys)
+
+    async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:
+        key = f"{self.p}events"
+        if after == "$":
+            after = await self.last_event_id()
+        reply = await self.r.xread({key: after}, count=count, block=block_ms or None)  # BLOCK 0 would wait forever
+        out = []
+        for _stream, entries in reply or []:
+            for eid, fields in entries:
+                out.append(Event(eid, [t for t in fields.get("to", "").split(",") if t], json.loads(fields["e"])))
+        return out
+
+    async def last_event_id(self) -> str:
+        last = await self.r.xrevrange(f"{self.p}events", count=1)
+        return last[0][0] if last else "0-0"

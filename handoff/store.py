@@ -1,6 +1,7 @@
 """The escalation state machine and the store interface it runs on.
 
-States: waiting -> offered -> assigned -> released | closed, and waiting -> ticket | abandoned.
+States: waiting -> offered -> assigned -> released | closed, and waiting | offered -> ticket | abandoned;
+a transfer sends an open chat back to waiting (another group) or offers it to a named agent.
 Every transition is one atomic step of the store (one Lua script in Redis, one locked step in the
 in-memory twin), so any number of service processes can share one store without assigning a
 chat twice.
@@ -51,6 +52,26 @@ class Escalation:
     agent_id: Optional[str] = None
     offer_deadline: Optional[float] = None
     history: List[Dict[str, Any]] = field(default_factory=list)  # {"at", "status", "agent", "detail"}
+    outcome: Dict[str, Any] = field(default_factory=dict)  # how it ended: resolution, wrap-up code, ticket reply time
+
+
+@dataclass
+class Event:
+    """One entry of the event stream: what changed, and the agents it concerns (``to``)."""
+
+    id: str
+    to: List[str]
+    data: Dict[str, Any]
+
+
+@dataclass
+class QueueStats:
+    group: str
+    waiting: int
+    oldest_since: Optional[float]  # when the longest-waiting chat joined the queue
+    online: int  # agents online with the skill
+    capacity: int  # their chats at most, together
+    free: int  # their free chat slots
 
 
 @dataclass
@@ -107,17 +128,70 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "") -> Escalation:
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
         """assigned -> released | closed (by its agent, or anyone when agent_id is None); frees a slot."""
 
     @abc.abstractmethod
-    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "") -> Escalation:
+    async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",
+                          outcome: Optional[Dict[str, Any]] = None) -> Escalation:
         """waiting | offered -> ticket (nobody can take it now) or abandoned (the customer left);
         an offered chat's agent gets the slot back. Conflict in any other state."""
 
     @abc.abstractmethod
+    async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
+                       to_group: Optional[str] = None, to_agent: Optional[str] = None,
+                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+        """To another group's queue (keeping its rank) or offered straight to an online agent with a free
+        slot; the old agent's slot is freed. ``by_agent``: only from assigned, by that agent; None
+        (a supervisor, or the service's overflow): from waiting, offered or assigned."""
+
+    @abc.abstractmethod
+    async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
+                          now: float) -> Dict[str, Any]:
+        """Append to the chat's messages ({"seq", "speaker", "text", "at", "author"}). The customer's side
+        may write while the chat is open; an agent only while it is assigned to them."""
+
+    @abc.abstractmethod
+    async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:
+        """The messages appended since the handoff, in order."""
+
+    @abc.abstractmethod
+    async def agent_chats(self, agent_id: str) -> List[str]:
+        """Escalations offered or assigned to the agent."""
+
+    @abc.abstractmethod
     async def waiting(self, skill_group: str) -> List[str]:
         """The group's queue, first served first."""
+
+    @abc.abstractmethod
+    async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
+        """Waiting count, oldest wait, agents online and free capacity of each group."""
+
+    @abc.abstractmethod
+    async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
+        """Create or replace an agent's account (name, role, password_hash)."""
+
+    @abc.abstractmethod
+    async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
+        """The agent's account, None if there is none."""
+
+    @abc.abstractmethod
+    async def accounts(self) -> List[str]:
+        """Every account's agent id."""
+
+    @abc.abstractmethod
+    async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:
+        """Events after the id ``after`` ("$": from now on), waiting up to ``block_ms`` for one."""
+
+    @abc.abstractmethod
+    async def last_event_id(self) -> str:
+        """The newest event's id ("0-0" when there is none)."""
+
+    async def ping(self) -> None:
+        """Raise if the storage cannot be reached."""
+
+    async def close(self) -> None:
+        """Release connections."""
 
     async def queue_position(self, escalation_id: str, skill_group: str) -> Optional[int]:
         """1-based position in the group's queue, None when not waiting."""
@@ -125,6 +199,11 @@ class Store(abc.ABC):
         return queue.index(escalation_id) + 1 if escalation_id in queue else None
 
 
-def check_group(skill_group: str, groups: Sequence[str]) -> None:
-    if skill_group not in groups:
-        raise ValueError(f"unknown skill group {skill_group!r}")
+def check_finish(status: Status) -> None:
+    if status not in (Status.RELEASED, Status.CLOSED):
+        raise ValueError(f"cannot finish as {status.value}")
+
+
+def check_leave(status: Status) -> None:
+    if status not in (Status.TICKET, Status.ABANDONED):
+        raise ValueError(f"cannot leave the queue as {status.value}")

@@ -162,3 +162,89 @@ def test_a_waiting_chat_becomes_a_ticket_and_an_offered_one_can_be_abandoned(sto
         run(store.leave_queue(waiting.id, Status.CLOSED, 15.0))
     again, created = run(store.create("c2", "general", 10, {}, 16.0, SPP))  # a closed case may start anew
     assert created and again.id != waiting.id
+
+
+def test_transfer_to_a_group_keeps_the_rank_and_to_an_agent_offers_it(store):
+    run(store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0))
+    run(store.set_agent(Agent("bob", ("billing",), 1, "online"), 2.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    run(store.offer_next("general", 11.0, 30.0))
+    run(store.accept(e.id, "ann", 12.0))
+    with pytest.raises(Conflict):
+        run(store.transfer(e.id, "bob", 13.0, SPP, to_group="billing"))     # not bob's chat
+    moved = run(store.transfer(e.id, "ann", 13.0, SPP, to_group="billing", detail="refund question"))
+    assert (moved.status, moved.skill_group, moved.agent_id) == (Status.WAITING, "billing", None)
+    assert moved.history[-1]["detail"] == "refund question"
+    assert run(store.waiting("billing")) == [e.id] and run(store.waiting("general")) == []
+    assert run(store.get_agent("ann")).load == 0 and run(store.agent_chats("ann")) == []
+    with pytest.raises(NotFound):
+        run(store.transfer(e.id, None, 14.0, SPP, to_agent="zed"))
+    offered = run(store.transfer(e.id, None, 14.0, SPP, to_agent="bob", reservation_seconds=5.0))
+    assert (offered.status, offered.agent_id, offered.offer_deadline) == (Status.OFFERED, "bob", 19.0)
+    assert run(store.waiting("billing")) == [] and run(store.agent_chats("bob")) == [e.id]
+    second, _ = run(store.create("c2", "general", 10, {}, 15.0, SPP))
+    with pytest.raises(Conflict):
+        run(store.transfer(second.id, None, 16.0, SPP, to_agent="bob"))    # bob is full
+    assert run(store.expire_offers(19.0, SPP)) == [(e.id, "bob")]           # goes back to billing's queue
+    assert run(store.waiting("billing")) == [e.id]
+
+
+def test_messages_are_ordered_and_only_the_assigned_agent_may_write(store):
+    run(store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    assert run(store.add_message(e.id, "customer", "still there?", None, 11.0))["seq"] == 1
+    with pytest.raises(Conflict):
+        run(store.add_message(e.id, "agent", "hello", "ann", 12.0))        # not assigned yet
+    run(store.offer_next("general", 12.0, 30.0))
+    run(store.accept(e.id, "ann", 13.0))
+    with pytest.raises(Conflict):
+        run(store.add_message(e.id, "agent", "hello", "bob", 14.0))
+    run(store.add_message(e.id, "agent", "Hi, I'm Ann", "ann", 14.0))
+    run(store.add_message(e.id, "customer", "my parcel <b>", None, 15.0))
+    msgs = run(store.messages(e.id))
+    assert [(m["seq"], m["speaker"], m["text"]) for m in msgs] == [
+        (1, "customer", "still there?"), (2, "agent", "Hi, I'm Ann"), (3, "customer", "my parcel <b>")]
+    assert msgs[1]["author"] == "ann"
+    run(store.finish(e.id, "ann", Status.CLOSED, 16.0, outcome={"resolved": True, "wrap_up": "answered"}))
+    assert run(store.get(e.id)).outcome == {"resolved": True, "wrap_up": "answered"}
+    with pytest.raises(Conflict):
+        run(store.add_message(e.id, "customer", "late", None, 17.0))
+
+
+def test_queue_stats_count_waiting_oldest_online_and_free_slots(store):
+    run(store.set_agent(Agent("ann", ("general", "vip"), 3, "online"), 1.0))
+    run(store.set_agent(Agent("bob", ("general",), 2, "away"), 1.0))
+    run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    run(store.create("c2", "general", 50, {}, 12.0, SPP))
+    run(store.offer_next("general", 13.0, 30.0))
+    general, vip = run(store.queue_stats(["general", "vip"]))
+    assert (general.waiting, general.oldest_since, general.online, general.capacity, general.free) == (1, 10.0, 1, 3, 2)
+    assert (vip.waiting, vip.oldest_since, vip.online, vip.free) == (0, None, 1, 2)
+
+
+def test_every_transition_is_an_event_addressed_to_its_agent(store):
+    async def scenario():
+        start = await store.last_event_id()
+        await store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0)
+        e, _ = await store.create("c1", "general", 10, {}, 10.0, SPP)
+        await store.offer_next("general", 11.0, 30.0)
+        await store.accept(e.id, "ann", 12.0)
+        await store.add_message(e.id, "customer", "hi", None, 13.0)
+        await store.finish(e.id, "ann", Status.RELEASED, 14.0)
+        return e, await store.events(start, 0)
+    e, events = run(scenario())
+    assert [(ev.data["type"], ev.to) for ev in events] == [
+        ("agent_status", ["ann"]), ("created", []), ("offered", ["ann"]), ("assigned", ["ann"]),
+        ("message", ["ann"]), ("released", ["ann"])]
+    assert events[2].data["conversation_id"] == "c1" and events[4].data["message"]["text"] == "hi"
+    assert run(store.events(events[-1].id, 0)) == []
+
+
+def test_events_wait_for_the_next_transition(store):
+    async def scenario():
+        start = await store.last_event_id()
+        reader = asyncio.ensure_future(store.events(start, 2000))
+        await asyncio.sleep(0.05)
+        await store.create("c1", "general", 10, {}, 10.0, SPP)
+        return await asyncio.wait_for(reader, 3)
+    assert [ev.data["type"] for ev in run(scenario())] == ["created"]
