@@ -40,6 +40,8 @@ class SkillGroups:
         self.rules: List[Dict[str, Any]] = document["routing"]
         self.default_group: str = document["default_group"]
         self.priority_cfg: Dict[str, Any] = document["priority"]
+        self.ticket_reply_hours: float = (document.get("tickets") or {}).get("reply_within_hours", 24)
+        self.wrap_up_codes: List[str] = list(document.get("wrap_up_codes") or ["other"])
         names = list(self.groups)
         require_known(path, "default_group", self.default_group, names, "skill group")
         for name, spec in self.groups.items():
@@ -66,6 +68,13 @@ class SkillGroups:
                                       f"fallbacks form a cycle: {' -> '.join(seen + [group])}")
                 seen.append(group)
                 group = self.groups[group].get("fallback")
+
+    def handle_seconds(self, group: str) -> int:
+        """Typical time one chat of the group takes an agent (for wait estimates)."""
+        return int(self.groups[group].get("handle_seconds", 300))
+
+    def name(self, group: str) -> str:
+        return str(self.groups[group]["name"])
 
     def fallback_chain(self, group: str) -> List[str]:
         """``group`` and the groups it overflows to, in order (after_sales -> general)."""

@@ -203,6 +203,8 @@ class MemoryStore(Store):
                     raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {by_agent}")
             elif e.status not in OPEN:
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not open")
+            if e.status == Status.WAITING and not to_agent and to_group == e.skill_group:
+                raise Conflict(f"escalation {escalation_id} is already waiting in {to_group}")
             if to_agent:
                 target = self._agents.get(to_agent)
                 if target is None:

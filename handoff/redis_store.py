@@ -204,6 +204,7 @@ if by ~= '' then
   if st ~= 'assigned' or old ~= by then return {'conflict', st} end
 elseif st ~= 'waiting' and st ~= 'offered' and st ~= 'assigned' then return {'conflict', st} end
 local group = to_group
+if st == 'waiting' and to_agent == '' and group == f[3] then return {'conflict', 'already waiting in ' .. group} end
 if to_agent ~= '' then
   local a = redis.call('HMGET', P .. 'agent:' .. to_agent, 'skills', 'max_chats', 'status', 'load')
   if not a[1] then return {'no_agent'} end

@@ -1,0 +1,360 @@
+"""The handoff service's Sanic app: ``create_app(settings, store=None)``.
+
+HTTP and WebSocket only: authentication (handoff/auth.py), body validation against the published
+OpenAPI document (handoff/api_doc.py), and calls into HandoffService (handoff/service.py). Two
+background tasks per process: the sweeper (offers, overflow, tickets) and the event reader that
+pushes the store's event stream to this process's WebSocket clients.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any, Dict, Optional, Set
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json as json_response
+
+from common.routing import SkillGroups
+from handoff.api_doc import BodyValidators, build_document
+from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
+                          check_password, issue_token)
+from handoff.metrics import Metrics
+from handoff.redis_store import RedisStore
+from handoff.service import HandoffService, Invalid, iso
+from handoff.settings import Settings
+from handoff.store import Conflict, Escalation, Event, NotFound, Status, Store
+
+log = logging.getLogger("handoff")
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+class BadBody(Exception):
+    """The body is not JSON (HTTP 400)."""
+
+
+class BodyInvalid(Exception):
+    """The body does not match its schema (HTTP 422)."""
+
+
+def error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
+    return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+class Hub:
+    """This process's WebSocket clients, and the delivery of store events to them."""
+
+    QUEUE = 1000  # events buffered per client; a client that falls further behind is disconnected
+
+    def __init__(self) -> None:
+        self.agents: Dict[str, Set[asyncio.Queue]] = {}
+        self.supervisors: Set[asyncio.Queue] = set()
+
+    def add(self, caller: Caller) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(self.QUEUE)
+        self.agents.setdefault(caller.agent_id or "", set()).add(q)
+        if caller.is_supervisor:
+            self.supervisors.add(q)
+        return q
+
+    def remove(self, caller: Caller, q: asyncio.Queue) -> None:
+        self.agents.get(caller.agent_id or "", set()).discard(q)
+        self.supervisors.discard(q)
+
+    def deliver(self, event: Event) -> None:
+        targets: Set[asyncio.Queue] = set(self.supervisors)
+        for agent_id in event.to:
+            targets.update(self.agents.get(agent_id, ()))
+        if not targets:
+            return
+        payload = json.dumps({**event.data, "event_id": event.id})
+        for q in targets:
+            try:
+                q.put_nowait(payload)
+            except asyncio.QueueFull:  # its handler closes the connection once the queue drains
+                q._overflowed = True  # type: ignore[attr-defined]
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.agents.values())
+
+
+def create_app(settings: Settings, store: Optional[Store] = None, name: Optional[str] = None) -> Sanic:
+    groups = SkillGroups.load(settings.skill_groups_file)
+    document = build_document(groups)
+    validators = BodyValidators(document)
+    metrics = Metrics()
+    hub = Hub()
+    app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.WEBSOCKET_PING_INTERVAL = 20
+    app.config.WEBSOCKET_PING_TIMEOUT = 20
+    app.ctx.settings = settings
+    app.ctx.metrics = metrics
+    app.ctx.hub = hub
+
+    @app.before_server_start
+    async def open_store(app: Sanic, _loop: Any) -> None:
+        app.ctx.store = store or RedisStore.from_url(settings.redis_url, settings.redis_prefix)
+        app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds)
+
+    @app.after_server_start
+    async def start_tasks(app: Sanic, _loop: Any) -> None:
+        app.ctx.tasks = [asyncio.ensure_future(sweeper(app)), asyncio.ensure_future(event_reader(app))]
+
+    @app.before_server_stop
+    async def stop_tasks(app: Sanic, _loop: Any) -> None:
+        for task in getattr(app.ctx, "tasks", []):
+            task.cancel()
+        await app.ctx.store.close()
+
+    async def sweeper(app: Sanic) -> None:
+        while True:
+            await asyncio.sleep(settings.sweep_seconds)
+            try:
+                await app.ctx.service.sweep()
+            except UNAVAILABLE as e:
+                log.warning("sweep skipped: Redis unavailable (%s)", e)
+            except Exception:  # keep sweeping: one bad chat must not stop the others
+                log.exception("sweep failed")
+
+    async def event_reader(app: Sanic) -> None:
+        last: Optional[str] = None
+        while True:
+            try:
+                if last is None:
+                    last = await app.ctx.store.last_event_id()
+                events = await app.ctx.store.events(last, block_ms=2000)
+            except UNAVAILABLE as e:
+                log.warning("event stream: Redis unavailable (%s); retrying", e)
+                await asyncio.sleep(0.5)
+                continue
+            for event in events:
+                last = event.id
+                hub.deliver(event)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def caller(request: Request) -> Caller:
+        return caller_from_header(request.headers.get("authorization"), settings.bot_token, settings.token_secret)
+
+    def agent(request: Request) -> Caller:
+        c = caller(request)
+        if c.kind != "agent":
+            raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+        return c
+
+    def bot(request: Request) -> Caller:
+        c = caller(request)
+        if c.kind != "bot":
+            raise Forbidden("only the bot's service token may do this")
+        return c
+
+    def body(request: Request, schema: str, optional: bool = False) -> Dict[str, Any]:
+        raw = request.body or b""
+        if not raw.strip():
+            if optional:
+                return {}
+            raise BodyInvalid("the request needs a JSON body")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise BadBody(f"the body is not valid JSON: {e}") from None
+        problems = validators.errors(schema, data)
+        if problems:
+            if schema == "TransferIn" and any("any of the given schemas" in p for p in problems):
+                problems = [p for p in problems if "any of the given schemas" not in p] + [
+                    "give skill_group or agent_id: where the chat goes"]
+            raise BodyInvalid("; ".join(problems[:10]))
+        return data
+
+    def summary(e: Escalation) -> Dict[str, Any]:
+        return {"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
+                "skill_group": e.skill_group, "priority": e.priority, "agent_id": e.agent_id,
+                "created_at": iso(e.created_at), "offer_deadline": iso(e.offer_deadline), "outcome": e.outcome}
+
+    # -- errors ----------------------------------------------------------------------------------
+    @app.exception(Exception)
+    async def on_error(request: Request, exc: Exception) -> HTTPResponse:
+        if isinstance(exc, Unauthorized):
+            return error(401, "unauthorized", str(exc), {"WWW-Authenticate": "Bearer"})
+        if isinstance(exc, Forbidden):
+            return error(403, "forbidden", str(exc))
+        if isinstance(exc, NotFound):
+            return error(404, "not_found", f"no such escalation or agent: {exc}")
+        if isinstance(exc, Conflict):
+            return error(409, "conflict", str(exc))
+        if isinstance(exc, BadBody):
+            return error(400, "bad_request", str(exc))
+        if isinstance(exc, (BodyInvalid, Invalid)):
+            return error(422, "invalid", str(exc))
+        if isinstance(exc, UNAVAILABLE):
+            log.warning("Redis unavailable: %s", exc)
+            return error(503, "unavailable", "the handoff store is unreachable; retry shortly", {"Retry-After": "1"})
+        status = getattr(exc, "status_code", 500)
+        if status >= 500:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return error(500, "internal", "internal error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "bad_request")
+        return error(status, code, str(exc))
+
+    # -- the bot ---------------------------------------------------------------------------------
+    @app.post("/v1/handoffs")
+    async def create_handoff(request: Request) -> HTTPResponse:
+        bot(request)
+        created = await app.ctx.service.create(body(request, "HandoffRequest"))
+        return json_response(created.as_dict(), status=201 if created.created else 200,
+                             headers={"Location": f"/v1/handoffs/{created.escalation.id}"})
+
+    @app.get("/v1/handoffs/<escalation_id>")
+    async def get_handoff(request: Request, escalation_id: str) -> HTTPResponse:
+        e = await app.ctx.service.get_for(caller(request), escalation_id)
+        return json_response(await app.ctx.service.record(e))
+
+    @app.post("/v1/handoffs/<escalation_id>/messages")
+    async def post_message(request: Request, escalation_id: str) -> HTTPResponse:
+        c = caller(request)
+        data = body(request, "MessageIn")
+        return json_response(await app.ctx.service.message(c, escalation_id, data["text"]), status=201)
+
+    @app.post("/v1/handoffs/<escalation_id>/abandon")
+    async def abandon(request: Request, escalation_id: str) -> HTTPResponse:
+        bot(request)
+        return json_response(summary(await app.ctx.service.abandon(escalation_id)))
+
+    # -- agents ----------------------------------------------------------------------------------
+    @app.post("/v1/handoffs/<escalation_id>/accept")
+    async def accept(request: Request, escalation_id: str) -> HTTPResponse:
+        return json_response(summary(await app.ctx.service.accept(agent(request), escalation_id)))
+
+    @app.post("/v1/handoffs/<escalation_id>/transfer")
+    async def transfer(request: Request, escalation_id: str) -> HTTPResponse:
+        c = agent(request)
+        data = body(request, "TransferIn")
+        e = await app.ctx.service.transfer(c, escalation_id, data.get("skill_group"), data.get("agent_id"),
+                                           data["reason"])
+        return json_response(summary(e))
+
+    @app.post("/v1/handoffs/<escalation_id>/release")
+    async def release(request: Request, escalation_id: str) -> HTTPResponse:
+        c = agent(request)
+        data = body(request, "ReleaseIn", optional=True)
+        e = await app.ctx.service.finish(c, escalation_id, Status.RELEASED, data.get("reason", "back to the bot"))
+        return json_response(summary(e))
+
+    @app.post("/v1/handoffs/<escalation_id>/close")
+    async def close(request: Request, escalation_id: str) -> HTTPResponse:
+        c = agent(request)
+        data = body(request, "CloseIn")
+        outcome = {"resolved": data["resolved"], "wrap_up": data["wrap_up"], "closed_by": c.agent_id}
+        if data.get("note"):
+            outcome["note"] = data["note"]
+        e = await app.ctx.service.finish(c, escalation_id, Status.CLOSED, data["wrap_up"], outcome)
+        return json_response(summary(e))
+
+    @app.get("/v1/queues")
+    async def queues(request: Request) -> HTTPResponse:
+        caller(request)
+        return json_response({"queues": await app.ctx.service.queues()})
+
+    @app.post("/v1/agents/login")
+    async def login(request: Request) -> HTTPResponse:
+        data = body(request, "LoginIn")
+        account = await app.ctx.store.account(data["agent_id"])
+        ok = await asyncio.get_running_loop().run_in_executor(
+            None, check_password, account.get("password_hash") if account else None, data["password"])
+        if not ok or account is None or account.get("role") not in ROLES:
+            raise Unauthorized("wrong agent id or password")
+        token, expires = issue_token(settings.token_secret, data["agent_id"], account["role"],
+                                     settings.token_ttl_seconds)
+        return json_response({"token": token, "expires_at": iso(expires),
+                              "agent": await app.ctx.service.agent_view(data["agent_id"])})
+
+    @app.get("/v1/agents/me")
+    async def me(request: Request) -> HTTPResponse:
+        return json_response(await app.ctx.service.agent_view(agent(request).agent_id))
+
+    @app.put("/v1/agents/me/status")
+    async def set_status(request: Request) -> HTTPResponse:
+        c = agent(request)
+        data = body(request, "StatusIn")
+        await app.ctx.service.set_status(c.agent_id, data["status"])
+        return json_response(await app.ctx.service.agent_view(c.agent_id))
+
+    @app.get("/v1/agents/me/handoffs")
+    async def my_handoffs(request: Request) -> HTTPResponse:
+        return json_response({"handoffs": await app.ctx.service.my_handoffs(agent(request).agent_id)})
+
+    @app.websocket("/v1/agents/me/stream")
+    async def stream(request: Request, ws: Any) -> None:
+        try:
+            header = request.headers.get("authorization")
+            if header:
+                c = caller(request)
+            else:
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                c = caller_from_token(str(first.get("token", "")), settings.bot_token, settings.token_secret)
+            if c.kind != "agent":
+                raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+        except (Unauthorized, Forbidden, ValueError, AttributeError, asyncio.TimeoutError) as e:
+            code = 4403 if isinstance(e, Forbidden) else 4401
+            await ws.send(json.dumps({"type": "error", "error": {"code": code, "message": str(e) or "unauthorized"}}))
+            await ws.close(code=code)
+            return
+        q = hub.add(c)
+        metrics.ws_clients.inc()
+        sender: Optional[asyncio.Future] = None
+        try:
+            await ws.send(json.dumps({"type": "snapshot", "agent": await app.ctx.service.agent_view(c.agent_id),
+                                      "handoffs": await app.ctx.service.my_handoffs(c.agent_id)}))
+
+            async def pump() -> None:
+                while True:
+                    payload = await q.get()
+                    await ws.send(payload)
+                    if getattr(q, "_overflowed", False) and q.empty():
+                        await ws.close(code=4008, reason="too slow: reconnect for a fresh snapshot")
+                        return
+
+            sender = asyncio.ensure_future(pump())
+            while True:  # incoming messages are ignored; this notices when the client goes away
+                if await ws.recv() is None:
+                    break
+        except Exception as e:  # the connection closed
+            log.debug("websocket of %s closed: %s", c.agent_id, e)
+        finally:
+            if sender is not None:
+                sender.cancel()
+            hub.remove(c, q)
+            metrics.ws_clients.dec()
+
+    # -- operations ------------------------------------------------------------------------------
+    @app.get("/v1/openapi.json")
+    async def openapi(_request: Request) -> HTTPResponse:
+        return json_response(document)
+
+    @app.get("/health")
+    async def health(_request: Request) -> HTTPResponse:
+        try:
+            await app.ctx.store.ping()
+        except UNAVAILABLE as e:
+            return json_response({"status": "unavailable", "redis": str(e) or "unreachable"}, status=503)
+        return json_response({"status": "ok", "redis": "ok"})
+
+    @app.get("/metrics")
+    async def prometheus(_request: Request) -> HTTPResponse:
+        try:
+            for q in await app.ctx.service.queues():
+                g = q["skill_group"]
+                metrics.queue_waiting.labels(g).set(q["waiting"])
+                metrics.queue_oldest.labels(g).set(q["oldest_wait_seconds"])
+                metrics.agents_online.labels(g).set(q["agents_online"])
+                metrics.free_capacity.labels(g).set(q["free_capacity"])
+        except UNAVAILABLE:
+            pass  # counters are still worth scraping
+        return HTTPResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+    return app

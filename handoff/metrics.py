@@ -1,0 +1,41 @@
+"""Prometheus metrics of one service process (each process is scraped on its own /metrics).
+
+Counters and the wait histogram count what this process did; the queue gauges are read from the
+store at scrape time, so every process reports the same, shared queues.
+"""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.escalations = Counter("handoff_escalations_total", "Escalations created, by first skill group",
+                                   ["skill_group"], registry=r)
+        self.offers = Counter("handoff_offers_total", "Chats offered to an agent", ["skill_group"], registry=r)
+        self.assignments = Counter("handoff_assignments_total", "Offers accepted", ["skill_group"], registry=r)
+        self.offer_timeouts = Counter("handoff_offer_timeouts_total",
+                                      "Offers not accepted within the reservation time (back in the queue)",
+                                      registry=r)
+        self.transfers = Counter("handoff_transfers_total", "Transfers, to a group or to an agent", ["kind"],
+                                 registry=r)
+        self.overflows = Counter("handoff_overflows_total", "Chats moved to a fallback group (nobody online)",
+                                 ["from_group", "to_group"], registry=r)
+        self.tickets = Counter("handoff_tickets_total", "Chats turned into tickets (nobody online to take them)",
+                               ["skill_group"], registry=r)
+        self.finished = Counter("handoff_finished_total", "Chats released, closed or abandoned", ["status"],
+                                registry=r)
+        self.wait = Histogram("handoff_wait_seconds", "Time from escalation to an agent accepting it",
+                              ["skill_group"], registry=r,
+                              buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600))
+        self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
+        self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
+                                  registry=r)
+        self.agents_online = Gauge("handoff_agents_online", "Agents online with the skill", ["skill_group"],
+                                   registry=r)
+        self.free_capacity = Gauge("handoff_free_capacity", "Free chat slots of online agents", ["skill_group"],
+                                   registry=r)
+        self.ws_clients = Gauge("handoff_websocket_clients", "Agent WebSocket connections to this process",
+                                registry=r)

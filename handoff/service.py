@@ -1,0 +1,304 @@
+"""What the handoff service does, over a Store: route, queue, offer, overflow, ticket, finish.
+
+Pure of HTTP: the Sanic app (handoff/app.py) authenticates and validates, then calls these methods.
+Every state change is one store operation; this module only decides which one.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from common.routing import SkillGroups
+from handoff.auth import Caller, Forbidden
+from handoff.metrics import Metrics
+from handoff.store import Agent, Conflict, Escalation, NotFound, Status, Store
+
+log = logging.getLogger(__name__)
+
+
+class Invalid(ValueError):
+    """The request is well-formed JSON but names something that does not exist (HTTP 422)."""
+
+
+def iso(ts: Optional[float]) -> Optional[str]:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Created:
+    escalation: Escalation
+    created: bool
+    queue_position: Optional[int]
+    estimated_wait_seconds: Optional[int]
+
+    def as_dict(self) -> Dict[str, Any]:
+        e = self.escalation
+        body = {"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
+                "skill_group": e.skill_group, "priority": e.priority, "queue_position": self.queue_position,
+                "estimated_wait_seconds": self.estimated_wait_seconds, "created": self.created}
+        if e.status == Status.TICKET:
+            body["ticket"] = {"reply_by": e.outcome.get("reply_by"),
+                              "reply_within_hours": e.outcome.get("reply_within_hours")}
+        return body
+
+
+class HandoffService:
+    def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.groups = groups
+        self.metrics = metrics
+        self.reservation_seconds = reservation_seconds
+        self.clock = clock
+        ageing = groups.priority_cfg.get("ageing") or {}
+        # A waiting chat gains `points` every `every_seconds`: one point is worth this many seconds of waiting.
+        self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
+
+    # -- the bot's side --------------------------------------------------------------------------
+    def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
+        """The group and priority for a handoff request, from the skill-group tables, with reasons."""
+        tags = request["customer"]["tags"]
+        brief = request["case_brief"]
+        scores = request["scores"]
+        suggested = request["routing"]["skill_group"]
+        if suggested not in self.groups.groups:
+            raise Invalid(f"routing.skill_group: unknown skill group {suggested!r} "
+                          f"(known: {', '.join(self.groups.groups)})")
+        route = self.groups.route(tags, list(brief["categories"]), brief["topics"])
+        priority = self.groups.priority(tags, scores["sentiment"].get("latest"), scores["complexity"]["level"],
+                                        [t["name"] for t in request["decision"]["triggers"]])
+        return {"skill_group": route.group, "reason": route.reason, "priority": priority.value,
+                "priority_reasons": list(priority.reasons), "bot_suggestion": suggested, "overflow": []}
+
+    async def _first_staffed(self, chain: List[str]) -> Optional[str]:
+        stats = await self.store.queue_stats(chain)
+        return next((s.group for s in stats if s.online > 0), None)
+
+    async def create(self, request: Dict[str, Any]) -> Created:
+        """An escalation for the request (or the conversation's open one), offered at once if an agent is free."""
+        decision = self.route(request)
+        now = self.clock()
+        group = decision["skill_group"]
+        chain = self.groups.fallback_chain(group)
+        staffed = await self._first_staffed(chain)
+        for skipped in chain[:chain.index(staffed)] if staffed else chain:
+            decision["overflow"].append(f"no agent online in {skipped}")
+        document = {"request": request, "routing": {**decision, "skill_group": staffed or group}}
+        e, created = await self.store.create(request["conversation_id"], staffed or group, decision["priority"],
+                                             document, now, self.seconds_per_point)
+        if created:
+            self.metrics.escalations.labels(e.skill_group).inc()
+            if staffed and staffed != group:
+                self.metrics.overflows.labels(group, staffed).inc()
+            if staffed is None:
+                e = await self._ticket(e, f"nobody online in {' -> '.join(chain)}")
+            else:
+                await self.dispatch(e.skill_group)
+                e = await self.store.get(e.id)
+        position, wait = await self.estimate(e)
+        return Created(e, created, position, wait)
+
+    async def _ticket(self, e: Escalation, why: str) -> Escalation:
+        hours = self.groups.ticket_reply_hours
+        now = self.clock()
+        outcome = {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours}
+        self.metrics.tickets.labels(e.skill_group).inc()
+        return await self.store.leave_queue(e.id, Status.TICKET, now, why, outcome)
+
+    async def estimate(self, e: Escalation) -> Tuple[Optional[int], Optional[int]]:
+        """Queue position and expected wait in seconds (0 when a free agent gets it now)."""
+        if e.status == Status.OFFERED or e.status == Status.ASSIGNED:
+            return None, 0
+        if e.status != Status.WAITING:
+            return None, None
+        position = await self.store.queue_position(e.id, e.skill_group)
+        if position is None:
+            return None, None
+        (stats,) = await self.store.queue_stats([e.skill_group])
+        if stats.online == 0:
+            return position, None
+        ahead = position - stats.free
+        if ahead <= 0:
+            return position, 0
+        return position, math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
+
+    async def abandon(self, escalation_id: str) -> Escalation:
+        e = await self.store.leave_queue(escalation_id, Status.ABANDONED, self.clock(), "the customer left")
+        self.metrics.finished.labels(Status.ABANDONED.value).inc()
+        await self.dispatch_many(await self._agent_groups(e))
+        return e
+
+    # -- offers ----------------------------------------------------------------------------------
+    async def dispatch(self, group: str, limit: int = 200) -> int:
+        """Offer the group's waiting chats to its free agents until one side runs out."""
+        offered = 0
+        while offered < limit:
+            pair = await self.store.offer_next(group, self.clock(), self.reservation_seconds)
+            if pair is None:
+                break
+            offered += 1
+            self.metrics.offers.labels(group).inc()
+        return offered
+
+    async def dispatch_many(self, groups: Iterable[str]) -> None:
+        for group in dict.fromkeys(groups):
+            await self.dispatch(group)
+
+    async def _agent_groups(self, e: Escalation) -> List[str]:
+        if not e.agent_id:
+            return [e.skill_group]
+        try:
+            return [e.skill_group, *(await self.store.get_agent(e.agent_id)).skills]
+        except NotFound:
+            return [e.skill_group]
+
+    async def sweep(self) -> None:
+        """Expire ignored offers, fill free slots, overflow chats whose group has nobody online,
+        and turn chats nobody online can take into tickets. Any process may run it at any time."""
+        now = self.clock()
+        expired = await self.store.expire_offers(now, self.seconds_per_point)
+        for escalation_id, agent_id in expired:
+            self.metrics.offer_timeouts.inc()
+            log.info("offer of %s to %s timed out; back in the queue", escalation_id, agent_id)
+        names = list(self.groups.groups)
+        for stats in await self.store.queue_stats(names):
+            if stats.waiting == 0:
+                continue
+            if stats.online > 0:
+                await self.dispatch(stats.group)
+                continue
+            await self._overflow(stats.group)
+
+    async def _overflow(self, group: str) -> None:
+        chain = self.groups.fallback_chain(group)
+        target = await self._first_staffed(chain[1:]) if len(chain) > 1 else None
+        for escalation_id in await self.store.waiting(group):
+            try:
+                if target:
+                    await self.store.transfer(escalation_id, None, self.clock(), self.seconds_per_point,
+                                              to_group=target, detail=f"overflow: no agent online in {group}")
+                    self.metrics.overflows.labels(group, target).inc()
+                else:
+                    await self._ticket(await self.store.get(escalation_id),
+                                       f"nobody online in {' -> '.join(chain)}")
+            except (Conflict, NotFound):
+                continue  # another process moved it first
+        if target:
+            await self.dispatch(target)
+
+    # -- agents ----------------------------------------------------------------------------------
+    def check_access(self, caller: Caller, e: Escalation) -> None:
+        """Agents see only chats offered or assigned to them; supervisors and the bot see all."""
+        if caller.kind == "bot" or caller.is_supervisor:
+            return
+        if e.agent_id != caller.agent_id:
+            raise Forbidden("this chat is not offered or assigned to you")
+
+    async def record(self, e: Escalation) -> Dict[str, Any]:
+        """The whole record: request (transcript, brief, scores, tags), routing, messages, history."""
+        document = await self.store.document(e.id)
+        request = document["request"]
+        position, wait = await self.estimate(e)
+        return {
+            "id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
+            "skill_group": e.skill_group, "skill_group_name": self.groups.name(e.skill_group),
+            "priority": e.priority, "agent_id": e.agent_id, "created_at": iso(e.created_at),
+            "offer_deadline": iso(e.offer_deadline), "queue_position": position, "estimated_wait_seconds": wait,
+            "customer": request["customer"], "transcript": request["transcript"],
+            "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
+            "routing": document["routing"], "messages": await self.store.messages(e.id),
+            "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": e.outcome,
+        }
+
+    async def get_for(self, caller: Caller, escalation_id: str) -> Escalation:
+        e = await self.store.get(escalation_id)
+        self.check_access(caller, e)
+        return e
+
+    async def accept(self, caller: Caller, escalation_id: str) -> Escalation:
+        e = await self.get_for(caller, escalation_id)
+        e = await self.store.accept(e.id, caller.agent_id or "", self.clock())
+        self.metrics.assignments.labels(e.skill_group).inc()
+        self.metrics.wait.labels(e.skill_group).observe(max(0.0, self.clock() - e.created_at))
+        return e
+
+    async def transfer(self, caller: Caller, escalation_id: str, to_group: Optional[str], to_agent: Optional[str],
+                       reason: str) -> Escalation:
+        if to_group is not None and to_group not in self.groups.groups:
+            raise Invalid(f"skill_group: unknown skill group {to_group!r} (known: {', '.join(self.groups.groups)})")
+        e = await self.get_for(caller, escalation_id)
+        by = None if caller.is_supervisor else caller.agent_id
+        if to_agent is not None and await self.store.account(to_agent) is None:
+            raise Invalid(f"agent_id: no agent {to_agent!r}")
+        moved = await self.store.transfer(e.id, by, self.clock(), self.seconds_per_point, to_group=to_group,
+                                          to_agent=to_agent, reservation_seconds=self.reservation_seconds,
+                                          detail=f"transfer by {caller.agent_id}: {reason}")
+        self.metrics.transfers.labels("agent" if to_agent else "group").inc()
+        await self.dispatch_many([moved.skill_group, *(await self._agent_groups(e))])
+        return await self.store.get(moved.id)
+
+    async def finish(self, caller: Caller, escalation_id: str, status: Status, detail: str = "",
+                     outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+        if outcome and "wrap_up" in outcome and outcome["wrap_up"] not in self.groups.wrap_up_codes:
+            raise Invalid(f"wrap_up: unknown code {outcome['wrap_up']!r} "
+                          f"(known: {', '.join(self.groups.wrap_up_codes)})")
+        e = await self.get_for(caller, escalation_id)
+        by = None if caller.is_supervisor else caller.agent_id
+        done = await self.store.finish(e.id, by, status, self.clock(), detail, outcome)
+        self.metrics.finished.labels(status.value).inc()
+        await self.dispatch_many(await self._agent_groups(done))
+        return done
+
+    async def message(self, caller: Caller, escalation_id: str, text: str) -> Dict[str, Any]:
+        e = await self.get_for(caller, escalation_id)
+        if caller.kind == "bot":
+            return await self.store.add_message(e.id, "customer", text, None, self.clock())
+        return await self.store.add_message(e.id, "agent", text, caller.agent_id, self.clock())
+
+    async def set_status(self, agent_id: str, status: str) -> Agent:
+        account = await self.store.account(agent_id)
+        if account is None:
+            raise NotFound(agent_id)
+        skills = tuple(s for s in account["skills"].split(",") if s)
+        await self.store.set_agent(Agent(agent_id, skills, int(account["max_chats"]), status), self.clock())
+        if status == "online":
+            await self.dispatch_many(skills)
+        return await self.store.get_agent(agent_id)
+
+    async def agent_view(self, agent_id: str) -> Dict[str, Any]:
+        account = await self.store.account(agent_id) or {}
+        try:
+            agent = await self.store.get_agent(agent_id)
+            status, load = agent.status, agent.load
+        except NotFound:
+            status, load = "offline", 0
+        return {"id": agent_id, "name": account.get("name", agent_id), "role": account.get("role", "agent"),
+                "skills": [s for s in account.get("skills", "").split(",") if s],
+                "max_chats": int(account.get("max_chats", 0)), "status": status, "load": load}
+
+    async def my_handoffs(self, agent_id: str) -> List[Dict[str, Any]]:
+        out = []
+        for escalation_id in await self.store.agent_chats(agent_id):
+            try:
+                e = await self.store.get(escalation_id)
+            except NotFound:
+                continue
+            out.append({"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
+                        "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
+                        "offer_deadline": iso(e.offer_deadline)})
+        return sorted(out, key=lambda h: h["created_at"] or "")
+
+    async def queues(self) -> List[Dict[str, Any]]:
+        now = self.clock()
+        out = []
+        for s in await self.store.queue_stats(list(self.groups.groups)):
+            out.append({"skill_group": s.group, "name": self.groups.name(s.group), "waiting": s.waiting,
+                        "oldest_wait_seconds": round(now - s.oldest_since, 1) if s.oldest_since else 0.0,
+                        "agents_online": s.online, "capacity": s.capacity, "free_capacity": s.free})
+        return out

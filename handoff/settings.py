@@ -1,0 +1,68 @@
+"""The handoff service's settings: environment variables (HANDOFF_*), checked at start with clear errors."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bot_token: str  # the service token the bot (action server, channel) sends
+    token_secret: str  # signs agents' session tokens
+    host: str = "127.0.0.1"
+    port: int = 5007
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "{ho}:"
+    token_ttl_seconds: int = 8 * 3600
+    reservation_seconds: float = 30.0  # an offer not accepted in this time goes to the next agent
+    sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
+    max_body_bytes: int = 1_000_000
+    skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
+    static_dir: Optional[Path] = None  # the web pages (issue 6); None: no pages
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def need(name: str, min_len: int) -> str:
+            value = env.get(name, "")
+            if not value:
+                raise SettingsError(f"{name} is not set: the handoff service needs it (see README, 'Settings')")
+            if len(value) < min_len:
+                raise SettingsError(f"{name} must be at least {min_len} characters long")
+            return value
+
+        def number(name: str, default: float, kind: type = float, low: float = 0.0) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be a{'n integer' if kind is int else ' number'}, not {raw!r}") from None
+            if value <= low:
+                raise SettingsError(f"{name} must be greater than {low:g}, not {raw}")
+            return value
+
+        return cls(
+            bot_token=need("HANDOFF_BOT_TOKEN", 16),
+            token_secret=need("HANDOFF_TOKEN_SECRET", 32),
+            host=env.get("HANDOFF_HOST", cls.host),
+            port=int(number("HANDOFF_PORT", cls.port, int)),
+            redis_url=env.get("HANDOFF_REDIS_URL", cls.redis_url),
+            redis_prefix=env.get("HANDOFF_REDIS_PREFIX", cls.redis_prefix),
+            token_ttl_seconds=int(number("HANDOFF_TOKEN_TTL_SECONDS", cls.token_ttl_seconds, int)),
+            reservation_seconds=number("HANDOFF_RESERVATION_SECONDS", cls.reservation_seconds),
+            sweep_seconds=number("HANDOFF_SWEEP_SECONDS", cls.sweep_seconds),
+            max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
+            skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
+            static_dir=Path(env["HANDOFF_STATIC_DIR"]) if env.get("HANDOFF_STATIC_DIR") else None,
+        )
