@@ -17,6 +17,7 @@ class MemoryStore(Store):
         self._documents: Dict[str, Dict[str, Any]] = {}
         self._messages: Dict[str, List[Dict[str, Any]]] = {}
         self._by_conversation: Dict[str, str] = {}
+        self._request_keys: Dict[str, str] = {}
         self._queues: Dict[str, Dict[str, float]] = {}  # group -> {escalation: rank}
         self._since: Dict[str, float] = {}  # escalation -> when it joined its queue
         self._agents: Dict[str, Agent] = {}
@@ -63,16 +64,18 @@ class MemoryStore(Store):
 
     # -- escalations -----------------------------------------------------------------------------
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float) -> Tuple[Escalation, bool]:
+                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
         async with self._lock:
             existing = self._by_conversation.get(conversation_id)
-            if existing and self._escalations[existing].status in OPEN:
+            if existing and (self._escalations[existing].status in OPEN
+                             or (request_key and self._request_keys.get(existing) == request_key)):
                 return copy.deepcopy(self._escalations[existing]), False
             e = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, skill_group, priority, now)
             self._log(e, Status.WAITING, now)
             self._escalations[e.id] = e
             self._documents[e.id] = copy.deepcopy(document)
             self._by_conversation[conversation_id] = e.id
+            self._request_keys[e.id] = request_key
             self._enqueue(e, now, seconds_per_point)
             self._emit(None, {"type": "created", "escalation": e.id, "conversation_id": conversation_id,
                               "group": skill_group, "priority": priority, "at": now})

@@ -74,14 +74,17 @@ end
 """
 
 CREATE = PRELUDE + """
-local id, cid, group, priority, now, rnk, doc = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local id, cid, group, priority, now, rnk, doc, key = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
+  ARGV[9]
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 if existing then
-  local st = redis.call('HGET', P .. 'esc:' .. existing, 'status')
-  if st == 'waiting' or st == 'offered' or st == 'assigned' then return {existing, 0} end
+  local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
+  if f[1] == 'waiting' or f[1] == 'offered' or f[1] == 'assigned' or (key ~= '' and f[2] == key) then
+    return {existing, 0}
+  end
 end
 redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group,
-           'priority', priority, 'created_at', now)
+           'priority', priority, 'created_at', now, 'request_key', key)
 log(id, 'waiting', now, nil, '')
 redis.call('SET', P .. 'doc:' .. id, doc)
 redis.call('SET', P .. 'conv:' .. cid, id)
@@ -296,10 +299,11 @@ class RedisStore(Store):
         await self.r.ping()
 
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float) -> Tuple[Escalation, bool]:
+                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
         new_id = uuid.uuid4().hex
         eid, created = await self._run("create", new_id, conversation_id, skill_group, priority, repr(now),
-                                       repr(rank(now, priority, seconds_per_point)), json.dumps(document))
+                                       repr(rank(now, priority, seconds_per_point)), json.dumps(document),
+                                       request_key)
         return await self.get(eid), bool(int(created))
 
     async def get(self, escalation_id: str) -> Escalation:

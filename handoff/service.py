@@ -91,7 +91,8 @@ class HandoffService:
             decision["overflow"].append(f"no agent online in {skipped}")
         document = {"request": request, "routing": {**decision, "skill_group": staffed or group}}
         e, created = await self.store.create(request["conversation_id"], staffed or group, decision["priority"],
-                                             document, now, self.seconds_per_point)
+                                             document, now, self.seconds_per_point,
+                                             request_key=request["created_at"])
         if created:
             self.metrics.escalations.labels(e.skill_group).inc()
             if staffed and staffed != group:

@@ -94,9 +94,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float) -> Tuple[Escalation, bool]:
-        """A waiting escalation in the group's queue; for a conversation with an open escalation,
-        that one (and False): retries never create a second."""
+                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
+        """A waiting escalation in the group's queue; for a conversation with an open escalation, or
+        whose latest escalation came from the same request (``request_key``), that one (and False):
+        retries never create a second, even after the first became a ticket."""
 
     @abc.abstractmethod
     async def get(self, escalation_id: str) -> Escalation:

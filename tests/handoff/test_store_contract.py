@@ -248,3 +248,12 @@ def test_events_wait_for_the_next_transition(store):
         await store.create("c1", "general", 10, {}, 10.0, SPP)
         return await asyncio.wait_for(reader, 3)
     assert [ev.data["type"] for ev in run(scenario())] == ["created"]
+
+
+def test_a_retried_request_returns_its_escalation_even_after_it_ended(store):
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP, request_key="2026-11-24T10:00:00Z"))
+    run(store.leave_queue(e.id, Status.TICKET, 11.0, "nobody online"))
+    again, created = run(store.create("c1", "general", 10, {}, 12.0, SPP, request_key="2026-11-24T10:00:00Z"))
+    assert (again.id, created) == (e.id, False)
+    new, created = run(store.create("c1", "general", 10, {}, 13.0, SPP, request_key="2026-11-24T10:05:00Z"))
+    assert created and new.id != e.id

@@ -1,0 +1,167 @@
+"""HandoffService over the in-memory twin: routing, overflow, tickets, reservation timeouts, estimates."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from common.routing import SkillGroups
+from handoff.auth import Caller, Forbidden
+from handoff.memory_store import MemoryStore
+from handoff.metrics import Metrics
+from handoff.service import HandoffService, Invalid
+from handoff.store import Status
+from tests.handoff.requests import handoff_request
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def env():
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    clock = Clock()
+    store = MemoryStore()
+    service = HandoffService(store, SkillGroups.load(), Metrics(), reservation_seconds=30.0, clock=clock)
+
+    def run(coro):
+        return loop.run_until_complete(coro)
+
+    def agent(agent_id, skills, max_chats=2, status="online", role="agent"):
+        run(store.save_account(agent_id, {"id": agent_id, "name": agent_id.title(), "role": role,
+                                          "skills": ",".join(skills), "max_chats": str(max_chats)}))
+        run(service.set_status(agent_id, status))
+        return Caller("agent", agent_id, role)
+
+    yield service, store, clock, run, agent
+    loop.close()
+
+
+def test_routes_by_the_tables_and_offers_to_the_longest_idle_free_agent(env):
+    service, store, clock, run, agent = env
+    agent("ann", ["billing"])
+    clock.now += 5
+    agent("bob", ["billing"])
+    created = run(service.create(handoff_request("c1", categories={"double_charge": "charged twice"},
+                                                 triggers=["payment_problem"])))
+    e = created.escalation
+    assert (e.skill_group, e.status, e.agent_id) == ("billing", Status.OFFERED, "ann")
+    assert e.priority == 20  # base 10 + payment problem 10
+    record = run(service.record(e))
+    assert record["routing"]["reason"] == "routing rule 3: category double charge"
+    assert record["routing"]["priority_reasons"] == ["base 10", "+10 payment problem"]
+    assert record["transcript"][0]["text"] == "where is my order 123456?"
+    assert created.as_dict()["estimated_wait_seconds"] == 0
+
+
+def test_a_retry_returns_the_same_escalation(env):
+    service, store, clock, run, agent = env
+    first = run(service.create(handoff_request("c1")))
+    again = run(service.create(handoff_request("c1")))
+    assert again.escalation.id == first.escalation.id and (first.created, again.created) == (True, False)
+    assert first.escalation.status == Status.TICKET  # nobody online: a retry must not make a second ticket
+    agent("gil", ["general", "after_sales"])
+    later = handoff_request("c1")
+    later["created_at"] = "2026-11-24T11:00:00Z"  # a new request in the same conversation
+    new = run(service.create(later))
+    assert new.created and new.escalation.id != first.escalation.id and new.escalation.agent_id == "gil"
+
+
+def test_no_agent_in_the_group_overflows_to_its_fallback(env):
+    service, store, clock, run, agent = env
+    agent("gil", ["general"])
+    created = run(service.create(handoff_request("c1", tier="gold", topics=["order_status"])))
+    e = created.escalation
+    assert (e.skill_group, e.agent_id) == ("general", "gil")  # vip -> after_sales -> general
+    routing = run(service.record(e))["routing"]
+    assert routing["overflow"] == ["no agent online in vip", "no agent online in after_sales"]
+
+
+def test_nobody_online_makes_a_ticket_with_a_reply_time(env):
+    service, store, clock, run, agent = env
+    agent("away", ["general", "billing"], status="away")
+    created = run(service.create(handoff_request("c1", categories={"fraud": "not my order"})))
+    body = created.as_dict()
+    assert body["status"] == "ticket" and body["queue_position"] is None
+    assert body["ticket"]["reply_within_hours"] == 24
+    assert body["ticket"]["reply_by"].startswith("1970-01-") or body["ticket"]["reply_by"].endswith("Z")
+    assert created.escalation.history[-1]["detail"] == "nobody online in billing -> general"
+
+
+def test_an_ignored_offer_moves_on_to_the_next_agent_after_the_reservation_time(env):
+    service, store, clock, run, agent = env
+    agent("ann", ["general"], max_chats=1)
+    clock.now += 1
+    agent("bob", ["general"], max_chats=1)
+    clock.now += 1
+    e = run(service.create(handoff_request("c1", topics=[]))).escalation
+    assert e.agent_id == "ann"
+    run(store.set_agent(run(store.get_agent("bob")), clock.now))
+    clock.now += 29
+    run(service.sweep())
+    assert run(store.get(e.id)).agent_id == "ann"          # still within 30 s
+    clock.now += 1
+    run(service.sweep())
+    after = run(store.get(e.id))
+    assert (after.status, after.agent_id) == (Status.OFFERED, "bob")
+    assert "offer not accepted in time" in [h["detail"] for h in after.history]
+
+
+def test_waiting_chats_overflow_when_their_group_goes_offline_and_become_tickets_when_all_do(env):
+    service, store, clock, run, agent = env
+    ann = agent("ann", ["after_sales"], max_chats=1)
+    agent("gil", ["general"], max_chats=1)
+    first = run(service.create(handoff_request("c1"))).escalation        # offered to ann
+    second = run(service.create(handoff_request("c2"))).escalation       # waits in after_sales
+    assert run(store.get(second.id)).status == Status.WAITING
+    run(service.set_status("ann", "offline"))
+    run(service.sweep())
+    moved = run(store.get(second.id))
+    assert (moved.skill_group, moved.status, moved.agent_id) == ("general", Status.OFFERED, "gil")
+    third = run(service.create(handoff_request("c3", topics=[]))).escalation  # general, gil is full
+    run(service.set_status("gil", "offline"))
+    run(service.sweep())
+    assert run(store.get(third.id)).status == Status.TICKET
+    assert run(store.get(first.id)).status == Status.OFFERED and ann.agent_id == "ann"
+
+
+def test_estimated_wait_counts_the_chats_ahead_and_the_groups_handling_time(env):
+    service, store, clock, run, agent = env
+    agent("ann", ["technical"], max_chats=1)
+    run(service.create(handoff_request("c0", categories={"system_error": "error 500"})))
+    waits = []
+    for i in range(1, 4):
+        clock.now += 1
+        waits.append(run(service.create(handoff_request(f"c{i}", categories={"system_error": "error"}))).as_dict())
+    assert [w["queue_position"] for w in waits] == [1, 2, 3]
+    assert [w["estimated_wait_seconds"] for w in waits] == [480, 960, 1440]  # technical: 480 s a chat
+
+
+def test_agents_act_only_on_their_chats_and_supervisors_on_all(env):
+    service, store, clock, run, agent = env
+    ann = agent("ann", ["general"])
+    bob = agent("bob", ["billing"])
+    sue = agent("sue", ["billing"], role="supervisor")
+    e = run(service.create(handoff_request("c1", topics=[]))).escalation
+    with pytest.raises(Forbidden):
+        run(service.accept(bob, e.id))
+    run(service.accept(ann, e.id))
+    with pytest.raises(Forbidden):
+        run(service.message(bob, e.id, "hi"))
+    with pytest.raises(Invalid):
+        run(service.transfer(ann, e.id, "nonexistent", None, "why not"))
+    with pytest.raises(Invalid):
+        run(service.finish(ann, e.id, Status.CLOSED, outcome={"resolved": True, "wrap_up": "made_up"}))
+    moved = run(service.transfer(sue, e.id, None, "bob", "billing question"))
+    assert (moved.status, moved.agent_id) == (Status.OFFERED, "bob")
+    assert run(store.get_agent("ann")).load == 0
+    run(service.accept(bob, e.id))
+    done = run(service.finish(bob, e.id, Status.CLOSED, "refund_issued",
+                              {"resolved": True, "wrap_up": "refund_issued"}))
+    assert done.outcome["wrap_up"] == "refund_issued" and run(store.get_agent("bob")).load == 0
