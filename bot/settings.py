@@ -43,6 +43,7 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
 class Settings:
     rasa_port: int
     action_port: int
+    handoff_port: int
     interface: str
     redis_url: Optional[str]  # None: start an embedded redis-server
     redis_port: int  # port of the embedded redis-server
@@ -59,6 +60,7 @@ class Settings:
         return cls(
             rasa_port=_port(env, "RASA_PORT", 5005),
             action_port=_port(env, "ACTION_PORT", 5055),
+            handoff_port=_port(env, "HANDOFF_PORT", 5007),
             interface=env.get("BOT_INTERFACE", "0.0.0.0"),
             redis_url=redis_url,
             redis_port=_port(env, "REDIS_PORT", 6379),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Dict, IO, List, Optional
 
 from bot.redis_server import redis_command, wait_for_redis
+from bot.run_secrets import load_or_create
 from bot.settings import ROOT, RedisTarget, Settings
 from bot.training import ensure_model, latest_model
 
@@ -150,7 +151,7 @@ class Stack:
     # ---- start ------------------------------------------------------------------------
     def start(self, train: bool = True) -> Dict[str, str]:
         s = self.settings
-        ports = [("RASA_PORT", s.rasa_port), ("ACTION_PORT", s.action_port)]
+        ports = [("RASA_PORT", s.rasa_port), ("ACTION_PORT", s.action_port), ("HANDOFF_PORT", s.handoff_port)]
         if not s.redis_url:
             ports.append(("REDIS_PORT", s.redis_port))
         for var, port in ports:
@@ -173,6 +174,22 @@ class Stack:
                    REDIS_DB=str(target.db), REDIS_PASSWORD=target.password,
                    ACTION_ENDPOINT_URL=f"http://127.0.0.1:{s.action_port}/webhook")
 
+        secrets = load_or_create(s.data_dir, env)
+        env.update(secrets)
+        env.update(HANDOFF_REDIS_URL=redis_url, HANDOFF_PORT=str(s.handoff_port), HANDOFF_HOST=s.interface,
+                   HANDOFF_URL=f"http://127.0.0.1:{s.handoff_port}")
+        seeded = ""
+        if env.get("HANDOFF_SEED_DEMO_TEAM", "1") != "0":
+            seed = subprocess.run([sys.executable, "-m", "handoff.accounts", "seed", "handoff/demo_team.yml"],
+                                  cwd=ROOT, env={**env, "HANDOFF_PASSWORD": secrets["HANDOFF_DEMO_PASSWORD"]},
+                                  capture_output=True, text=True)
+            if seed.returncode != 0:
+                raise StartupError(f"could not create the demo team: {seed.stderr.strip()}")
+            seeded = secrets["HANDOFF_DEMO_PASSWORD"]
+        print(f"==> Starting the handoff service on port {s.handoff_port}", flush=True)
+        handoff = self.spawn("handoff", [sys.executable, "-m", "handoff"], env)
+        self.wait_until(handoff, lambda: http_ok(f"http://127.0.0.1:{s.handoff_port}/health"), timeout=60)
+
         model = ensure_model(s.models_dir) if train else _existing_model(s)
         t_services = time.monotonic()
         print("==> Starting the action server and the Rasa server (about 30 s)", flush=True)
@@ -188,11 +205,20 @@ class Stack:
             "rest_url": f"http://localhost:{s.rasa_port}/webhooks/rest/webhook",
             "socketio_url": f"http://localhost:{s.rasa_port}/socket.io",
             "redis": redis_url if not target.password else redis_url.replace(target.password, "***"),
+            "handoff_url": f"http://localhost:{s.handoff_port}",
+            "demo_password": seeded,
             "startup_seconds": f"{time.monotonic() - t0:.1f}",
             "services_seconds": f"{time.monotonic() - t_services:.1f}",
         }
         self._state_path().write_text(json.dumps(urls))
         return urls
+
+
+def _team_line(urls: Dict[str, str]) -> str:
+    if not urls.get("demo_password"):
+        return "(demo team not created: HANDOFF_SEED_DEMO_TEAM=0)"
+    return (f"demo team ann, ben, tom, bea, vera, sam (supervisor); password {urls['demo_password']} "
+            f"(.data/secrets.env)")
 
 
 def _existing_model(s: Settings) -> Path:
@@ -235,6 +261,10 @@ def run(settings: Settings, train: bool = True) -> int:
     Chat in this terminal:   ./run chat
     REST channel:            POST {urls['rest_url']}  {{"sender": "you", "message": "hi"}}
     socket.io channel:       {urls['socketio_url']}  (Rasa web-chat widgets: socketUrl http://localhost:{settings.rasa_port})
+    Handoff service (API):   {urls['handoff_url']}/v1  (OpenAPI: {urls['handoff_url']}/v1/openapi.json,
+                             metrics: {urls['handoff_url']}/metrics)
+    Agents log in:           POST {urls['handoff_url']}/v1/agents/login {{"agent_id": "ann", "password": "..."}}
+                             {_team_line(urls)}
     Logs:                    {settings.run_dir / 'logs'}
     Press Ctrl-C to stop everything.""", flush=True)
         while True:
@@ -245,7 +275,7 @@ def run(settings: Settings, train: bool = True) -> int:
                 return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("\n==> Stopping (Rasa, actions, Redis)...", flush=True)
+        print("\n==> Stopping (Rasa, actions, handoff service, Redis)...", flush=True)
         return 0
     except (StartupError, TimeoutError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -37,6 +37,11 @@ class BadBody(Exception):
     """The body is not JSON (HTTP 400)."""
 
 
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity: Python's json reads them, but they are not JSON and could not be sent on as JSON."""
+    raise ValueError(f"{constant} is not a JSON value")
+
+
 class BodyInvalid(Exception):
     """The body does not match its schema (HTTP 422)."""
 
@@ -160,9 +165,15 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 return {}
             raise BodyInvalid("the request needs a JSON body")
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError) as e:
             raise BadBody(f"the body is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BadBody("the body is not valid JSON: nested too deeply") from None
+        try:  # a lone surrogate (e.g. "\\ud800") parses, but cannot be stored or sent on as UTF-8
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadBody("the body is not valid JSON: a string holds a lone surrogate (not Unicode text)") from None
         problems = validators.errors(schema, data)
         if problems:
             if schema == "TransferIn" and any("any of the given schemas" in p for p in problems):

@@ -75,10 +75,14 @@ def caller_from_header(header: Optional[str], bot_token: str, secret: str) -> Ca
 
 
 def caller_from_token(token: str, bot_token: str, secret: str) -> Caller:
-    if hmac.compare_digest(token.encode(), bot_token.encode()):
+    try:  # header bytes that are not UTF-8 reach us as surrogate escapes
+        raw = token.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raise Unauthorized("invalid token") from None
+    if hmac.compare_digest(raw, bot_token.encode()):
         return BOT
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "role"]})
+        claims = jwt.decode(raw, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "role"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired: log in again") from None
     except jwt.InvalidTokenError:

@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from handoff.store import (OPEN, Agent, Conflict, Escalation, Event, NotFound, QueueStats, Status, Store,
+from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, QueueStats, Status, Store,
                            check_finish, check_leave, rank)
 
 
@@ -81,6 +81,69 @@ class MemoryStore(Store):
                               "group": skill_group, "priority": priority, "at": now})
             return copy.deepcopy(e), True
 
+    def _stats(self, group: str) -> QueueStats:
+        online = [a for a in self._agents.values() if a.status == "online" and group in a.skills]
+        queue = self._queues.get(group) or {}
+        return QueueStats(group, len(queue), min((self._since[e] for e in queue), default=None), len(online),
+                          sum(a.max_chats for a in online), sum(max(0, a.max_chats - a.load) for a in online))
+
+    def _offer_head(self, group: str, now: float, reservation_seconds: float) -> Optional[Tuple[str, str]]:
+        queue = self._queues.get(group) or {}
+        free = [a for a in self._agents.values()
+                if a.status == "online" and group in a.skills and a.load < a.max_chats]
+        if not queue or not free:
+            return None
+        escalation_id = min(queue, key=lambda k: (queue[k], k))
+        agent = min(free, key=lambda a: (a.load, a.idle_since, a.id))
+        e = self._escalations[escalation_id]
+        self._dequeue(e)
+        e.agent_id, e.offer_deadline = agent.id, now + reservation_seconds
+        self._log(e, Status.OFFERED, now, agent.id)
+        self._take(agent.id, e, now)
+        self._emit(agent.id, {"type": "offered", "escalation": e.id, "conversation_id": e.conversation_id,
+                              "group": group, "priority": e.priority, "agent": agent.id,
+                              "deadline": e.offer_deadline, "at": now})
+        return escalation_id, agent.id
+
+    async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
+                       now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
+                       ticket_outcome: Dict[str, Any]) -> Escalated:
+        async with self._lock:
+            existing = self._by_conversation.get(conversation_id)
+            if existing and (self._escalations[existing].status in OPEN
+                             or (request_key and self._request_keys.get(existing) == request_key)):
+                e, created = self._escalations[existing], False
+            else:
+                staffed = [g for g in chain if self._stats(g).online > 0]
+                group = staffed[0] if staffed else chain[0]
+                e, created = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, group, priority, now), True
+                if staffed:
+                    e.overflow = list(chain[:chain.index(group)])
+                self._log(e, Status.WAITING, now)
+                self._escalations[e.id] = e
+                self._documents[e.id] = copy.deepcopy(document)
+                self._by_conversation[conversation_id] = e.id
+                self._request_keys[e.id] = request_key
+                self._emit(None, {"type": "created", "escalation": e.id, "conversation_id": conversation_id,
+                                  "group": group, "priority": priority, "at": now})
+                if staffed:
+                    self._enqueue(e, now, seconds_per_point)
+                    self._offer_head(group, now, reservation_seconds)
+                else:
+                    why = f"nobody online in {' -> '.join(chain)}"
+                    e.outcome = copy.deepcopy(ticket_outcome)
+                    self._log(e, Status.TICKET, now, None, why)
+                    self._emit(None, {"type": "ticket", "escalation": e.id, "conversation_id": conversation_id,
+                                      "group": group, "detail": why, "outcome": e.outcome, "at": now})
+            position = None
+            if e.status == Status.WAITING:
+                position = (await self._waiting_unlocked(e.skill_group)).index(e.id) + 1
+            return Escalated(copy.deepcopy(e), created, position, self._stats(e.skill_group))
+
+    async def _waiting_unlocked(self, skill_group: str) -> List[str]:
+        queue = self._queues.get(skill_group) or {}
+        return sorted(queue, key=lambda k: (queue[k], k))
+
     async def get(self, escalation_id: str) -> Escalation:
         return copy.deepcopy(self._find(escalation_id))
 
@@ -112,22 +175,7 @@ class MemoryStore(Store):
 
     async def offer_next(self, skill_group: str, now: float, reservation_seconds: float) -> Optional[Tuple[str, str]]:
         async with self._lock:
-            queue = self._queues.get(skill_group) or {}
-            free = [a for a in self._agents.values()
-                    if a.status == "online" and skill_group in a.skills and a.load < a.max_chats]
-            if not queue or not free:
-                return None
-            escalation_id = min(queue, key=lambda k: (queue[k], k))
-            agent = min(free, key=lambda a: (a.load, a.idle_since, a.id))
-            e = self._escalations[escalation_id]
-            self._dequeue(e)
-            e.agent_id, e.offer_deadline = agent.id, now + reservation_seconds
-            self._log(e, Status.OFFERED, now, agent.id)
-            self._take(agent.id, e, now)
-            self._emit(agent.id, {"type": "offered", "escalation": e.id, "conversation_id": e.conversation_id,
-                                  "group": skill_group, "priority": e.priority, "agent": agent.id,
-                                  "deadline": e.offer_deadline, "at": now})
-            return escalation_id, agent.id
+            return self._offer_head(skill_group, now, reservation_seconds)
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         async with self._lock:
@@ -264,14 +312,7 @@ class MemoryStore(Store):
         return sorted(queue, key=lambda k: (queue[k], k))
 
     async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
-        out = []
-        for g in groups:
-            queue = self._queues.get(g) or {}
-            online = [a for a in self._agents.values() if a.status == "online" and g in a.skills]
-            out.append(QueueStats(g, len(queue), min((self._since[e] for e in queue), default=None), len(online),
-                                  sum(a.max_chats for a in online),
-                                  sum(max(0, a.max_chats - a.load) for a in online)))
-        return out
+        return [self._stats(g) for g in groups]
 
     # -- accounts and events ---------------------------------------------------------------------
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:

@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
 
-from handoff.store import (Agent, Conflict, Escalation, Event, NotFound, QueueStats, Status, Store, check_finish,
+from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, QueueStats, Status, Store, check_finish,
                            check_leave, rank)
 
 PRELUDE = """
@@ -71,6 +71,32 @@ local function free(aid, eid)
   redis.call('SREM', P .. 'chats:' .. aid, eid)
   refresh(aid)
 end
+local function offer_head(group, now, deadline)
+  local e = redis.call('ZRANGE', P .. 'queue:' .. group, 0, 0)
+  if #e == 0 then return nil end
+  local a = redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)
+  if #a == 0 then return nil end
+  local eid, aid = e[1], a[1]
+  dequeue(group, eid)
+  redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
+  log(eid, 'offered', now, aid, '')
+  redis.call('ZADD', P .. 'offers', deadline, eid)
+  take(aid, eid, now)
+  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
+  emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group, priority = tonumber(f[2]),
+             agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
+  return {eid, aid}
+end
+local function group_stats(g)
+  local online = redis.call('SMEMBERS', P .. 'online:' .. g)
+  local capacity, spare = 0, 0
+  for _, aid in ipairs(online) do
+    local a = redis.call('HMGET', P .. 'agent:' .. aid, 'max_chats', 'load')
+    capacity = capacity + tonumber(a[1])
+    spare = spare + math.max(0, tonumber(a[1]) - tonumber(a[2]))
+  end
+  return #online, capacity, spare
+end
 """
 
 CREATE = PRELUDE + """
@@ -94,6 +120,55 @@ emit('', {type = 'created', escalation = id, conversation_id = cid, group = grou
 return {id, 1}
 """
 
+ESCALATE = PRELUDE + """
+local id, cid, priority, now, rnk, doc, key, deadline, ticket_outcome =
+  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local chain = {}
+for i = 11, #ARGV do table.insert(chain, ARGV[i]) end
+local existing = redis.call('GET', P .. 'conv:' .. cid)
+local eid, created = nil, 0
+if existing then
+  local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
+  if f[1] == 'waiting' or f[1] == 'offered' or f[1] == 'assigned' or (key ~= '' and f[2] == key) then
+    eid = existing
+  end
+end
+local skipped = {}
+if not eid then
+  eid, created = id, 1
+  local group = nil
+  for _, g in ipairs(chain) do
+    if redis.call('SCARD', P .. 'online:' .. g) > 0 then group = g break end
+    table.insert(skipped, g)
+  end
+  redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group or chain[1],
+             'priority', priority, 'created_at', now, 'request_key', key)
+  if group and #skipped > 0 then redis.call('HSET', P .. 'esc:' .. id, 'overflow', table.concat(skipped, ',')) end
+  log(id, 'waiting', now, nil, '')
+  redis.call('SET', P .. 'doc:' .. id, doc)
+  redis.call('SET', P .. 'conv:' .. cid, id)
+  emit('', {type = 'created', escalation = id, conversation_id = cid, group = group or chain[1],
+            priority = tonumber(priority), at = tonumber(now)})
+  if group then
+    enqueue(group, id, rnk, now)
+    offer_head(group, now, deadline)
+  else
+    redis.call('HSET', P .. 'esc:' .. id, 'outcome', ticket_outcome)
+    local why = 'nobody online in ' .. table.concat(chain, ' -> ')
+    log(id, 'ticket', now, nil, why)
+    emit('', {type = 'ticket', escalation = id, conversation_id = cid, group = chain[1], detail = why,
+              outcome = cjson.decode(ticket_outcome), at = tonumber(now)})
+  end
+end
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'skill_group', 'priority', 'agent_id', 'created_at',
+                     'outcome', 'conversation_id', 'overflow')
+local position = false
+if f[1] == 'waiting' then position = redis.call('ZRANK', P .. 'queue:' .. f[2], eid) + 1 end
+local online, capacity, spare = group_stats(f[2])
+return {eid, created, f[1], f[2], f[3], f[4] or '', f[5], f[6] or '', position or 0, online, capacity, spare,
+        f[8] or '', f[7]}
+"""
+
 SET_AGENT = PRELUDE + """
 local aid, skills, max_chats, status, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local ak = P .. 'agent:' .. aid
@@ -114,21 +189,9 @@ return 1
 """
 
 OFFER_NEXT = PRELUDE + """
-local group, now, deadline = ARGV[2], ARGV[3], ARGV[4]
-local e = redis.call('ZRANGE', P .. 'queue:' .. group, 0, 0)
-if #e == 0 then return false end
-local a = redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)
-if #a == 0 then return false end
-local eid, aid = e[1], a[1]
-dequeue(group, eid)
-redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
-log(eid, 'offered', now, aid, '')
-redis.call('ZADD', P .. 'offers', deadline, eid)
-take(aid, eid, now)
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
-emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group, priority = tonumber(f[2]),
-           agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
-return {eid, aid}
+local r = offer_head(ARGV[2], ARGV[3], ARGV[4])
+if not r then return false end
+return r
 """
 
 ACCEPT = PRELUDE + """
@@ -261,14 +324,8 @@ for i = 2, #ARGV do
   local g = ARGV[i]
   local waiting = redis.call('ZCARD', P .. 'queue:' .. g)
   local oldest = redis.call('ZRANGE', P .. 'age:' .. g, 0, 0, 'WITHSCORES')
-  local online = redis.call('SMEMBERS', P .. 'online:' .. g)
-  local capacity, spare = 0, 0
-  for _, aid in ipairs(online) do
-    local a = redis.call('HMGET', P .. 'agent:' .. aid, 'max_chats', 'load')
-    capacity = capacity + tonumber(a[1])
-    spare = spare + math.max(0, tonumber(a[1]) - tonumber(a[2]))
-  end
-  table.insert(out, cjson.encode({group = g, waiting = waiting, oldest = oldest[2] or false, online = #online,
+  local online, capacity, spare = group_stats(g)
+  table.insert(out, cjson.encode({group = g, waiting = waiting, oldest = oldest[2] or false, online = online,
                                   capacity = capacity, free = spare}))
 end
 return out
@@ -280,7 +337,7 @@ class RedisStore(Store):
         self.r = client
         self.p = prefix
         self._scripts = {name: client.register_script(src) for name, src in {
-            "create": CREATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
+            "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
             "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS}.items()}
 
@@ -306,6 +363,21 @@ class RedisStore(Store):
                                        request_key)
         return await self.get(eid), bool(int(created))
 
+    async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
+                       now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
+                       ticket_outcome: Dict[str, Any]) -> Escalated:
+        res = await self._run("escalate", uuid.uuid4().hex, conversation_id, priority, repr(now),
+                              repr(rank(now, priority, seconds_per_point)), json.dumps(document), request_key,
+                              repr(now + reservation_seconds), json.dumps(ticket_outcome), *chain)
+        (eid, created, status, group, prio, agent, created_at, outcome, position, online, capacity, free,
+         skipped, cid) = res
+        e = Escalation(id=eid, conversation_id=cid, status=Status(status), skill_group=group, priority=int(prio),
+                       created_at=float(created_at), agent_id=agent or None,
+                       outcome=json.loads(outcome) if outcome else {})
+        e.overflow = [g for g in skipped.split(",") if g]
+        return Escalated(e, bool(int(created)), int(position) or None,
+                         QueueStats(group, 0, None, int(online), int(capacity), int(free)))
+
     async def get(self, escalation_id: str) -> Escalation:
         async with self.r.pipeline(transaction=True) as pipe:
             pipe.hgetall(f"{self.p}esc:{escalation_id}")
@@ -322,7 +394,8 @@ class RedisStore(Store):
             skill_group=fields["skill_group"], priority=int(fields["priority"]), created_at=float(fields["created_at"]),
             agent_id=fields.get("agent_id"),
             offer_deadline=float(fields["offer_deadline"]) if fields.get("offer_deadline") else None,
-            history=entries, outcome=json.loads(fields["outcome"]) if fields.get("outcome") else {})
+            history=entries, outcome=json.loads(fields["outcome"]) if fields.get("outcome") else {},
+            overflow=[g for g in fields.get("overflow", "").split(",") if g])
 
     async def document(self, escalation_id: str) -> Dict[str, Any]:
         raw = await self.r.get(f"{self.p}doc:{escalation_id}")

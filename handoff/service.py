@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from common.routing import SkillGroups
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
-from handoff.store import Agent, Conflict, Escalation, NotFound, Status, Store
+from handoff.store import Agent, Conflict, Escalation, NotFound, QueueStats, Status, Store
 
 log = logging.getLogger(__name__)
 
@@ -81,29 +81,38 @@ class HandoffService:
         return next((s.group for s in stats if s.online > 0), None)
 
     async def create(self, request: Dict[str, Any]) -> Created:
-        """An escalation for the request (or the conversation's open one), offered at once if an agent is free."""
+        """An escalation for the request (or the conversation's open one), offered at once if an agent is
+        free: one atomic store step (see Store.escalate)."""
         decision = self.route(request)
         now = self.clock()
-        group = decision["skill_group"]
-        chain = self.groups.fallback_chain(group)
-        staffed = await self._first_staffed(chain)
-        for skipped in chain[:chain.index(staffed)] if staffed else chain:
-            decision["overflow"].append(f"no agent online in {skipped}")
-        document = {"request": request, "routing": {**decision, "skill_group": staffed or group}}
-        e, created = await self.store.create(request["conversation_id"], staffed or group, decision["priority"],
-                                             document, now, self.seconds_per_point,
-                                             request_key=request["created_at"])
-        if created:
-            self.metrics.escalations.labels(e.skill_group).inc()
-            if staffed and staffed != group:
-                self.metrics.overflows.labels(group, staffed).inc()
-            if staffed is None:
-                e = await self._ticket(e, f"nobody online in {' -> '.join(chain)}")
-            else:
-                await self.dispatch(e.skill_group)
-                e = await self.store.get(e.id)
-        position, wait = await self.estimate(e)
-        return Created(e, created, position, wait)
+        chain = self.groups.fallback_chain(decision["skill_group"])
+        hours = self.groups.ticket_reply_hours
+        done = await self.store.escalate(
+            request["conversation_id"], chain, decision["priority"], {"request": request, "routing": decision},
+            now, self.seconds_per_point, request["created_at"], self.reservation_seconds,
+            {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours})
+        e = done.escalation
+        if done.created:
+            self.metrics.escalations.labels(chain[0]).inc()
+            if e.status == Status.TICKET:
+                self.metrics.tickets.labels(e.skill_group).inc()
+            elif e.skill_group != chain[0]:
+                self.metrics.overflows.labels(chain[0], e.skill_group).inc()
+            if e.status == Status.OFFERED:
+                self.metrics.offers.labels(e.skill_group).inc()
+        return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group))
+
+    def _wait(self, e: Escalation, position: Optional[int], stats: QueueStats) -> Optional[int]:
+        """Expected wait in seconds: 0 when offered or when a free slot is left for it; else the chats
+        ahead of it over the group's capacity, times the group's handling time. None: not known (a ticket)."""
+        if e.status in (Status.OFFERED, Status.ASSIGNED):
+            return 0
+        if e.status != Status.WAITING or position is None or stats.online == 0:
+            return None
+        ahead = position - stats.free
+        if ahead <= 0:
+            return 0
+        return math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
 
     async def _ticket(self, e: Escalation, why: str) -> Escalation:
         hours = self.groups.ticket_reply_hours
@@ -114,20 +123,11 @@ class HandoffService:
 
     async def estimate(self, e: Escalation) -> Tuple[Optional[int], Optional[int]]:
         """Queue position and expected wait in seconds (0 when a free agent gets it now)."""
-        if e.status == Status.OFFERED or e.status == Status.ASSIGNED:
-            return None, 0
         if e.status != Status.WAITING:
-            return None, None
+            return None, self._wait(e, None, QueueStats(e.skill_group, 0, None, 0, 0, 0))
         position = await self.store.queue_position(e.id, e.skill_group)
-        if position is None:
-            return None, None
         (stats,) = await self.store.queue_stats([e.skill_group])
-        if stats.online == 0:
-            return position, None
-        ahead = position - stats.free
-        if ahead <= 0:
-            return position, 0
-        return position, math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
+        return position, self._wait(e, position, stats)
 
     async def abandon(self, escalation_id: str) -> Escalation:
         e = await self.store.leave_queue(escalation_id, Status.ABANDONED, self.clock(), "the customer left")
@@ -213,7 +213,8 @@ class HandoffService:
             "offer_deadline": iso(e.offer_deadline), "queue_position": position, "estimated_wait_seconds": wait,
             "customer": request["customer"], "transcript": request["transcript"],
             "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
-            "routing": document["routing"], "messages": await self.store.messages(e.id),
+            "routing": {**document["routing"], "overflow": [f"no agent online in {g}" for g in e.overflow]},
+            "messages": await self.store.messages(e.id),
             "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": e.outcome,
         }
 

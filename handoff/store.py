@@ -53,6 +53,17 @@ class Escalation:
     offer_deadline: Optional[float] = None
     history: List[Dict[str, Any]] = field(default_factory=list)  # {"at", "status", "agent", "detail"}
     outcome: Dict[str, Any] = field(default_factory=dict)  # how it ended: resolution, wrap-up code, ticket reply time
+    overflow: List[str] = field(default_factory=list)  # groups passed over at creation: nobody online
+
+
+@dataclass
+class Escalated:
+    """What ``Store.escalate`` did: the escalation, whether it is new, and where it stands."""
+
+    escalation: Escalation
+    created: bool
+    queue_position: Optional[int]  # 1-based, None unless waiting
+    group: "QueueStats"  # agents online, capacity and free slots of its group (waiting not counted)
 
 
 @dataclass
@@ -98,6 +109,15 @@ class Store(abc.ABC):
         """A waiting escalation in the group's queue; for a conversation with an open escalation, or
         whose latest escalation came from the same request (``request_key``), that one (and False):
         retries never create a second, even after the first became a ticket."""
+
+    @abc.abstractmethod
+    async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
+                       now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
+                       ticket_outcome: Dict[str, Any]) -> Escalated:
+        """The bot's handoff in one atomic step: return the conversation's open escalation (or the one from
+        the same request); otherwise create it in the first group of ``chain`` (the routed group and its
+        fallbacks) with an agent online, and offer the head of that queue to a free agent at once; with
+        nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``."""
 
     @abc.abstractmethod
     async def get(self, escalation_id: str) -> Escalation:

@@ -257,3 +257,22 @@ def test_a_retried_request_returns_its_escalation_even_after_it_ended(store):
     assert (again.id, created) == (e.id, False)
     new, created = run(store.create("c1", "general", 10, {}, 13.0, SPP, request_key="2026-11-24T10:05:00Z"))
     assert created and new.id != e.id
+
+
+def test_escalate_offers_at_once_overflows_and_makes_tickets_in_one_step(store):
+    ticket = {"reply_by": "2026-11-25T10:00:00.000Z", "reply_within_hours": 24}
+    run(store.set_agent(Agent("gil", ("general",), 1, "online"), 1.0))
+    first = run(store.escalate("c1", ["vip", "after_sales", "general"], 40, {"d": 1}, 10.0, SPP, "k1", 30.0, ticket))
+    e = first.escalation
+    assert first.created and (e.status, e.skill_group, e.agent_id) == (Status.OFFERED, "general", "gil")
+    assert e.overflow == ["vip", "after_sales"] and run(store.get(e.id)).overflow == ["vip", "after_sales"]
+    assert first.queue_position is None and run(store.document(e.id)) == {"d": 1}
+    again = run(store.escalate("c1", ["vip"], 40, {"d": 2}, 11.0, SPP, "k1", 30.0, ticket))
+    assert (again.escalation.id, again.created) == (e.id, False)
+    second = run(store.escalate("c2", ["general"], 10, {}, 12.0, SPP, "k2", 30.0, ticket))  # gil is full
+    assert (second.escalation.status, second.queue_position) == (Status.WAITING, 1)
+    assert (second.group.online, second.group.capacity, second.group.free) == (1, 1, 0)
+    third = run(store.escalate("c3", ["billing"], 10, {}, 13.0, SPP, "k3", 30.0, ticket))
+    assert (third.escalation.status, third.escalation.outcome) == (Status.TICKET, ticket)
+    assert third.escalation.skill_group == "billing" and run(store.waiting("billing")) == []
+    assert run(store.get(third.escalation.id)).history[-1]["detail"] == "nobody online in billing"

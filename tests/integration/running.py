@@ -38,12 +38,13 @@ class RunCommand:
     """One `python -m bot run` process with its own ports and run folder, over a given Redis."""
 
     def __init__(self, redis_url: Optional[str], run_dir: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
-        self.rasa_port, self.action_port = free_port(), free_port()
+        self.rasa_port, self.action_port, self.handoff_port = free_port(), free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
         if redis_url:
             env["REDIS_URL"] = redis_url
         self.env = {**env, "PYTHONPATH": str(ROOT),
                     "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
+                    "HANDOFF_PORT": str(self.handoff_port), "BOT_DATA_DIR": str(run_dir / "data"),
                     "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
         self.output: List[str] = []

@@ -141,3 +141,17 @@ def test_conversation_survives_a_restart_and_ctrl_c_stops_everything(stack: RunC
     stack.start()  # Redis reloads its append-only file: the tracker with the open form is still there
     replies = stack.say(me, "10234567")
     assert any(matches(t, "utter_order_status_processing", order_number="10234567") for t in replies), replies
+
+
+def test_the_run_command_starts_the_handoff_service_with_the_demo_team(stack: RunCommand):
+    import requests
+
+    base = f"http://127.0.0.1:{stack.handoff_port}"
+    assert requests.get(base + "/health", timeout=5).json() == {"status": "ok", "redis": "ok"}
+    printed = "".join(stack.output)
+    assert f"Handoff service (API):   http://localhost:{stack.handoff_port}/v1" in printed
+    password = printed.split("(supervisor); password ", 1)[1].split()[0]
+    login = requests.post(base + "/v1/agents/login", json={"agent_id": "sam", "password": password}, timeout=10)
+    assert login.status_code == 200 and login.json()["agent"]["role"] == "supervisor"
+    queues = requests.get(base + "/v1/queues", headers={"Authorization": f"Bearer {login.json()['token']}"}).json()
+    assert [q["skill_group"] for q in queues["queues"]] == ["general", "after_sales", "technical", "billing", "vip"]
