@@ -8,10 +8,13 @@ pushes the store's event stream to this process's WebSocket clients.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import uuid
 from typing import Any, Dict, Optional, Set
+
+import ujson
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -76,7 +79,7 @@ class Hub:
             targets.update(self.agents.get(agent_id, ()))
         if not targets:
             return
-        payload = json.dumps({**event.data, "event_id": event.id})
+        payload = ujson.dumps({**event.data, "event_id": event.id})
         for q in targets:
             try:
                 q.put_nowait(payload)
@@ -109,6 +112,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
+        gc.freeze()  # start-up objects (tables, schemas, compiled validators) leave the collector's sight
         app.ctx.tasks = [asyncio.ensure_future(sweeper(app)), asyncio.ensure_future(event_reader(app))]
 
     @app.before_server_stop

@@ -25,6 +25,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import redis.asyncio as aioredis
+import ujson
 
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, QueueStats, Status, Store, check_finish,
                            check_leave, rank)
@@ -367,8 +368,8 @@ class RedisStore(Store):
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
                        ticket_outcome: Dict[str, Any]) -> Escalated:
         res = await self._run("escalate", uuid.uuid4().hex, conversation_id, priority, repr(now),
-                              repr(rank(now, priority, seconds_per_point)), json.dumps(document), request_key,
-                              repr(now + reservation_seconds), json.dumps(ticket_outcome), *chain)
+                              repr(rank(now, priority, seconds_per_point)), ujson.dumps(document), request_key,
+                              repr(now + reservation_seconds), ujson.dumps(ticket_outcome), *chain)
         (eid, created, status, group, prio, agent, created_at, outcome, position, online, capacity, free,
          skipped, cid) = res
         e = Escalation(id=eid, conversation_id=cid, status=Status(status), skill_group=group, priority=int(prio),
@@ -501,7 +502,7 @@ class RedisStore(Store):
         out = []
         for _stream, entries in reply or []:
             for eid, fields in entries:
-                out.append(Event(eid, [t for t in fields.get("to", "").split(",") if t], json.loads(fields["e"])))
+                out.append(Event(eid, [t for t in fields.get("to", "").split(",") if t], ujson.loads(fields["e"])))
         return out
 
     async def last_event_id(self) -> str:

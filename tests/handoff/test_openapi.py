@@ -388,7 +388,6 @@ def test_generated_cases(operation_id: str, method: DataGenerationMethod, api: A
     def run(case: Any) -> None:
         response = case.call(base_url=base, session=session, headers=headers, timeout=10)
         case.validate_response(response, checks=CHECKS)
-        print("STAT", operation_id, method.value, response.status_code, file=open("/tmp/st_stats.txt", "a"))
 
     try:
         run()
