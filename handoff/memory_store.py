@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, QueueStats, Status, Store,
+from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
                            check_finish, check_leave, rank)
 
 
@@ -180,7 +180,9 @@ class MemoryStore(Store):
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         async with self._lock:
             e = self._find(escalation_id)
-            if e.status != Status.OFFERED or e.agent_id != agent_id:
+            if e.agent_id != agent_id:
+                raise NotYours(f"escalation {escalation_id} is not offered to {agent_id}")
+            if e.status != Status.OFFERED:
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not offered to {agent_id}")
             e.offer_deadline = None
             self._log(e, Status.ASSIGNED, now, agent_id)
@@ -206,11 +208,14 @@ class MemoryStore(Store):
             return sorted(expired)
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None,
+                     reservation_seconds: float = 30.0) -> Escalation:
         check_finish(status)
         async with self._lock:
             e = self._find(escalation_id)
-            if e.status != Status.ASSIGNED or (agent_id is not None and e.agent_id != agent_id):
+            if agent_id is not None and e.agent_id != agent_id:
+                raise NotYours(f"escalation {escalation_id} is not assigned to {agent_id}")
+            if e.status != Status.ASSIGNED:
                 what = f"assigned to {agent_id}" if agent_id else "assigned"
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not {what}")
             assert e.agent_id is not None
@@ -220,6 +225,8 @@ class MemoryStore(Store):
             self._emit(e.agent_id, {"type": status.value, "escalation": e.id, "conversation_id": e.conversation_id,
                                     "group": e.skill_group, "agent": e.agent_id, "detail": detail,
                                     "outcome": e.outcome, "at": now})
+            for group in self._agents[e.agent_id].skills:
+                self._offer_head(group, now, reservation_seconds)
             return copy.deepcopy(e)
 
     async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",

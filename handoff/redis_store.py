@@ -27,8 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import redis.asyncio as aioredis
 import ujson
 
-from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, QueueStats, Status, Store, check_finish,
-                           check_leave, rank)
+from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
+                           Store, check_finish, check_leave, rank)
 
 PRELUDE = """
 local P = ARGV[1]
@@ -199,12 +199,13 @@ ACCEPT = PRELUDE + """
 local eid, aid, now = ARGV[2], ARGV[3], ARGV[4]
 local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
 if not f[1] then return {'missing'} end
-if f[1] ~= 'offered' or f[2] ~= aid then return {'conflict', f[1]} end
+if f[2] ~= aid then return {'not_yours', f[1]} end
+if f[1] ~= 'offered' then return {'conflict', f[1]} end
 redis.call('HDEL', P .. 'esc:' .. eid, 'offer_deadline')
 redis.call('ZREM', P .. 'offers', eid)
 log(eid, 'assigned', now, aid, '')
 emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid, at = tonumber(now)})
-return {'ok'}
+return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
 """
 
 EXPIRE = PRELUDE + """
@@ -230,16 +231,23 @@ return out
 """
 
 FINISH = PRELUDE + """
-local eid, aid, status, now, detail, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local eid, aid, status, now, detail, outcome, deadline = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+  ARGV[8]
 local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
 if not f[1] then return {'missing'} end
-if f[1] ~= 'assigned' or (aid ~= '' and f[2] ~= aid) then return {'conflict', f[1]} end
+if aid ~= '' and f[2] ~= aid then return {'not_yours', f[1]} end
+if f[1] ~= 'assigned' then return {'conflict', f[1]} end
 free(f[2], eid)
 redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
 log(eid, status, now, f[2], detail)
 emit(f[2], {type = status, escalation = eid, conversation_id = f[3], group = f[4], agent = f[2], detail = detail,
             outcome = cjson.decode(outcome), at = tonumber(now)})
-return {'ok'}
+-- The freed slot takes the next waiting chat of the agent's groups at once (the sweeper would, a moment later).
+local skills = redis.call('HGET', P .. 'agent:' .. f[2], 'skills')
+if skills then
+  for _, g in ipairs(cjson.decode(skills)) do offer_head(g, now, deadline) end
+end
+return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
 """
 
 LEAVE_QUEUE = PRELUDE + """
@@ -429,6 +437,8 @@ class RedisStore(Store):
     def _check(result: List[str], escalation_id: str, what: str) -> None:
         if result[0] == "missing":
             raise NotFound(escalation_id)
+        if result[0] == "not_yours":
+            raise NotYours(f"escalation {escalation_id} is not {what}")
         if result[0] == "conflict":
             raise Conflict(f"escalation {escalation_id} is {result[1]}, not {what}")
         if result[0] == "no_agent":
@@ -436,22 +446,34 @@ class RedisStore(Store):
         if result[0] == "agent_busy":
             raise Conflict(f"agent {what} is {result[1]} or has no free capacity")
 
+    @staticmethod
+    def _summary(flat: List[str]) -> Escalation:
+        """An Escalation from its hash as a script returns it (HGETALL), without the history."""
+        f = dict(zip(flat[0::2], flat[1::2]))
+        return Escalation(
+            id=f["id"], conversation_id=f["conversation_id"], status=Status(f["status"]), skill_group=f["skill_group"],
+            priority=int(f["priority"]), created_at=float(f["created_at"]), agent_id=f.get("agent_id"),
+            offer_deadline=float(f["offer_deadline"]) if f.get("offer_deadline") else None,
+            outcome=json.loads(f["outcome"]) if f.get("outcome") else {},
+            overflow=[g for g in f.get("overflow", "").split(",") if g])
+
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
-        self._check(await self._run("accept", escalation_id, agent_id, repr(now)), escalation_id,
-                    f"offered to {agent_id}")
-        return await self.get(escalation_id)
+        result = await self._run("accept", escalation_id, agent_id, repr(now))
+        self._check(result, escalation_id, f"offered to {agent_id}")
+        return self._summary(result[1])
 
     async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
         flat = await self._run("expire", repr(now), repr(seconds_per_point))
         return sorted(zip(flat[0::2], flat[1::2]))
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None,
+                     reservation_seconds: float = 30.0) -> Escalation:
         check_finish(status)
-        self._check(await self._run("finish", escalation_id, agent_id or "", status.value, repr(now), detail,
-                                    json.dumps(outcome or {})),
-                    escalation_id, f"assigned to {agent_id}" if agent_id else "assigned")
-        return await self.get(escalation_id)
+        result = await self._run("finish", escalation_id, agent_id or "", status.value, repr(now), detail,
+                                 json.dumps(outcome or {}), repr(now + reservation_seconds))
+        self._check(result, escalation_id, f"assigned to {agent_id}" if agent_id else "assigned")
+        return self._summary(result[1])
 
     async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",
                           outcome: Optional[Dict[str, Any]] = None) -> Escalation:

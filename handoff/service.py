@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 from common.routing import SkillGroups
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
-from handoff.store import Agent, Conflict, Escalation, NotFound, QueueStats, Status, Store
+from handoff.store import Agent, Conflict, Escalation, NotFound, NotYours, QueueStats, Status, Store
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +224,10 @@ class HandoffService:
         return e
 
     async def accept(self, caller: Caller, escalation_id: str) -> Escalation:
-        e = await self.get_for(caller, escalation_id)
-        e = await self.store.accept(e.id, caller.agent_id or "", self.clock())
+        try:
+            e = await self.store.accept(escalation_id, caller.agent_id or "", self.clock())
+        except NotYours:
+            raise Forbidden("this chat is not offered to you") from None
         self.metrics.assignments.labels(e.skill_group).inc()
         self.metrics.wait.labels(e.skill_group).observe(max(0.0, self.clock() - e.created_at))
         return e
@@ -250,11 +252,13 @@ class HandoffService:
         if outcome and "wrap_up" in outcome and outcome["wrap_up"] not in self.groups.wrap_up_codes:
             raise Invalid(f"wrap_up: unknown code {outcome['wrap_up']!r} "
                           f"(known: {', '.join(self.groups.wrap_up_codes)})")
-        e = await self.get_for(caller, escalation_id)
         by = None if caller.is_supervisor else caller.agent_id
-        done = await self.store.finish(e.id, by, status, self.clock(), detail, outcome)
+        try:
+            done = await self.store.finish(escalation_id, by, status, self.clock(), detail, outcome,
+                                           self.reservation_seconds)
+        except NotYours:
+            raise Forbidden("this chat is not assigned to you") from None
         self.metrics.finished.labels(status.value).inc()
-        await self.dispatch_many(await self._agent_groups(done))
         return done
 
     async def message(self, caller: Caller, escalation_id: str, text: str) -> Dict[str, Any]:

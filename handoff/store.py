@@ -37,6 +37,10 @@ class Conflict(Exception):
     """The transition does not apply to the escalation's current state (or to this agent)."""
 
 
+class NotYours(Conflict):
+    """The escalation is offered or assigned to another agent (the service answers 403)."""
+
+
 class NotFound(Exception):
     """No such escalation or agent."""
 
@@ -141,7 +145,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
-        """offered (to this agent) -> assigned; Conflict otherwise."""
+        """offered (to this agent) -> assigned; NotYours when it is not this agent's, Conflict when
+        it is not offered."""
 
     @abc.abstractmethod
     async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
@@ -149,8 +154,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
-                     detail: str = "", outcome: Optional[Dict[str, Any]] = None) -> Escalation:
-        """assigned -> released | closed (by its agent, or anyone when agent_id is None); frees a slot."""
+                     detail: str = "", outcome: Optional[Dict[str, Any]] = None,
+                     reservation_seconds: float = 30.0) -> Escalation:
+        """assigned -> released | closed (by its agent, or anyone when agent_id is None); the freed slot
+        is offered the next waiting chat of the agent's groups in the same step. NotYours when
+        another agent holds it."""
 
     @abc.abstractmethod
     async def leave_queue(self, escalation_id: str, status: Status, now: float, detail: str = "",

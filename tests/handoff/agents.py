@@ -98,7 +98,8 @@ class SimulatedAgent:
                 await asyncio.sleep(0.2)
 
     def _start(self, escalation_id: str, status: str) -> None:
-        if escalation_id in self.handling or not self.accept:
+        # A snapshot sent on reconnecting may list a chat this agent is finishing right now.
+        if escalation_id in self.handling or escalation_id in self.closed or not self.accept:
             return
         self.handling.add(escalation_id)
         task = asyncio.ensure_future(self._handle(escalation_id, status))
@@ -120,7 +121,8 @@ class SimulatedAgent:
                         return  # the offer expired and went elsewhere
                 elif code != 200:
                     return
-                self.accepted.append(escalation_id)
+                if escalation_id not in self.accepted:  # a retry after a lost answer is not a second accept
+                    self.accepted.append(escalation_id)
             if not self.close:
                 return
             await asyncio.sleep(self.hold())
@@ -132,7 +134,8 @@ class SimulatedAgent:
                     return
             elif code != 200:
                 return
-            self.closed.append(escalation_id)
+            if escalation_id not in self.closed:
+                self.closed.append(escalation_id)
         finally:
             self.handling.discard(escalation_id)
 
