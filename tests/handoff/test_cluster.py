@@ -133,7 +133,8 @@ def small(tmp_path):
         c.add_agents([{"id": "ann", "skills": ["general"], "max_chats": 2},
                       {"id": "bob", "skills": ["general"], "max_chats": 2},
                       {"id": "vic", "skills": ["vip"], "max_chats": 2},
-                      {"id": "amy", "skills": ["after_sales"], "max_chats": 2}])
+                      {"id": "amy", "skills": ["after_sales"], "max_chats": 2},
+                      {"id": "sue", "skills": ["general"], "max_chats": 2, "role": "supervisor"}])
         c.start_service()
         c.start_service()
         yield c
@@ -218,3 +219,55 @@ def test_overflow_to_the_fallback_group_and_a_ticket_when_nobody_is_online(small
     assert any("overflow: no agent online in vip" in h["detail"] for h in record["history"])
     queues = {q["skill_group"]: q for q in requests.get(small.urls[1] + "/v1/queues", headers=bot).json()["queues"]}
     assert queues["general"]["agents_online"] == 1 and queues["vip"]["agents_online"] == 0
+
+
+def test_websockets_push_offers_messages_and_status_changes_across_processes(small):
+    """ann's WebSocket is on process 1, the supervisor's on process 0; the bot talks to process 0."""
+    status(small, "ann", "online")
+    ann, sue, bot = small.login("ann"), small.login("sue"), bearer(BOT_TOKEN)
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws_ann = await session.ws_connect(small.urls[1].replace("http", "ws") + "/v1/agents/me/stream",
+                                              headers=bearer(ann))
+            ws_sue = await session.ws_connect(small.urls[0].replace("http", "ws") + "/v1/agents/me/stream")
+            await ws_sue.send_str(json.dumps({"token": sue}))  # as a browser does
+            for ws in (ws_ann, ws_sue):
+                assert json.loads((await ws.receive()).data)["type"] == "snapshot"
+
+            async def next_event(ws, kind):
+                while True:
+                    event = json.loads((await asyncio.wait_for(ws.receive(), 5)).data)
+                    if event["type"] == kind:
+                        return event
+
+            async with session.post(small.urls[0] + "/v1/handoffs", json=handoff_request("ws-1", topics=[]),
+                                    headers=bot) as r:
+                created = await r.json()
+            offered = await next_event(ws_ann, "offered")
+            assert (await next_event(ws_sue, "created"))["escalation"] == created["id"]
+            async with session.post(f"{small.urls[1]}/v1/handoffs/{created['id']}/accept", headers=bearer(ann)) as r:
+                assert r.status == 200
+            await next_event(ws_ann, "assigned")
+            texts = ["my parcel never came", "it was order 123456", "<script>alert(1)</script>"]
+            for text in texts:
+                async with session.post(f"{small.urls[0]}/v1/handoffs/{created['id']}/messages", json={"text": text},
+                                        headers=bot) as r:
+                    assert r.status == 201
+            received = [(await next_event(ws_ann, "message"))["message"] for _ in texts]
+            seen_by_supervisor = (await next_event(ws_sue, "message"))["message"]["text"]
+            async with session.put(small.urls[0] + "/v1/agents/me/status", json={"status": "away"},
+                                   headers=bearer(ann)) as r:
+                assert r.status == 200
+            away = await next_event(ws_ann, "agent_status")
+            await ws_ann.close()
+            await ws_sue.close()
+            return created, offered, received, seen_by_supervisor, away
+
+    created, offered, received, seen_by_supervisor, away = asyncio.run(scenario())
+    assert offered["escalation"] == created["id"] and offered["conversation_id"] == "ws-1"
+    assert [m["text"] for m in received] == ["my parcel never came", "it was order 123456",
+                                             "<script>alert(1)</script>"]
+    assert [m["seq"] for m in received] == [1, 2, 3] and {m["speaker"] for m in received} == {"customer"}
+    assert seen_by_supervisor == "my parcel never came"
+    assert away["status"] == "away"
