@@ -98,7 +98,7 @@ def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[s
     signals, complexity, decision = score(events, t)
     session = current_session(events)
     tags = customer_tags(session)
-    route = t.skill_groups.route(tags, list(signals.categories), signals.topics)
+    route = t.skill_groups.route(tags, list(signals.categories), signals.topics, signals.unsure_topics)
     sentiment = sentiment_summary(signals, events, t.policy.trend_weight)
     trigger_names = [x.name for x in decision.triggers]
     priority = t.skill_groups.priority(tags, sentiment["latest"], complexity.level, trigger_names)
@@ -120,6 +120,7 @@ def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[s
             "slots": mask_cards_in({k: v for k, v in slots.items() if k not in INTERNAL_SLOTS and v is not None}),
             "entities": entities,
             "topics": signals.topics,
+            "unsure_topics": signals.unsure_topics,
             "categories": dict(signals.categories),
         },
         "scores": {"sentiment": sentiment, "complexity": complexity.as_dict()},

@@ -67,12 +67,27 @@ def text_facts(text: str, matcher: CategoryMatcher) -> TextFacts:
     )
 
 
+# An FAQ topic the response selector is less sure of than this routes a chat only when no sure topic
+# does: an angry "worst shop I have ever used" scored 0.24 for payment_declined must not send a chat
+# about an order to billing, yet a lone unsure topic is still better than none (bench-handoff).
+TOPIC_CONFIDENCE_AT_LEAST = 0.3
+
+
 def topic_of(event: Dict[str, Any]) -> Optional[str]:
     """What a customer message asks about: the FAQ topic, or the intent of a task (order_status...)."""
     intent = intent_of(event)
     if not intent or intent in SMALL_TALK:
         return None
     return faq_topic_of(event) or (None if intent.startswith("faq") else intent)
+
+
+def topic_is_sure(event: Dict[str, Any]) -> bool:
+    """False for an FAQ topic whose response-selector confidence is below TOPIC_CONFIDENCE_AT_LEAST."""
+    intent = intent_of(event) or ""
+    if intent.startswith("faq/") or not intent.startswith("faq"):
+        return True
+    selected = (((event.get("parse_data") or {}).get("response_selector") or {}).get("faq") or {}).get("response") or {}
+    return float(selected.get("confidence") or 0.0) >= TOPIC_CONFIDENCE_AT_LEAST
 
 
 def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatcher,
@@ -85,6 +100,7 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
     s.turns = len(users)
     s.vip_tier = customer_tags(session)["vip_tier"]
     seen_topics: List[str] = []
+    sure_topics: set = set()
     fallbacks = set(fallback_intents)
     for event in users:
         parse = event.get("parse_data") or {}
@@ -104,6 +120,8 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
                 s.repeated_intent += 1
             else:
                 seen_topics.append(topic)
+            if topic_is_sure(event):
+                sure_topics.add(topic)
         facts = text_facts(event.get("text") or "", matcher)
         s.order_numbers.extend(facts.order_numbers)
         s.error_codes.extend(facts.error_codes)
@@ -118,6 +136,7 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
             s.sentiments.append(float(sentiment["score"]))
             s.complaint = float(sentiment.get("complaint") or 0.0)
     s.topics = seen_topics
+    s.unsure_topics = [t for t in seen_topics if t not in sure_topics]
     s.order_numbers = list(dict.fromkeys(s.order_numbers))
     s.error_codes = list(dict.fromkeys(s.error_codes))
     s.form_failures = sum(

@@ -26,6 +26,7 @@ class Signals:
     low_confidence: int = 0                     # understood, but with confidence below the factor's threshold
     repeated_intent: int = 0                    # a request asked again (same intent or FAQ topic)
     topics: List[str] = field(default_factory=list)          # distinct, in order of appearance
+    unsure_topics: List[str] = field(default_factory=list)   # those only ever matched with low confidence
     form_failures: int = 0
     order_numbers: List[str] = field(default_factory=list)
     error_codes: List[str] = field(default_factory=list)

@@ -83,8 +83,19 @@ class SkillGroups:
             chain.append(self.groups[chain[-1]]["fallback"])
         return chain
 
-    def route(self, tags: Mapping[str, Any], categories: Iterable[str], topics: Iterable[str]) -> Route:
-        """The first rule that matches the tags, the conversation's categories or its topics."""
+    def route(self, tags: Mapping[str, Any], categories: Iterable[str], topics: Iterable[str],
+              unsure_topics: Iterable[str] = ()) -> Route:
+        """The first rule that matches the tags, the conversation's categories or its topics; topics in
+        ``unsure_topics`` (matched with low confidence) count only when nothing else matches."""
+        unsure = set(unsure_topics)
+        tops = list(topics)
+        if unsure:
+            route = self._route(tags, categories, [t for t in tops if t not in unsure])
+            if route.group != self.default_group or not route.reason.startswith("no routing rule"):
+                return route
+        return self._route(tags, categories, tops)
+
+    def _route(self, tags: Mapping[str, Any], categories: Iterable[str], topics: Iterable[str]) -> Route:
         cats, tops = list(categories), list(topics)
         tier = str(tags.get("vip_tier") or "none")
         for i, rule in enumerate(self.rules):

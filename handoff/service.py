@@ -70,7 +70,7 @@ class HandoffService:
         if suggested not in self.groups.groups:
             raise Invalid(f"routing.skill_group: unknown skill group {suggested!r} "
                           f"(known: {', '.join(self.groups.groups)})")
-        route = self.groups.route(tags, list(brief["categories"]), brief["topics"])
+        route = self.groups.route(tags, list(brief["categories"]), brief["topics"], brief.get("unsure_topics", ()))
         priority = self.groups.priority(tags, scores["sentiment"].get("latest"), scores["complexity"]["level"],
                                         [t["name"] for t in request["decision"]["triggers"]])
         return {"skill_group": route.group, "reason": route.reason, "priority": priority.value,

@@ -58,6 +58,17 @@ def test_signals_come_from_the_conversation():
     assert s.vip_tier == "silver"
 
 
+def test_an_unsure_faq_topic_does_not_outrank_a_sure_one_in_routing():
+    rant = user("this is the worst shop I have ever used, I'm furious", "faq", "faq/payment_declined", 0.997)
+    rant["parse_data"]["response_selector"]["faq"]["response"]["confidence"] = 0.235
+    s = signals_from_events([user("where is my order 10234568?", "order_status"), rant], tables().categories)
+    assert (s.topics, s.unsure_topics) == (["order_status", "payment_declined"], ["payment_declined"])
+    assert tables().skill_groups.route({}, [], s.topics, s.unsure_topics).group == "after_sales"
+    assert tables().skill_groups.route({}, [], s.topics).group == "billing"  # what happened without the rule
+    alone = signals_from_events([rant], tables().categories)
+    assert tables().skill_groups.route({}, [], alone.topics, alone.unsure_topics).group == "billing"  # not nothing
+
+
 def test_form_failures_and_repeats_are_counted():
     events = [turn("where is my order", "order_status"), bot_said("Which order?", "utter_invalid_order_number", 1.0),
               turn("where is my order??", "order_status"), bot_said("Which order?", "utter_invalid_order_number", 2.0)]
