@@ -86,9 +86,6 @@ class Hub:
             except asyncio.QueueFull:  # its handler closes the connection once the queue drains
                 q._overflowed = True  # type: ignore[attr-defined]
 
-    def count(self) -> int:
-        return sum(len(v) for v in self.agents.values())
-
 
 def create_app(settings: Settings, store: Optional[Store] = None, name: Optional[str] = None) -> Sanic:
     groups = SkillGroups.load(settings.skill_groups_file)
