@@ -2,16 +2,17 @@
 
 The request (schemas/handoff_request.schema.json) carries the transcript, a case brief, the scores
 with their reasons, the customer's tags, the chosen skill group and priority. It is recorded on the
-tracker in the `handoff_request` slot; the handoff service takes it from there (issue 5 delivers it).
+tracker in the `handoff_request` slot and sent to the handoff service (actions/delivery.py: retries,
+then an outbox in Redis); the customer is told where it stands and the bot goes quiet.
 """
 from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Text
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -20,11 +21,13 @@ from common.pii import find_entities, mask_cards, mask_cards_in
 from common.policy import Decision, Signals
 from common.tables import Tables
 
+from actions.delivery import Delivery, deliver
 from actions.scoring import score, sentiment_summary, tables
 from actions.signals import current_session, customer_tags
 
 # Slots that are the assistant's own bookkeeping, not facts about the case.
 INTERNAL_SLOTS = frozenset({"sentiment", "complexity", "handoff_decision", "customer_tags", "handoff_request",
+                            "handoff_escalation",
                             "requested_slot", "session_started_metadata"})
 MAX_TRANSCRIPT = 2000
 SPEAKERS = {"user": "customer", "bot": "bot"}
@@ -147,4 +150,30 @@ class ActionRequestHandoff(Action):
         events: List[Dict[str, Any]] = [SlotSet("handoff_request", request)]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        delivery = await deliver(request)
+        response, values, pause = status_message(delivery)
+        dispatcher.utter_message(response=response, **values)
+        if delivery.answer:
+            events.append(SlotSet("handoff_escalation", {k: delivery.answer.get(k) for k in ("id", "status",
+                                                                                             "skill_group")}))
+        if pause:
+            events.append(ConversationPaused())  # the bot stays quiet while a person has (or gets) the chat
         return events
+
+
+def status_message(delivery: Delivery) -> Tuple[str, Dict[str, Any], bool]:
+    """The response telling the customer where their request stands, its values, and whether the bot
+    goes quiet (it does while a person is coming; a ticket or a failure leaves the customer with the bot)."""
+    answer = delivery.answer or {}
+    if delivery.status == "queued":
+        return "utter_handoff_delayed", {}, True
+    if delivery.status != "sent":
+        return "utter_handoff_failed", {}, False
+    if answer.get("status") == "ticket":
+        reply_by = (answer.get("ticket") or {}).get("reply_by") or ""
+        return "utter_handoff_ticket", {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}, False
+    if answer.get("status") == "waiting" and answer.get("queue_position"):
+        wait = answer.get("estimated_wait_seconds")
+        return "utter_handoff_queued", {"position": answer["queue_position"],
+                                        "wait_minutes": max(1, round((wait or 0) / 60))}, True
+    return "utter_handoff_connecting", {}, True

@@ -19,10 +19,11 @@ TIERS = ("none", "silver", "gold", "platinum")
 
 
 def current_session(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The events since the latest session start (or restart): what the scores are about."""
+    """The events since the latest session start, restart or hand-back from a person (``resume``): what
+    the scores are about. A person dealt with what came before; the bot starts counting afresh."""
     events = list(events)
     for i in range(len(events) - 1, -1, -1):
-        if events[i].get("event") in ("session_started", "restart"):
+        if events[i].get("event") in ("session_started", "restart", "resume"):
             return events[i + 1:]
     return events
 

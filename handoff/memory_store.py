@@ -187,7 +187,8 @@ class MemoryStore(Store):
             e.offer_deadline = None
             self._log(e, Status.ASSIGNED, now, agent_id)
             self._emit(agent_id, {"type": "assigned", "escalation": e.id, "conversation_id": e.conversation_id,
-                                  "group": e.skill_group, "agent": agent_id, "at": now})
+                                  "group": e.skill_group, "agent": agent_id,
+                                  "agent_name": (self._accounts.get(agent_id) or {}).get("name", agent_id), "at": now})
             return copy.deepcopy(e)
 
     async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:

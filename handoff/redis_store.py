@@ -204,7 +204,8 @@ if f[1] ~= 'offered' then return {'conflict', f[1]} end
 redis.call('HDEL', P .. 'esc:' .. eid, 'offer_deadline')
 redis.call('ZREM', P .. 'offers', eid)
 log(eid, 'assigned', now, aid, '')
-emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid, at = tonumber(now)})
+emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid,
+           agent_name = redis.call('HGET', P .. 'cred:' .. aid, 'name') or aid, at = tonumber(now)})
 return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
 """
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from asyncio import CancelledError
-from typing import Awaitable, Callable, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+import aiohttp
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -14,13 +17,25 @@ from sanic.response import HTTPResponse
 
 from bot.channels.customer import with_verified_customer
 from bot.channels.payload import InvalidPayload, parse_rest_body
+from bot.handoff_bridge import bridge
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
 
 
 class CheckedRestInput(RestInput):
-    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?}; replies as a JSON list."""
+    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?}; replies as a JSON list.
+
+    Messages that do not answer a request (an agent's, "Ann has joined") are POSTed to the shop's
+    callback URL (``callback_url`` in credentials.yml, or REST_CALLBACK_URL) as
+    {"recipient_id", "text", "agent"?}, the format of Rasa's callback channel."""
+
+    def __init__(self, callback_url: Optional[str] = None) -> None:
+        self.callback_url = callback_url or os.environ.get("REST_CALLBACK_URL") or None
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "CheckedRestInput":
+        return cls((credentials or {}).get("callback_url"))
 
     @classmethod
     def name(cls) -> Text:
@@ -35,6 +50,27 @@ class CheckedRestInput(RestInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        live = bridge()
+        if live is not None:
+            callback = self.callback_url
+            session: Dict[str, aiohttp.ClientSession] = {}
+
+            async def push(conversation: str, message: Dict[str, Any]) -> None:
+                if not callback:
+                    logger.warning("REST: no callback_url; the message to %s is in the tracker only", conversation)
+                    return
+                if "s" not in session:
+                    session["s"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+                async with session["s"].post(callback, json={"recipient_id": conversation, **message}) as r:
+                    if r.status >= 300:
+                        logger.warning("REST callback answered %s for %s", r.status, conversation)
+
+            live.register_output(self.name(), push)
+
+            @webhook.listener("after_server_start")
+            async def start_bridge(app: Any, _loop: Any) -> None:
+                await live.start(app)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
@@ -42,6 +78,8 @@ class CheckedRestInput(RestInput):
             except InvalidPayload as exc:
                 return response.json(exc.as_json(), status=exc.status)
             collector = CollectingOutputChannel()
+            if live is not None:
+                await live.forward(incoming.sender, incoming.text)  # reaches the agent when a person has the chat
             try:
                 await on_new_message(UserMessage(incoming.text, collector, incoming.sender,
                                                  input_channel=self.name(),

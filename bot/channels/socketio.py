@@ -21,6 +21,7 @@ from socketio import AsyncServer
 
 from bot.channels.customer import with_verified_customer
 from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, check_sender, parse_socketio_message
+from bot.handoff_bridge import bridge
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,17 @@ class CheckedSocketIOInput(SocketIOInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        live = bridge()
+        if live is not None:
+            async def push(conversation: str, message: Dict[str, Any]) -> None:
+                await sio.emit(self.bot_message_evt, message, room=conversation, namespace=self.namespace)
+
+            live.register_output(self.name(), push)
+
+            @webhook.listener("after_server_start")
+            async def start_bridge(app: Any, _loop: Any) -> None:
+                await live.start(app)
+
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict]) -> bool:
             if not self.jwt_key:
@@ -82,6 +94,9 @@ class CheckedSocketIOInput(SocketIOInput):
                 return
             sender = incoming.sender if self.session_persistence else sid
             output = SocketIOOutput(sio, self.bot_message_evt)
+            live = bridge()
+            if live is not None:
+                await live.forward(sender, incoming.text)  # reaches the agent when a person has the chat
             try:
                 await on_new_message(UserMessage(incoming.text, output, sender,
                                                  input_channel=self.name(),

@@ -237,6 +237,7 @@ def test_every_transition_is_an_event_addressed_to_its_agent(store):
         ("agent_status", ["ann"]), ("created", []), ("offered", ["ann"]), ("assigned", ["ann"]),
         ("message", ["ann"]), ("released", ["ann"])]
     assert events[2].data["conversation_id"] == "c1" and events[4].data["message"]["text"] == "hi"
+    assert events[3].data["agent_name"] == "ann"  # no account: the id stands in for the name
     assert run(store.events(events[-1].id, 0)) == []
 
 

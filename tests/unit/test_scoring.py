@@ -7,7 +7,8 @@ import pytest
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff import ActionRequestHandoff, build_request
+from actions.delivery import Delivery
+from actions.handoff import ActionRequestHandoff, build_request, status_message
 from actions.scoring import ActionScoreConversation, tables
 from actions.signals import customer_tags, signals_from_events
 from common.config import ConfigError, validate
@@ -151,14 +152,34 @@ def test_schema_rejects_a_broken_request():
         validate(broken, "handoff_request")
 
 
-def test_request_action_records_it_tells_the_customer_and_leaves_the_form():
+@pytest.fixture
+def service_answer(monkeypatch):
+    """What the handoff service answers (actions.handoff.deliver replaced); the requests it got."""
+    sent = []
+    answer = {"value": Delivery("sent", {"id": "e1", "status": "waiting", "skill_group": "after_sales",
+                                         "queue_position": 3, "estimated_wait_seconds": 500})}
+
+    async def fake_deliver(request):
+        sent.append(request)
+        return answer["value"]
+    monkeypatch.setattr("actions.handoff.deliver", fake_deliver)
+    return answer, sent
+
+
+def test_request_action_records_it_tells_the_customer_and_leaves_the_form(service_answer):
+    answer, sent = service_answer
     tracker = make_tracker(ANGRY, {"order_number": "10234568"}, active_loop="return_form")
     events, messages = run(ActionRequestHandoff(), tracker)
-    assert [m["response"] for m in messages] == ["utter_handoff_requested"]
+    assert [m["response"] for m in messages] == ["utter_handoff_requested", "utter_handoff_queued"]
+    assert (messages[1]["position"], messages[1]["wait_minutes"]) == (3, 8)
+    assert sent[0]["conversation_id"] == "test-customer"
+    assert events[-2] == {"event": "slot", "timestamp": None, "name": "handoff_escalation",
+                          "value": {"id": "e1", "status": "waiting", "skill_group": "after_sales"}}
+    assert events[-1]["event"] == "pause"
     assert messages[0]["group_name"] == "After-sales"
     assert events[0]["event"] == "slot" and events[0]["name"] == "handoff_request"
     assert events[0]["value"]["routing"]["skill_group"] == "after_sales"
-    assert events[1:] == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    assert events[1:3] == [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
 def test_unchanged_scores_are_not_set_again():
@@ -174,3 +195,18 @@ def test_a_card_the_channel_already_masked_is_listed_as_a_card():
     request = build_request("c", events, {}, tables())
     cards = [e["value"] for e in request["case_brief"]["entities"] if e["type"] == "CARD"]
     assert cards == ["4111 11** **** 1111", "5500-00**-****-0004"]
+
+
+@pytest.mark.parametrize("delivery,response,pause", [
+    (Delivery("sent", {"status": "offered"}), "utter_handoff_connecting", True),
+    (Delivery("sent", {"status": "ticket", "ticket": {"reply_by": "2026-11-25T10:00:00.000Z"}}),
+     "utter_handoff_ticket", False),
+    (Delivery("queued"), "utter_handoff_delayed", True),
+    (Delivery("failed"), "utter_handoff_failed", False),
+    (Delivery("rejected"), "utter_handoff_failed", False),
+])
+def test_the_customer_is_told_where_the_request_stands(delivery, response, pause):
+    said, values, paused = status_message(delivery)
+    assert (said, paused) == (response, pause)
+    if response == "utter_handoff_ticket":
+        assert values == {"reply_by": "2026-11-25 10:00 UTC"}

@@ -1,0 +1,239 @@
+"""A live handoff with every process real: the run command (Redis, handoff service, action server,
+Rasa), a customer on REST (pushes to a callback server) or socket.io, and an agent on the handoff
+API and its WebSocket."""
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import aiohttp
+import pytest
+import redis as redis_lib
+import requests
+import socketio
+
+from tests.conftest import free_port
+from tests.integration.running import RunCommand, matches, responses_texts
+
+ANGRY = ["where is my order 10234568?", "this is ridiculous, it is two weeks late and nobody answers",
+         "I want to talk to a human now"]
+
+
+class Callbacks:
+    """An HTTP server standing in for the shop's REST callback endpoint."""
+
+    def __init__(self) -> None:
+        self.received: "queue.Queue[Dict]" = queue.Queue()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                received.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self.port = free_port()
+        self.server = HTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next_for(self, recipient: str, timeout: float = 15) -> Dict:
+        while True:
+            message = self.received.get(timeout=timeout)
+            if message["recipient_id"] == recipient:
+                return message
+
+
+@pytest.fixture(scope="module")
+def callbacks() -> Iterator[Callbacks]:
+    c = Callbacks()
+    yield c
+    c.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory, callbacks: Callbacks) -> Iterator[RunCommand]:
+    run = RunCommand(None, tmp_path_factory.mktemp("run"),
+                     {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+                      "REST_CALLBACK_URL": f"http://127.0.0.1:{callbacks.port}/callback",
+                      "HANDOFF_SWEEP_SECONDS": "0.5"})
+    run.start()
+    yield run
+    run.stop()
+
+
+def handoff_url(stack: RunCommand) -> str:
+    return f"http://127.0.0.1:{stack.handoff_port}"
+
+
+def demo_password(stack: RunCommand) -> str:
+    return "".join(stack.output).split("(supervisor); password ", 1)[1].split()[0]
+
+
+def agent_online(stack: RunCommand, agent_id: str) -> str:
+    base = handoff_url(stack)
+    token = requests.post(base + "/v1/agents/login", json={"agent_id": agent_id, "password": demo_password(stack)},
+                          timeout=10).json()["token"]
+    assert requests.put(base + "/v1/agents/me/status", json={"status": "online"},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
+    return token
+
+
+def agent_offline(stack: RunCommand, token: str) -> None:
+    requests.put(handoff_url(stack) + "/v1/agents/me/status", json={"status": "offline"},
+                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+async def agent_events(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: float = 20) -> Dict:
+    while True:
+        event = json.loads((await asyncio.wait_for(ws.receive(), timeout)).data)
+        if event["type"] == kind:
+            return event
+
+
+def tracker_events(stack: RunCommand, sender: str) -> List[Dict]:
+    """The conversation as the Redis tracker store holds it."""
+    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    raw = r.get(f"shop:tracker:{sender}")
+    return json.loads(raw)["events"] if raw else []
+
+
+def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(stack: RunCommand, callbacks):
+    me = f"live-{uuid.uuid4().hex[:8]}"
+    token = agent_online(stack, "ann")  # general + after_sales
+    auth = {"Authorization": f"Bearer {token}"}
+    base = handoff_url(stack)
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
+            assert json.loads((await ws.receive()).data)["type"] == "snapshot"
+            loop = asyncio.get_running_loop()
+            told: List[str] = []
+            for text in ANGRY:
+                told += await loop.run_in_executor(None, stack.say, me, text)
+                if any(t in responses_texts("utter_handoff_connecting") for t in told):
+                    break
+            offered = await agent_events(ws, "offered")
+            assert offered["conversation_id"] == me
+            eid = offered["escalation"]
+            record = await (await session.get(f"{base}/v1/handoffs/{eid}", headers=auth)).json()
+            async with session.post(f"{base}/v1/handoffs/{eid}/accept", headers=auth) as r:
+                assert r.status == 200
+            joined = await loop.run_in_executor(None, callbacks.next_for, me)
+            # three messages each way, each delivered once and in order; the bot says nothing meanwhile
+            customer_lines = ["it is order 10234568", "it was supposed to arrive on Monday", "can you resend it?"]
+            agent_lines = ["Hi, I'm Ann, I see order 10234568.", "It is stuck at the depot.", "I'll resend it today."]
+            bot_replies, got_by_agent, got_by_customer = [], [], []
+            for mine, theirs in zip(customer_lines, agent_lines):
+                bot_replies += await loop.run_in_executor(None, stack.say, me, mine)
+                event = await agent_events(ws, "message")
+                while event["message"]["speaker"] != "customer":  # the agent's own lines come back too
+                    event = await agent_events(ws, "message")
+                got_by_agent.append(event["message"]["text"])
+                async with session.post(f"{base}/v1/handoffs/{eid}/messages", json={"text": theirs},
+                                        headers=auth) as r:
+                    assert r.status == 201
+                got_by_customer.append(await loop.run_in_executor(None, callbacks.next_for, me))
+            async with session.post(f"{base}/v1/handoffs/{eid}/release", json={"reason": "resent"},
+                                    headers=auth) as r:
+                assert r.status == 200
+            released = await loop.run_in_executor(None, callbacks.next_for, me)
+            await ws.close()
+            return told, record, joined, bot_replies, got_by_agent, got_by_customer, released, customer_lines, \
+                agent_lines
+
+    try:
+        (told, record, joined, bot_replies, got_by_agent, got_by_customer, released, customer_lines,
+         agent_lines) = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert any(matches(t, "utter_handoff_requested", group_name="After-sales") for t in told), told
+    assert [line["text"] for line in record["transcript"] if line["speaker"] == "customer"][:1] == [ANGRY[0]]
+    assert record["case_brief"]["summary"] and record["skill_group"] == "after_sales"
+    assert joined["text"] == "Ann Baker from After-sales has joined the chat."
+    assert bot_replies == []                                         # the bot stays quiet
+    assert got_by_agent == customer_lines
+    assert [m["text"] for m in got_by_customer] == agent_lines and {m["agent"] for m in got_by_customer} == {"ann"}
+    assert released["text"] in responses_texts("utter_handoff_released")
+    # the bot is back: it answers the next question normally
+    replies = stack.say(me, "how long does a refund take?")
+    assert any(matches(t, "utter_faq/refund_time") for t in replies), (replies, [
+        (e["event"], e.get("name") or e.get("text")) for e in tracker_events(stack, me)[-5:]])
+    # one conversation, one transcript: the agent's messages are in the tracker, marked as the agent's
+    events = tracker_events(stack, me)
+    agent_said = [e["text"] for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent") == "ann"]
+    assert agent_said == agent_lines
+    customer_said = [e["text"] for e in events if e["event"] == "user"]
+    assert all(line in customer_said for line in customer_lines)
+    assert [e["event"] for e in events].count("pause") == 1 and [e["event"] for e in events].count("resume") == 1
+
+
+def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(stack: RunCommand):
+    token = agent_online(stack, "ben")  # after_sales + general
+
+    async def scenario():
+        client = socketio.AsyncClient()
+        inbox: asyncio.Queue = asyncio.Queue()
+        confirmed: asyncio.Queue = asyncio.Queue()
+        client.on("bot_uttered", lambda data: inbox.put_nowait(data))
+        client.on("session_confirm", lambda data: confirmed.put_nowait(data))
+        await client.connect(stack.url, socketio_path="socket.io", transports=["websocket"])
+        await client.emit("session_request", {"session_id": None})
+        session_id = await asyncio.wait_for(confirmed.get(), 10)
+        base = handoff_url(stack)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
+            await ws.receive()
+            for text in ANGRY:
+                await client.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            offered = await agent_events(ws, "offered")
+            async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/accept", headers=auth):
+                pass
+            await client.emit("user_uttered", {"message": "hello? is anyone there", "session_id": session_id})
+            heard = ""
+            while heard != "hello? is anyone there":  # earlier angry lines may reach the agent first
+                event = await agent_events(ws, "message")
+                heard = event["message"]["text"] if event["message"]["speaker"] == "customer" else ""
+            async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/messages",
+                                    json={"text": "Yes, Ben here."}, headers=auth):
+                pass
+            said: List[Dict] = []
+            while not any(m.get("agent") == "ben" for m in said):
+                said.append(await asyncio.wait_for(inbox.get(), 15))
+            async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/close",
+                                    json={"resolved": True, "wrap_up": "answered"}, headers=auth):
+                pass
+            said.append(await asyncio.wait_for(inbox.get(), 15))
+            await ws.close()
+        await client.disconnect()
+        return session_id, heard, said
+
+    try:
+        session_id, heard, said = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    texts = [m["text"] for m in said]
+    assert heard == "hello? is anyone there"
+    assert "Ben Ortiz from After-sales has joined the chat." in texts
+    assert "Yes, Ben here." in texts
+    assert texts[-1] in responses_texts("utter_handoff_closed")
+
+    # Nobody online now: the next handoff becomes a ticket and the customer is told when to expect an answer.
+    me = f"ticket-{uuid.uuid4().hex[:8]}"
+    told: List[str] = []
+    for text in ANGRY:
+        told += stack.say(me, text)
+    assert any(t.startswith("Nobody from the team is available right now") for t in told), told
+    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0", decode_responses=True)
+    assert r.hget("shop:handoff:active", me) is None
