@@ -167,23 +167,21 @@ class HandoffBridge:
         except KeyError:
             return group or "our team"
 
-    async def _update_tracker(self, conversation: str, events: List[Event]) -> None:
+    async def _update_tracker(self, conversation: str, events: List[Event]) -> Any:
+        """Append events to the conversation's tracker under its lock; the updated tracker."""
         agent = self.app.ctx.agent
         async with agent.lock_store.lock(conversation):
             tracker = await agent.processor.get_tracker(conversation)
             for e in events:
                 tracker.update(e)
             await agent.processor.save_tracker(tracker)
-
-    async def _channel_of(self, conversation: str) -> str:
-        tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
-        return tracker.get_latest_input_channel() or "rest"
+        return tracker
 
     async def deliver(self, conversation: str, text: str, metadata: Dict[str, Any],
                       data: Optional[Dict[str, Any]] = None) -> None:
         """Store a message to the customer in the tracker and push it through their channel."""
-        await self._update_tracker(conversation, [BotUttered(text, data or {}, metadata)])
-        channel = await self._channel_of(conversation)
+        tracker = await self._update_tracker(conversation, [BotUttered(text, data or {}, metadata)])
+        channel = tracker.get_latest_input_channel() or "rest"
         push = self.outputs.get(channel)
         if push is None:
             logger.warning("no way to push to %s on channel %s: the message is in the tracker only", conversation,

@@ -1,6 +1,7 @@
 """Drive the real run command (python -m bot run) as a user would, and talk to it over its channels."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import psutil
 import requests
+import socketio
 import yaml
 
 from tests.conftest import ROOT, free_port
@@ -100,6 +102,19 @@ class RunCommand:
     def post_raw(self, body: bytes, headers: Optional[Dict[str, str]] = None) -> requests.Response:
         return requests.post(f"{self.url}/webhooks/rest/webhook", data=body, timeout=60,
                              headers=headers or {"Content-Type": "application/json"})
+
+
+async def socketio_session(url: str) -> tuple:
+    """A web-chat client connected as the rasa-webchat widget is: (client, session id, queue of bot_uttered)."""
+    client = socketio.AsyncClient()
+    received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
+    confirmed: "asyncio.Queue[str]" = asyncio.Queue()
+    client.on("bot_uttered", lambda data: received.put_nowait(data))
+    client.on("session_confirm", lambda data: confirmed.put_nowait(data))
+    await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    await client.emit("session_request", {"session_id": None})
+    session_id = await asyncio.wait_for(confirmed.get(), 10)
+    return client, session_id, received
 
 
 def wait_gone(processes: List[psutil.Process], timeout: float = 30) -> List[Any]:

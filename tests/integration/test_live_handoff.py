@@ -16,10 +16,9 @@ import aiohttp
 import pytest
 import redis as redis_lib
 import requests
-import socketio
 
 from tests.conftest import free_port
-from tests.integration.running import RunCommand, matches, responses_texts
+from tests.integration.running import RunCommand, matches, responses_texts, socketio_session
 
 ANGRY = ["where is my order 10234568?", "this is ridiculous, it is two weeks late and nobody answers",
          "I want to talk to a human now"]
@@ -181,14 +180,7 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     token = agent_online(stack, "ben")  # after_sales + general
 
     async def scenario():
-        client = socketio.AsyncClient()
-        inbox: asyncio.Queue = asyncio.Queue()
-        confirmed: asyncio.Queue = asyncio.Queue()
-        client.on("bot_uttered", lambda data: inbox.put_nowait(data))
-        client.on("session_confirm", lambda data: confirmed.put_nowait(data))
-        await client.connect(stack.url, socketio_path="socket.io", transports=["websocket"])
-        await client.emit("session_request", {"session_id": None})
-        session_id = await asyncio.wait_for(confirmed.get(), 10)
+        client, session_id, inbox = await socketio_session(stack.url)
         base = handoff_url(stack)
         auth = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession() as session:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-import socketio
 
 from bot.channels.socketio import notice
 from tests.conftest import ROOT, free_port
-from tests.integration.running import RunCommand, matches, responses_texts, wait_gone
+from tests.integration.running import RunCommand, matches, responses_texts, socketio_session, wait_gone
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +95,7 @@ def test_bad_input_next_to_good_conversations(stack: RunCommand):
 
 def test_socketio_channel_speaks_the_webchat_protocol(stack: RunCommand):
     async def talk() -> tuple:
-        client = socketio.AsyncClient()
-        received: asyncio.Queue = asyncio.Queue()
-        confirmed: asyncio.Queue = asyncio.Queue()
-        client.on("bot_uttered", lambda data: received.put_nowait(data))
-        client.on("session_confirm", lambda data: confirmed.put_nowait(data))
-        await client.connect(stack.url, socketio_path="socket.io", transports=["websocket"])
-        await client.emit("session_request", {"session_id": None})
-        session_id = await asyncio.wait_for(confirmed.get(), 10)
+        client, session_id, received = await socketio_session(stack.url)
         await client.emit("user_uttered", {"message": "hi there", "session_id": session_id})
         greeting = await asyncio.wait_for(received.get(), 30)
         await client.emit("user_uttered", {"message": "   ", "session_id": session_id})
