@@ -7,7 +7,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
-                           check_finish, check_leave, rank)
+                           check_finish, check_leave, rank, survey_detail)
 
 
 class MemoryStore(Store):
@@ -23,6 +23,7 @@ class MemoryStore(Store):
         self._agents: Dict[str, Agent] = {}
         self._chats: Dict[str, set] = {}
         self._accounts: Dict[str, Dict[str, str]] = {}
+        self._seen: Dict[str, float] = {}  # agent -> last sighting of their console
         self._events: List[Event] = []
         self._new_event: Optional[asyncio.Event] = None
 
@@ -251,12 +252,15 @@ class MemoryStore(Store):
 
     async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
                        to_group: Optional[str] = None, to_agent: Optional[str] = None,
-                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+                       reservation_seconds: float = 30.0, detail: str = "",
+                       from_agent: Optional[str] = None) -> Escalation:
         if not to_group and not to_agent:
             raise ValueError("a transfer needs a skill group or an agent")
         async with self._lock:
             e = self._find(escalation_id)
             old = e.agent_id
+            if from_agent is not None and (e.status not in (Status.OFFERED, Status.ASSIGNED) or old != from_agent):
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not with {from_agent}")
             if by_agent is not None:
                 if e.status != Status.ASSIGNED or old != by_agent:
                     raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {by_agent}")
@@ -297,6 +301,22 @@ class MemoryStore(Store):
             self._emit(old, event)
             return copy.deepcopy(e)
 
+    async def set_survey(self, escalation_id: str, survey: Dict[str, Any], now: float) -> Escalation:
+        async with self._lock:
+            e = self._find(escalation_id)
+            if e.status != Status.CLOSED:
+                raise Conflict(f"escalation {escalation_id} is {e.status.value}, not closed: "
+                               "the survey comes after the chat is closed")
+            if "survey" in e.outcome:
+                raise Conflict(f"escalation {escalation_id}: survey already answered")
+            answer = {**copy.deepcopy(survey), "at": now}
+            e.outcome["survey"] = answer
+            self._log(e, Status.CLOSED, now, e.agent_id, survey_detail(answer))
+            self._emit(e.agent_id, {"type": "survey", "escalation": e.id, "conversation_id": e.conversation_id,
+                                    "group": e.skill_group, "agent": e.agent_id, "survey": copy.deepcopy(answer),
+                                    "at": now})
+            return copy.deepcopy(e)
+
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
                           now: float) -> Dict[str, Any]:
         async with self._lock:
@@ -321,6 +341,21 @@ class MemoryStore(Store):
 
     async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
         return [self._stats(g) for g in groups]
+
+    # -- presence --------------------------------------------------------------------------------
+    async def touch_agents(self, agent_ids: Sequence[str], now: float) -> None:
+        for agent_id in agent_ids:
+            self._seen[agent_id] = now
+
+    async def lost_agents(self, before: float) -> List[str]:
+        return sorted(a for a, seen in self._seen.items() if seen < before)
+
+    async def forget_agent(self, agent_id: str, before: Optional[float] = None) -> bool:
+        seen = self._seen.get(agent_id)
+        if seen is None or (before is not None and seen >= before):
+            return False
+        del self._seen[agent_id]
+        return True
 
     # -- accounts and events ---------------------------------------------------------------------
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:

@@ -3,7 +3,7 @@
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and
 the scripts may touch any of them):
   esc:<id>      hash   id, conversation_id, status, skill_group, priority, created_at, agent_id,
-                       offer_deadline, outcome (JSON)
+                       offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"])
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
@@ -16,6 +16,7 @@ the scripts may touch any of them):
   free:<grp>    zset   online agents of the group with spare capacity, by load * 1e10 + idle_since
   online:<grp>  set    online agents of the group
   cred:<id>     hash   an agent's account: name, role, password_hash
+  presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script (capped, ~100,000 entries)
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ import redis.asyncio as aioredis
 import ujson
 
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
-                           Store, check_finish, check_leave, rank)
+                           Store, check_finish, check_leave, rank, survey_detail)
 
 PRELUDE = """
 local P = ARGV[1]
@@ -270,12 +271,15 @@ return {'ok'}
 """
 
 TRANSFER = PRELUDE + """
-local eid, by, now, spp, to_group, to_agent, deadline, detail =
-  ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local eid, by, now, spp, to_group, to_agent, deadline, detail, from_agent =
+  ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local ek = P .. 'esc:' .. eid
 local f = redis.call('HMGET', ek, 'status', 'agent_id', 'skill_group', 'created_at', 'priority', 'conversation_id')
 if not f[1] then return {'missing'} end
 local st, old = f[1], f[2]
+if from_agent ~= '' and ((st ~= 'offered' and st ~= 'assigned') or old ~= from_agent) then
+  return {'moved_on', st}
+end
 if by ~= '' then
   if st ~= 'assigned' or old ~= by then return {'conflict', st} end
 elseif st ~= 'waiting' and st ~= 'offered' and st ~= 'assigned' then return {'conflict', st} end
@@ -310,6 +314,28 @@ else
 end
 emit(old or '', ev)
 return {'ok'}
+"""
+
+SET_SURVEY = PRELUDE + """
+local eid, survey, now, detail = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local ek = P .. 'esc:' .. eid
+local f = redis.call('HMGET', ek, 'status', 'agent_id', 'conversation_id', 'skill_group', 'survey')
+if not f[1] then return {'missing'} end
+if f[1] ~= 'closed' then return {'conflict', f[1]} end
+if f[5] then return {'answered'} end
+redis.call('HSET', ek, 'survey', survey)
+log(eid, 'closed', now, f[2] or nil, detail)
+emit(f[2] or '', {type = 'survey', escalation = eid, conversation_id = f[3], group = f[4], agent = f[2] or nil,
+                  survey = cjson.decode(survey), at = tonumber(now)})
+return {'ok', redis.call('HGETALL', ek)}
+"""
+
+FORGET_AGENT = """
+local key, aid, before = KEYS[1], ARGV[1], ARGV[2]
+local seen = redis.call('ZSCORE', key, aid)
+if not seen then return 0 end
+if before ~= '' and tonumber(seen) >= tonumber(before) then return 0 end
+return redis.call('ZREM', key, aid)
 """
 
 ADD_MESSAGE = PRELUDE + """
@@ -349,7 +375,8 @@ class RedisStore(Store):
         self._scripts = {name: client.register_script(src) for name, src in {
             "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
-            "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS}.items()}
+            "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY}.items()}
+        self._forget = client.register_script(FORGET_AGENT)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "{ho}:", **kwargs: Any) -> "RedisStore":
@@ -404,7 +431,7 @@ class RedisStore(Store):
             skill_group=fields["skill_group"], priority=int(fields["priority"]), created_at=float(fields["created_at"]),
             agent_id=fields.get("agent_id"),
             offer_deadline=float(fields["offer_deadline"]) if fields.get("offer_deadline") else None,
-            history=entries, outcome=json.loads(fields["outcome"]) if fields.get("outcome") else {},
+            history=entries, outcome=self._outcome(fields),
             overflow=[g for g in fields.get("overflow", "").split(",") if g])
 
     async def document(self, escalation_id: str) -> Dict[str, Any]:
@@ -446,6 +473,16 @@ class RedisStore(Store):
             raise NotFound(f"no agent {what}")
         if result[0] == "agent_busy":
             raise Conflict(f"agent {what} is {result[1]} or has no free capacity")
+        if result[0] == "moved_on":
+            raise Conflict(f"escalation {escalation_id} is {result[1]}, not with {what}")
+
+    @staticmethod
+    def _outcome(fields: Dict[str, str]) -> Dict[str, Any]:
+        """The outcome field, with the survey (a field of its own, written once) as ``outcome["survey"]``."""
+        outcome = json.loads(fields["outcome"]) if fields.get("outcome") else {}
+        if fields.get("survey"):
+            outcome["survey"] = json.loads(fields["survey"])
+        return outcome
 
     @staticmethod
     def _summary(flat: List[str]) -> Escalation:
@@ -455,8 +492,7 @@ class RedisStore(Store):
             id=f["id"], conversation_id=f["conversation_id"], status=Status(f["status"]), skill_group=f["skill_group"],
             priority=int(f["priority"]), created_at=float(f["created_at"]), agent_id=f.get("agent_id"),
             offer_deadline=float(f["offer_deadline"]) if f.get("offer_deadline") else None,
-            outcome=json.loads(f["outcome"]) if f.get("outcome") else {},
-            overflow=[g for g in f.get("overflow", "").split(",") if g])
+            outcome=RedisStore._outcome(f), overflow=[g for g in f.get("overflow", "").split(",") if g])
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         result = await self._run("accept", escalation_id, agent_id, repr(now))
@@ -485,13 +521,28 @@ class RedisStore(Store):
 
     async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
                        to_group: Optional[str] = None, to_agent: Optional[str] = None,
-                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+                       reservation_seconds: float = 30.0, detail: str = "",
+                       from_agent: Optional[str] = None) -> Escalation:
         if not to_group and not to_agent:
             raise ValueError("a transfer needs a skill group or an agent")
         result = await self._run("transfer", escalation_id, by_agent or "", repr(now), repr(seconds_per_point),
-                                 to_group or "", to_agent or "", repr(now + reservation_seconds), detail)
-        self._check(result, escalation_id, f"assigned to {by_agent}" if by_agent else "open")
+                                 to_group or "", to_agent or "", repr(now + reservation_seconds), detail,
+                                 from_agent or "")
+        what = f"assigned to {by_agent}" if by_agent else "open"
+        self._check(result, escalation_id, str(from_agent) if result[0] == "moved_on" else what)
         return await self.get(escalation_id)
+
+    async def set_survey(self, escalation_id: str, survey: Dict[str, Any], now: float) -> Escalation:
+        answer = {**survey, "at": now}
+        result = await self._run("set_survey", escalation_id, json.dumps(answer), repr(now), survey_detail(answer))
+        if result[0] == "missing":
+            raise NotFound(escalation_id)
+        if result[0] == "conflict":
+            raise Conflict(f"escalation {escalation_id} is {result[1]}, not closed: "
+                           "the survey comes after the chat is closed")
+        if result[0] == "answered":
+            raise Conflict(f"escalation {escalation_id}: survey already answered")
+        return self._summary(result[1])
 
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
                           now: float) -> Dict[str, Any]:
@@ -506,6 +557,18 @@ class RedisStore(Store):
         rows = [json.loads(raw) for raw in await self._run("queue_stats", *groups)] if groups else []
         return [QueueStats(r["group"], r["waiting"], float(r["oldest"]) if r["oldest"] else None, r["online"],
                            r["capacity"], r["free"]) for r in rows]
+
+    async def touch_agents(self, agent_ids: Sequence[str], now: float) -> None:
+        if agent_ids:
+            await self.r.zadd(f"{self.p}presence", {agent_id: now for agent_id in agent_ids})
+
+    async def lost_agents(self, before: float) -> List[str]:
+        return sorted(await self.r.zrangebyscore(f"{self.p}presence", "-inf", f"({before!r}"))
+
+    async def forget_agent(self, agent_id: str, before: Optional[float] = None) -> bool:
+        removed = await self._forget(keys=[f"{self.p}presence"],
+                                     args=[agent_id, repr(before) if before is not None else ""])
+        return bool(int(removed))
 
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
         await self.r.hset(f"{self.p}cred:{agent_id}", mapping=account)

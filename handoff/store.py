@@ -11,6 +11,14 @@ That is the order of "priority plus ageing" (a chat gains one point per ``second
 seconds of waiting) without rewriting the queue as time passes. An offer goes to the free agent
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
+
+A closed chat may get the customer's satisfaction survey once (``set_survey``: ``outcome.survey``).
+
+Presence: the agent console's WebSocket is the sign that an agent is still there. Each service
+process records when it last saw the agents whose WebSocket it holds (``touch_agents``, every sweep
+and when a WebSocket opens); an agent not seen for the grace period is lost (``lost_agents``), one
+process claims them (``forget_agent``) and their chats go back to their groups' queues. Agents who
+never open a WebSocket (pure API users) are never seen, so never lost.
 """
 from __future__ import annotations
 
@@ -169,10 +177,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def transfer(self, escalation_id: str, by_agent: Optional[str], now: float, seconds_per_point: float,
                        to_group: Optional[str] = None, to_agent: Optional[str] = None,
-                       reservation_seconds: float = 30.0, detail: str = "") -> Escalation:
+                       reservation_seconds: float = 30.0, detail: str = "",
+                       from_agent: Optional[str] = None) -> Escalation:
         """To another group's queue (keeping its rank) or offered straight to an online agent with a free
         slot; the old agent's slot is freed. ``by_agent``: only from assigned, by that agent; None
-        (a supervisor, or the service's overflow): from waiting, offered or assigned."""
+        (a supervisor, or the service's overflow): from waiting, offered or assigned. ``from_agent``:
+        only while the chat is still offered or assigned to that agent (Conflict once it moved on)."""
+
+    @abc.abstractmethod
+    async def set_survey(self, escalation_id: str, survey: Dict[str, Any], now: float) -> Escalation:
+        """Store the customer's survey ({"resolved", "rating", "comment"?}) as ``outcome.survey`` with
+        ``"at": now``, append it to the history (the status stays closed) and emit a ``survey`` event to
+        the chat's agent. Conflict unless closed, and when the chat already has a survey."""
 
     @abc.abstractmethod
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
@@ -195,6 +211,19 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def queue_stats(self, groups: Sequence[str]) -> List[QueueStats]:
         """Waiting count, oldest wait, agents online and free capacity of each group."""
+
+    @abc.abstractmethod
+    async def touch_agents(self, agent_ids: Sequence[str], now: float) -> None:
+        """Record that these agents were seen (their console is connected) at ``now``."""
+
+    @abc.abstractmethod
+    async def lost_agents(self, before: float) -> List[str]:
+        """Agents last seen before ``before``, sorted."""
+
+    @abc.abstractmethod
+    async def forget_agent(self, agent_id: str, before: Optional[float] = None) -> bool:
+        """Drop the agent from the presence record; with ``before``, only if they were last seen before it.
+        True for the one caller that dropped them: that caller handles the lost agent."""
 
     @abc.abstractmethod
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
@@ -231,6 +260,12 @@ class Store(abc.ABC):
 def check_finish(status: Status) -> None:
     if status not in (Status.RELEASED, Status.CLOSED):
         raise ValueError(f"cannot finish as {status.value}")
+
+
+def survey_detail(survey: Dict[str, Any]) -> str:
+    """The history entry's detail for a survey: "survey: resolved, 4/5"."""
+    rating = f"{survey['rating']}/5" if survey.get("rating") is not None else "no rating"
+    return f"survey: {'resolved' if survey['resolved'] else 'not resolved'}, {rating}"
 
 
 def check_leave(status: Status) -> None:

@@ -277,3 +277,96 @@ def test_escalate_offers_at_once_overflows_and_makes_tickets_in_one_step(store):
     assert (third.escalation.status, third.escalation.outcome) == (Status.TICKET, ticket)
     assert third.escalation.skill_group == "billing" and run(store.waiting("billing")) == []
     assert run(store.get(third.escalation.id)).history[-1]["detail"] == "nobody online in billing"
+
+
+def closed_chat(store, conversation_id: str = "c1"):
+    """A chat ann took and closed (resolved, answered) at 14.0."""
+    run(store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0))
+    e, _ = run(store.create(conversation_id, "general", 10, {}, 10.0, SPP))
+    run(store.offer_next("general", 11.0, 30.0))
+    run(store.accept(e.id, "ann", 12.0))
+    run(store.finish(e.id, "ann", Status.CLOSED, 14.0, "answered", {"resolved": True, "wrap_up": "answered"}))
+    return e
+
+
+def test_a_closed_chat_stores_one_survey_with_a_history_entry_and_an_event(store):
+    e = closed_chat(store)
+    start = run(store.last_event_id())
+    done = run(store.set_survey(e.id, {"resolved": True, "rating": 4, "comment": "quick, thanks"}, 20.0))
+    survey = {"resolved": True, "rating": 4, "comment": "quick, thanks", "at": 20.0}
+    assert done.status == Status.CLOSED and done.outcome == {"resolved": True, "wrap_up": "answered", "survey": survey}
+    stored = run(store.get(e.id))
+    assert stored.outcome["survey"] == survey and stored.status == Status.CLOSED
+    assert stored.history[-1] == {"at": 20.0, "status": "closed", "agent": "ann", "detail": "survey: resolved, 4/5"}
+    (event,) = run(store.events(start, 0))
+    assert event.to == ["ann"] and event.data == {"type": "survey", "escalation": e.id, "conversation_id": "c1",
+                                                  "group": "general", "agent": "ann", "survey": survey, "at": 20.0}
+    with pytest.raises(Conflict, match="survey already answered"):
+        run(store.set_survey(e.id, {"resolved": False, "rating": 1}, 21.0))
+    assert run(store.get(e.id)).outcome["survey"] == survey and len(run(store.get(e.id)).history) == len(stored.history)
+
+
+def test_a_skipped_rating_is_stored_as_null(store):
+    e = closed_chat(store)
+    done = run(store.set_survey(e.id, {"resolved": False, "rating": None}, 20.0))
+    assert done.outcome["survey"] == {"resolved": False, "rating": None, "at": 20.0}
+    assert run(store.get(e.id)).history[-1]["detail"] == "survey: not resolved, no rating"
+
+
+def test_a_survey_needs_a_closed_chat(store):
+    run(store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0))
+    waiting, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    with pytest.raises(Conflict, match="waiting, not closed"):
+        run(store.set_survey(waiting.id, {"resolved": True, "rating": 5}, 11.0))
+    run(store.offer_next("general", 12.0, 30.0))
+    run(store.accept(waiting.id, "ann", 13.0))
+    with pytest.raises(Conflict, match="assigned, not closed"):
+        run(store.set_survey(waiting.id, {"resolved": True, "rating": 5}, 14.0))
+    run(store.finish(waiting.id, "ann", Status.RELEASED, 15.0))
+    with pytest.raises(Conflict, match="released, not closed"):
+        run(store.set_survey(waiting.id, {"resolved": True, "rating": 5}, 16.0))
+    assert "survey" not in run(store.get(waiting.id)).outcome
+    with pytest.raises(NotFound):
+        run(store.set_survey("nope", {"resolved": True, "rating": 5}, 17.0))
+
+
+def test_presence_lost_agents_are_claimed_once_and_a_fresh_sighting_keeps_them(store):
+    run(store.touch_agents([], 5.0))                                        # nothing to record
+    run(store.touch_agents(["ann", "bob"], 10.0))
+    run(store.touch_agents(["ann"], 20.0))
+    assert run(store.lost_agents(10.0)) == []                               # seen at 10.0 is not before 10.0
+    assert run(store.lost_agents(15.0)) == ["bob"]
+    assert run(store.lost_agents(25.0)) == ["ann", "bob"]
+    assert run(store.forget_agent("ann", 15.0)) is False                    # seen again at 20.0: not lost
+    assert run(store.forget_agent("bob", 15.0)) is True
+    assert run(store.forget_agent("bob", 15.0)) is False                    # another process claimed bob first
+    assert run(store.lost_agents(25.0)) == ["ann"]
+    run(store.touch_agents(["bob"], 30.0))                                  # bob's console is back
+    assert run(store.lost_agents(25.0)) == ["ann"]
+    assert run(store.forget_agent("ann")) is True                           # without a time: unconditionally
+    assert run(store.forget_agent("zed")) is False
+    assert run(store.lost_agents(100.0)) == ["bob"]
+
+
+def test_concurrent_claims_of_a_lost_agent_have_one_winner(store):
+    run(store.touch_agents(["ann"], 10.0))
+
+    async def claims():
+        return await asyncio.gather(*(store.forget_agent("ann", 20.0) for _ in range(10)))
+    assert sorted(run(claims())) == [False] * 9 + [True]
+
+
+def test_a_transfer_from_a_named_agent_only_while_the_chat_is_still_theirs(store):
+    run(store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0))
+    run(store.set_agent(Agent("bob", ("general",), 2, "online"), 2.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    assert run(store.offer_next("general", 11.0, 30.0)) == (e.id, "ann")
+    with pytest.raises(Conflict, match="not with bob"):
+        run(store.transfer(e.id, None, 12.0, SPP, to_group="general", from_agent="bob"))
+    back = run(store.transfer(e.id, None, 12.0, SPP, to_group="general", detail="agent disconnected",
+                              from_agent="ann"))                            # its own group: back in the queue
+    assert (back.status, back.agent_id, back.skill_group) == (Status.WAITING, None, "general")
+    assert back.history[-1]["detail"] == "agent disconnected" and run(store.agent_chats("ann")) == []
+    with pytest.raises(Conflict, match="not with ann"):
+        run(store.transfer(e.id, None, 13.0, SPP, to_group="general", from_agent="ann"))  # waiting now
+    assert run(store.waiting("general")) == [e.id]
