@@ -28,7 +28,7 @@ from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_he
                           check_password, issue_token)
 from handoff.metrics import Metrics
 from handoff.redis_store import RedisStore
-from handoff.service import HandoffService, Invalid, iso
+from handoff.service import HandoffService, Invalid, iso, outcome_view
 from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, Event, NotFound, Status, Store
 
@@ -186,7 +186,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     def summary(e: Escalation) -> Dict[str, Any]:
         return {"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
                 "skill_group": e.skill_group, "priority": e.priority, "agent_id": e.agent_id,
-                "created_at": iso(e.created_at), "offer_deadline": iso(e.offer_deadline), "outcome": e.outcome}
+                "created_at": iso(e.created_at), "offer_deadline": iso(e.offer_deadline),
+                "outcome": outcome_view(e.outcome)}
 
     # -- errors ----------------------------------------------------------------------------------
     @app.exception(Exception)
@@ -236,6 +237,12 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def abandon(request: Request, escalation_id: str) -> HTTPResponse:
         bot(request)
         return json_response(summary(await app.ctx.service.abandon(escalation_id)))
+
+    @app.post("/v1/handoffs/<escalation_id>/survey")
+    async def survey(request: Request, escalation_id: str) -> HTTPResponse:
+        bot(request)
+        data = body(request, "SurveyIn")
+        return json_response(summary(await app.ctx.service.survey(escalation_id, data)))
 
     # -- agents ----------------------------------------------------------------------------------
     @app.post("/v1/handoffs/<escalation_id>/accept")

@@ -30,6 +30,10 @@ class Metrics:
         self.wait = Histogram("handoff_wait_seconds", "Time from escalation to an agent accepting it",
                               ["skill_group"], registry=r,
                               buckets=(1, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600))
+        self.surveys = Counter("handoff_surveys_total", "Satisfaction surveys answered, by skill group and whether "
+                               "the customer says the problem was resolved", ["skill_group", "resolved"], registry=r)
+        self.survey_rating = Histogram("handoff_survey_rating", "Survey ratings (1-5; skipped ratings not counted)",
+                                       ["skill_group"], registry=r, buckets=(1, 2, 3, 4, 5))
         self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
         self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
                                   registry=r)

@@ -30,6 +30,14 @@ def iso(ts: Optional[float]) -> Optional[str]:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def outcome_view(outcome: Dict[str, Any]) -> Dict[str, Any]:
+    """The outcome as responses show it: the survey's time (epoch seconds in the store) as ISO 8601."""
+    survey = outcome.get("survey")
+    if not isinstance(survey, dict) or not isinstance(survey.get("at"), (int, float)):
+        return outcome
+    return {**outcome, "survey": {**survey, "at": iso(survey["at"])}}
+
+
 @dataclass
 class Created:
     escalation: Escalation
@@ -135,6 +143,18 @@ class HandoffService:
         await self.dispatch_many(await self._agent_groups(e))
         return e
 
+    async def survey(self, escalation_id: str, answer: Dict[str, Any]) -> Escalation:
+        """The customer's satisfaction survey on a closed chat: stored once, as ``outcome.survey``."""
+        rating = answer["rating"]
+        survey: Dict[str, Any] = {"resolved": answer["resolved"], "rating": int(rating) if rating is not None else None}
+        if answer.get("comment"):
+            survey["comment"] = answer["comment"]
+        e = await self.store.set_survey(escalation_id, survey, self.clock())
+        self.metrics.surveys.labels(e.skill_group, "yes" if survey["resolved"] else "no").inc()
+        if survey["rating"] is not None:
+            self.metrics.survey_rating.labels(e.skill_group).observe(survey["rating"])
+        return e
+
     # -- offers ----------------------------------------------------------------------------------
     async def dispatch(self, group: str, limit: int = 200) -> int:
         """Offer the group's waiting chats to its free agents until one side runs out."""
@@ -215,7 +235,7 @@ class HandoffService:
             "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
             "routing": {**document["routing"], "overflow": [f"no agent online in {g}" for g in e.overflow]},
             "messages": await self.store.messages(e.id),
-            "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": e.outcome,
+            "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
         }
 
     async def get_for(self, caller: Caller, escalation_id: str) -> Escalation:

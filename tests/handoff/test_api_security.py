@@ -1,5 +1,6 @@
 """Every agent operation refuses callers without a valid agent token, or with another agent's chat:
-401 (no token, expired, forged) or 403 (foreign chat, bot token acting as an agent), and changes nothing."""
+401 (no token, expired, forged) or 403 (foreign chat, bot token acting as an agent), and changes nothing.
+The bot's operations refuse callers without a valid token (401) and agents' tokens (403) alike."""
 from __future__ import annotations
 
 import time
@@ -40,9 +41,23 @@ def chat(service):
     return eid
 
 
+@pytest.fixture(scope="module")
+def closed(service, chat):
+    """A chat ann accepted and closed: the one place a survey would change something."""
+    url = service.urls[0]
+    ann = bearer(service.login("ann"))
+    created = requests.post(f"{url}/v1/handoffs", json=handoff_request(f"sec-{uuid.uuid4().hex[:6]}"), headers=BOT)
+    eid = created.json()["id"]
+    assert requests.post(f"{url}/v1/handoffs/{eid}/accept", headers=ann).status_code == 200
+    r = requests.post(f"{url}/v1/handoffs/{eid}/close", json={"resolved": True, "wrap_up": "answered"}, headers=ann)
+    assert r.status_code == 200, r.text
+    return eid
+
+
 def snapshot(url: str, eid: str):
     record = requests.get(f"{url}/v1/handoffs/{eid}", headers=BOT).json()
-    return record["status"], record["agent_id"], record["skill_group"], len(record["history"]), len(record["messages"])
+    return (record["status"], record["agent_id"], record["skill_group"], len(record["history"]),
+            len(record["messages"]), record["outcome"])
 
 
 AGENT_OPERATIONS = [
@@ -60,6 +75,17 @@ AGENT_OPERATIONS = [
 ON_A_CHAT = [op for op in AGENT_OPERATIONS if "{id}" in op[1]]
 AGENT_ONLY = [op for op in AGENT_OPERATIONS if op[1] not in ("/v1/handoffs/{id}", "/v1/handoffs/{id}/messages",
                                                                "/v1/queues")]
+BOT_ONLY = [
+    ("POST", "/v1/handoffs", handoff_request("sec-made-by-someone-else")),
+    ("POST", "/v1/handoffs/{id}/abandon", None),
+    ("POST", "/v1/handoffs/{id}/survey", {"resolved": False, "rating": 1, "comment": "not the customer"}),
+]
+CREDENTIALS = ["none", "expired", "forged", "garbage", "basic"]
+
+
+def bad_credentials(kind: str):
+    return {"none": {}, "expired": bearer(expired_token("ann")), "forged": bearer(forged_token("ann")),
+            "garbage": bearer("not-a-token"), "basic": {"Authorization": "Basic YW5uOnB3"}}[kind]
 
 
 def call(url, method, path, body, eid, headers):
@@ -67,13 +93,11 @@ def call(url, method, path, body, eid, headers):
 
 
 @pytest.mark.parametrize("method,path,body", AGENT_OPERATIONS, ids=[f"{m} {p}" for m, p, _ in AGENT_OPERATIONS])
-@pytest.mark.parametrize("credentials", ["none", "expired", "forged", "garbage", "basic"])
+@pytest.mark.parametrize("credentials", CREDENTIALS)
 def test_no_valid_token_is_401_and_changes_nothing(service, chat, method, path, body, credentials):
     url = service.urls[0]
-    headers = {"none": {}, "expired": bearer(expired_token("ann")), "forged": bearer(forged_token("ann")),
-               "garbage": bearer("not-a-token"), "basic": {"Authorization": "Basic YW5uOnB3"}}[credentials]
     before = snapshot(url, chat)
-    r = call(url, method, path, body, chat, headers)
+    r = call(url, method, path, body, chat, bad_credentials(credentials))
     assert r.status_code == 401, r.text
     assert r.json()["error"]["code"] == "unauthorized"
     if credentials == "expired":
@@ -102,14 +126,29 @@ def test_the_bot_token_cannot_act_as_an_agent(service, chat, method, path, body)
     assert snapshot(url, chat) == before
 
 
-def test_agents_cannot_use_the_bots_operations(service, chat):
+@pytest.mark.parametrize("method,path,body", BOT_ONLY, ids=[f"{m} {p}" for m, p, _ in BOT_ONLY])
+@pytest.mark.parametrize("who", ["ann", "sue"])  # the chat's own agent, and a supervisor
+def test_agents_cannot_use_the_bots_operations(service, chat, closed, method, path, body, who):
     url = service.urls[0]
-    ann = bearer(service.login("ann"))
-    before = snapshot(url, chat)
-    r = requests.post(f"{url}/v1/handoffs", json=handoff_request("sec-agent-made"), headers=ann)
-    assert r.status_code == 403
-    assert requests.post(f"{url}/v1/handoffs/{chat}/abandon", headers=ann).status_code == 403
-    assert snapshot(url, chat) == before
+    token = bearer(service.login(who))
+    before = snapshot(url, chat), snapshot(url, closed)
+    for eid in (chat, closed):
+        r = call(url, method, path, body, eid, token)
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == {"code": "forbidden", "message": "only the bot's service token may do this"}
+    assert (snapshot(url, chat), snapshot(url, closed)) == before
+
+
+@pytest.mark.parametrize("method,path,body", BOT_ONLY, ids=[f"{m} {p}" for m, p, _ in BOT_ONLY])
+@pytest.mark.parametrize("credentials", CREDENTIALS)
+def test_the_bots_operations_without_a_valid_token_are_401_and_change_nothing(service, closed, method, path, body,
+                                                                              credentials):
+    url = service.urls[0]
+    before = snapshot(url, closed)
+    r = call(url, method, path, body, closed, bad_credentials(credentials))
+    assert r.status_code == 401, r.text
+    assert r.json()["error"]["code"] == "unauthorized"
+    assert snapshot(url, closed) == before
 
 
 def test_a_supervisor_sees_and_acts_on_every_chat(service, chat):

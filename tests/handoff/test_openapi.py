@@ -1,7 +1,7 @@
 """The published OpenAPI document (GET /v1/openapi.json) against the running service.
 
 1. Real escalations go through their lives (create, retry, read, accept, messages, transfer, close,
-   release, abandon, waiting, ticket) and every live response is validated against the document, so
+   survey, release, abandon, waiting, ticket) and every live response is validated against the document, so
    the 200/201 schemas are checked on real data (generated ids mostly give 404).
 2. Malformed JSON gives 400 and a body that breaks its schema 422, with an error naming the field.
 3. Schemathesis generates positive and negative cases for every operation in the document and checks
@@ -37,11 +37,12 @@ POSITIVE, NEGATIVE = DataGenerationMethod.positive, DataGenerationMethod.negativ
 MAX_EXAMPLES = 30
 
 # Who calls each operation in the generated cases: the bot, a supervisor (sue), or nobody. In the order
-# the generated cases run: what acts on live escalations before what ends them.
+# the generated cases run: what acts on live escalations before what ends them, and the survey after
+# that (it needs a closed chat: the generated cases close some).
 AUTH: Dict[str, Optional[str]] = {
     "getHandoff": "supervisor", "postMessage": "bot", "acceptHandoff": "supervisor",
     "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
-    "abandonHandoff": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
+    "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
     "getMyHandoffs": "supervisor", "setStatus": "supervisor", "login": None, "health": None, "metrics": None,
 }
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
@@ -158,6 +159,8 @@ def test_life_of_an_escalation(quiet: Api) -> None:
     accepted = api("acceptHandoff", "ann", 200, id=hid)
     assert (accepted["status"], accepted["agent_id"], accepted["offer_deadline"]) == ("assigned", "ann", None)
     api("acceptHandoff", "ann", 409, id=hid)
+    early = api.call("submitSurvey", "bot", 409, id=hid, body={"resolved": True, "rating": 5})
+    assert "not closed" in early.json()["error"]["message"]
     customer = api("postMessage", "bot", 201, id=hid, body={"text": "hello?"})
     assert (customer["seq"], customer["speaker"], customer.get("author")) == (1, "customer", None)
     reply = api("postMessage", "ann", 201, id=hid, body={"text": "Hi, I am Ann."})
@@ -180,6 +183,19 @@ def test_life_of_an_escalation(quiet: Api) -> None:
     api("closeHandoff", "sue", 409, id=hid, body={"resolved": False, "wrap_up": api.wrap_up[0]})
     api("abandonHandoff", "bot", 409, id=hid)
     api("getHandoff", "sue", 404, id="no-such-escalation")
+
+    api("submitSurvey", "bob", 403, id=hid, body={"resolved": True, "rating": 5})  # the bot's, not the agent's
+    surveyed = api("submitSurvey", "bot", 200, id=hid, body={"resolved": True, "rating": 5, "comment": "Bob sorted it"})
+    survey = surveyed["outcome"]["survey"]
+    assert surveyed["status"] == "closed" and surveyed["outcome"]["wrap_up"] == api.wrap_up[0]
+    assert (survey["resolved"], survey["rating"], survey["comment"]) == (True, 5, "Bob sorted it")
+    assert survey["at"].endswith("Z")
+    again = api.call("submitSurvey", "bot", 409, id=hid, body={"resolved": False, "rating": None})
+    assert "survey already answered" in again.json()["error"]["message"]
+    record = api("getHandoff", "bob", 200, id=hid)
+    assert record["outcome"]["survey"] == survey and record["status"] == "closed"
+    assert (record["history"][-1]["status"], record["history"][-1]["detail"]) == ("closed", "survey: resolved, 5/5")
+    api("submitSurvey", "bot", 404, id="no-such-escalation", body={"resolved": True, "rating": None})
 
 
 def test_transfer_to_a_group_and_release(quiet: Api) -> None:
@@ -276,6 +292,14 @@ def bad_bodies() -> List[Tuple[str, str, Any, str]]:
         ("transferHandoff", "sue", {"reason": "x", "agent_id": "Not An Id"}, "agent_id"),
         ("transferHandoff", "sue", {"reason": "x"}, "skill_group or agent_id"),
         ("transferHandoff", "sue", {"skill_group": "billing"}, "reason"),
+        ("submitSurvey", "bot", {"resolved": True, "rating": 0}, "rating"),
+        ("submitSurvey", "bot", {"resolved": True, "rating": 6}, "rating"),
+        ("submitSurvey", "bot", {"resolved": True, "rating": 4.5}, "rating"),
+        ("submitSurvey", "bot", {"resolved": True}, "rating"),
+        ("submitSurvey", "bot", {"resolved": "yes", "rating": 3}, "resolved"),
+        ("submitSurvey", "bot", {"rating": 3}, "resolved"),
+        ("submitSurvey", "bot", {"resolved": True, "rating": 3, "comment": "x" * 1001}, "comment"),
+        ("submitSurvey", "bot", {"resolved": True, "rating": 3, "stars": 3}, "stars"),
         ("setStatus", "sue", {"status": "busy"}, "status"),
         ("setStatus", "sue", {}, "status"),
     ]
@@ -296,7 +320,7 @@ MALFORMED = [b"{not json", b"\xff\xfe", b'{"text": "unterminated', b'{"text": Na
 @pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
                                               ("releaseHandoff", "sue"), ("setStatus", "sue"),
-                                              ("login", None)])
+                                              ("submitSurvey", "bot"), ("login", None)])
 def test_malformed_json_is_400(api: Api, chat: str, operation_id: str, who: Optional[str]) -> None:
     id = chat if "{id}" in api.operations[operation_id].path else None
     for raw in MALFORMED:
@@ -317,7 +341,7 @@ def test_schema_violation_is_422(api: Api, chat: str, operation_id: str, who: st
 
 @pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
-                                              ("setStatus", "sue"), ("login", None)])
+                                              ("setStatus", "sue"), ("submitSurvey", "bot"), ("login", None)])
 def test_not_an_object_or_no_body_is_422(api: Api, chat: str, operation_id: str, who: Optional[str]) -> None:
     id = chat if "{id}" in api.operations[operation_id].path else None
     for raw in (b"", b"[]", b'"text"', b"null"):
@@ -403,7 +427,9 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
              ("transferHandoff", "sue", live[0], {"skill_group": "general", "reason": "x"}),
              ("releaseHandoff", "sue", live[0], None),
              ("closeHandoff", "sue", live[0], {"resolved": True, "wrap_up": api.wrap_up[0]}),
-             ("abandonHandoff", "bot", live[0], None), ("getQueues", "bot", None, None),
+             ("abandonHandoff", "bot", live[0], None),
+             ("submitSurvey", "bot", live[0], {"resolved": True, "rating": 4}),
+             ("getQueues", "bot", None, None),
              ("login", None, None, {"agent_id": "sue", "password": PASSWORD}), ("getMe", "sue", None, None),
              ("setStatus", "sue", None, {"status": "away"}), ("getMyHandoffs", "sue", None, None),
              ("health", None, None, None)]

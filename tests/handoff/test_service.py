@@ -10,7 +10,7 @@ from handoff.auth import Caller, Forbidden
 from handoff.memory_store import MemoryStore
 from handoff.metrics import Metrics
 from handoff.service import HandoffService, Invalid
-from handoff.store import Status
+from handoff.store import Conflict, Status
 from tests.handoff.requests import handoff_request
 
 
@@ -165,3 +165,35 @@ def test_agents_act_only_on_their_chats_and_supervisors_on_all(env):
     done = run(service.finish(bob, e.id, Status.CLOSED, "refund_issued",
                               {"resolved": True, "wrap_up": "refund_issued"}))
     assert done.outcome["wrap_up"] == "refund_issued" and run(store.get_agent("bob")).load == 0
+
+
+def sample(service, name, **labels):
+    return service.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_a_survey_is_stored_once_on_a_closed_chat_and_counted_per_group(env):
+    service, store, clock, run, agent = env
+    ann = agent("ann", ["general"])
+    e = run(service.create(handoff_request("c1", topics=[]))).escalation
+    with pytest.raises(Conflict, match="not closed"):
+        run(service.survey(e.id, {"resolved": True, "rating": 5}))
+    run(service.accept(ann, e.id))
+    run(service.finish(ann, e.id, Status.CLOSED, "answered", {"resolved": True, "wrap_up": "answered"}))
+    clock.now += 60
+    done = run(service.survey(e.id, {"resolved": True, "rating": 4, "comment": "thanks"}))
+    assert done.outcome["survey"] == {"resolved": True, "rating": 4, "comment": "thanks", "at": clock.now}
+    with pytest.raises(Conflict, match="survey already answered"):
+        run(service.survey(e.id, {"resolved": False, "rating": None}))
+    record = run(service.record(run(store.get(e.id))))
+    assert record["outcome"]["survey"]["at"].endswith("Z")  # times in responses are ISO 8601, as elsewhere
+    assert record["history"][-1]["detail"] == "survey: resolved, 4/5" and record["status"] == "closed"
+    other = run(service.create(handoff_request("c2", topics=[]))).escalation
+    run(service.accept(ann, other.id))
+    run(service.finish(ann, other.id, Status.CLOSED, "answered", {"resolved": False, "wrap_up": "answered"}))
+    run(service.survey(other.id, {"resolved": False, "rating": None, "comment": ""}))  # rating skipped
+    assert run(store.get(other.id)).outcome["survey"] == {"resolved": False, "rating": None, "at": clock.now}
+    assert sample(service, "handoff_surveys_total", skill_group="general", resolved="yes") == 1
+    assert sample(service, "handoff_surveys_total", skill_group="general", resolved="no") == 1
+    assert sample(service, "handoff_survey_rating_count", skill_group="general") == 1
+    assert sample(service, "handoff_survey_rating_sum", skill_group="general") == 4
+
