@@ -2,7 +2,8 @@
 
 HTTP and WebSocket only: authentication (handoff/auth.py), body validation against the published
 OpenAPI document (handoff/api_doc.py), and calls into HandoffService (handoff/service.py). Two
-background tasks per process: the sweeper (offers, overflow, tickets) and the event reader that
+background tasks per process: the sweeper (offers, overflow, tickets, and the presence of the agents
+whose WebSocket this process holds: see HandoffService.sweep_lost_agents) and the event reader that
 pushes the store's event stream to this process's WebSocket clients.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import gc
 import json
 import logging
 import uuid
-from typing import Any, Dict, Optional, Set
+from typing import Any, Dict, List, Optional, Set
 
 import ujson
 
@@ -70,8 +71,15 @@ class Hub:
         return q
 
     def remove(self, caller: Caller, q: asyncio.Queue) -> None:
-        self.agents.get(caller.agent_id or "", set()).discard(q)
+        queues = self.agents.get(caller.agent_id or "", set())
+        queues.discard(q)
+        if not queues:
+            self.agents.pop(caller.agent_id or "", None)
         self.supervisors.discard(q)
+
+    def present(self) -> List[str]:
+        """Agents with a WebSocket open on this process."""
+        return [agent_id for agent_id, queues in self.agents.items() if queues and agent_id]
 
     def deliver(self, event: Event) -> None:
         targets: Set[asyncio.Queue] = set(self.supervisors)
@@ -105,7 +113,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.before_server_start
     async def open_store(app: Sanic, _loop: Any) -> None:
         app.ctx.store = store or RedisStore.from_url(settings.redis_url, settings.redis_prefix)
-        app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds)
+        app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds,
+                                         agent_grace_seconds=settings.agent_grace_seconds)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
@@ -122,6 +131,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         while True:
             await asyncio.sleep(settings.sweep_seconds)
             try:
+                await app.ctx.service.see(hub.present())  # before the sweep looks for lost agents
                 await app.ctx.service.sweep()
             except UNAVAILABLE as e:
                 log.warning("sweep skipped: Redis unavailable (%s)", e)
@@ -327,6 +337,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         metrics.ws_clients.inc()
         sender: Optional[asyncio.Future] = None
         try:
+            await app.ctx.service.see([c.agent_id])  # back within the grace period: the chats stay
             await ws.send(json.dumps({"type": "snapshot", "agent": await app.ctx.service.agent_view(c.agent_id),
                                       "handoffs": await app.ctx.service.my_handoffs(c.agent_id)}))
 

@@ -34,6 +34,11 @@ class Metrics:
                                "the customer says the problem was resolved", ["skill_group", "resolved"], registry=r)
         self.survey_rating = Histogram("handoff_survey_rating", "Survey ratings (1-5; skipped ratings not counted)",
                                        ["skill_group"], registry=r, buckets=(1, 2, 3, 4, 5))
+        self.agents_lost = Counter("handoff_agents_lost_total",
+                                   "Agents whose console stayed disconnected past the grace period (set offline)",
+                                   registry=r)
+        self.requeued = Counter("handoff_requeued_total",
+                                "Chats of a lost agent returned to their group's queue", ["skill_group"], registry=r)
         self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
         self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
                                   registry=r)

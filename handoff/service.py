@@ -2,6 +2,15 @@
 
 Pure of HTTP: the Sanic app (handoff/app.py) authenticates and validates, then calls these methods.
 Every state change is one store operation; this module only decides which one.
+
+Lost agents: the app tells the service which agents have their console's WebSocket open on this
+process (``see``, every sweep and when a WebSocket opens). An agent not seen by any process for
+``agent_grace_seconds`` is lost: one process claims them, sets them offline and sends each chat
+offered or assigned to them back to its group's queue ("agent disconnected"), where the next free
+agent gets it. Reconnecting within the grace period keeps the chats. Agents who never open a
+WebSocket (pure API users) are never seen, so never lost: their chats stay with them. Going
+offline by ``set_status`` keeps an agent's chats too (they finish or transfer them); with no chats
+left it also drops them from the presence record.
 """
 from __future__ import annotations
 
@@ -58,12 +67,13 @@ class Created:
 
 class HandoffService:
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0) -> None:
         self.store = store
         self.groups = groups
         self.metrics = metrics
         self.reservation_seconds = reservation_seconds
         self.clock = clock
+        self.agent_grace_seconds = agent_grace_seconds
         ageing = groups.priority_cfg.get("ageing") or {}
         # A waiting chat gains `points` every `every_seconds`: one point is worth this many seconds of waiting.
         self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
@@ -187,6 +197,7 @@ class HandoffService:
         for escalation_id, agent_id in expired:
             self.metrics.offer_timeouts.inc()
             log.info("offer of %s to %s timed out; back in the queue", escalation_id, agent_id)
+        await self.sweep_lost_agents(now)
         names = list(self.groups.groups)
         for stats in await self.store.queue_stats(names):
             if stats.waiting == 0:
@@ -212,6 +223,51 @@ class HandoffService:
                 continue  # another process moved it first
         if target:
             await self.dispatch(target)
+
+    # -- presence --------------------------------------------------------------------------------
+    async def see(self, agent_ids: Iterable[str]) -> None:
+        """These agents' consoles are connected to this process now."""
+        ids = [a for a in agent_ids if a]
+        if ids:
+            await self.store.touch_agents(ids, self.clock())
+
+    async def sweep_lost_agents(self, now: float) -> List[str]:
+        """Agents not seen for the grace period: each claimed by one process, set offline, and their chats
+        sent back to their groups' queues. The agents this call handled."""
+        before = now - self.agent_grace_seconds
+        handled = []
+        for agent_id in await self.store.lost_agents(before):
+            if not await self.store.forget_agent(agent_id, before):
+                continue  # another process claimed them, or they came back just now
+            if await self._requeue_lost(agent_id, now):
+                handled.append(agent_id)
+        return handled
+
+    async def _requeue_lost(self, agent_id: str, now: float) -> bool:
+        try:
+            agent = await self.store.get_agent(agent_id)
+        except NotFound:
+            return False  # never went online: nothing to take back
+        chats = await self.store.agent_chats(agent_id)
+        if agent.status == "offline" and not chats:
+            return False  # went offline and closed the console: nothing was lost
+        self.metrics.agents_lost.inc()
+        if agent.status != "offline":
+            await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline"), now)
+        groups = []
+        for escalation_id in chats:
+            try:
+                e = await self.store.get(escalation_id)
+                await self.store.transfer(escalation_id, None, now, self.seconds_per_point, to_group=e.skill_group,
+                                          detail="agent disconnected", from_agent=agent_id)
+            except (Conflict, NotFound):
+                continue  # it moved on meanwhile (accepted elsewhere, closed, expired, abandoned)
+            self.metrics.requeued.labels(e.skill_group).inc()
+            groups.append(e.skill_group)
+        log.info("agent %s lost (no console for %g s): offline, %d chat(s) back in the queue", agent_id,
+                 self.agent_grace_seconds, len(groups))
+        await self.dispatch_many(groups)
+        return True
 
     # -- agents ----------------------------------------------------------------------------------
     def check_access(self, caller: Caller, e: Escalation) -> None:
@@ -295,6 +351,8 @@ class HandoffService:
         await self.store.set_agent(Agent(agent_id, skills, int(account["max_chats"]), status), self.clock())
         if status == "online":
             await self.dispatch_many(skills)
+        elif status == "offline" and not await self.store.agent_chats(agent_id):
+            await self.store.forget_agent(agent_id)  # nothing to take back should their console go away
         return await self.store.get_agent(agent_id)
 
     async def agent_view(self, agent_id: str) -> Dict[str, Any]:

@@ -24,6 +24,7 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     reservation_seconds: float = 30.0  # an offer not accepted in this time goes to the next agent
     sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
+    agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
     max_body_bytes: int = 1_000_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
     static_dir: Optional[Path] = None  # the web pages (issue 6); None: no pages
@@ -52,6 +53,11 @@ class Settings:
                 raise SettingsError(f"{name} must be greater than {low:g}, not {raw}")
             return value
 
+        sweep_seconds = number("HANDOFF_SWEEP_SECONDS", cls.sweep_seconds)
+        grace = number("HANDOFF_AGENT_GRACE_SECONDS", cls.agent_grace_seconds)
+        if grace <= sweep_seconds:
+            raise SettingsError(f"HANDOFF_AGENT_GRACE_SECONDS ({grace:g}) must be greater than HANDOFF_SWEEP_SECONDS "
+                                f"({sweep_seconds:g}): each process refreshes its agents' presence once a sweep")
         return cls(
             bot_token=need("HANDOFF_BOT_TOKEN", 16),
             token_secret=need("HANDOFF_TOKEN_SECRET", 32),
@@ -61,7 +67,8 @@ class Settings:
             redis_prefix=env.get("HANDOFF_REDIS_PREFIX", cls.redis_prefix),
             token_ttl_seconds=int(number("HANDOFF_TOKEN_TTL_SECONDS", cls.token_ttl_seconds, int)),
             reservation_seconds=number("HANDOFF_RESERVATION_SECONDS", cls.reservation_seconds),
-            sweep_seconds=number("HANDOFF_SWEEP_SECONDS", cls.sweep_seconds),
+            sweep_seconds=sweep_seconds,
+            agent_grace_seconds=grace,
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
             static_dir=Path(env["HANDOFF_STATIC_DIR"]) if env.get("HANDOFF_STATIC_DIR") else None,

@@ -2,7 +2,8 @@
 
 1,000 escalations over 20 agents in 5 skill groups are each assigned exactly once, while one
 service process is killed with SIGKILL and Redis is restarted; an ignored offer moves on after the
-reservation time; overflow and ticket paths work.
+reservation time; overflow and ticket paths work; an agent whose console disconnects loses their
+chats to the queue after the grace period, unless they reconnect within it.
 """
 from __future__ import annotations
 
@@ -271,3 +272,81 @@ def test_websockets_push_offers_messages_and_status_changes_across_processes(sma
     assert [m["seq"] for m in received] == [1, 2, 3] and {m["speaker"] for m in received} == {"customer"}
     assert seen_by_supervisor == "my parcel never came"
     assert away["status"] == "away"
+
+
+@pytest.fixture
+def presence(tmp_path):
+    """One process, a 2 s grace period for disconnected consoles: ann (general), cat (billing) and bob
+    (both), each with a WebSocket."""
+    c = Cluster(tmp_path, HANDOFF_RESERVATION_SECONDS="30", HANDOFF_SWEEP_SECONDS="0.25",
+                HANDOFF_AGENT_GRACE_SECONDS="2")
+    try:
+        c.start_redis()
+        c.add_agents([{"id": "ann", "skills": ["general"], "max_chats": 2},
+                      {"id": "cat", "skills": ["billing"], "max_chats": 2},
+                      {"id": "bob", "skills": ["general", "billing"], "max_chats": 2}])
+        c.start_service()
+        yield c
+    finally:
+        c.stop()
+
+
+def test_a_disconnected_agents_chat_goes_to_the_next_agent_and_a_quick_reconnect_keeps_it(presence):
+    url, bot = presence.urls[0], bearer(BOT_TOKEN)
+    tokens = {a: presence.login(a) for a in ("ann", "cat", "bob")}
+    ws_url = url.replace("http", "ws") + "/v1/agents/me/stream"
+
+    async def scenario():
+        async with aiohttp.ClientSession() as session:
+            async def connect(agent_id: str):
+                ws = await session.ws_connect(ws_url, headers=bearer(tokens[agent_id]))
+                snapshot = json.loads((await ws.receive()).data)
+                assert snapshot["type"] == "snapshot"
+                return ws, snapshot
+
+            async def request(method: str, path: str, token: str, body=None):
+                async with session.request(method, url + path, json=body, headers=bearer(token)) as r:
+                    assert r.status in (200, 201), await r.text()
+                    return await r.json()
+
+            ws = {a: (await connect(a))[0] for a in ("ann", "cat", "bob")}
+            for agent_id in ("ann", "cat", "bob"):  # bob online last: ann and cat are idle longer
+                await request("PUT", "/v1/agents/me/status", tokens[agent_id], {"status": "online"})
+            general = await request("POST", "/v1/handoffs", BOT_TOKEN, handoff_request("lost-1", topics=[]))
+            billing = await request("POST", "/v1/handoffs", BOT_TOKEN,
+                                    handoff_request("lost-2", categories={"double_charge": "charged twice"}))
+            await request("POST", f"/v1/handoffs/{general['id']}/accept", tokens["ann"])
+            await request("POST", f"/v1/handoffs/{billing['id']}/accept", tokens["cat"])
+
+            await ws["ann"].close()                   # ann's console is gone for good
+            await ws["cat"].close()                   # cat's comes back within a second
+            started = time.monotonic()
+            await asyncio.sleep(0.7)
+            ws["cat"], cat_snapshot = await connect("cat")
+            while True:
+                event = json.loads((await asyncio.wait_for(ws["bob"].receive(), 6)).data)
+                if event["type"] == "offered":
+                    waited = time.monotonic() - started
+                    break
+            await asyncio.sleep(max(0.0, started + 4.5 - time.monotonic()))  # cat's old sighting long expired
+            records = [await request("GET", f"/v1/handoffs/{c['id']}", BOT_TOKEN) for c in (general, billing)]
+            ann_now = await request("GET", "/v1/agents/me", tokens["ann"])
+            cat_now = await request("GET", "/v1/agents/me", tokens["cat"])
+            for w in (ws["cat"], ws["bob"]):
+                await w.close()
+            return general, billing, event, waited, records, ann_now, cat_now, cat_snapshot
+
+    general, billing, event, waited, records, ann_now, cat_now, cat_snapshot = asyncio.run(scenario())
+    assert (event["escalation"], event["agent"]) == (general["id"], "bob")
+    assert 1.5 <= waited <= 5.0, waited  # grace 2 s, sweep every 0.25 s
+    moved, kept = records
+    assert (moved["status"], moved["agent_id"], moved["skill_group"]) == ("offered", "bob", "general")
+    assert [(h["status"], h["agent"], h["detail"]) for h in moved["history"]][-3:] == [
+        ("assigned", "ann", ""), ("waiting", None, "agent disconnected"), ("offered", "bob", "")]
+    assert (ann_now["status"], ann_now["load"]) == ("offline", 0)
+    assert [h["id"] for h in cat_snapshot["handoffs"]] == [billing["id"]]
+    assert (kept["status"], kept["agent_id"]) == ("assigned", "cat") and cat_now["status"] == "online"
+    assert "agent disconnected" not in [h["detail"] for h in kept["history"]]
+    metrics = requests.get(url + "/metrics").text
+    assert "handoff_agents_lost_total 1.0" in metrics
+    assert 'handoff_requeued_total{skill_group="general"} 1.0' in metrics

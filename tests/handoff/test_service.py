@@ -197,3 +197,86 @@ def test_a_survey_is_stored_once_on_a_closed_chat_and_counted_per_group(env):
     assert sample(service, "handoff_survey_rating_count", skill_group="general") == 1
     assert sample(service, "handoff_survey_rating_sum", skill_group="general") == 4
 
+
+def lost_agent_setup(env):
+    """ann (console connected) has accepted a general chat; bob, also general, is online with a free slot."""
+    service, store, clock, run, agent = env
+    ann = agent("ann", ["general"])
+    e = run(service.create(handoff_request("c1", topics=[]))).escalation
+    run(service.accept(ann, e.id))
+    clock.now += 1
+    agent("bob", ["general"])
+    run(service.see(["ann", "bob"]))
+    return e
+
+
+def test_an_agent_unseen_past_the_grace_period_is_set_offline_and_their_chat_goes_to_the_next_agent(env):
+    service, store, clock, run, agent = env
+    e = lost_agent_setup(env)
+    start = run(store.last_event_id())
+    for _ in range(6):  # ann's console is gone; bob's process keeps seeing bob
+        clock.now += 10
+        run(service.see(["bob"]))
+        run(service.sweep())
+    assert run(store.get(e.id)).agent_id == "ann"                            # 60 s: not yet past the grace
+    clock.now += 1
+    run(service.see(["bob"]))
+    run(service.sweep())
+    moved = run(store.get(e.id))
+    assert (moved.status, moved.agent_id, moved.skill_group) == (Status.OFFERED, "bob", "general")
+    assert [(h["status"], h["agent"], h["detail"]) for h in moved.history[-3:]] == [
+        ("assigned", "ann", ""), ("waiting", None, "agent disconnected"), ("offered", "bob", "")]
+    assert run(store.get_agent("ann")).status == "offline" and run(store.agent_chats("ann")) == []
+    assert run(store.get_agent("ann")).load == 0 and run(store.get_agent("bob")).status == "online"
+    events = [(ev.data["type"], ev.to) for ev in run(store.events(start, 0))]
+    assert ("agent_status", ["ann"]) in events and ("transferred", ["ann"]) in events
+    assert ("offered", ["bob"]) in events
+    assert sample(service, "handoff_agents_lost_total") == 1
+    assert sample(service, "handoff_requeued_total", skill_group="general") == 1
+    clock.now += 100
+    run(service.see(["bob"]))
+    run(service.sweep())                                                     # handled once, not again
+    assert sample(service, "handoff_agents_lost_total") == 1 and run(store.get(e.id)).agent_id == "bob"
+
+
+def test_an_agent_seen_again_within_the_grace_period_keeps_their_chat(env):
+    service, store, clock, run, agent = env
+    e = lost_agent_setup(env)
+    clock.now += 50
+    run(service.see(["ann", "bob"]))                                         # ann reconnected
+    clock.now += 50                                                          # 100 s since the first sighting
+    run(service.sweep())
+    kept = run(store.get(e.id))
+    assert (kept.status, kept.agent_id) == (Status.ASSIGNED, "ann")
+    assert "agent disconnected" not in [h["detail"] for h in kept.history]
+    assert run(store.get_agent("ann")).status == "online" and sample(service, "handoff_agents_lost_total") == 0
+
+
+def test_api_only_agents_are_never_requeued_and_going_offline_keeps_the_chats(env):
+    service, store, clock, run, agent = env
+    carl = agent("carl", ["general"])                                       # never opens a WebSocket
+    e = run(service.create(handoff_request("c1", topics=[]))).escalation
+    run(service.accept(carl, e.id))
+    run(service.see(["dora"]))
+    agent("dora", ["billing"])
+    run(service.set_status("dora", "offline"))                               # no chats: forgotten at once
+    assert run(store.lost_agents(clock.now + 1)) == []
+    clock.now += 3600
+    run(service.sweep())
+    assert run(store.get(e.id)).agent_id == "carl" and run(store.get_agent("carl")).status == "online"
+
+    ann = agent("ann", ["general"])
+    chat = run(service.create(handoff_request("c2", topics=[]))).escalation
+    assert chat.agent_id == "ann"
+    run(service.accept(ann, chat.id))
+    run(service.see(["ann"]))
+    run(service.set_status("ann", "offline"))                                # holding a chat: it stays hers
+    clock.now += 30
+    run(service.sweep())
+    assert run(store.get(chat.id)).agent_id == "ann" and run(store.get(chat.id)).status == Status.ASSIGNED
+    clock.now += 31                                                          # and then her console went away
+    run(service.sweep())
+    back = run(store.get(chat.id))
+    assert (back.status, back.agent_id) == (Status.OFFERED, "carl")          # carl has a free slot
+    assert back.history[-2]["detail"] == "agent disconnected"
+    assert sample(service, "handoff_agents_lost_total") == 1
