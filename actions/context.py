@@ -7,6 +7,19 @@ FOLLOWUP_INTENTS = frozenset({"ask_how_long", "ask_if_delayed", "ask_who_pays", 
 FAQ_INTENT = "faq"
 
 
+EXTERNAL_PREFIX = "EXTERNAL: "  # Rasa's text for an intent triggered from outside (rasa.shared.core.events)
+
+
+def is_external(event: Dict[str, Any]) -> bool:
+    """A "user" event the customer did not write: an intent triggered by the handoff bridge (a chat closed)."""
+    return event.get("event") == "user" and str(event.get("text") or "").startswith(EXTERNAL_PREFIX)
+
+
+def customer_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The events without the externally triggered intents: they are neither messages nor scored."""
+    return [e for e in events if not is_external(e)]
+
+
 def user_events(events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return [e for e in events if e.get("event") == "user"]
 

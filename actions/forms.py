@@ -8,7 +8,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.parsing import address_from, order_number_from, reason_from
+from actions.parsing import address_from, order_number_from, rating_from, reason_from
 
 
 def check(slot: Text, value: Any, parse: Callable[[Any], Optional[str]],
@@ -57,3 +57,18 @@ class ValidateReturnForm(_OrderNumberValidation):
     async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher,
                                      tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         return check("return_reason", value, reason_from, dispatcher)
+
+
+class ValidateSurveyForm(FormValidationAction):
+    """The satisfaction survey after a closed chat: `survey_resolved` (yes/no buttons or typed) and
+    `survey_rating` 1-5 (buttons or typed; "skip" skips). A rating that does not parse is asked again."""
+
+    def name(self) -> Text:
+        return "validate_survey_form"
+
+    async def validate_survey_rating(self, value: Any, dispatcher: CollectingDispatcher,
+                                     tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        rating = rating_from(value)
+        if rating is None:
+            dispatcher.utter_message(response="utter_survey_rating_invalid")
+        return {"survey_rating": rating}

@@ -21,13 +21,14 @@ from common.pii import find_entities, mask_cards, mask_cards_in
 from common.policy import Decision, Signals
 from common.tables import Tables
 
+from actions.context import customer_events
 from actions.delivery import Delivery, deliver
 from actions.scoring import score, sentiment_summary, tables
 from actions.signals import current_session, customer_tags
 
 # Slots that are the assistant's own bookkeeping, not facts about the case.
 INTERNAL_SLOTS = frozenset({"sentiment", "complexity", "handoff_decision", "customer_tags", "handoff_request",
-                            "handoff_escalation",
+                            "handoff_escalation", "survey_escalation", "survey_resolved", "survey_rating",
                             "requested_slot", "session_started_metadata"})
 MAX_TRANSCRIPT = 2000
 SPEAKERS = {"user": "customer", "bot": "bot"}
@@ -144,7 +145,7 @@ class ActionRequestHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         t = tables()
-        request = build_request(tracker.sender_id, tracker.applied_events(), tracker.slots, t)
+        request = build_request(tracker.sender_id, customer_events(tracker.applied_events()), tracker.slots, t)
         group = request["routing"]["skill_group"]
         dispatcher.utter_message(response="utter_handoff_requested", group_name=t.skill_groups.groups[group]["name"])
         events: List[Dict[str, Any]] = [SlotSet("handoff_request", request)]

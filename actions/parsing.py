@@ -38,3 +38,21 @@ def reason_from(value: Any) -> Optional[str]:
         return None
     text = _SPACES.sub(" ", value).strip()
     return text if 3 <= len(text) <= 300 else None
+
+
+SKIPPED = "skipped"  # the survey rating the customer chose not to give
+_RATING_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}
+_RATING = re.compile(r"(?<![\d.])([1-5])(?:\s*(?:/|out of|of)\s*5)?(?![\d.])")
+
+
+def rating_from(value: Any) -> Optional[str]:
+    """A satisfaction rating "1".."5" from "4", "4/5", "four stars", "I'd say 5"; SKIPPED passes through;
+    None when the text holds no single rating (or several different ones)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text == SKIPPED:
+        return SKIPPED
+    found = {m.group(1) for m in _RATING.finditer(text)}
+    found |= {digit for word, digit in _RATING_WORDS.items() if re.search(rf"\b{word}\b", text)}
+    return found.pop() if len(found) == 1 else None

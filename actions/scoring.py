@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from common.policy import Complexity, Decision, Signals
 from common.tables import Tables, load_tables
 
+from actions.context import customer_events
 from actions.signals import current_session, customer_tags, signals_from_events, text_facts
 
 
@@ -73,7 +74,7 @@ class ActionScoreConversation(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         t = tables()
-        events = tracker.applied_events()
+        events = customer_events(tracker.applied_events())
         signals, complexity, decision = score(events, t)
         if handoff_pending(tracker):
             decision = Decision(False, ())

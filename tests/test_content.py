@@ -41,6 +41,8 @@ def test_training_data_validates_with_no_warning_but_rasas_known_false_positives
       (Rasa's validator only looks at stories and rules, never at actions);
     - "duplicated intents ... faq": Rasa's ResponsesSyncImporter adds the retrieval intent found in
       the NLU data to the domain that already declares it (every retrieval-intent project gets it).
+    - "The intent 'EXTERNAL_...' is ... not found in the NLU training data": intents named EXTERNAL_ are
+      triggered by code (the handoff bridge), never typed, so they have no examples on purpose.
     """
     result = rasa("data", "validate", "--fail-on-warnings")
     output = result.stdout + result.stderr
@@ -55,6 +57,8 @@ def test_training_data_validates_with_no_warning_but_rasas_known_false_positives
         if unused and unused.group(1) in allowed:
             continue
         if message.strip() == "The following duplicated intents have been found across multiple domain files: faq":
+            continue
+        if re.match(r"The intent 'EXTERNAL_\w+' is listed in the domain file, but is not found in the NLU", message):
             continue
         unexpected.append(message)
     assert unexpected == [], output
