@@ -22,6 +22,8 @@ from typing import Dict, List, Optional
 import aiohttp
 import psutil
 
+from bot.identity import SECRET_ENV, sign
+
 SCRIPT = [
     "hi",
     "how long does shipping take?",
@@ -41,7 +43,7 @@ def percentile(values: List[float], pct: float) -> float:
 
 
 async def conversation(session: aiohttp.ClientSession, url: str, turns: int, latencies: List[float]) -> int:
-    sender = f"bench-{uuid.uuid4().hex[:12]}"
+    sender = sign(f"bench-{uuid.uuid4().hex[:12]}")  # a conversation handle (bot/identity.py)
     errors = 0
     for i in range(turns):
         text = SCRIPT[i % len(SCRIPT)]
@@ -85,6 +87,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--url", help="a running Rasa server; default: start the stack here")
     parser.add_argument("--out", default="results/bench/latency.json")
     args = parser.parse_args(argv)
+    # The stack started here signs conversation handles with this; with --url, export the server's secret.
+    os.environ.setdefault(SECRET_ENV, uuid.uuid4().hex + uuid.uuid4().hex)
 
     stack = None
     result: Dict[str, object] = {}

@@ -95,6 +95,7 @@ async def measure(stacks: Dict[str, Running], rounds: int, turns: int) -> Dict[s
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    os.environ.setdefault("CHAT_SESSION_SECRET", os.urandom(24).hex())  # both servers sign handles with it
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--turns", type=int, default=24)

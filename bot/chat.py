@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
 import uuid
 from typing import Any, Dict, List, Optional
 
+from bot.identity import sign
+from bot.run_secrets import load_or_create
 from bot.settings import Settings
 
 
@@ -27,7 +30,9 @@ def render(reply: Dict[str, Any]) -> str:
 
 def chat(settings: Settings, sender: Optional[str] = None) -> int:
     url = f"http://127.0.0.1:{settings.rasa_port}/webhooks/rest/webhook"
-    sender = sender or f"terminal-{uuid.uuid4().hex[:12]}"
+    # The REST channel takes only signed conversation handles; sign with the run command's secret.
+    key = load_or_create(settings.data_dir, os.environ)["CHAT_SESSION_SECRET"]
+    sender = sign(sender or f"terminal-{uuid.uuid4().hex[:12]}", key)
     print(f"Chatting as {sender} with {url}. Empty line or Ctrl-D to quit.")
     buttons: List[Dict[str, Any]] = []
     while True:

@@ -11,6 +11,7 @@ NAMES = {
     "HANDOFF_BOT_TOKEN": 32,  # the bot's service token for the handoff service
     "HANDOFF_TOKEN_SECRET": 48,  # signs agents' session tokens
     "HANDOFF_DEMO_PASSWORD": 12,  # the demo team's password (./run start seeds handoff/demo_team.yml)
+    "CHAT_SESSION_SECRET": 32,  # signs customers' conversation handles (bot/identity.py)
 }
 
 

@@ -16,19 +16,26 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.customer import with_verified_customer
+from bot.identity import new_handle, sign, verify
 from bot.channels.payload import InvalidPayload, parse_rest_body
 from bot.handoff_bridge import bridge
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
+UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assistant: POST /webhooks/rest/conversations "
+                  "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see README)")
 
 
 class CheckedRestInput(RestInput):
     """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?}; replies as a JSON list.
 
+    ``sender`` is a conversation handle (bot/identity.py): ``POST /webhooks/rest/conversations``
+    issues one, or the shop signs its own ids with CHAT_SESSION_SECRET. Anything else gets 403, so nobody
+    can write to, or read the replies of, another customer's conversation by guessing its id.
+
     Messages that do not answer a request (an agent's, "Ann has joined") are POSTed to the shop's
     callback URL (``callback_url`` in credentials.yml, or REST_CALLBACK_URL) as
-    {"recipient_id", "text", "agent"?}, the format of Rasa's callback channel."""
+    {"recipient_id": <handle>, "text", "buttons"?, "agent"?}, the format of Rasa's callback channel."""
 
     def __init__(self, callback_url: Optional[str] = None) -> None:
         self.callback_url = callback_url or os.environ.get("REST_CALLBACK_URL") or None
@@ -61,7 +68,7 @@ class CheckedRestInput(RestInput):
                     return
                 if "s" not in session:
                     session["s"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-                async with session["s"].post(callback, json={"recipient_id": conversation, **message}) as r:
+                async with session["s"].post(callback, json={"recipient_id": sign(conversation), **message}) as r:
                     if r.status >= 300:
                         logger.warning("REST callback answered %s for %s", r.status, conversation)
 
@@ -71,17 +78,24 @@ class CheckedRestInput(RestInput):
             async def start_bridge(app: Any, _loop: Any) -> None:
                 await live.start(app)
 
+        @webhook.route("/conversations", methods=["POST"])
+        async def new_conversation(_: Request) -> HTTPResponse:
+            return response.json({"sender": new_handle()}, status=201)
+
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
                 incoming = parse_rest_body(request.body or b"")
             except InvalidPayload as exc:
                 return response.json(exc.as_json(), status=exc.status)
+            conversation = verify(incoming.sender)
+            if conversation is None:
+                return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
             collector = CollectingOutputChannel()
             if live is not None:
-                await live.forward(incoming.sender, incoming.text)  # reaches the agent when a person has the chat
+                await live.forward(conversation, incoming.text)  # reaches the agent when a person has the chat
             try:
-                await on_new_message(UserMessage(incoming.text, collector, incoming.sender,
+                await on_new_message(UserMessage(incoming.text, collector, conversation,
                                                  input_channel=self.name(),
                                                  metadata=with_verified_customer(incoming.metadata)))
             except CancelledError:

@@ -2,12 +2,18 @@
 
 Speaks the standard protocol: `session_request` -> `session_confirm`, `user_uttered` -> `bot_uttered`.
 A message that cannot be processed gets a polite `bot_uttered` notice (wording in notices.yml).
+
+Identity: the session id in `session_confirm` is a signed conversation handle (bot/identity.py);
+`session_request` continues a conversation only for a genuine handle, and a socket writes only to the
+conversation it was confirmed for. With live handoff on, a customer who disconnects while waiting for a
+person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
+the escalation abandoned).
 """
 from __future__ import annotations
 
 import inspect
 import logging
-import uuid
+import os
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
@@ -17,10 +23,11 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from bot.channels.customer import with_verified_customer
-from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, check_sender, parse_socketio_message
+from bot.identity import new_handle, verify
+from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
 from bot.handoff_bridge import bridge
 from common.pii import warm_up
 
@@ -38,6 +45,28 @@ async def _maybe_await(result: Any) -> None:
         await result
 
 
+def web_chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
+    """A bot message as Rasa's socket.io channel sends it: buttons become `quick_replies`."""
+    out = {k: v for k, v in message.items() if k not in ("recipient_id", "buttons") and v is not None}
+    if message.get("buttons"):
+        out["quick_replies"] = [{"content_type": "text", "title": b.get("title"), "payload": b.get("payload")}
+                                for b in message["buttons"]]
+    return out
+
+
+def others_in_room(sio: AsyncServer, namespace: str, room: str, leaving: str) -> bool:
+    """Whether another socket of this server is in the conversation's room (a second tab)."""
+    members = sio.manager.rooms.get(namespace or "/", {}).get(room) or {}
+    return any(sid != leaving for sid in members)
+
+
+def client_manager() -> Optional[AsyncRedisManager]:
+    """With Redis configured, socket.io emits go through it (python-socketio's AsyncRedisManager), so a
+    message for a customer reaches them whichever Rasa server their socket is connected to."""
+    url = os.environ.get("REDIS_URL")
+    return AsyncRedisManager(url, channel="shop:socketio") if url else None
+
+
 class CheckedSocketIOInput(SocketIOInput):
     @classmethod
     def name(cls) -> Text:
@@ -45,7 +74,7 @@ class CheckedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         warm_up()  # build the card-masking pipeline now, not on the first message
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=client_manager())
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 
@@ -56,7 +85,8 @@ class CheckedSocketIOInput(SocketIOInput):
         live = bridge()
         if live is not None:
             async def push(conversation: str, message: Dict[str, Any]) -> None:
-                await sio.emit(self.bot_message_evt, message, room=conversation, namespace=self.namespace)
+                await sio.emit(self.bot_message_evt, web_chat_message(message), room=conversation,
+                               namespace=self.namespace)
 
             live.register_output(self.name(), push)
 
@@ -76,23 +106,39 @@ class CheckedSocketIOInput(SocketIOInput):
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            try:
-                session_id = check_sender(requested) if requested else uuid.uuid4().hex
-            except InvalidPayload:
-                session_id = uuid.uuid4().hex
+            handle = requested if verify(requested) else new_handle()  # a forged or unknown one: a new chat
+            conversation = verify(handle)
+            await sio.save_session(sid, {"conversation": conversation, "handle": handle},
+                                   namespace=self.namespace)
             if self.session_persistence:
-                await _maybe_await(sio.enter_room(sid, session_id, namespace=self.namespace))
-            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+                await _maybe_await(sio.enter_room(sid, conversation, namespace=self.namespace))
+            live = bridge()
+            if live is not None:
+                await live.customer_back(conversation)
+            await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace)
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: Text) -> None:
+            live = bridge()
+            if live is None:
+                return
+            session = await sio.get_session(sid, namespace=self.namespace)
+            conversation = session.get("conversation") if session else None
+            if conversation and not others_in_room(sio, self.namespace, conversation, sid):
+                await live.customer_left(conversation)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: Text, data: Any) -> None:
             try:
                 incoming = parse_socketio_message(data)
+                session = await sio.get_session(sid, namespace=self.namespace)
+                if not session or session.get("handle") != incoming.sender:
+                    raise InvalidPayload(403, "invalid_session", "this socket was not confirmed for that session")
             except InvalidPayload as exc:
                 await sio.emit(self.bot_message_evt, {"text": notice(exc.code)}, room=sid,
                                namespace=self.namespace)
                 return
-            sender = incoming.sender if self.session_persistence else sid
+            sender = session["conversation"] if self.session_persistence else sid
             output = SocketIOOutput(sio, self.bot_message_evt)
             live = bridge()
             if live is not None:

@@ -16,7 +16,10 @@ import requests
 import socketio
 import yaml
 
+from bot.identity import sign, verify
 from tests.conftest import ROOT, free_port
+
+SESSION_SECRET = "test-chat-session-secret-0123456789"  # what the channels sign conversation handles with
 
 
 def responses_texts(name: str) -> List[str]:
@@ -47,7 +50,8 @@ class RunCommand:
         self.env = {**env, "PYTHONPATH": str(ROOT),
                     "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
                     "HANDOFF_PORT": str(self.handoff_port), "BOT_DATA_DIR": str(run_dir / "data"),
-                    "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", **(extra_env or {})}
+                    "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", "CHAT_SESSION_SECRET": SESSION_SECRET,
+                    **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
         self.output: List[str] = []
 
@@ -94,8 +98,9 @@ class RunCommand:
                 self.proc.kill()
 
     def say(self, sender: str, text: str) -> List[str]:
-        reply = requests.post(f"{self.url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
-                              timeout=60)
+        """What the bot answers `text` in conversation `sender` (a bare id: signed here, as a shop would)."""
+        reply = requests.post(f"{self.url}/webhooks/rest/webhook",
+                              json={"sender": handle(sender), "message": text}, timeout=60)
         reply.raise_for_status()
         return [m.get("text", "") for m in reply.json()]
 
@@ -104,15 +109,28 @@ class RunCommand:
                              headers=headers or {"Content-Type": "application/json"})
 
 
-async def socketio_session(url: str) -> tuple:
-    """A web-chat client connected as the rasa-webchat widget is: (client, session id, queue of bot_uttered)."""
+def handle(conversation_id: str) -> str:
+    """The conversation handle a client must send for this conversation id."""
+    return sign(conversation_id, SESSION_SECRET)
+
+
+def conversation_of(session_id: str) -> str:
+    """The conversation id (the tracker's sender id) of a handle the socket.io channel confirmed."""
+    found = verify(session_id, SESSION_SECRET)
+    assert found, f"not a genuine handle: {session_id}"
+    return found
+
+
+async def socketio_session(url: str, session_id: Optional[str] = None) -> tuple:
+    """A web-chat client connected as the rasa-webchat widget is: (client, session id, queue of bot_uttered).
+    `session_id`: a handle from an earlier session, to continue that conversation (as after a reload)."""
     client = socketio.AsyncClient()
     received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
     confirmed: "asyncio.Queue[str]" = asyncio.Queue()
     client.on("bot_uttered", lambda data: received.put_nowait(data))
     client.on("session_confirm", lambda data: confirmed.put_nowait(data))
     await client.connect(url, socketio_path="socket.io", transports=["websocket"])
-    await client.emit("session_request", {"session_id": None})
+    await client.emit("session_request", {"session_id": session_id})
     session_id = await asyncio.wait_for(confirmed.get(), 10)
     return client, session_id, received
 

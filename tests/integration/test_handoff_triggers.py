@@ -22,7 +22,7 @@ import yaml
 
 from common.config import validate
 from tests.conftest import ROOT, free_port
-from tests.integration.running import RunCommand, responses_texts
+from tests.integration.running import RunCommand, handle, responses_texts
 
 SECRET = "integration-test-secret-0123456789abcdef"
 STORIES = yaml.safe_load((ROOT / "tests/data/handoff_stories.yml").read_text())["stories"]
@@ -60,7 +60,7 @@ def say(stack: RunCommand, sender: str, text: str, customer: Optional[Dict[str, 
         claims = {"sub": f"cust-{sender}", "exp": int(time.time()) + 600, **customer}
         metadata["customer_token"] = jwt.encode(claims, SECRET, algorithm="HS256")
     reply = requests.post(f"{stack.url}/webhooks/rest/webhook",
-                          json={"sender": sender, "message": text, "metadata": metadata}, timeout=60)
+                          json={"sender": handle(sender), "message": text, "metadata": metadata}, timeout=60)
     reply.raise_for_status()
     return [m.get("text", "") for m in reply.json()]
 

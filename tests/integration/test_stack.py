@@ -13,7 +13,8 @@ import pytest
 
 from bot.channels.socketio import notice
 from tests.conftest import ROOT, free_port
-from tests.integration.running import RunCommand, matches, responses_texts, socketio_session, wait_gone
+from tests.integration.running import (RunCommand, conversation_of, handle, matches, responses_texts,
+                                       socketio_session, wait_gone)
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +113,60 @@ def test_socketio_channel_speaks_the_webchat_protocol(stack: RunCommand):
     assert notice_["text"] == notice("empty_message")
     assert too_long["text"] == notice("message_too_long")
     assert garbage["text"] == notice("invalid_event")
+
+
+def test_nobody_can_write_to_or_read_another_customers_conversation(stack: RunCommand):
+    import redis as redis_lib
+    import requests
+
+    # REST: a bare or forged sender is refused and changes nothing; a handle from the channel works.
+    victim = new_sender()
+    assert stack.say(victim, "where is my order")[-1] in responses_texts("utter_ask_order_number")
+    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    before = r.get(f"shop:tracker:{victim}")
+    forged = handle(victim)[:-4] + ("AAAA" if not handle(victim).endswith("AAAA") else "BBBB")
+    for sender in (victim, forged, handle(victim + "x")[: -1], f"{victim}.{'A' * 22}"):
+        reply = requests.post(f"{stack.url}/webhooks/rest/webhook", json={"sender": sender, "message": "10234567"},
+                              timeout=30)
+        assert reply.status_code == 403 and reply.json()["error"] == "unknown_sender", (sender, reply.text)
+    assert r.get(f"shop:tracker:{victim}") == before
+    issued = requests.post(f"{stack.url}/webhooks/rest/conversations", timeout=30)
+    assert issued.status_code == 201
+    reply = requests.post(f"{stack.url}/webhooks/rest/webhook", json={"sender": issued.json()["sender"],
+                                                                       "message": "hi"}, timeout=30)
+    assert reply.status_code == 200 and any(matches(m["text"], "utter_greet") for m in reply.json())
+
+    # socket.io: asking for another customer's session (bare id or forged handle) gives a new conversation;
+    # writing to a session this socket was not confirmed for is refused; the victim's replies stay theirs.
+    async def attack() -> tuple:
+        owner, owner_handle, owner_inbox = await socketio_session(stack.url)
+        await owner.emit("user_uttered", {"message": "where is my order", "session_id": owner_handle})
+        asked = await asyncio.wait_for(owner_inbox.get(), 30)
+        bare = conversation_of(owner_handle)
+        intruder, got_for_bare, intruder_inbox = await socketio_session(stack.url, bare)
+        _, got_for_forged, _ = await socketio_session(stack.url, owner_handle[:-2] + "zz")
+        await intruder.emit("user_uttered", {"message": "10234567", "session_id": owner_handle})
+        refused = await asyncio.wait_for(intruder_inbox.get(), 30)
+        await owner.emit("user_uttered", {"message": "10234567", "session_id": owner_handle})
+        answered = await asyncio.wait_for(owner_inbox.get(), 30)
+        await asyncio.sleep(1.0)
+        leaked = [intruder_inbox.get_nowait() for _ in range(intruder_inbox.qsize())]
+        # the owner, reconnecting with their handle (a page reload), continues their conversation
+        again, again_handle, _ = await socketio_session(stack.url, owner_handle)
+        for c in (owner, intruder, again):
+            await c.disconnect()
+        return owner_handle, bare, asked, got_for_bare, got_for_forged, refused, answered, leaked, again_handle
+
+    owner_handle, bare, asked, got_for_bare, got_for_forged, refused, answered, leaked, again = asyncio.run(attack())
+    assert asked["text"] in responses_texts("utter_ask_order_number")
+    assert conversation_of(got_for_bare) != bare and conversation_of(got_for_forged) != bare
+    assert refused["text"] == notice("invalid_session")
+    assert matches(answered["text"], "utter_order_status_processing", order_number="10234567") or \
+        "10234567" in answered["text"], answered
+    assert leaked == []
+    assert again == owner_handle
+    users = [e["text"] for e in json.loads(r.get(f"shop:tracker:{bare}"))["events"] if e["event"] == "user"]
+    assert users == ["where is my order", "10234567"]  # the intruder's message is not in it
 
 
 def test_a_second_start_says_it_is_already_running(stack: RunCommand):
