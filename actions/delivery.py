@@ -20,6 +20,9 @@ import redis.asyncio as aioredis
 logger = logging.getLogger(__name__)
 OUTBOX = "shop:handoff:outbox"
 ACTIVE = "shop:handoff:active"  # conversation -> escalation, shared with bot/handoff_bridge.py
+PENDING = "pending"  # ACTIVE's value while the request waits in the outbox
+SURVEYS = "shop:handoff:surveys"  # survey answers the service could not take yet: {"escalation", "survey"}
+POSITION = "shop:handoff:position"  # conversation -> queue position last told, for the bridge's updates
 REJECTED = "shop:handoff:rejected"  # refused by the service (a bug): kept for a person, not retried
 ATTEMPTS = (0.0, 0.3, 1.0)  # delays before each try
 TIMEOUT_SECONDS = 3.0
@@ -33,13 +36,19 @@ class Delivery:
 
 async def post_handoff(base_url: str, token: str, request: Dict[str, Any]) -> Dict[str, Any]:
     """The service's answer (201 or 200); raises on anything else after the retries."""
+    return await post(base_url, token, "/v1/handoffs", request)
+
+
+async def post(base_url: str, token: str, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
+    """POST with retries: the answer of a 200/201; ValueError when the service refuses (4xx, retrying
+    will not help), ConnectionError when it cannot be reached or keeps failing."""
     last: Exception = RuntimeError("not tried")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session:
         for delay in ATTEMPTS:
             if delay:
                 await asyncio.sleep(delay)
             try:
-                async with session.post(f"{base_url.rstrip('/')}/v1/handoffs", json=request,
+                async with session.post(f"{base_url.rstrip('/')}{path}", json=body,
                                         headers={"Authorization": f"Bearer {token}"}) as r:
                     if r.status in (200, 201):
                         return await r.json()
@@ -58,25 +67,35 @@ async def deliver(request: Dict[str, Any]) -> Delivery:
         try:
             answer = await post_handoff(base, token, request)
             if answer.get("status") in ("waiting", "offered", "assigned"):
-                await mark_active(request["conversation_id"], answer["id"])
+                await mark_active(request["conversation_id"], answer["id"], answer.get("queue_position"))
             return Delivery("sent", answer)
         except ConnectionError as e:
             logger.warning("%s; keeping the request in the outbox", e)
         except ValueError:
             logger.exception("handoff request refused; kept in %s for a person to look at", REJECTED)
             return Delivery("failed" if not await keep(REJECTED, request) else "rejected")
-    return Delivery("queued") if await keep(OUTBOX, request) else Delivery("failed")
+    if await keep(OUTBOX, request):
+        await mark_active(request["conversation_id"], PENDING)  # what the customer writes meanwhile is kept too
+        return Delivery("queued")
+    return Delivery("failed")
 
 
-async def mark_active(conversation_id: str, escalation_id: str) -> None:
+async def mark_active(conversation_id: str, escalation_id: str, position: Optional[int] = None) -> None:
     """Tell the Rasa server's bridge at once that a person is coming (it also learns it from the service's
-    events, a moment later): the customer's next message must already reach the agent's side."""
+    events, a moment later): the customer's next message must already reach the agent's side. The queue
+    position the customer was told is kept so the bridge tells them only when it changes."""
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         return
     client = aioredis.Redis.from_url(redis_url)
     try:
-        await client.hset(ACTIVE, conversation_id, escalation_id)
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.hset(ACTIVE, conversation_id, escalation_id)
+            if position:
+                pipe.hset(POSITION, conversation_id, position)
+            else:
+                pipe.hdel(POSITION, conversation_id)
+            await pipe.execute()
     except Exception:
         logger.warning("could not record the open handoff of %s; the bridge will learn it from the events",
                        conversation_id)
@@ -84,12 +103,29 @@ async def mark_active(conversation_id: str, escalation_id: str) -> None:
         await client.close()
 
 
+async def submit_survey(escalation_id: str, survey: Dict[str, Any]) -> str:
+    """Store the customer's survey answer on the escalation: "stored", "kept" (in the SURVEYS outbox,
+    which the Rasa server's bridge retries), "refused" (the service said no: answered already, say) or
+    "failed" (nowhere to keep it)."""
+    base, token = os.environ.get("HANDOFF_URL"), os.environ.get("HANDOFF_BOT_TOKEN")
+    if base and token:
+        try:
+            await post(base, token, f"/v1/handoffs/{escalation_id}/survey", survey)
+            return "stored"
+        except ValueError as e:
+            logger.warning("survey of %s refused: %s", escalation_id, e)
+            return "refused"
+        except ConnectionError as e:
+            logger.warning("%s; keeping the survey answer in the outbox", e)
+    return "kept" if await keep(SURVEYS, {"escalation": escalation_id, "survey": survey}) else "failed"
+
+
 async def keep(key: str, request: Dict[str, Any]) -> bool:
     """Append the request to a Redis list; False when there is no Redis to keep it in."""
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        logger.error("no handoff service and no Redis configured: the handoff request of %s is only in the tracker",
-                     request.get("conversation_id"))
+        logger.error("no handoff service and no Redis configured: %s for %s is only in the tracker", key,
+                     request.get("conversation_id") or request.get("escalation"))
         return False
     client = aioredis.Redis.from_url(redis_url)
     try:

@@ -10,7 +10,16 @@
   message but predicts nothing.
 - It retries the handoff requests the action server could not deliver (the outbox
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
-  (LMOVE), so a crash in between leaves it to be sent again, never lost.
+  (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
+  (``shop:handoff:surveys``).
+- When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed``: the rules then run
+  the satisfaction survey (data/rules/survey.yml).
+- While a customer waits in the queue it tells them when their position improves (every
+  HANDOFF_POSITION_SECONDS), and it marks the escalation abandoned when a web-chat customer left
+  and did not come back within HANDOFF_CUSTOMER_GRACE_SECONDS.
+- With several Rasa servers, one bridge at a time does this work: it holds a Redis lock
+  (``shop:handoff:bridge``, renewed every few seconds); when its server dies another takes over where the
+  stream position says. Every server forwards its own customers' messages (``forward``).
 
 Channels register how to push a message to a customer (``register_output``); any other Rasa connector
 gets the same behaviour by calling ``register_output`` with its own push function and ``forward``
@@ -22,12 +31,15 @@ import asyncio
 import json
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import redis.asyncio as aioredis
+from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet
+from redis.exceptions import LockError
 
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
@@ -35,20 +47,34 @@ logger = logging.getLogger(__name__)
 
 Push = Callable[[str, Dict[str, Any]], Awaitable[None]]
 ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
+POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
+LEFT = "shop:handoff:left"  # zset conversation id -> when its last web-chat socket went away
 LAST_EVENT = "shop:handoff:last_event"
 OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
-ENDINGS = {"released": "utter_handoff_released", "closed": "utter_handoff_closed",
-           "ticket": "utter_handoff_ticket", "abandoned": None}
+SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
+FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
+PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
+LEADER = "shop:handoff:bridge"
+# Forget a conversation's forward queue once it is empty (atomically: a message may be queued meanwhile).
+FORGET_IF_EMPTY = """
+if redis.call('LLEN', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0
+"""
+CLOSED_INTENT = "EXTERNAL_handoff_closed"
+ENDINGS = {"released": "utter_handoff_released", "closed": None, "ticket": "utter_handoff_ticket",
+           "abandoned": None}
 
 
 class HandoffBridge:
-    def __init__(self, redis_url: str, service_url: str, token: str, prefix: str = "{ho}:") -> None:
+    def __init__(self, redis_url: str, service_url: str, token: str, prefix: str = "{ho}:",
+                 customer_grace_seconds: float = 60.0, position_seconds: float = 5.0) -> None:
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self.service_url = service_url.rstrip("/")
         self.token = token
         self.stream = f"{prefix}events"
+        self.customer_grace_seconds = customer_grace_seconds
+        self.position_seconds = position_seconds
         self.outputs: Dict[str, Push] = {}
-        self.active: Dict[str, str] = {}
         self.app: Any = None
         self.tasks: List[asyncio.Task] = []
         self.session: Optional[aiohttp.ClientSession] = None
@@ -61,7 +87,9 @@ class HandoffBridge:
         if not (url and token and redis_url):
             logger.warning("no HANDOFF_URL, HANDOFF_BOT_TOKEN or REDIS_URL: live handoff is off")
             return None
-        return cls(redis_url, url, token, os.environ.get("HANDOFF_REDIS_PREFIX", "{ho}:"))
+        return cls(redis_url, url, token, os.environ.get("HANDOFF_REDIS_PREFIX", "{ho}:"),
+                   float(os.environ.get("HANDOFF_CUSTOMER_GRACE_SECONDS", "60")),
+                   float(os.environ.get("HANDOFF_POSITION_SECONDS", "5")))
 
     def register_output(self, channel: str, push: Push) -> None:
         self.outputs[channel] = push
@@ -71,8 +99,7 @@ class HandoffBridge:
             return
         self.app = app
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-        self.active = await self.redis.hgetall(ACTIVE)
-        self.tasks = [asyncio.ensure_future(self._follow_events()), asyncio.ensure_future(self._drain_outbox())]
+        self.tasks = [asyncio.ensure_future(self._lead())]
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -81,35 +108,109 @@ class HandoffBridge:
             await self.session.close()
         await self.redis.close()
 
+    async def _lead(self) -> None:
+        """Do the bridge's work while holding the leader lock; wait for it otherwise."""
+        while True:
+            lock = self.redis.lock(LEADER, timeout=10, sleep=0.5)
+            try:
+                await lock.acquire()
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
+                logger.warning("handoff bridge: Redis unavailable (%s); retrying", e)
+                await asyncio.sleep(1.0)
+                continue
+            logger.info("handoff bridge: following the handoff service's events")
+            work = [asyncio.ensure_future(job) for job in (
+                self._follow_events(), self._drain(OUTBOX, SENDING, self._send),
+                self._drain(SURVEYS, SURVEYS_SENDING, self._send_survey), self._drain_forwards(),
+                self._watch_customers(),
+                self._watch_positions())]
+            try:
+                while True:
+                    await asyncio.sleep(3.0)
+                    await lock.reacquire()
+            except (LockError, aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
+                logger.warning("handoff bridge: lost the leader lock (%s); another server may take over", e)
+            finally:
+                for task in work:
+                    task.cancel()
+
     # -- customer -> agent -----------------------------------------------------------------------
     async def escalation_of(self, conversation_id: str) -> Optional[str]:
-        """The open escalation of the conversation: known from the event stream, or recorded in Redis by the
-        action server the moment the service answered (before this bridge read the ``created`` event)."""
-        found = self.active.get(conversation_id)
-        if found is None:
-            found = await self.redis.hget(ACTIVE, conversation_id)
-            if found:
-                self.active[conversation_id] = found
-        return found
+        """The open escalation of the conversation (recorded by the action server the moment the service
+        answered, and by the leader bridge from the event stream); one Redis read, right on every server."""
+        return await self.redis.hget(ACTIVE, conversation_id)
+
+    async def customer_left(self, conversation_id: str) -> None:
+        """The customer's last web-chat socket closed: if a person is coming, start the grace period."""
+        if await self.redis.hexists(ACTIVE, conversation_id):
+            await self.redis.zadd(LEFT, {conversation_id: time.time()})
+
+    async def customer_back(self, conversation_id: str) -> None:
+        await self.redis.zrem(LEFT, conversation_id)
 
     async def forward(self, conversation_id: str, text: str) -> bool:
-        """Send a customer message to the agent's side; False when no person has this conversation."""
+        """Send a customer message to the agent's side; False when no person has or gets this conversation.
+
+        When the service cannot take it now (unreachable, or the request itself still in the outbox) the
+        message is queued for the conversation (``shop:handoff:forward:<id>``) and the leader bridge sends
+        the queue in order once it can: at least once, never out of order, never dropped while the chat
+        is open."""
         escalation = await self.escalation_of(conversation_id)
         if not escalation or self.session is None:
             return False
-        for delay in (0.0, 0.2, 0.5, 1.0):
+        queue = FORWARDS + conversation_id
+        if escalation != PENDING and not await self.redis.exists(queue):
+            outcome = await self._post_message(escalation, text, (0.0, 0.2, 0.5))
+            if outcome != "failed":
+                return outcome == "sent"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            await pipe.rpush(queue, json.dumps({"text": text, "at": time.time()})).sadd(
+                FORWARDING, conversation_id).execute()
+        return True
+
+    async def _post_message(self, escalation: str, text: str, delays: Tuple[float, ...] = (0.0,)) -> str:
+        """"sent", "ended" (the chat is over: the bot has it again) or "failed" (try later)."""
+        assert self.session is not None
+        for delay in delays:
             await asyncio.sleep(delay)
             try:
                 async with self.session.post(f"{self.service_url}/v1/handoffs/{escalation}/messages",
                                              json={"text": text}, headers=self._auth()) as r:
                     if r.status == 201:
-                        return True
-                    if r.status == 409:  # the chat ended meanwhile: the bot has it again
-                        return False
+                        return "sent"
+                    if r.status in (404, 409):
+                        return "ended"
                     logger.warning("forwarding to %s: %s %s", escalation, r.status, await r.text())
             except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-                logger.warning("forwarding to %s failed: %s", escalation, e)
-        return False
+                logger.info("forwarding to %s failed: %s", escalation, e)
+        return "failed"
+
+    async def _drain_forwards(self) -> None:
+        """Send the queued customer messages of each conversation, oldest first."""
+        forget = self.redis.register_script(FORGET_IF_EMPTY)
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                for conversation in await self.redis.smembers(FORWARDING):
+                    queue = FORWARDS + conversation
+                    escalation = await self.escalation_of(conversation)
+                    if escalation == PENDING:
+                        continue  # the request itself is still on its way
+                    while escalation:
+                        raw = await self.redis.lindex(queue, 0)
+                        if raw is None:
+                            break
+                        outcome = await self._post_message(escalation, json.loads(raw)["text"])
+                        if outcome == "failed":
+                            break
+                        await self.redis.lpop(queue)
+                    if not escalation:  # the chat ended: the messages are in the tracker, the bot has them
+                        await self.redis.delete(queue)
+                    await forget(keys=[queue, FORWARDING], args=[conversation])
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.warning("forwarding queued customer messages: %s", e)
 
     def _auth(self) -> Dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -141,7 +242,6 @@ class HandoffBridge:
         if not conversation:
             return
         if kind == "created":
-            self.active[conversation] = event["escalation"]
             await self.redis.hset(ACTIVE, conversation, event["escalation"])
             return
         if await self.escalation_of(conversation) != event.get("escalation"):
@@ -153,19 +253,27 @@ class HandoffBridge:
             message = event["message"]
             await self.deliver(conversation, message["text"], {"agent": message.get("author")})
         elif kind in ENDINGS:
-            self.active.pop(conversation, None)
-            await self.redis.hdel(ACTIVE, conversation)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.hdel(ACTIVE, conversation).hdel(POSITION, conversation).zrem(LEFT, conversation).execute()
+            if not await self._paused(conversation):
+                return  # the bot has the conversation already (the action server said "ticket" itself)
             values = {}
             if kind == "ticket":
                 reply_by = ((event.get("outcome") or {}).get("reply_by") or "")
                 values = {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}
-            await self.resume(conversation, ENDINGS[kind], **values)
+            survey = [SlotSet("survey_escalation", event["escalation"])] if kind == "closed" else []
+            await self.resume(conversation, ENDINGS[kind], survey, **values)
+            if kind == "closed":  # the rules say so and run the satisfaction survey
+                await self.trigger(conversation, CLOSED_INTENT)
 
     def _group_name(self, group: Optional[str]) -> str:
         try:
             return self.groups.name(group or "")
         except KeyError:
             return group or "our team"
+
+    async def _paused(self, conversation: str) -> bool:
+        return (await self.app.ctx.agent.processor.get_tracker(conversation)).is_paused()
 
     async def _update_tracker(self, conversation: str, events: List[Event]) -> Any:
         """Append events to the conversation's tracker under its lock; the updated tracker."""
@@ -198,39 +306,120 @@ class HandoffBridge:
         if message and message.get("text"):
             await self.deliver(conversation, message["text"], {"utter_action": response})
 
-    async def resume(self, conversation: str, response: Optional[str], **values: Any) -> None:
+    async def resume(self, conversation: str, response: Optional[str], extra: Optional[List[Event]] = None,
+                     **values: Any) -> None:
         """The bot takes the conversation back, with its slots and context; the request slots are cleared so a
         later problem can hand off again."""
         await self._update_tracker(conversation, [ConversationResumed(), SlotSet("handoff_request", None),
-                                                  SlotSet("handoff_escalation", None)])
+                                                  SlotSet("handoff_escalation", None), *(extra or [])])
         if response:
             await self.say(conversation, response, **values)
         # The bot's turn ends here: the next customer message is predicted from a listening state, not as the
         # continuation of action_request_handoff (whose successor would be action_listen).
         await self._update_tracker(conversation, [ActionExecuted(ACTION_LISTEN_NAME)])
 
-    # -- the outbox ------------------------------------------------------------------------------
-    async def _drain_outbox(self) -> None:
-        while True:  # anything left "sending" by a crash goes back to the outbox
-            moved = await self.redis.lmove(SENDING, OUTBOX, "RIGHT", "LEFT")
+    async def trigger(self, conversation: str, intent: str) -> None:
+        """Run the bot on an external intent (as Rasa's trigger_intent endpoint does) and push what it says."""
+        agent = self.app.ctx.agent
+        collector = CollectingOutputChannel()
+        async with agent.lock_store.lock(conversation):
+            tracker = await agent.processor.get_tracker(conversation)
+            await agent.processor.trigger_external_user_uttered(intent, None, tracker, collector)
+        push = self.outputs.get(tracker.get_latest_input_channel() or "rest")
+        for message in collector.messages if push else []:
+            await push(conversation, {k: v for k, v in message.items() if k != "recipient_id"})
+
+    # -- waiting customers -----------------------------------------------------------------------
+    async def _watch_customers(self) -> None:
+        """Mark abandoned the escalations of web-chat customers gone for longer than the grace period."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                for conversation in await self.redis.zrangebyscore(LEFT, 0, time.time() - self.customer_grace_seconds):
+                    if not await self.redis.zrem(LEFT, conversation):
+                        continue  # taken care of already
+                    escalation = await self.escalation_of(conversation)
+                    if escalation:
+                        await self._abandon(conversation, escalation)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.warning("watching for customers who left: %s", e)
+
+    async def _abandon(self, conversation: str, escalation: str) -> None:
+        assert self.session is not None
+        async with self.session.post(f"{self.service_url}/v1/handoffs/{escalation}/abandon",
+                                     headers=self._auth()) as r:
+            if r.status == 200:
+                logger.info("%s left while waiting: escalation %s abandoned", conversation, escalation)
+            elif r.status != 409:  # 409: an agent has the chat already, or it ended
+                logger.warning("abandoning %s: %s %s", escalation, r.status, await r.text())
+
+    async def _watch_positions(self) -> None:
+        """Tell waiting customers when their place in the queue improves."""
+        while True:
+            await asyncio.sleep(self.position_seconds)
+            try:
+                for conversation, told in (await self.redis.hgetall(POSITION)).items():
+                    await self._update_position(conversation, int(told))
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.warning("queue position updates: %s", e)
+
+    async def _update_position(self, conversation: str, told: int) -> None:
+        assert self.session is not None
+        escalation = await self.escalation_of(conversation)
+        record: Dict[str, Any] = {}
+        if escalation:
+            async with self.session.get(f"{self.service_url}/v1/handoffs/{escalation}", headers=self._auth()) as r:
+                record = await r.json() if r.status == 200 else {}
+        position = record.get("queue_position")
+        if record.get("status") != "waiting" or not position:
+            await self.redis.hdel(POSITION, conversation)
+        elif position < told:
+            await self.redis.hset(POSITION, conversation, position)
+            await self.say(conversation, "utter_handoff_position_update", position=position,
+                           wait_minutes=max(1, round((record.get("estimated_wait_seconds") or 0) / 60)))
+
+    # -- the outboxes ----------------------------------------------------------------------------
+    async def _drain(self, outbox: str, sending: str, send: Callable[[Dict[str, Any]], Awaitable[bool]]) -> None:
+        """Send what waits in `outbox`, each item moved to `sending` while on its way (LMOVE): a crash
+        leaves it there, and it goes back to the outbox when a bridge starts again."""
+        while True:
+            moved = await self.redis.lmove(sending, outbox, "RIGHT", "LEFT")
             if moved is None:
                 break
         while True:
             try:
-                raw = await self.redis.lmove(OUTBOX, SENDING, "LEFT", "RIGHT")
+                raw = await self.redis.lmove(outbox, sending, "LEFT", "RIGHT")
                 if raw is None:
                     await asyncio.sleep(1.0)
                     continue
-                if await self._send(json.loads(raw)):
-                    await self.redis.lrem(SENDING, 1, raw)
+                if await send(json.loads(raw)):
+                    await self.redis.lrem(sending, 1, raw)
                 else:
-                    await self.redis.lmove(SENDING, OUTBOX, "RIGHT", "LEFT")
+                    await self.redis.lmove(sending, outbox, "RIGHT", "LEFT")
                     await asyncio.sleep(2.0)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                logger.warning("outbox: %s; retrying", e)
+                logger.warning("%s: %s; retrying", outbox, e)
                 await asyncio.sleep(2.0)
+
+    async def _send_survey(self, item: Dict[str, Any]) -> bool:
+        assert self.session is not None
+        try:
+            async with self.session.post(f"{self.service_url}/v1/handoffs/{item['escalation']}/survey",
+                                         json=item["survey"], headers=self._auth()) as r:
+                if r.status == 200:
+                    return True
+                if 400 <= r.status < 500:  # answered already, or refused: retrying cannot help
+                    logger.warning("survey for %s refused: %s %s", item["escalation"], r.status, await r.text())
+                    return True
+        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            logger.info("survey outbox: service still unreachable (%s)", e)
+        return False
 
     async def _send(self, request: Dict[str, Any]) -> bool:
         assert self.session is not None
@@ -239,6 +428,8 @@ class HandoffBridge:
                 if r.status in (200, 201):
                     answer = await r.json()
                     logger.info("outbox: delivered the handoff of %s (%s)", request["conversation_id"], answer["status"])
+                    if answer.get("status") in ("waiting", "offered", "assigned"):
+                        await self.redis.hset(ACTIVE, request["conversation_id"], answer["id"])
                     await self._announce(request["conversation_id"], answer)
                     return True
                 logger.warning("outbox: the service answered %s", r.status)
@@ -249,6 +440,7 @@ class HandoffBridge:
     async def _announce(self, conversation: str, answer: Dict[str, Any]) -> None:
         """A delayed request reached the team: say where it stands now."""
         if answer.get("status") == "waiting" and answer.get("queue_position"):
+            await self.redis.hset(POSITION, conversation, answer["queue_position"])
             await self.say(conversation, "utter_handoff_queued", position=answer["queue_position"],
                            wait_minutes=max(1, round((answer.get("estimated_wait_seconds") or 0) / 60)))
         elif answer.get("status") in ("offered", "assigned"):

@@ -67,11 +67,18 @@ class Child:
     proc: "subprocess.Popen[bytes]"
     log_path: Path
     log: IO[bytes]
+    cmd: List[str] = field(default_factory=list)
+    env: Dict[str, str] = field(default_factory=dict)
+    restarts: List[float] = field(default_factory=list)  # when it was restarted (monotonic)
 
     def tail(self, lines: int = 30) -> str:
         self.log.flush()
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
+
+
+RESTARTABLE = ("handoff", "actions")  # their state is in Redis: starting them again loses nothing
+RESTART_LIMIT = 5  # restarts per minute before the run command gives up
 
 
 @dataclass
@@ -114,9 +121,25 @@ class Stack:
         log.flush()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        child = Child(name, proc, log_path, log)
+        child = Child(name, proc, log_path, log, cmd, env)
         self.children.append(child)
         return child
+
+    def restart(self, child: Child) -> bool:
+        """Start a stateless service again after it died (the handoff service and the action server keep
+        their state in Redis); False when it is not one of those or died RESTART_LIMIT times in a minute."""
+        now = time.monotonic()
+        recent = [t for t in child.restarts if now - t < 60]
+        if child.name not in RESTARTABLE or len(recent) >= RESTART_LIMIT:
+            return False
+        print(f"warning: {child.name} stopped unexpectedly (exit code {child.proc.returncode}); restarting it",
+              file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get("BOT_RESTART_DELAY_SECONDS", "1")))
+        child.log.close()
+        self.children.remove(child)
+        fresh = self.spawn(child.name, child.cmd, child.env)
+        fresh.restarts = recent + [now]
+        return True
 
     def wait_until(self, child: Child, ready: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -269,6 +292,8 @@ def run(settings: Settings, train: bool = True) -> int:
     Press Ctrl-C to stop everything.""", flush=True)
         while True:
             dead = stack.first_exited()
+            if dead is not None and stack.restart(dead):
+                continue
             if dead is not None:
                 print(f"error: {dead.name} stopped unexpectedly (exit code {dead.proc.returncode}):\n"
                       f"{dead.tail()}", file=sys.stderr)

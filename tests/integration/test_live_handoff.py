@@ -18,8 +18,10 @@ import redis as redis_lib
 import requests
 
 from tests.conftest import free_port
-from tests.integration.running import RunCommand, matches, responses_texts, socketio_session
+from tests.integration.running import (RunCommand, conversation_of, handle, matches, responses_texts,
+                                       socketio_session)
 
+FAQS = ["how long does shipping take?", "what is your return policy?"]
 ANGRY = ["where is my order 10234568?", "this is ridiculous, it is two weeks late and nobody answers",
          "I want to talk to a human now"]
 
@@ -63,7 +65,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory, callbac
     run = RunCommand(None, tmp_path_factory.mktemp("run"),
                      {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
                       "REST_CALLBACK_URL": f"http://127.0.0.1:{callbacks.port}/callback",
-                      "HANDOFF_SWEEP_SECONDS": "0.5"})
+                      "HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_CUSTOMER_GRACE_SECONDS": "2",
+                      "BOT_RESTART_DELAY_SECONDS": "4"})
     run.start()
     yield run
     run.stop()
@@ -84,6 +87,16 @@ def agent_online(stack: RunCommand, agent_id: str) -> str:
     assert requests.put(base + "/v1/agents/me/status", json={"status": "online"},
                         headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200
     return token
+
+
+def supervisor(stack: RunCommand) -> Dict[str, str]:
+    token = requests.post(handoff_url(stack) + "/v1/agents/login",
+                          json={"agent_id": "sam", "password": demo_password(stack)}, timeout=10).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def record_of(stack: RunCommand, escalation: str) -> Dict:
+    return requests.get(f"{handoff_url(stack)}/v1/handoffs/{escalation}", headers=supervisor(stack), timeout=10).json()
 
 
 def agent_offline(stack: RunCommand, token: str) -> None:
@@ -110,6 +123,7 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
     token = agent_online(stack, "ann")  # general + after_sales
     auth = {"Authorization": f"Bearer {token}"}
     base = handoff_url(stack)
+    faq_answers: List[List[str]] = []
 
     async def scenario():
         async with aiohttp.ClientSession() as session:
@@ -117,6 +131,8 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
             assert json.loads((await ws.receive()).data)["type"] == "snapshot"
             loop = asyncio.get_running_loop()
             told: List[str] = []
+            for text in FAQS:
+                faq_answers.append(await loop.run_in_executor(None, stack.say, me, text))
             for text in ANGRY:
                 told += await loop.run_in_executor(None, stack.say, me, text)
                 if any(t in responses_texts("utter_handoff_connecting") for t in told):
@@ -127,7 +143,7 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
             record = await (await session.get(f"{base}/v1/handoffs/{eid}", headers=auth)).json()
             async with session.post(f"{base}/v1/handoffs/{eid}/accept", headers=auth) as r:
                 assert r.status == 200
-            joined = await loop.run_in_executor(None, callbacks.next_for, me)
+            joined = await loop.run_in_executor(None, callbacks.next_for, handle(me))
             # three messages each way, each delivered once and in order; the bot says nothing meanwhile
             customer_lines = ["it is order 10234568", "it was supposed to arrive on Monday", "can you resend it?"]
             agent_lines = ["Hi, I'm Ann, I see order 10234568.", "It is stuck at the depot.", "I'll resend it today."]
@@ -141,11 +157,11 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
                 async with session.post(f"{base}/v1/handoffs/{eid}/messages", json={"text": theirs},
                                         headers=auth) as r:
                     assert r.status == 201
-                got_by_customer.append(await loop.run_in_executor(None, callbacks.next_for, me))
+                got_by_customer.append(await loop.run_in_executor(None, callbacks.next_for, handle(me)))
             async with session.post(f"{base}/v1/handoffs/{eid}/release", json={"reason": "resent"},
                                     headers=auth) as r:
                 assert r.status == 200
-            released = await loop.run_in_executor(None, callbacks.next_for, me)
+            released = await loop.run_in_executor(None, callbacks.next_for, handle(me))
             await ws.close()
             return told, record, joined, bot_replies, got_by_agent, got_by_customer, released, customer_lines, \
                 agent_lines
@@ -155,8 +171,10 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
          agent_lines) = asyncio.run(scenario())
     finally:
         agent_offline(stack, token)
+    assert any(matches(t, "utter_faq/shipping_time") for t in faq_answers[0]), faq_answers
+    assert any(matches(t, "utter_faq/return_policy") for t in faq_answers[1]), faq_answers
     assert any(matches(t, "utter_handoff_requested", group_name="After-sales") for t in told), told
-    assert [line["text"] for line in record["transcript"] if line["speaker"] == "customer"][:1] == [ANGRY[0]]
+    assert [line["text"] for line in record["transcript"] if line["speaker"] == "customer"][:3] == FAQS + ANGRY[:1]
     assert record["case_brief"]["summary"] and record["skill_group"] == "after_sales"
     assert joined["text"] == "Ann Baker from After-sales has joined the chat."
     assert bot_replies == []                                         # the bot stays quiet
@@ -206,20 +224,37 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
             async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/close",
                                     json={"resolved": True, "wrap_up": "answered"}, headers=auth):
                 pass
-            said.append(await asyncio.wait_for(inbox.get(), 15))
+            closed = await asyncio.wait_for(inbox.get(), 15)
+            # the satisfaction survey, answered with the buttons as the widget sends them
+            survey = [await asyncio.wait_for(inbox.get(), 15)]
+            await client.emit("user_uttered", {"message": survey[0]["quick_replies"][0]["payload"],
+                                               "session_id": session_id})  # "Yes"
+            survey.append(await asyncio.wait_for(inbox.get(), 15))
+            await client.emit("user_uttered", {"message": "4", "session_id": session_id})
+            survey.append(await asyncio.wait_for(inbox.get(), 15))
             await ws.close()
         await client.disconnect()
-        return session_id, heard, said
+        return session_id, heard, said, closed, survey, offered["escalation"]
 
     try:
-        session_id, heard, said = asyncio.run(scenario())
+        session_id, heard, said, closed, survey, escalation = asyncio.run(scenario())
     finally:
         agent_offline(stack, token)
     texts = [m["text"] for m in said]
     assert heard == "hello? is anyone there"
     assert "Ben Ortiz from After-sales has joined the chat." in texts
     assert "Yes, Ben here." in texts
-    assert texts[-1] in responses_texts("utter_handoff_closed")
+    assert closed["text"] in responses_texts("utter_handoff_closed")
+    assert survey[0]["text"] in responses_texts("utter_ask_survey_resolved")
+    assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No"]
+    assert survey[1]["text"] in responses_texts("utter_ask_survey_rating")
+    assert [b["title"] for b in survey[1]["quick_replies"]] == ["1", "2", "3", "4", "5", "Skip"]
+    assert survey[2]["text"] in responses_texts("utter_survey_thanks")
+    stored = record_of(stack, escalation)
+    assert stored["status"] == "closed" and stored["outcome"]["wrap_up"] == "answered"
+    assert {k: stored["outcome"]["survey"][k] for k in ("resolved", "rating")} == {"resolved": True, "rating": 4}
+    events = tracker_events(stack, conversation_of(session_id))
+    assert [e["name"] for e in events if e["event"] == "action"][-2:] == ["action_submit_survey", "action_listen"]
 
     # Nobody online now: the next handoff becomes a ticket and the customer is told when to expect an answer.
     me = f"ticket-{uuid.uuid4().hex[:8]}"
@@ -229,3 +264,118 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     assert any(t.startswith("Nobody from the team is available right now") for t in told), told
     r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0", decode_responses=True)
     assert r.hget("shop:handoff:active", me) is None
+
+
+def handoff_process(stack: RunCommand):
+    return next(p for p in stack.children() if "handoff" in p.cmdline() and "-m" in p.cmdline()
+                and "handoff.accounts" not in p.cmdline())
+
+
+async def agent_stream(session: aiohttp.ClientSession, stack: RunCommand, auth: Dict[str, str],
+                       timeout: float = 30) -> tuple:
+    """The agent's WebSocket and its first message (the snapshot), reconnecting until the service answers
+    (it may be restarting)."""
+    url = handoff_url(stack).replace("http", "ws") + "/v1/agents/me/stream"
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            ws = await session.ws_connect(url, headers=auth)
+            snapshot = json.loads((await ws.receive()).data)
+            assert snapshot["type"] == "snapshot"
+            return ws, snapshot
+        except (aiohttp.ClientError, AssertionError, TypeError):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+def test_handoff_service_killed_while_the_customer_waits_loses_nothing(stack: RunCommand, callbacks):
+    """SIGKILL the handoff service as the customer is handed off (the request goes to the outbox), and
+    again while the agent has the chat: the customer still gets the agent, and every message arrives."""
+    me = f"kill-{uuid.uuid4().hex[:8]}"
+    token = agent_online(stack, "ann")
+    auth = {"Authorization": f"Bearer {token}"}
+    base = handoff_url(stack)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        handoff_process(stack).kill()
+        told: List[str] = []
+        for text in ANGRY:
+            told += await loop.run_in_executor(None, stack.say, me, text)
+            if any(t in responses_texts("utter_handoff_delayed") for t in told):
+                break
+        meanwhile = await loop.run_in_executor(None, stack.say, me, "are you still there?")
+        async with aiohttp.ClientSession() as session:
+            ws, snapshot = await agent_stream(session, stack, auth)  # the run command restarted the service
+            mine = [h for h in snapshot["handoffs"] if h["conversation_id"] == me]
+            offered = {"conversation_id": me, "escalation": mine[0]["id"]} if mine else \
+                await agent_events(ws, "offered", timeout=30)
+            eid = offered["escalation"]
+            async with session.post(f"{base}/v1/handoffs/{eid}/accept", headers=auth) as r:
+                assert r.status == 200
+            pushed = [await loop.run_in_executor(None, callbacks.next_for, handle(me), 30)]
+            while "has joined" not in pushed[-1]["text"]:
+                pushed.append(await loop.run_in_executor(None, callbacks.next_for, handle(me), 30))
+            joined = pushed[-1]
+            await ws.close()
+            handoff_process(stack).kill()  # again, now that the agent has the chat
+            during = await loop.run_in_executor(None, stack.say, me, "my order is 10234568")
+            ws, _ = await agent_stream(session, stack, auth)
+            async with session.post(f"{base}/v1/handoffs/{eid}/messages", json={"text": "Got it, checking."},
+                                    headers=auth) as r:
+                assert r.status == 201
+            reply = await loop.run_in_executor(None, callbacks.next_for, handle(me), 30)
+            deadline = loop.time() + 20
+            record = record_of(stack, eid)
+            while "my order is 10234568" not in [m["text"] for m in record["messages"]] and loop.time() < deadline:
+                await asyncio.sleep(0.5)
+                record = record_of(stack, eid)
+            async with session.post(f"{base}/v1/handoffs/{eid}/release", json={"reason": "done"}, headers=auth):
+                pass
+            await ws.close()
+        return told, meanwhile, offered, pushed, joined, during, reply, record
+
+    try:
+        told, meanwhile, offered, pushed, joined, during, reply, record = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert any(t in responses_texts("utter_handoff_delayed") for t in told), told  # told honestly
+    assert meanwhile == [] and during == []  # the bot stays quiet while a person is coming or has the chat
+    assert offered["conversation_id"] == me
+    # once the request reached the team the customer heard where it stands, then who joined
+    assert [m["text"] for m in pushed[:-1]] == responses_texts("utter_handoff_connecting")
+    assert joined["text"] == "Ann Baker from After-sales has joined the chat."
+    assert reply["text"] == "Got it, checking." and reply["agent"] == "ann"
+    customer_lines = [m["text"] for m in record["messages"] if m["speaker"] == "customer"]
+    assert customer_lines == ["are you still there?", "my order is 10234568"]  # each once, in order
+    assert [h["status"] for h in record["history"]][:3] == ["waiting", "offered", "assigned"]
+    assert "".join(stack.output).count("handoff stopped unexpectedly (exit code -9); restarting it") >= 2
+
+
+def test_a_web_chat_customer_who_leaves_while_waiting_is_marked_abandoned(stack: RunCommand):
+    token = agent_online(stack, "ben")  # gets the offer but does not accept it
+
+    async def scenario():
+        client, session_id, inbox = await socketio_session(stack.url)
+        async with aiohttp.ClientSession() as session:
+            ws, _ = await agent_stream(session, stack, {"Authorization": f"Bearer {token}"})
+            for text in ANGRY:
+                await client.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            offered = await agent_events(ws, "offered")
+            await client.disconnect()  # the customer closes the tab
+            abandoned = await agent_events(ws, "abandoned", timeout=20)
+            await ws.close()
+        return session_id, offered, abandoned
+
+    try:
+        session_id, offered, abandoned = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert abandoned["escalation"] == offered["escalation"]
+    record = record_of(stack, offered["escalation"])
+    assert record["status"] == "abandoned"
+    assert any(h["status"] == "abandoned" for h in record["history"])
+    events = tracker_events(stack, conversation_of(session_id))
+    assert [e["event"] for e in events].count("resume") == 1  # the bot has the conversation again
