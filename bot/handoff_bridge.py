@@ -28,15 +28,17 @@ for each incoming message (see README, "Human handoff in the channels").
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from collections import deque
+from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple
 
 import aiohttp
 import redis.asyncio as aioredis
-from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet
 from redis.exceptions import LockError
@@ -55,6 +57,9 @@ SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending
 FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
 PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
 LEADER = "shop:handoff:bridge"
+# How often a waiting writer polls the conversation's lock; Rasa's default, 1 s, would delay an agent's message
+# by up to a second whenever the customer's message is being processed at the same moment.
+LOCK_POLL_SECONDS = 0.005
 # Forget a conversation's forward queue once it is empty (atomically: a message may be queued meanwhile).
 FORGET_IF_EMPTY = """
 if redis.call('LLEN', KEYS[1]) == 0 then return redis.call('SREM', KEYS[2], ARGV[1]) end
@@ -100,6 +105,10 @@ class HandoffBridge:
         self.app = app
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
         self.tasks = [asyncio.ensure_future(self._lead())]
+        # The model is loaded (before_server_start): keep its million objects out of the collector's full
+        # passes, which otherwise pause the process for a few hundred ms now and then.
+        gc.collect()
+        gc.freeze()
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -212,6 +221,23 @@ class HandoffBridge:
             except Exception as e:
                 logger.warning("forwarding queued customer messages: %s", e)
 
+    async def store_customer_message(self, message: UserMessage) -> bool:
+        """While a person has the conversation, store the customer's message in the tracker (parsed by the
+        NLU, as Rasa would) without running slot mappings, scoring or predictions, which a paused tracker
+        does not use; False when the bot has the conversation (the caller hands it to Rasa as usual)."""
+        if self.app is None:
+            return False
+        agent = self.app.ctx.agent
+        # Parsed before taking the conversation's lock, so an agent's message is never held up by it.
+        message.parse_data = await agent.processor.parse_message(message)
+        async with agent.lock_store.lock(message.sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            tracker = await agent.processor.get_tracker(message.sender_id)
+            if not tracker.is_paused():
+                return False  # the bot has it again: Rasa handles the message (parse_data saves a second parse)
+            await agent.processor._handle_message_with_tracker(message, tracker)
+            await agent.processor.save_tracker(tracker)
+        return True
+
     def _auth(self) -> Dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
@@ -221,21 +247,42 @@ class HandoffBridge:
         if last is None:
             found = await self.redis.xrevrange(self.stream, count=1)
             last = found[0][0] if found else "0-0"
+        # Conversations are handled side by side, each one's events strictly in order (a chain of tasks per
+        # conversation). The position kept in Redis is the newest event with every event before it done, so a
+        # restart repeats at most the events in flight (at least once, never skipped).
+        in_flight: Deque[Tuple[str, asyncio.Task]] = deque()
+        chains: Dict[str, asyncio.Task] = {}
         while True:
             try:
-                reply = await self.redis.xread({self.stream: last}, count=200, block=2000)
+                reply = await self.redis.xread({self.stream: last}, count=200, block=50 if in_flight else 2000)
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
                 logger.warning("handoff events: Redis unavailable (%s); retrying", e)
                 await asyncio.sleep(0.5)
                 continue
             for _stream, entries in reply or []:
                 for event_id, fields in entries:
-                    try:
-                        await self._on_event(json.loads(fields["e"]))
-                    except Exception:  # one bad event must not stop the others
-                        logger.exception("handoff event %s failed", event_id)
+                    event = json.loads(fields["e"])
+                    key = str(event.get("conversation_id") or "")
+                    chains[key] = asyncio.ensure_future(self._in_turn(chains.get(key), event_id, event))
+                    in_flight.append((event_id, chains[key]))
                     last = event_id
-                await self.redis.set(LAST_EVENT, last)
+            done_to = None
+            while in_flight and in_flight[0][1].done():
+                done_to = in_flight.popleft()[0]
+            if done_to is not None:
+                await self.redis.set(LAST_EVENT, done_to)
+                for key in [k for k, task in chains.items() if task.done()]:
+                    del chains[key]
+
+    async def _in_turn(self, previous: Optional[asyncio.Task], event_id: str, event: Dict[str, Any]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            await self._on_event(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one bad event must not stop the others
+            logger.exception("handoff event %s failed", event_id)
 
     async def _on_event(self, event: Dict[str, Any]) -> None:
         kind, conversation = event.get("type"), event.get("conversation_id")
@@ -278,7 +325,7 @@ class HandoffBridge:
     async def _update_tracker(self, conversation: str, events: List[Event]) -> Any:
         """Append events to the conversation's tracker under its lock; the updated tracker."""
         agent = self.app.ctx.agent
-        async with agent.lock_store.lock(conversation):
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
             tracker = await agent.processor.get_tracker(conversation)
             for e in events:
                 tracker.update(e)
@@ -322,7 +369,7 @@ class HandoffBridge:
         """Run the bot on an external intent (as Rasa's trigger_intent endpoint does) and push what it says."""
         agent = self.app.ctx.agent
         collector = CollectingOutputChannel()
-        async with agent.lock_store.lock(conversation):
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
             tracker = await agent.processor.get_tracker(conversation)
             await agent.processor.trigger_external_user_uttered(intent, None, tracker, collector)
         push = self.outputs.get(tracker.get_latest_input_channel() or "rest")

@@ -92,12 +92,14 @@ class CheckedRestInput(RestInput):
             if conversation is None:
                 return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
             collector = CollectingOutputChannel()
-            if live is not None:
-                await live.forward(conversation, incoming.text)  # reaches the agent when a person has the chat
+            message = UserMessage(incoming.text, collector, conversation, input_channel=self.name(),
+                                  metadata=with_verified_customer(incoming.metadata))
             try:
-                await on_new_message(UserMessage(incoming.text, collector, conversation,
-                                                 input_channel=self.name(),
-                                                 metadata=with_verified_customer(incoming.metadata)))
+                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
+                if live is not None and await live.forward(conversation, incoming.text) and \
+                        await live.store_customer_message(message):
+                    return response.json([])
+                await on_new_message(message)
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},

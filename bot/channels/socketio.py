@@ -141,12 +141,14 @@ class CheckedSocketIOInput(SocketIOInput):
             sender = session["conversation"] if self.session_persistence else sid
             output = SocketIOOutput(sio, self.bot_message_evt)
             live = bridge()
-            if live is not None:
-                await live.forward(sender, incoming.text)  # reaches the agent when a person has the chat
+            message = UserMessage(incoming.text, output, sender, input_channel=self.name(),
+                                  metadata=with_verified_customer(incoming.metadata))
             try:
-                await on_new_message(UserMessage(incoming.text, output, sender,
-                                                 input_channel=self.name(),
-                                                 metadata=with_verified_customer(incoming.metadata)))
+                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
+                if live is not None and await live.forward(sender, incoming.text) and \
+                        await live.store_customer_message(message):
+                    return
+                await on_new_message(message)
             except Exception:
                 logger.exception("Message from %s failed", sender)
                 await sio.emit(self.bot_message_evt, {"text": notice("invalid_message")}, room=sid,
