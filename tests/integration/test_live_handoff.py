@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import queue
 import threading
 import uuid
@@ -66,6 +67,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory, callbac
                      {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
                       "REST_CALLBACK_URL": f"http://127.0.0.1:{callbacks.port}/callback",
                       "HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_CUSTOMER_GRACE_SECONDS": "2",
+                      "HANDOFF_POSITION_SECONDS": "1",
                       "BOT_RESTART_DELAY_SECONDS": "4"})
     run.start()
     yield run
@@ -379,3 +381,38 @@ def test_a_web_chat_customer_who_leaves_while_waiting_is_marked_abandoned(stack:
     assert any(h["status"] == "abandoned" for h in record["history"])
     events = tracker_events(stack, conversation_of(session_id))
     assert [e["event"] for e in events].count("resume") == 1  # the bot has the conversation again
+
+
+def minutes(text: str) -> str:
+    found = re.search(r"about (\d+) min", text)
+    return found.group(1) if found else "?"
+
+
+def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack: RunCommand, callbacks):
+    token = agent_online(stack, "ann")  # 3 chats at most; nobody else in after-sales is online
+    auth = {"Authorization": f"Bearer {token}"}
+    base = handoff_url(stack)
+    customers = [f"queue{i}-{uuid.uuid4().hex[:6]}" for i in range(5)]
+    try:
+        told: Dict[str, List[str]] = {}
+        for me in customers:
+            told[me] = []
+            for text in ANGRY:
+                told[me] += stack.say(me, text)
+                if any("in the queue" in t or t in responses_texts("utter_handoff_connecting") for t in told[me]):
+                    break
+        mine = requests.get(base + "/v1/agents/me/handoffs", headers=auth, timeout=10).json()["handoffs"]
+        assert sorted(h["conversation_id"] for h in mine) == sorted(customers[:3])
+        for h in mine:
+            assert requests.post(f"{base}/v1/handoffs/{h['id']}/accept", headers=auth, timeout=10).status_code == 200
+        last = customers[4]
+        assert any(matches(t, "utter_handoff_queued", position="2", wait_minutes=minutes(t))
+                   for t in told[last]), told[last]
+        first = next(h for h in mine if h["conversation_id"] == customers[0])
+        assert requests.post(f"{base}/v1/handoffs/{first['id']}/release", json={"reason": "done"}, headers=auth,
+                             timeout=10).status_code == 200
+        update = callbacks.next_for(handle(last), timeout=20)
+    finally:
+        agent_offline(stack, token)
+    assert update["text"].startswith("You're now number 1 in the queue"), update
+    assert matches(update["text"], "utter_handoff_position_update", position="1", wait_minutes=minutes(update["text"]))
