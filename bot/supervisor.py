@@ -282,7 +282,8 @@ def run(settings: Settings, train: bool = True) -> int:
         print(f"""
 ==> The assistant is ready ({urls['startup_seconds']} s; services {urls['services_seconds']} s).
     Chat in this terminal:   ./run chat
-    REST channel:            POST {urls['rest_url']}  {{"sender": "you", "message": "hi"}}
+    REST channel:            POST {urls['rest_url']}  {{"sender": "<handle>", "message": "hi"}}
+                             (a handle: POST {urls['rest_url'].rsplit('/', 1)[0]}/conversations)
     socket.io channel:       {urls['socketio_url']}  (Rasa web-chat widgets: socketUrl http://localhost:{settings.rasa_port})
     Handoff service (API):   {urls['handoff_url']}/v1  (OpenAPI: {urls['handoff_url']}/v1/openapi.json,
                              metrics: {urls['handoff_url']}/metrics)
