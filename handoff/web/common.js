@@ -262,11 +262,18 @@ export function fmtSeconds(seconds) {
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
 }
 
-/** An ISO time (or epoch ms) as local "14:05" (today) or "3 Mar 14:05"; "–" for null. */
+/** A time as the service sends it: an ISO string, or epoch seconds (a number, as in messages and events). */
+export function toDate(value) {
+  if (value === null || value === undefined || value === "") return null;
+  const d = typeof value === "number" ? new Date(value < 1e11 ? value * 1000 : value) : new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** A time (ISO string or epoch seconds) as local "14:05" (today) or "3 Mar 14:05"; "–" for null. */
 export function fmtTime(value) {
   if (value === null || value === undefined || value === "") return "–";
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return String(value);
+  const d = toDate(value);
+  if (!d) return String(value);
   const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const today = new Date();
   if (d.toDateString() === today.toDateString()) return time;
