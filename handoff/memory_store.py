@@ -1,4 +1,7 @@
-"""The in-memory twin of the Redis store, for fast unit tests: same semantics, one lock."""
+"""The in-memory twin of the Redis store, for fast unit tests: same semantics, one lock.
+
+``conversations`` stands in for the bot's HyperLogLogs of conversation ids: tests put sets in it
+(key -> ids), and ``count_conversations`` counts the distinct ids of the keys asked for."""
 from __future__ import annotations
 
 import asyncio
@@ -16,6 +19,9 @@ class MemoryStore(Store):
         self._escalations: Dict[str, Escalation] = {}
         self._documents: Dict[str, Dict[str, Any]] = {}
         self._messages: Dict[str, List[Dict[str, Any]]] = {}
+        self._notes: Dict[str, List[Dict[str, Any]]] = {}
+        self._customers: Dict[str, Dict[str, float]] = {}  # customer key -> {escalation: created_at}
+        self.conversations: Dict[str, set] = {}  # HyperLogLog key -> conversation ids (see the module doc)
         self._by_conversation: Dict[str, str] = {}
         self._request_keys: Dict[str, str] = {}
         self._queues: Dict[str, Dict[str, float]] = {}  # group -> {escalation: rank}
@@ -65,13 +71,16 @@ class MemoryStore(Store):
 
     # -- escalations -----------------------------------------------------------------------------
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
+                     now: float, seconds_per_point: float, request_key: str = "",
+                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
         async with self._lock:
             existing = self._by_conversation.get(conversation_id)
             if existing and (self._escalations[existing].status in OPEN
                              or (request_key and self._request_keys.get(existing) == request_key)):
                 return copy.deepcopy(self._escalations[existing]), False
-            e = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, skill_group, priority, now)
+            e = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, skill_group, priority, now,
+                           facets=copy.deepcopy(facets or {}))
+            self._index_customer(e)
             self._log(e, Status.WAITING, now)
             self._escalations[e.id] = e
             self._documents[e.id] = copy.deepcopy(document)
@@ -81,6 +90,11 @@ class MemoryStore(Store):
             self._emit(None, {"type": "created", "escalation": e.id, "conversation_id": conversation_id,
                               "group": skill_group, "priority": priority, "at": now})
             return copy.deepcopy(e), True
+
+    def _index_customer(self, e: Escalation) -> None:
+        customer = e.facets.get("customer")
+        if customer:
+            self._customers.setdefault(str(customer), {})[e.id] = e.created_at
 
     def _stats(self, group: str) -> QueueStats:
         online = [a for a in self._agents.values() if a.status == "online" and group in a.skills]
@@ -108,7 +122,7 @@ class MemoryStore(Store):
 
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any]) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
         async with self._lock:
             existing = self._by_conversation.get(conversation_id)
             if existing and (self._escalations[existing].status in OPEN
@@ -117,7 +131,9 @@ class MemoryStore(Store):
             else:
                 staffed = [g for g in chain if self._stats(g).online > 0]
                 group = staffed[0] if staffed else chain[0]
-                e, created = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, group, priority, now), True
+                e, created = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, group, priority, now,
+                                        facets=copy.deepcopy(facets or {})), True
+                self._index_customer(e)
                 if staffed:
                     e.overflow = list(chain[:chain.index(group)])
                 self._log(e, Status.WAITING, now)
@@ -155,6 +171,38 @@ class MemoryStore(Store):
 
     async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:
         return copy.deepcopy(self._messages.get(escalation_id, []))
+
+    async def add_note(self, escalation_id: str, text: str, author: str, now: float) -> Dict[str, Any]:
+        async with self._lock:
+            e = self._find(escalation_id)
+            notes = self._notes.setdefault(escalation_id, [])
+            note = {"id": len(notes) + 1, "text": text, "author": author, "at": now}
+            notes.append(note)
+            self._emit(e.agent_id, {"type": "note", "escalation": e.id, "conversation_id": e.conversation_id,
+                                    "agent": e.agent_id, "note": dict(note), "at": now})
+            return dict(note)
+
+    async def notes(self, escalation_id: str) -> List[Dict[str, Any]]:
+        return copy.deepcopy(self._notes.get(escalation_id, []))
+
+    async def get_many(self, escalation_ids: Sequence[str]) -> List[Escalation]:
+        return [copy.deepcopy(self._escalations[i]) for i in escalation_ids if i in self._escalations]
+
+    def _by_creation(self, escalations: Sequence[Escalation]) -> List[str]:
+        return [e.id for e in sorted(escalations, key=lambda e: (e.created_at, e.id))]
+
+    async def created_since(self, since: float) -> List[str]:
+        return self._by_creation([e for e in self._escalations.values() if e.created_at >= since])
+
+    async def open_escalations(self) -> List[str]:
+        return self._by_creation([e for e in self._escalations.values() if e.status in OPEN])
+
+    async def customer_escalations(self, customer: str, up_to: float, limit: int) -> List[str]:
+        found = [(at, i) for i, at in (self._customers.get(customer) or {}).items() if at <= up_to]
+        return [i for _, i in sorted(found, reverse=True)[:limit]]
+
+    async def count_conversations(self, keys: Sequence[str]) -> int:
+        return len(set().union(*(self.conversations.get(k, set()) for k in keys)))
 
     async def set_agent(self, agent: Agent, now: float) -> None:
         async with self._lock:

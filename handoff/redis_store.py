@@ -3,10 +3,15 @@
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and
 the scripts may touch any of them):
   esc:<id>      hash   id, conversation_id, status, skill_group, priority, created_at, agent_id,
-                       offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"])
+                       offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"]),
+                       facets (JSON: customer key, trigger names, topics, for the statistics)
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
+  notes:<id>    list   JSON internal notes of agents and supervisors (never messages)
+  created       zset   every escalation by created_at (the day's statistics read a range of it)
+  open          zset   escalations waiting, offered or assigned, by created_at (the SLA watch)
+  cust:<key>    zset   a customer's escalations by created_at (their earlier conversations)
   conv:<cid>    string the conversation's latest escalation (idempotent create)
   queue:<grp>   zset   waiting escalations by rank (see handoff/store.py)
   age:<grp>     zset   the same escalations by the time they joined the queue (oldest wait)
@@ -16,6 +21,8 @@ the scripts may touch any of them):
   free:<grp>    zset   online agents of the group with spare capacity, by load * 1e10 + idle_since
   online:<grp>  set    online agents of the group
   cred:<id>     hash   an agent's account: name, role, password_hash
+  accounts      set    every account's id (accounts:complete: set once the accounts saved before this
+                       index existed were found with one SCAN)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script (capped, ~100,000 entries)
 """
@@ -89,6 +96,11 @@ local function offer_head(group, now, deadline)
              agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
   return {eid, aid}
 end
+local function index(eid, now, customer, open)
+  redis.call('ZADD', P .. 'created', now, eid)
+  if open then redis.call('ZADD', P .. 'open', now, eid) end
+  if customer ~= '' then redis.call('ZADD', P .. 'cust:' .. customer, now, eid) end
+end
 local function group_stats(g)
   local online = redis.call('SMEMBERS', P .. 'online:' .. g)
   local capacity, spare = 0, 0
@@ -102,8 +114,8 @@ end
 """
 
 CREATE = PRELUDE + """
-local id, cid, group, priority, now, rnk, doc, key = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9]
+local id, cid, group, priority, now, rnk, doc, key, facets, customer = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
+  ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 if existing then
   local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
@@ -112,7 +124,8 @@ if existing then
   end
 end
 redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group,
-           'priority', priority, 'created_at', now, 'request_key', key)
+           'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets)
+index(id, now, customer, true)
 log(id, 'waiting', now, nil, '')
 redis.call('SET', P .. 'doc:' .. id, doc)
 redis.call('SET', P .. 'conv:' .. cid, id)
@@ -123,10 +136,10 @@ return {id, 1}
 """
 
 ESCALATE = PRELUDE + """
-local id, cid, priority, now, rnk, doc, key, deadline, ticket_outcome =
-  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local id, cid, priority, now, rnk, doc, key, deadline, ticket_outcome, facets, customer =
+  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local chain = {}
-for i = 11, #ARGV do table.insert(chain, ARGV[i]) end
+for i = 13, #ARGV do table.insert(chain, ARGV[i]) end
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 local eid, created = nil, 0
 if existing then
@@ -144,7 +157,8 @@ if not eid then
     table.insert(skipped, g)
   end
   redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group or chain[1],
-             'priority', priority, 'created_at', now, 'request_key', key)
+             'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets)
+  index(id, now, customer, group ~= nil)
   if group and #skipped > 0 then redis.call('HSET', P .. 'esc:' .. id, 'overflow', table.concat(skipped, ',')) end
   log(id, 'waiting', now, nil, '')
   redis.call('SET', P .. 'doc:' .. id, doc)
@@ -240,6 +254,7 @@ if not f[1] then return {'missing'} end
 if aid ~= '' and f[2] ~= aid then return {'not_yours', f[1]} end
 if f[1] ~= 'assigned' then return {'conflict', f[1]} end
 free(f[2], eid)
+redis.call('ZREM', P .. 'open', eid)
 redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
 log(eid, status, now, f[2], detail)
 emit(f[2], {type = status, escalation = eid, conversation_id = f[3], group = f[4], agent = f[2], detail = detail,
@@ -262,6 +277,7 @@ if f[1] == 'offered' then
   redis.call('ZREM', P .. 'offers', eid)
 end
 dequeue(f[3], eid)
+redis.call('ZREM', P .. 'open', eid)
 redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
 redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
 log(eid, status, now, f[2] or nil, detail)
@@ -354,6 +370,19 @@ emit(f[2] or '', {type = 'message', escalation = eid, conversation_id = f[3], ag
 return {'ok', raw}
 """
 
+ADD_NOTE = PRELUDE + """
+local eid, author, text, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
+if not f[1] then return {'missing'} end
+local id = redis.call('RPUSH', P .. 'notes:' .. eid, '')
+local n = {id = id, text = text, author = author, at = tonumber(now)}
+local raw = cjson.encode(n)
+redis.call('LSET', P .. 'notes:' .. eid, id - 1, raw)
+emit(f[2] or '', {type = 'note', escalation = eid, conversation_id = f[3], agent = f[2] or nil, note = n,
+                  at = tonumber(now)})
+return {'ok', raw}
+"""
+
 QUEUE_STATS = PRELUDE + """
 local out = {}
 for i = 2, #ARGV do
@@ -375,7 +404,8 @@ class RedisStore(Store):
         self._scripts = {name: client.register_script(src) for name, src in {
             "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
-            "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY}.items()}
+            "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY,
+            "add_note": ADD_NOTE}.items()}
         self._forget = client.register_script(FORGET_AGENT)
 
     @classmethod
@@ -393,19 +423,21 @@ class RedisStore(Store):
         await self.r.ping()
 
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
+                     now: float, seconds_per_point: float, request_key: str = "",
+                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
         new_id = uuid.uuid4().hex
         eid, created = await self._run("create", new_id, conversation_id, skill_group, priority, repr(now),
                                        repr(rank(now, priority, seconds_per_point)), json.dumps(document),
-                                       request_key)
+                                       request_key, json.dumps(facets or {}), str((facets or {}).get("customer") or ""))
         return await self.get(eid), bool(int(created))
 
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any]) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
         res = await self._run("escalate", uuid.uuid4().hex, conversation_id, priority, repr(now),
                               repr(rank(now, priority, seconds_per_point)), ujson.dumps(document), request_key,
-                              repr(now + reservation_seconds), ujson.dumps(ticket_outcome), *chain)
+                              repr(now + reservation_seconds), ujson.dumps(ticket_outcome), ujson.dumps(facets or {}),
+                              str((facets or {}).get("customer") or ""), *chain)
         (eid, created, status, group, prio, agent, created_at, outcome, position, online, capacity, free,
          skipped, cid) = res
         e = Escalation(id=eid, conversation_id=cid, status=Status(status), skill_group=group, priority=int(prio),
@@ -416,23 +448,34 @@ class RedisStore(Store):
                          QueueStats(group, 0, None, int(online), int(capacity), int(free)))
 
     async def get(self, escalation_id: str) -> Escalation:
-        async with self.r.pipeline(transaction=True) as pipe:
-            pipe.hgetall(f"{self.p}esc:{escalation_id}")
-            pipe.lrange(f"{self.p}hist:{escalation_id}", 0, -1)
-            fields, history = await pipe.execute()
-        if not fields:
+        found = await self.get_many([escalation_id])
+        if not found:
             raise NotFound(escalation_id)
+        return found[0]
+
+    async def get_many(self, escalation_ids: Sequence[str]) -> List[Escalation]:
+        out: List[Escalation] = []
+        for start in range(0, len(escalation_ids), 500):  # one round trip per 500
+            chunk = escalation_ids[start:start + 500]
+            async with self.r.pipeline(transaction=True) as pipe:
+                for eid in chunk:
+                    pipe.hgetall(f"{self.p}esc:{eid}")
+                    pipe.lrange(f"{self.p}hist:{eid}", 0, -1)
+                replies = await pipe.execute()
+            for fields, history in zip(replies[0::2], replies[1::2]):
+                if fields:
+                    out.append(self._escalation(fields, history))
+        return out
+
+    @staticmethod
+    def _escalation(fields: Dict[str, str], history: List[str]) -> Escalation:
         entries = []
         for raw in history:
             h = json.loads(raw)
             entries.append({"at": h["at"], "status": h["status"], "agent": h.get("agent"), "detail": h.get("detail", "")})
-        return Escalation(
-            id=fields["id"], conversation_id=fields["conversation_id"], status=Status(fields["status"]),
-            skill_group=fields["skill_group"], priority=int(fields["priority"]), created_at=float(fields["created_at"]),
-            agent_id=fields.get("agent_id"),
-            offer_deadline=float(fields["offer_deadline"]) if fields.get("offer_deadline") else None,
-            history=entries, outcome=self._outcome(fields),
-            overflow=[g for g in fields.get("overflow", "").split(",") if g])
+        e = RedisStore._from_fields(fields)
+        e.history = entries
+        return e
 
     async def document(self, escalation_id: str) -> Dict[str, Any]:
         raw = await self.r.get(f"{self.p}doc:{escalation_id}")
@@ -442,6 +485,26 @@ class RedisStore(Store):
 
     async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:
         return [json.loads(raw) for raw in await self.r.lrange(f"{self.p}msgs:{escalation_id}", 0, -1)]
+
+    async def add_note(self, escalation_id: str, text: str, author: str, now: float) -> Dict[str, Any]:
+        result = await self._run("add_note", escalation_id, author, text, repr(now))
+        self._check(result, escalation_id, "noted")
+        return json.loads(result[1])
+
+    async def notes(self, escalation_id: str) -> List[Dict[str, Any]]:
+        return [json.loads(raw) for raw in await self.r.lrange(f"{self.p}notes:{escalation_id}", 0, -1)]
+
+    async def created_since(self, since: float) -> List[str]:
+        return await self.r.zrangebyscore(f"{self.p}created", repr(since), "+inf")
+
+    async def open_escalations(self) -> List[str]:
+        return await self.r.zrange(f"{self.p}open", 0, -1)
+
+    async def customer_escalations(self, customer: str, up_to: float, limit: int) -> List[str]:
+        return await self.r.zrevrangebyscore(f"{self.p}cust:{customer}", repr(up_to), "-inf", start=0, num=limit)
+
+    async def count_conversations(self, keys: Sequence[str]) -> int:
+        return int(await self.r.pfcount(*keys)) if keys else 0
 
     async def set_agent(self, agent: Agent, now: float) -> None:
         await self._run("set_agent", agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
@@ -487,12 +550,17 @@ class RedisStore(Store):
     @staticmethod
     def _summary(flat: List[str]) -> Escalation:
         """An Escalation from its hash as a script returns it (HGETALL), without the history."""
-        f = dict(zip(flat[0::2], flat[1::2]))
+        return RedisStore._from_fields(dict(zip(flat[0::2], flat[1::2])))
+
+    @staticmethod
+    def _from_fields(f: Dict[str, str]) -> Escalation:
+        """An Escalation from its hash's fields, without the history."""
         return Escalation(
             id=f["id"], conversation_id=f["conversation_id"], status=Status(f["status"]), skill_group=f["skill_group"],
             priority=int(f["priority"]), created_at=float(f["created_at"]), agent_id=f.get("agent_id"),
             offer_deadline=float(f["offer_deadline"]) if f.get("offer_deadline") else None,
-            outcome=RedisStore._outcome(f), overflow=[g for g in f.get("overflow", "").split(",") if g])
+            outcome=RedisStore._outcome(f), overflow=[g for g in f.get("overflow", "").split(",") if g],
+            facets=json.loads(f["facets"]) if f.get("facets") else {})
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         result = await self._run("accept", escalation_id, agent_id, repr(now))
@@ -571,14 +639,25 @@ class RedisStore(Store):
         return bool(int(removed))
 
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
-        await self.r.hset(f"{self.p}cred:{agent_id}", mapping=account)
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.hset(f"{self.p}cred:{agent_id}", mapping=account)
+            pipe.sadd(f"{self.p}accounts", agent_id)
+            await pipe.execute()
 
     async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
         return await self.r.hgetall(f"{self.p}cred:{agent_id}") or None
 
     async def accounts(self) -> List[str]:
-        keys = [k async for k in self.r.scan_iter(match=f"{self.p}cred:*", count=500)]
-        return sorted(k[len(self.p) + 5:] for k in keys)
+        if not await self.r.exists(f"{self.p}accounts:complete"):
+            # Accounts saved before the index existed: found once with a SCAN, then the index is complete.
+            keys = [k async for k in self.r.scan_iter(match=f"{self.p}cred:*", count=500)]
+            ids = [k[len(self.p) + 5:] for k in keys]
+            async with self.r.pipeline(transaction=True) as pipe:
+                if ids:
+                    pipe.sadd(f"{self.p}accounts", *ids)
+                pipe.set(f"{self.p}accounts:complete", "1")
+                await pipe.execute()
+        return sorted(await self.r.smembers(f"{self.p}accounts"))
 
     async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:
         key = f"{self.p}events"

@@ -14,6 +14,16 @@ longest ago (``idle_since``: the last offer, or going online).
 
 A closed chat may get the customer's satisfaction survey once (``set_survey``: ``outcome.survey``).
 
+Notes: agents and supervisors write internal notes on a chat (``add_note``). They are kept apart
+from the messages, so nothing that delivers messages to the customer can ever send one: the event is
+a ``note``, never a ``message``.
+
+Indexes for the supervisor's views, written by the same step as the escalation (no scans of every
+key): escalations by creation time (``created_since``: the day's statistics), the open ones
+(``open_escalations``: waiting, offered or assigned; the SLA watch) and each customer's
+(``customer_escalations``: their earlier conversations). An escalation's ``facets`` keep what the
+statistics count (customer key, trigger names, topics) so they need not read whole request documents.
+
 Presence: the agent console's WebSocket is the sign that an agent is still there. Each service
 process records when it last saw the agents whose WebSocket it holds (``touch_agents``, every sweep
 and when a WebSocket opens); an agent not seen for the grace period is lost (``lost_agents``), one
@@ -66,6 +76,7 @@ class Escalation:
     history: List[Dict[str, Any]] = field(default_factory=list)  # {"at", "status", "agent", "detail"}
     outcome: Dict[str, Any] = field(default_factory=dict)  # how it ended: resolution, wrap-up code, ticket reply time
     overflow: List[str] = field(default_factory=list)  # groups passed over at creation: nobody online
+    facets: Dict[str, Any] = field(default_factory=dict)  # {"customer", "triggers", "topics"}: for statistics
 
 
 @dataclass
@@ -117,19 +128,22 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
-                     now: float, seconds_per_point: float, request_key: str = "") -> Tuple[Escalation, bool]:
+                     now: float, seconds_per_point: float, request_key: str = "",
+                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
         """A waiting escalation in the group's queue; for a conversation with an open escalation, or
         whose latest escalation came from the same request (``request_key``), that one (and False):
-        retries never create a second, even after the first became a ticket."""
+        retries never create a second, even after the first became a ticket. ``facets`` as in escalate."""
 
     @abc.abstractmethod
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any]) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
         """The bot's handoff in one atomic step: return the conversation's open escalation (or the one from
         the same request); otherwise create it in the first group of ``chain`` (the routed group and its
         fallbacks) with an agent online, and offer the head of that queue to a free agent at once; with
-        nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``."""
+        nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``.
+        A new escalation joins the indexes: by creation time, open (unless a ticket), and the customer's
+        (``facets["customer"]``, when given); ``facets`` is kept on it."""
 
     @abc.abstractmethod
     async def get(self, escalation_id: str) -> Escalation:
@@ -201,6 +215,36 @@ class Store(abc.ABC):
         """The messages appended since the handoff, in order."""
 
     @abc.abstractmethod
+    async def add_note(self, escalation_id: str, text: str, author: str, now: float) -> Dict[str, Any]:
+        """Append an internal note ({"id", "text", "author", "at"}; ids 1, 2, ...) in any state, and emit a
+        ``note`` event to the chat's agent. Never a message: customers never see notes."""
+
+    @abc.abstractmethod
+    async def notes(self, escalation_id: str) -> List[Dict[str, Any]]:
+        """The chat's internal notes, oldest first."""
+
+    @abc.abstractmethod
+    async def get_many(self, escalation_ids: Sequence[str]) -> List[Escalation]:
+        """The escalations (with history and facets) in the order given; missing ones are left out."""
+
+    @abc.abstractmethod
+    async def created_since(self, since: float) -> List[str]:
+        """Escalations created at or after ``since``, oldest first (the creation-time index)."""
+
+    @abc.abstractmethod
+    async def open_escalations(self) -> List[str]:
+        """Escalations waiting, offered or assigned, oldest first (the open index)."""
+
+    @abc.abstractmethod
+    async def customer_escalations(self, customer: str, up_to: float, limit: int) -> List[str]:
+        """The customer's escalations created at or before ``up_to``, newest first, at most ``limit``."""
+
+    @abc.abstractmethod
+    async def count_conversations(self, keys: Sequence[str]) -> int:
+        """How many distinct conversations the bot had, from the HyperLogLogs ``keys`` that its channel
+        adds every conversation id to (full key names: they live outside the store's prefix)."""
+
+    @abc.abstractmethod
     async def agent_chats(self, agent_id: str) -> List[str]:
         """Escalations offered or assigned to the agent."""
 
@@ -235,7 +279,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def accounts(self) -> List[str]:
-        """Every account's agent id."""
+        """Every account's agent id, sorted."""
 
     @abc.abstractmethod
     async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:

@@ -370,3 +370,86 @@ def test_a_transfer_from_a_named_agent_only_while_the_chat_is_still_theirs(store
     with pytest.raises(Conflict, match="not with ann"):
         run(store.transfer(e.id, None, 13.0, SPP, to_group="general", from_agent="ann"))  # waiting now
     assert run(store.waiting("general")) == [e.id]
+
+
+def test_notes_are_kept_apart_from_messages_and_go_to_the_chats_agent_as_note_events(store):
+    run(store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0))
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    run(store.offer_next("general", 11.0, 30.0))
+    run(store.accept(e.id, "ann", 12.0))
+    start = run(store.last_event_id())
+    first = run(store.add_note(e.id, "customer <b>angry</b>: refund promised", "ann", 13.0))
+    second = run(store.add_note(e.id, "checked with the warehouse", "sue", 14.0))
+    assert first == {"id": 1, "text": "customer <b>angry</b>: refund promised", "author": "ann", "at": 13.0}
+    assert second["id"] == 2 and second["author"] == "sue"
+    assert run(store.notes(e.id)) == [first, second]
+    assert run(store.messages(e.id)) == []
+    events = run(store.events(start, 0))
+    assert [(ev.data["type"], ev.to) for ev in events] == [("note", ["ann"]), ("note", ["ann"])]
+    assert events[0].data["note"] == first and events[0].data["conversation_id"] == "c1"
+    run(store.finish(e.id, "ann", Status.CLOSED, 15.0, "answered", {"resolved": True, "wrap_up": "answered"}))
+    assert run(store.add_note(e.id, "follow-up: refund went out", "ann", 16.0))["id"] == 3  # after the close too
+    with pytest.raises(NotFound):
+        run(store.add_note("no-such-escalation", "x", "ann", 17.0))
+
+
+def test_a_customers_escalations_are_indexed_newest_first(store):
+    ticket = {"reply_by": "x", "reply_within_hours": 24}
+    made = []
+    for i, (cid, customer) in enumerate([("c1", "id:alice"), ("c2", "id:bob"), ("c3", "id:alice"),
+                                         ("c4", "conv:c4"), ("c5", "id:alice")]):
+        done = run(store.escalate(cid, ["general"], 10, {}, 10.0 + i, SPP, f"k{i}", 30.0, ticket,
+                                  {"customer": customer, "triggers": ["explicit_request"], "topics": ["refund"]}))
+        made.append(done.escalation.id)
+    assert run(store.customer_escalations("id:alice", 100.0, 10)) == [made[4], made[2], made[0]]
+    assert run(store.customer_escalations("id:alice", 12.0, 10)) == [made[2], made[0]]  # up to its creation
+    assert run(store.customer_escalations("id:alice", 100.0, 2)) == [made[4], made[2]]
+    assert run(store.customer_escalations("conv:c4", 100.0, 10)) == [made[3]]
+    assert run(store.customer_escalations("id:nobody", 100.0, 10)) == []
+    assert run(store.get(made[0])).facets == {"customer": "id:alice", "triggers": ["explicit_request"],
+                                              "topics": ["refund"]}
+    again = run(store.escalate("c1", ["general"], 10, {}, 50.0, SPP, "k0", 30.0, ticket, {"customer": "id:alice"}))
+    assert not again.created and len(run(store.customer_escalations("id:alice", 100.0, 10))) == 3
+
+
+def test_creation_and_open_indexes_follow_each_escalations_life(store):
+    ticket = {"reply_by": "x", "reply_within_hours": 24}
+    run(store.set_agent(Agent("ann", ("general",), 1, "online"), 1.0))
+    offered = run(store.escalate("c1", ["general"], 10, {}, 10.0, SPP, "k1", 30.0, ticket)).escalation
+    waiting = run(store.escalate("c2", ["general"], 10, {}, 11.0, SPP, "k2", 30.0, ticket)).escalation
+    made_ticket = run(store.escalate("c3", ["billing"], 10, {}, 12.0, SPP, "k3", 30.0, ticket)).escalation
+    plain, _ = run(store.create("c4", "general", 10, {}, 13.0, SPP))
+    assert run(store.created_since(0.0)) == [offered.id, waiting.id, made_ticket.id, plain.id]
+    assert run(store.created_since(11.5)) == [made_ticket.id, plain.id]
+    assert run(store.open_escalations()) == [offered.id, waiting.id, plain.id]  # a ticket is not open
+    run(store.accept(offered.id, "ann", 14.0))
+    assert run(store.open_escalations()) == [offered.id, waiting.id, plain.id]
+    run(store.finish(offered.id, "ann", Status.CLOSED, 15.0, "done", {"resolved": True}))  # offers c2 to ann
+    run(store.leave_queue(plain.id, Status.ABANDONED, 16.0, "left"))
+    assert run(store.open_escalations()) == [waiting.id]
+    got = run(store.get_many([plain.id, "missing", offered.id]))
+    assert [(e.id, e.status) for e in got] == [(plain.id, Status.ABANDONED), (offered.id, Status.CLOSED)]
+    assert [h["status"] for h in got[1].history] == ["waiting", "offered", "assigned", "closed"]
+    assert got[0].facets == {}
+
+
+def test_accounts_are_listed_from_their_index(store):
+    for agent_id in ("zoe", "ann", "bob"):
+        run(store.save_account(agent_id, {"id": agent_id, "name": agent_id.title(), "role": "agent"}))
+    run(store.save_account("ann", {"id": "ann", "name": "Ann B.", "role": "supervisor"}))  # replaced, once
+    assert run(store.accounts()) == ["ann", "bob", "zoe"]
+    assert run(store.account("ann"))["name"] == "Ann B."
+
+
+def test_conversations_are_counted_once_over_the_days_asked_for(store):
+    keys = ["shop:test:conversations:2026-11-23", "shop:test:conversations:2026-11-24"]
+    if isinstance(store, MemoryStore):
+        store.conversations.update({keys[0]: {"a", "b"}, keys[1]: {"b", "c"}})
+    else:
+        prefix = f"shop:{uuid.uuid4().hex[:8]}:conversations:"
+        keys = [prefix + "2026-11-23", prefix + "2026-11-24"]
+        run(store.r.pfadd(keys[0], "a", "b"))
+        run(store.r.pfadd(keys[1], "b", "c"))
+    assert run(store.count_conversations(keys)) == 3
+    assert run(store.count_conversations(keys[:1])) == 2
+    assert run(store.count_conversations([keys[0] + "-none"])) == 0
