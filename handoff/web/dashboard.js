@@ -1,0 +1,447 @@
+// The supervisor dashboard: live queues, agents, chats breaching or near their first-response SLA,
+// today's figures and the last 24 hours by hour.
+//
+// Data: GET /v1/queues, GET /v1/agents, GET /v1/stats/today, fetched together every 5 s and 1 s after
+// any WebSocket event (events within that second share one refresh). Clocks (SLA times, oldest waits)
+// count up every second from the last answer. Text reaches the page only through `el` / textContent.
+// Charts: Chart.js (vendored, loaded with `defer` before this module); without it the charts say so
+// and everything else still works.
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+
+const POLL_MS = 5000;
+const EVENT_DEBOUNCE_MS = 1000;
+const STALE_MS = 20000;
+const TOP = 10;
+
+const $ = (selector) => document.querySelector(selector);
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+
+const state = {
+  me: null,
+  groupNames: {}, // skill_group -> name, from the queues
+  agentNames: {}, // agent id -> name, from the agents list
+  lastOk: 0, // Date.now() of the last refresh in which every source answered (or 404'd)
+};
+
+// -- formatting --------------------------------------------------------------------------------
+const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+const decimal1 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+
+const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+/** A share in [0, 1] as "42.5 %"; "–" for null. */
+const fmtShare = (v) => (isNum(v) ? percent.format(v) : "–");
+const fmtCount = (v) => (isNum(v) ? integer.format(v) : "–");
+/** "payment_problem" -> "payment problem"; anything else (a sentence, odd text) as it is. */
+const humanize = (name) => {
+  const s = String(name ?? "");
+  return /^[a-z0-9_]+$/.test(s) ? s.replace(/_/g, " ") : s;
+};
+/** An hour of `hourly` (an ISO time, epoch seconds, or 0-23) as local "14:00". */
+function hourLabel(hour) {
+  if (isNum(hour) && hour >= 0 && hour < 24) return `${String(hour).padStart(2, "0")}:00`;
+  const d = toDate(hour);
+  if (!d) return String(hour ?? "");
+  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+const plural = (n, one, many) => `${fmtCount(n)} ${n === 1 ? one : many}`;
+
+// -- live clocks -------------------------------------------------------------------------------
+// Each clock is a text node's owner showing `base` seconds at `at` (performance.now()), counting up.
+let clocks = [];
+
+function clock(node, base, { sub = null, target = null } = {}) {
+  clocks.push({ node, base, at: performance.now(), sub, target });
+  return node;
+}
+
+function tick() {
+  const now = performance.now();
+  for (const c of clocks) {
+    const seconds = c.base + (now - c.at) / 1000;
+    c.node.textContent = fmtSeconds(seconds);
+    if (c.sub && isNum(c.target)) {
+      const over = seconds - c.target;
+      c.sub.textContent = over >= 0 ? `${fmtSeconds(over)} over` : `${fmtSeconds(-over)} left`;
+    }
+  }
+  const updated = $("#updated");
+  if (state.lastOk && Date.now() - state.lastOk > STALE_MS) {
+    updated.textContent = `stale: last update ${new Date(state.lastOk).toLocaleTimeString()}`;
+    updated.classList.add("down");
+  }
+}
+
+// -- queues ------------------------------------------------------------------------------------
+function renderQueues(data) {
+  const tbody = byTestId("queues").tBodies[0];
+  clocks = clocks.filter((c) => !tbody.contains(c.node));
+  const queues = (data && data.queues) || [];
+  for (const q of queues) state.groupNames[q.skill_group] = q.name || q.skill_group;
+  if (!queues.length) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No skill groups.")));
+    return;
+  }
+  tbody.replaceChildren(...queues.map((q) => {
+    const waiting = q.waiting || 0;
+    const level = waiting > 0 && !q.agents_online ? "bad" : waiting > 0 && !q.free_capacity ? "warn" : "";
+    const oldest = el("td", { class: "num" }, waiting > 0 ? fmtSeconds(q.oldest_wait_seconds) : "–");
+    if (waiting > 0 && isNum(q.oldest_wait_seconds)) clock(oldest, q.oldest_wait_seconds);
+    return el("tr", { "data-testid": "queue-row", "data-group": q.skill_group, class: level || null },
+      el("td", {}, el("span", { class: "strong" }, q.name || q.skill_group),
+        el("span", { class: "sub" }, q.skill_group)),
+      el("td", { class: "num strong", "data-testid": "queue-waiting" }, fmtCount(waiting)),
+      oldest,
+      el("td", { class: "num", "data-testid": "queue-online" }, fmtCount(q.agents_online)),
+      el("td", { class: "num", "data-testid": "queue-free" }, `${fmtCount(q.free_capacity)} / ${fmtCount(q.capacity)}`));
+  }));
+}
+
+// -- agents ------------------------------------------------------------------------------------
+const STATUS_ORDER = { online: 0, away: 1, offline: 2 };
+
+function renderAgents(result) {
+  const tbody = byTestId("agents").tBodies[0];
+  const summary = $("#agents-summary");
+  if (result.missing) {
+    summary.textContent = "";
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" },
+      "The agents list is not available from this service yet (GET /v1/agents answered 404).")));
+    return;
+  }
+  const data = result.data;
+  const agents = (Array.isArray(data) ? data : (data && data.agents) || []).slice();
+  for (const a of agents) state.agentNames[a.id] = a.name || a.id;
+  agents.sort((a, b) => (STATUS_ORDER[a.status] ?? 3) - (STATUS_ORDER[b.status] ?? 3)
+    || String(a.name || a.id).localeCompare(String(b.name || b.id)));
+  const counts = { online: 0, away: 0, offline: 0 };
+  for (const a of agents) if (a.status in counts) counts[a.status] += 1;
+  summary.textContent = `${counts.online} online · ${counts.away} away · ${counts.offline} offline`;
+  if (!agents.length) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No agents.")));
+    return;
+  }
+  tbody.replaceChildren(...agents.map((a) => {
+    const max = isNum(a.max_chats) ? a.max_chats : 0;
+    const load = isNum(a.load) ? a.load : 0;
+    const chats = Array.isArray(a.chats) ? a.chats : [];
+    const chatText = chats.length
+      ? chats.map((c) => (c && typeof c === "object" ? `${c.conversation_id || c.id}${c.status ? ` (${c.status})` : ""}` : String(c)))
+      : [];
+    return el("tr", { "data-testid": "agent-row", "data-agent": a.id, "data-status": a.status || "",
+      class: a.status === "offline" ? "idle" : null },
+    el("td", {}, el("span", { class: "strong" }, a.name || a.id),
+      el("span", { class: "sub" }, a.role === "supervisor" ? `${a.id} · supervisor` : a.id)),
+    el("td", { "data-testid": "agent-status" },
+      el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status || "–"),
+    el("td", {}, el("span", { class: "load-cell" },
+      el("meter", { min: 0, max: Math.max(max, 1), low: Math.max(max, 1) - 0.5, high: Math.max(max, 1) - 0.01,
+        optimum: 0, value: Math.min(load, Math.max(max, 1)), "aria-label": `load ${load} of ${max}` }),
+      el("span", { "data-testid": "agent-load" }, `${fmtCount(load)} / ${fmtCount(max)}`))),
+    el("td", { class: "small" }, (a.skills || []).map((s) => state.groupNames[s] || s).join(", ") || "–"),
+    el("td", { class: "small", "data-testid": "agent-chats" },
+      chatText.length ? chatText.join(", ") : isNum(a.chats) ? fmtCount(a.chats) : "–"));
+  }));
+}
+
+// -- SLA ---------------------------------------------------------------------------------------
+function renderSla(stats) {
+  const tbody = byTestId("sla").tBodies[0];
+  clocks = clocks.filter((c) => !tbody.contains(c.node));
+  const sla = (stats && stats.sla) || {};
+  const target = isNum(sla.first_response_target_seconds) ? sla.first_response_target_seconds : null;
+  $("#sla-target").textContent = target === null ? "" : `target ${fmtSeconds(target)}`;
+  const seen = new Set();
+  const items = [];
+  for (const [level, list] of [["breaching", sla.breaching], ["near", sla.near]]) {
+    const group = [];
+    for (const item of list || []) {
+      if (!item || seen.has(item.id)) continue;
+      seen.add(item.id);
+      const running = !isNum(item.first_response_seconds);
+      const seconds = running ? item.waiting_seconds : item.first_response_seconds;
+      group.push({ item, level, running, seconds: isNum(seconds) ? seconds : null });
+    }
+    group.sort((a, b) => (b.seconds ?? -1) - (a.seconds ?? -1));
+    items.push(...group);
+  }
+  if (!items.length) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" },
+      "No chat is breaching or near its first-response target.")));
+    return;
+  }
+  tbody.replaceChildren(...items.map(({ item, level, running, seconds }) => {
+    const time = el("span", {}, fmtSeconds(seconds));
+    const sub = el("span", { class: "sub" }, running ? "waiting" : "answered");
+    if (running && seconds !== null) clock(time, seconds, { sub, target });
+    else if (target !== null && seconds !== null) {
+      sub.textContent = seconds >= target ? `answered, ${fmtSeconds(seconds - target)} over` : "answered";
+    }
+    return el("tr", { "data-testid": "sla-row", "data-id": item.id, "data-level": level,
+      class: level === "breaching" ? "bad" : "warn" },
+    el("td", {}, el("span", { class: `badge ${level === "breaching" ? "bad" : "warn"}` },
+      level === "breaching" ? "Breaching" : "Near")),
+    el("td", {}, el("span", { "data-testid": "sla-conversation" }, item.conversation_id ?? "–"),
+      el("span", { class: "sub" }, item.id)),
+    el("td", {}, state.groupNames[item.skill_group] || item.skill_group || "–"),
+    el("td", { class: "nowrap" }, item.status || "–"),
+    el("td", {}, item.agent_id ? state.agentNames[item.agent_id] || item.agent_id : "–"),
+    el("td", { class: "num clock", "data-testid": "sla-time" }, time, sub));
+  }));
+}
+
+// -- today's figures ---------------------------------------------------------------------------
+/** A KPI card: `text` shown, `raw` (a number or null) kept in data-value for tests and tools. */
+function setKpi(testId, raw, text, sub) {
+  const card = byTestId(testId);
+  card.dataset.value = isNum(raw) ? String(raw) : "";
+  card.querySelector(".kpi-value").textContent = text;
+  if (sub !== undefined) card.querySelector(".kpi-sub").textContent = sub || "\u00a0";
+}
+
+function renderKpis(s) {
+  $("#since").textContent = s.since ? `since ${fmtTime(s.since)}` : "";
+  setKpi("kpi-handoffs", s.handoffs, fmtCount(s.handoffs),
+    isNum(s.conversations) ? `of ${plural(s.conversations, "conversation", "conversations")}` : "");
+  setKpi("kpi-handoff-rate", s.handoff_rate, fmtShare(s.handoff_rate), "of conversations handed to a person");
+  setKpi("kpi-wait-p50", s.wait_p50_seconds, fmtSeconds(s.wait_p50_seconds));
+  setKpi("kpi-wait-p90", s.wait_p90_seconds, fmtSeconds(s.wait_p90_seconds));
+  setKpi("kpi-fcr", s.first_contact_resolution, fmtShare(s.first_contact_resolution), "solved in the first chat");
+  const sat = s.satisfaction || {};
+  setKpi("kpi-satisfaction", sat.average_rating,
+    isNum(sat.average_rating) ? `${decimal1.format(sat.average_rating)} / 5` : "–",
+    sat.responses ? `${plural(sat.responses, "response", "responses")} · ${fmtShare(sat.resolved_share)} resolved`
+      : "no survey answers yet");
+  const outcomes = Object.entries(s.outcomes || {}).filter(([, n]) => isNum(n));
+  $(".outcomes").replaceChildren(...(outcomes.length
+    ? [el("span", {}, "Outcomes: "), ...outcomes.map(([status, n]) => el("span", { class: "badge", "data-status": status },
+      `${humanize(status)} ${fmtCount(n)}`))]
+    : []));
+}
+
+function renderTop(testId, list, noun) {
+  const tbody = byTestId(testId).tBodies[0];
+  const rows = (list || []).filter((r) => r && isNum(r.count)).slice(0, TOP);
+  if (!rows.length) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 3, class: "empty" }, `No ${noun} yet today.`)));
+    return;
+  }
+  const max = Math.max(...rows.map((r) => r.count), 1);
+  tbody.replaceChildren(...rows.map((r) => el("tr", { "data-testid": `${testId}-row`, "data-name": String(r.name ?? "") },
+    el("td", { title: String(r.name ?? "") }, humanize(r.name)),
+    el("td", { class: "num" }, fmtCount(r.count)),
+    el("td", {}, el("meter", { min: 0, max, value: r.count, "aria-hidden": "true" })))));
+}
+
+// -- charts ------------------------------------------------------------------------------------
+const charts = {};
+
+function cssVar(name, fallback) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+function chartUnavailable(canvas) {
+  const box = canvas.parentElement;
+  if (!box.querySelector(".empty")) box.appendChild(el("p", { class: "empty" }, "Charts could not load (Chart.js missing)."));
+}
+
+function makeChart(canvas, type, label, color, yTick, tooltip) {
+  const Chart = window.Chart;
+  return new Chart(canvas, {
+    type,
+    data: { labels: [], datasets: [{ label, data: [], backgroundColor: color, borderColor: color, borderWidth: type === "line" ? 2 : 0,
+      pointRadius: type === "line" ? 2 : 0, spanGaps: false, tension: 0.25, maxBarThickness: 28 }] },
+    options: {
+      responsive: true,
+      maintainAspectRatio: false,
+      animation: false,
+      interaction: { mode: "index", intersect: false },
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (ctx) => `${label}: ${tooltip(ctx.parsed.y)}` } },
+      },
+      scales: {
+        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
+        y: { beginAtZero: true, ticks: { callback: yTick, precision: 0 } },
+      },
+    },
+  });
+}
+
+function renderCharts(hourly) {
+  const hoursCanvas = byTestId("chart-hourly");
+  const waitCanvas = byTestId("chart-wait");
+  if (!window.Chart) {
+    chartUnavailable(hoursCanvas);
+    chartUnavailable(waitCanvas);
+    return;
+  }
+  const rows = Array.isArray(hourly) ? hourly : [];
+  const labels = rows.map((h) => hourLabel(h.hour));
+  const handoffs = rows.map((h) => (isNum(h.handoffs) ? h.handoffs : null));
+  const waits = rows.map((h) => (isNum(h.wait_p50_seconds) ? h.wait_p50_seconds : null));
+  if (!charts.hourly) {
+    charts.hourly = makeChart(hoursCanvas, "bar", "Handoffs", cssVar("--accent", "#2457c5"),
+      (v) => integer.format(v), (v) => fmtCount(v));
+    charts.wait = makeChart(waitCanvas, "line", "Wait p50", "#c77d00",
+      (v) => fmtSeconds(v), (v) => fmtSeconds(v));
+  }
+  for (const [chart, canvas, values] of [[charts.hourly, hoursCanvas, handoffs], [charts.wait, waitCanvas, waits]]) {
+    chart.data.labels = labels;
+    chart.data.datasets[0].data = values;
+    if (chart === charts.wait) { // whole minutes on the axis once waits run to minutes
+      const top = Math.max(0, ...values.filter(isNum));
+      chart.options.scales.y.ticks.stepSize = top > 1200 ? 600 : top > 600 ? 300 : top > 150 ? 60 : undefined;
+    }
+    chart.update("none");
+    canvas.dataset.points = String(values.length);
+    canvas.dataset.values = values.map((v) => (v === null ? "" : String(v))).join(",");
+  }
+  const total = handoffs.reduce((a, b) => a + (b || 0), 0);
+  const peak = Math.max(0, ...handoffs.map((v) => v || 0));
+  hoursCanvas.setAttribute("aria-label",
+    `Handoffs per hour, last 24 hours: ${fmtCount(total)} in all, at most ${fmtCount(peak)} in one hour`);
+  hoursCanvas.textContent = hoursCanvas.getAttribute("aria-label");
+  const known = waits.filter(isNum);
+  waitCanvas.setAttribute("aria-label", known.length
+    ? `Median wait per hour, last 24 hours: longest ${fmtSeconds(Math.max(...known))}`
+    : "Median wait per hour, last 24 hours: no waits yet");
+  waitCanvas.textContent = waitCanvas.getAttribute("aria-label");
+}
+
+function renderStats(result) {
+  if (result.missing) {
+    for (const id of ["sla", "top-reasons", "top-topics"]) {
+      const tbody = byTestId(id).tBodies[0];
+      const cols = byTestId(id).tHead.rows[0].cells.length;
+      tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" },
+        "Today's figures are not available from this service yet (GET /v1/stats/today answered 404).")));
+    }
+    return;
+  }
+  const s = result.data || {};
+  renderKpis(s);
+  renderSla(s);
+  renderTop("top-reasons", s.top_reasons, "reasons");
+  renderTop("top-topics", s.top_topics, "topics");
+  renderCharts(s.hourly);
+}
+
+// -- refreshing --------------------------------------------------------------------------------
+const SOURCES = [
+  { key: "queues", path: "/v1/queues", label: "queues", render: (r) => renderQueues(r.data) },
+  { key: "agents", path: "/v1/agents", label: "agents", render: renderAgents },
+  { key: "stats", path: "/v1/stats/today", label: "today's figures", render: renderStats },
+];
+
+let inFlight = null;
+let again = false;
+let pollTimer = null;
+let eventTimer = null;
+
+async function load() {
+  const results = await Promise.allSettled(SOURCES.map((s) => api(s.path)));
+  const failed = [];
+  let firstProblem = "";
+  results.forEach((r, i) => {
+    const source = SOURCES[i];
+    let result;
+    if (r.status === "fulfilled") result = { data: r.value };
+    else if (r.reason instanceof ApiError && r.reason.status === 404) result = { missing: true };
+    else {
+      if (r.reason instanceof ApiError && r.reason.status === 401) throw r.reason;
+      failed.push(source.label);
+      firstProblem = firstProblem || (r.reason && r.reason.message) || String(r.reason);
+      return; // keep showing the last figures
+    }
+    try {
+      source.render(result);
+    } catch (e) {
+      console.error(`rendering ${source.label} failed`, e);
+      failed.push(source.label);
+      firstProblem = firstProblem || `the answer could not be shown (${e.message})`;
+    }
+  });
+  const updated = $("#updated");
+  if (failed.length) {
+    const since = state.lastOk ? ` Showing the figures of ${new Date(state.lastOk).toLocaleTimeString()};` : "";
+    showError(`Could not refresh ${failed.join(", ")}: ${firstProblem}${since} retrying every ${POLL_MS / 1000} s.`);
+  } else {
+    state.lastOk = Date.now();
+    showError("");
+    updated.textContent = `updated ${new Date(state.lastOk).toLocaleTimeString()}`;
+    updated.classList.remove("down");
+  }
+  tick();
+}
+
+/** Refreshes everything now (or right after the refresh in flight), then polls again in POLL_MS. */
+async function refresh() {
+  if (inFlight) {
+    again = true;
+    return;
+  }
+  clearTimeout(pollTimer);
+  inFlight = load();
+  try {
+    await inFlight;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      location.reload(); // the token expired: api() dropped it, so the reload shows the log-in form
+      return;
+    }
+    console.error("refresh failed", e);
+    showError(`Could not refresh the dashboard: ${e.message}`);
+  } finally {
+    inFlight = null;
+  }
+  if (again) {
+    again = false;
+    refresh();
+  } else {
+    pollTimer = setTimeout(refresh, POLL_MS);
+  }
+}
+
+let snapshots = 0;
+
+/**
+ * Any event: refresh within a second; the events of that second share one refresh. The snapshot that
+ * opens each connection counts too (after a reconnect it catches up on the gap), but for the first.
+ */
+function onEvent(event) {
+  if (event && event.type === "snapshot" && snapshots++ === 0) return; // the first fetch covers it
+  if (eventTimer) return;
+  eventTimer = setTimeout(() => {
+    eventTimer = null;
+    refresh();
+  }, EVENT_DEBOUNCE_MS);
+}
+
+function onConnection(stateName) {
+  const conn = $("#conn");
+  conn.classList.toggle("live", stateName === "open");
+  conn.classList.toggle("down", stateName !== "open");
+  conn.textContent = { open: "live", closed: "reconnecting…", unauthorized: "signed out" }[stateName] || stateName;
+  if (stateName === "unauthorized") location.reload();
+}
+
+async function main() {
+  const me = await requireLogin("supervisor");
+  state.me = me;
+  $("#who").textContent = `${me.name || me.id} · supervisor`;
+  const logoutButton = $("#logout");
+  logoutButton.hidden = false;
+  logoutButton.addEventListener("click", () => logout());
+  refresh();
+  setInterval(tick, 1000);
+  connectEvents(onEvent, { onState: onConnection });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refresh();
+  });
+}
+
+main().catch((e) => {
+  console.error(e);
+  showError(`The dashboard could not start: ${e.message}`);
+});
