@@ -44,14 +44,16 @@ function hourLabel(hour) {
   if (!d) return String(hour ?? "");
   return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
+/** A 32-hex escalation id as its first 8 characters (the title keeps the whole); other text as it is. */
+const shortId = (id) => (/^[0-9a-f]{32}$/.test(String(id)) ? String(id).slice(0, 8) : String(id ?? "–"));
 const plural = (n, one, many) => `${fmtCount(n)} ${n === 1 ? one : many}`;
 
 // -- live clocks -------------------------------------------------------------------------------
 // Each clock is a text node's owner showing `base` seconds at `at` (performance.now()), counting up.
 let clocks = [];
 
-function clock(node, base, { sub = null, target = null } = {}) {
-  clocks.push({ node, base, at: performance.now(), sub, target });
+function clock(node, base, { sub = null, target = null, label = "" } = {}) {
+  clocks.push({ node, base, at: performance.now(), sub, target, label });
   return node;
 }
 
@@ -62,7 +64,8 @@ function tick() {
     c.node.textContent = fmtSeconds(seconds);
     if (c.sub && isNum(c.target)) {
       const over = seconds - c.target;
-      c.sub.textContent = over >= 0 ? `${fmtSeconds(over)} over` : `${fmtSeconds(-over)} left`;
+      const left = over >= 0 ? `${fmtSeconds(over)} over` : `${fmtSeconds(-over)} left`;
+      c.sub.textContent = c.label ? `${c.label} · ${left}` : left;
     }
   }
   const updated = $("#updated");
@@ -125,9 +128,9 @@ function renderAgents(result) {
     const max = isNum(a.max_chats) ? a.max_chats : 0;
     const load = isNum(a.load) ? a.load : 0;
     const chats = Array.isArray(a.chats) ? a.chats : [];
-    const chatText = chats.length
-      ? chats.map((c) => (c && typeof c === "object" ? `${c.conversation_id || c.id}${c.status ? ` (${c.status})` : ""}` : String(c)))
-      : [];
+    // chats: escalation ids (or objects with conversation_id/status, should the service send more)
+    const chatText = chats.map((c) => (c && typeof c === "object"
+      ? `${c.conversation_id || c.id}${c.status ? ` (${c.status})` : ""}` : String(c)));
     return el("tr", { "data-testid": "agent-row", "data-agent": a.id, "data-status": a.status || "",
       class: a.status === "offline" ? "idle" : null },
     el("td", {}, el("span", { class: "strong" }, a.name || a.id),
@@ -139,18 +142,42 @@ function renderAgents(result) {
         optimum: 0, value: Math.min(load, Math.max(max, 1)), "aria-label": `load ${load} of ${max}` }),
       el("span", { "data-testid": "agent-load" }, `${fmtCount(load)} / ${fmtCount(max)}`))),
     el("td", { class: "small" }, (a.skills || []).map((s) => state.groupNames[s] || s).join(", ") || "–"),
-    el("td", { class: "small", "data-testid": "agent-chats" },
-      chatText.length ? chatText.join(", ") : isNum(a.chats) ? fmtCount(a.chats) : "–"));
+    el("td", { class: "small", "data-testid": "agent-chats", "data-count": String(chats.length),
+      title: chatText.join("\n") || null },
+    chats.length ? `${chats.length}: ${chatText.map(shortId).join(", ")}` : isNum(a.chats) ? fmtCount(a.chats) : "–"));
   }));
 }
 
 // -- SLA ---------------------------------------------------------------------------------------
+// Each open chat's clock comes from the service (handoff/stats.py): `waiting_seconds` for a chat waiting
+// or offered (since the handoff; it runs), `first_response_seconds` for an assigned one (since the agent
+// accepted, to their first reply, or to now while they have not replied). The answer does not say
+// whether an assigned chat's agent has replied, so a clock that stood still between two answers while
+// time passed is taken as stopped (replied) until it moves again (a new assignment restarts it).
+const seenClocks = new Map(); // escalation id -> {seconds, at, stopped}
+
+function slaClock(item, now) {
+  if (isNum(item.waiting_seconds)) return { seconds: item.waiting_seconds, running: true, label: "waiting" };
+  if (!isNum(item.first_response_seconds)) return { seconds: null, running: false, label: "" };
+  const seconds = item.first_response_seconds;
+  const before = seenClocks.get(item.id);
+  let record;
+  if (before && Math.abs(seconds - before.seconds) < 0.5) {
+    record = { ...before, stopped: before.stopped || now - before.at >= 2000 };
+  } else {
+    record = { seconds, at: now, stopped: false };
+  }
+  seenClocks.set(item.id, record);
+  return { seconds, running: !record.stopped, label: record.stopped ? "replied" : "no reply yet" };
+}
+
 function renderSla(stats) {
   const tbody = byTestId("sla").tBodies[0];
   clocks = clocks.filter((c) => !tbody.contains(c.node));
   const sla = (stats && stats.sla) || {};
   const target = isNum(sla.first_response_target_seconds) ? sla.first_response_target_seconds : null;
-  $("#sla-target").textContent = target === null ? "" : `target ${fmtSeconds(target)}`;
+  $("#sla-target").textContent = target === null ? "" : `target ${fmtSeconds(target)}, near from 80 %`;
+  const now = performance.now();
   const seen = new Set();
   const items = [];
   for (const [level, list] of [["breaching", sla.breaching], ["near", sla.near]]) {
@@ -158,31 +185,30 @@ function renderSla(stats) {
     for (const item of list || []) {
       if (!item || seen.has(item.id)) continue;
       seen.add(item.id);
-      const running = !isNum(item.first_response_seconds);
-      const seconds = running ? item.waiting_seconds : item.first_response_seconds;
-      group.push({ item, level, running, seconds: isNum(seconds) ? seconds : null });
+      group.push({ item, level, ...slaClock(item, now) });
     }
     group.sort((a, b) => (b.seconds ?? -1) - (a.seconds ?? -1));
     items.push(...group);
   }
+  for (const id of [...seenClocks.keys()]) if (!seen.has(id)) seenClocks.delete(id);
   if (!items.length) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" },
       "No chat is breaching or near its first-response target.")));
     return;
   }
-  tbody.replaceChildren(...items.map(({ item, level, running, seconds }) => {
+  tbody.replaceChildren(...items.map(({ item, level, running, seconds, label }) => {
     const time = el("span", {}, fmtSeconds(seconds));
-    const sub = el("span", { class: "sub" }, running ? "waiting" : "answered");
-    if (running && seconds !== null) clock(time, seconds, { sub, target });
-    else if (target !== null && seconds !== null) {
-      sub.textContent = seconds >= target ? `answered, ${fmtSeconds(seconds - target)} over` : "answered";
+    const sub = el("span", { class: "sub" }, label);
+    if (running && seconds !== null) clock(time, seconds, { sub, target, label });
+    else if (target !== null && seconds !== null && seconds >= target) {
+      sub.textContent = `${label}, ${fmtSeconds(seconds - target)} over`;
     }
     return el("tr", { "data-testid": "sla-row", "data-id": item.id, "data-level": level,
-      class: level === "breaching" ? "bad" : "warn" },
+      "data-running": running ? "true" : "false", class: level === "breaching" ? "bad" : "warn" },
     el("td", {}, el("span", { class: `badge ${level === "breaching" ? "bad" : "warn"}` },
       level === "breaching" ? "Breaching" : "Near")),
     el("td", {}, el("span", { "data-testid": "sla-conversation" }, item.conversation_id ?? "–"),
-      el("span", { class: "sub" }, item.id)),
+      el("span", { class: "sub", title: String(item.id ?? "") }, `chat ${shortId(item.id)}`)),
     el("td", {}, state.groupNames[item.skill_group] || item.skill_group || "–"),
     el("td", { class: "nowrap" }, item.status || "–"),
     el("td", {}, item.agent_id ? state.agentNames[item.agent_id] || item.agent_id : "–"),
@@ -200,7 +226,7 @@ function setKpi(testId, raw, text, sub) {
 }
 
 function renderKpis(s) {
-  $("#since").textContent = s.since ? `since ${fmtTime(s.since)}` : "";
+  $("#since").textContent = s.since ? `since ${fmtTime(s.since)} (the current hour and the 23 before it)` : "";
   setKpi("kpi-handoffs", s.handoffs, fmtCount(s.handoffs),
     isNum(s.conversations) ? `of ${plural(s.conversations, "conversation", "conversations")}` : "");
   setKpi("kpi-handoff-rate", s.handoff_rate, fmtShare(s.handoff_rate), "of conversations handed to a person");
@@ -212,7 +238,7 @@ function renderKpis(s) {
     isNum(sat.average_rating) ? `${decimal1.format(sat.average_rating)} / 5` : "–",
     sat.responses ? `${plural(sat.responses, "response", "responses")} · ${fmtShare(sat.resolved_share)} resolved`
       : "no survey answers yet");
-  const outcomes = Object.entries(s.outcomes || {}).filter(([, n]) => isNum(n));
+  const outcomes = Object.entries(s.outcomes || {}).filter(([, n]) => isNum(n) && n > 0);
   $(".outcomes").replaceChildren(...(outcomes.length
     ? [el("span", {}, "Outcomes: "), ...outcomes.map(([status, n]) => el("span", { class: "badge", "data-status": status },
       `${humanize(status)} ${fmtCount(n)}`))]
