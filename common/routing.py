@@ -42,6 +42,8 @@ class SkillGroups:
         self.priority_cfg: Dict[str, Any] = document["priority"]
         self.ticket_reply_hours: float = (document.get("tickets") or {}).get("reply_within_hours", 24)
         self.wrap_up_codes: List[str] = list(document.get("wrap_up_codes") or ["other"])
+        # Seconds to a person's first reply (the SLA the supervisor dashboard watches).
+        self.first_response_seconds: float = (document.get("sla") or {}).get("first_response_seconds", 30)
         names = list(self.groups)
         require_known(path, "default_group", self.default_group, names, "skill group")
         for name, spec in self.groups.items():

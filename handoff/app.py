@@ -1,7 +1,8 @@
 """The handoff service's Sanic app: ``create_app(settings, store=None)``.
 
 HTTP and WebSocket only: authentication (handoff/auth.py), body validation against the published
-OpenAPI document (handoff/api_doc.py), and calls into HandoffService (handoff/service.py). Two
+OpenAPI document (handoff/api_doc.py), and calls into HandoffService (handoff/service.py); the web
+pages (agent console, supervisor dashboard) are served by handoff/pages.py. Two
 background tasks per process: the sweeper (offers, overflow, tickets, and the presence of the agents
 whose WebSocket this process holds: see HandoffService.sweep_lost_agents) and the event reader that
 pushes the store's event stream to this process's WebSocket clients.
@@ -13,7 +14,8 @@ import gc
 import json
 import logging
 import uuid
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Sequence, Set
+from urllib.parse import urlsplit
 
 import ujson
 
@@ -23,7 +25,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json as json_response
 
+from common.canned import load_canned_responses
 from common.routing import SkillGroups
+from handoff import pages
 from handoff.api_doc import BodyValidators, build_document
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token)
@@ -95,8 +99,29 @@ class Hub:
                 q._overflowed = True  # type: ignore[attr-defined]
 
 
+def own_origin(request: Request) -> str:
+    """The origin a page served by this service has, as its browser would send it in ``Origin``. Behind a
+    proxy, X-Forwarded-Proto / X-Forwarded-Host say what the browser saw; trusting them is safe here,
+    since a browser's WebSocket cannot set them and a non-browser client can leave out Origin anyway."""
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    if proto not in ("http", "https"):
+        proto = "https" if request.scheme in ("https", "wss") else "http"
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip() or request.host
+    return f"{proto}://{host.lower()}"
+
+
+def origin_allowed(origin: str, request: Request, allowed: Sequence[str]) -> bool:
+    """Cross-site WebSocket hijacking guard: a browser sends Origin with every WebSocket, and a page of
+    another site must not open an agent's event stream (it would carry the agent's token it talked the
+    agent into sending, or, with cookies, ride on them)."""
+    parts = urlsplit(origin.strip().lower())
+    normal = f"{parts.scheme}://{parts.netloc}"
+    return normal == own_origin(request) or normal in allowed
+
+
 def create_app(settings: Settings, store: Optional[Store] = None, name: Optional[str] = None) -> Sanic:
     groups = SkillGroups.load(settings.skill_groups_file)
+    canned = load_canned_responses(settings.canned_responses_file, groups.groups)
     document = build_document(groups)
     validators = BodyValidators(document)
     metrics = Metrics()
@@ -161,6 +186,12 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         c = caller(request)
         if c.kind != "agent":
             raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+        return c
+
+    def supervisor(request: Request) -> Caller:
+        c = agent(request)
+        if not c.is_supervisor:
+            raise Forbidden("only supervisors may do this")
         return c
 
     def bot(request: Request) -> Caller:
@@ -243,6 +274,12 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         data = body(request, "MessageIn")
         return json_response(await app.ctx.service.message(c, escalation_id, data["text"]), status=201)
 
+    @app.post("/v1/handoffs/<escalation_id>/notes")
+    async def post_note(request: Request, escalation_id: str) -> HTTPResponse:
+        c = agent(request)
+        data = body(request, "NoteIn")
+        return json_response(await app.ctx.service.add_note(c, escalation_id, data["text"]), status=201)
+
     @app.post("/v1/handoffs/<escalation_id>/abandon")
     async def abandon(request: Request, escalation_id: str) -> HTTPResponse:
         bot(request)
@@ -289,6 +326,25 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         caller(request)
         return json_response({"queues": await app.ctx.service.queues()})
 
+    @app.get("/v1/meta")
+    async def meta(request: Request) -> HTTPResponse:
+        agent(request)
+        return json_response({
+            "skill_groups": [{"id": g, "name": groups.name(g)} for g in groups.groups],
+            "wrap_up_codes": groups.wrap_up_codes, "canned_responses": canned,
+            "reservation_seconds": settings.reservation_seconds,
+            "first_response_target_seconds": groups.first_response_seconds})
+
+    @app.get("/v1/agents")
+    async def list_agents(request: Request) -> HTTPResponse:
+        supervisor(request)
+        return json_response({"agents": await app.ctx.service.agents()})
+
+    @app.get("/v1/stats/today")
+    async def stats_today(request: Request) -> HTTPResponse:
+        supervisor(request)
+        return json_response(await app.ctx.service.stats_today(settings.conversations_key))
+
     @app.post("/v1/agents/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request, "LoginIn")
@@ -319,6 +375,12 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
 
     @app.websocket("/v1/agents/me/stream")
     async def stream(request: Request, ws: Any) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and not origin_allowed(origin, request, settings.allowed_origins):
+            await ws.send(json.dumps({"type": "error", "error": {
+                "code": 4403, "message": f"origin {origin!r} may not open this stream (HANDOFF_ALLOWED_ORIGINS)"}}))
+            await ws.close(code=4403)
+            return
         try:
             header = request.headers.get("authorization")
             if header:
@@ -360,6 +422,9 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 sender.cancel()
             hub.remove(c, q)
             metrics.ws_clients.dec()
+
+    # -- pages -----------------------------------------------------------------------------------
+    pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------
     @app.get("/v1/openapi.json")

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from common.routing import SkillGroups
+from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
 from handoff.store import Agent, Conflict, Escalation, NotFound, NotYours, QueueStats, Status, Store
@@ -63,6 +64,9 @@ class Created:
             body["ticket"] = {"reply_by": e.outcome.get("reply_by"),
                               "reply_within_hours": e.outcome.get("reply_within_hours")}
         return body
+
+
+PREVIOUS = 10  # earlier escalations of the same customer shown in a record
 
 
 class HandoffService:
@@ -108,7 +112,8 @@ class HandoffService:
         done = await self.store.escalate(
             request["conversation_id"], chain, decision["priority"], {"request": request, "routing": decision},
             now, self.seconds_per_point, request["created_at"], self.reservation_seconds,
-            {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours})
+            {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours},
+            stats.facets_of(request, request["conversation_id"]))
         e = done.escalation
         if done.created:
             self.metrics.escalations.labels(chain[0]).inc()
@@ -278,10 +283,12 @@ class HandoffService:
             raise Forbidden("this chat is not offered or assigned to you")
 
     async def record(self, e: Escalation) -> Dict[str, Any]:
-        """The whole record: request (transcript, brief, scores, tags), routing, messages, history."""
+        """The whole record: request (transcript, brief, scores, tags), routing, messages, internal notes,
+        history, and the customer's earlier escalations."""
         document = await self.store.document(e.id)
         request = document["request"]
         position, wait = await self.estimate(e)
+        customer = e.facets.get("customer") or stats.facets_of(request, e.conversation_id)["customer"]
         return {
             "id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
             "skill_group": e.skill_group, "skill_group_name": self.groups.name(e.skill_group),
@@ -290,10 +297,26 @@ class HandoffService:
             "customer": request["customer"], "transcript": request["transcript"],
             "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
             "routing": {**document["routing"], "overflow": [f"no agent online in {g}" for g in e.overflow]},
-            "messages": await self.store.messages(e.id),
+            "messages": await self.store.messages(e.id), "notes": await self.store.notes(e.id),
             "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
+            "previous": await self.previous(e, customer),
         }
 
+    async def previous(self, e: Escalation, customer: str) -> List[Dict[str, Any]]:
+        """Up to PREVIOUS earlier escalations of the same customer (their id, or else the same
+        conversation), newest first: what the agent should know happened before."""
+        ids = [i for i in await self.store.customer_escalations(customer, e.created_at, PREVIOUS + 1) if i != e.id]
+        return [{"id": p.id, "conversation_id": p.conversation_id, "created_at": iso(p.created_at),
+                 "status": p.status.value, "skill_group": p.skill_group, "outcome": outcome_view(p.outcome)}
+                for p in await self.store.get_many(ids[:PREVIOUS])]
+
+    async def add_note(self, caller: Caller, escalation_id: str, text: str) -> Dict[str, Any]:
+        """An internal note by the chat's agent or a supervisor. Notes are never messages: the bot's
+        bridge delivers only ``message`` events to customers, and a note is a ``note`` event."""
+        if caller.kind != "agent":
+            raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+        e = await self.get_for(caller, escalation_id)
+        return await self.store.add_note(e.id, text, caller.agent_id or "", self.clock())
     async def get_for(self, caller: Caller, escalation_id: str) -> Escalation:
         e = await self.store.get(escalation_id)
         self.check_access(caller, e)
@@ -377,6 +400,26 @@ class HandoffService:
                         "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
                         "offer_deadline": iso(e.offer_deadline)})
         return sorted(out, key=lambda h: h["created_at"] or "")
+
+    async def agents(self) -> List[Dict[str, Any]]:
+        """Every account with its status, load and the chats offered or assigned to it."""
+        return [{**await self.agent_view(agent_id), "chats": await self.store.agent_chats(agent_id)}
+                for agent_id in await self.store.accounts()]
+
+    async def stats_today(self, conversations_key: str) -> Dict[str, Any]:
+        """GET /v1/stats/today: see handoff/stats.py for the definitions."""
+        now = self.clock()
+        recent = await self.store.get_many(await self.store.created_since(stats.window_start(now)))
+        for e in recent:
+            if not e.facets:  # created before escalations kept their facets
+                try:
+                    e.facets = stats.facets_of((await self.store.document(e.id))["request"], e.conversation_id)
+                except (NotFound, KeyError, TypeError):
+                    pass
+        open_chats = await self.store.get_many(await self.store.open_escalations())
+        messages = {e.id: await self.store.messages(e.id) for e in open_chats if e.status == Status.ASSIGNED}
+        conversations = await self.store.count_conversations(stats.day_keys(conversations_key, now))
+        return stats.today(recent, open_chats, messages, conversations, now, self.groups.first_response_seconds)
 
     async def queues(self) -> List[Dict[str, Any]]:
         now = self.clock()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,13 @@ class Settings:
     agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
     max_body_bytes: int = 1_000_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
-    static_dir: Optional[Path] = None  # the web pages (issue 6); None: no pages
+    canned_responses_file: Path = ROOT / "policy" / "canned_responses.yml"
+    # Browser origins besides the service's own that may open the agents' WebSocket (the pages it serves
+    # are same-origin; list another only for a console hosted elsewhere): "https://console.example.com".
+    allowed_origins: Tuple[str, ...] = ()
+    # The bot's channel adds each conversation id to the HyperLogLog <prefix><YYYY-MM-DD> (UTC day): the
+    # denominator of the handoff rate in GET /v1/stats/today.
+    conversations_key: str = "shop:stats:conversations:"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -71,5 +78,22 @@ class Settings:
             agent_grace_seconds=grace,
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
-            static_dir=Path(env["HANDOFF_STATIC_DIR"]) if env.get("HANDOFF_STATIC_DIR") else None,
+            canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),
+            allowed_origins=origins(env.get("HANDOFF_ALLOWED_ORIGINS", "")),
+            conversations_key=env.get("HANDOFF_CONVERSATIONS_KEY") or cls.conversations_key,
         )
+
+
+def origins(raw: str) -> Tuple[str, ...]:
+    """HANDOFF_ALLOWED_ORIGINS: comma-separated ``scheme://host[:port]``, as browsers send ``Origin``."""
+    out = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
+                or parts.query or parts.fragment or "@" in parts.netloc:
+            raise SettingsError(f"HANDOFF_ALLOWED_ORIGINS: {item!r} is not an origin like https://console.example.com "
+                                "(scheme and host, optional port, nothing after)")
+        out.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(out)

@@ -27,3 +27,20 @@ def test_a_bad_agent_grace_period_stops_the_service_with_its_name(value, message
 def test_missing_secrets_are_named():
     with pytest.raises(SettingsError, match="HANDOFF_BOT_TOKEN is not set"):
         Settings.from_env({})
+
+
+def test_allowed_origins_are_read_as_origins_and_bad_ones_are_named():
+    assert Settings.from_env(REQUIRED).allowed_origins == ()
+    settings = Settings.from_env({**REQUIRED, "HANDOFF_ALLOWED_ORIGINS": " https://Console.Example.com, http://x:8080/ ,"})
+    assert settings.allowed_origins == ("https://console.example.com", "http://x:8080")
+    for bad in ("console.example.com", "https://x.com/path", "ftp://x.com", "https://user@x.com"):
+        with pytest.raises(SettingsError, match="HANDOFF_ALLOWED_ORIGINS"):
+            Settings.from_env({**REQUIRED, "HANDOFF_ALLOWED_ORIGINS": bad})
+
+
+def test_the_conversations_key_and_canned_responses_have_defaults_and_variables():
+    settings = Settings.from_env(REQUIRED)
+    assert settings.conversations_key == "shop:stats:conversations:"
+    assert settings.canned_responses_file.name == "canned_responses.yml"
+    other = Settings.from_env({**REQUIRED, "HANDOFF_CONVERSATIONS_KEY": "x:conv:", "HANDOFF_CANNED_RESPONSES": "/c.yml"})
+    assert (other.conversations_key, str(other.canned_responses_file)) == ("x:conv:", "/c.yml")
