@@ -57,13 +57,14 @@ def closed(service, chat):
 def snapshot(url: str, eid: str):
     record = requests.get(f"{url}/v1/handoffs/{eid}", headers=BOT).json()
     return (record["status"], record["agent_id"], record["skill_group"], len(record["history"]),
-            len(record["messages"]), record["outcome"])
+            len(record["messages"]), len(record["notes"]), record["outcome"])
 
 
 AGENT_OPERATIONS = [
     ("GET", "/v1/handoffs/{id}", None),
     ("POST", "/v1/handoffs/{id}/accept", None),
     ("POST", "/v1/handoffs/{id}/messages", {"text": "hello from someone else"}),
+    ("POST", "/v1/handoffs/{id}/notes", {"text": "a note from someone else"}),
     ("POST", "/v1/handoffs/{id}/transfer", {"skill_group": "billing", "reason": "hijack"}),
     ("POST", "/v1/handoffs/{id}/release", {"reason": "hijack"}),
     ("POST", "/v1/handoffs/{id}/close", {"resolved": True, "wrap_up": "answered"}),
@@ -71,7 +72,11 @@ AGENT_OPERATIONS = [
     ("PUT", "/v1/agents/me/status", {"status": "online"}),
     ("GET", "/v1/agents/me/handoffs", None),
     ("GET", "/v1/queues", None),
+    ("GET", "/v1/meta", None),
+    ("GET", "/v1/agents", None),
+    ("GET", "/v1/stats/today", None),
 ]
+SUPERVISOR_ONLY = [("GET", "/v1/agents", None), ("GET", "/v1/stats/today", None)]
 ON_A_CHAT = [op for op in AGENT_OPERATIONS if "{id}" in op[1]]
 AGENT_ONLY = [op for op in AGENT_OPERATIONS if op[1] not in ("/v1/handoffs/{id}", "/v1/handoffs/{id}/messages",
                                                                "/v1/queues")]
@@ -149,6 +154,14 @@ def test_the_bots_operations_without_a_valid_token_are_401_and_change_nothing(se
     assert r.status_code == 401, r.text
     assert r.json()["error"]["code"] == "unauthorized"
     assert snapshot(url, closed) == before
+
+
+@pytest.mark.parametrize("method,path,body", SUPERVISOR_ONLY, ids=[f"{m} {p}" for m, p, _ in SUPERVISOR_ONLY])
+def test_agents_cannot_use_the_supervisors_views(service, method, path, body):
+    r = call(service.urls[0], method, path, body, None, bearer(service.login("ann")))
+    assert r.status_code == 403, r.text
+    assert r.json()["error"] == {"code": "forbidden", "message": "only supervisors may do this"}
+    assert call(service.urls[0], method, path, body, None, bearer(service.login("sue"))).status_code == 200
 
 
 def test_a_supervisor_sees_and_acts_on_every_chat(service, chat):

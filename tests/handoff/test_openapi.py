@@ -40,10 +40,11 @@ MAX_EXAMPLES = 30
 # the generated cases run: what acts on live escalations before what ends them, and the survey after
 # that (it needs a closed chat: the generated cases close some).
 AUTH: Dict[str, Optional[str]] = {
-    "getHandoff": "supervisor", "postMessage": "bot", "acceptHandoff": "supervisor",
+    "getHandoff": "supervisor", "postMessage": "bot", "postNote": "supervisor", "acceptHandoff": "supervisor",
     "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
     "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
-    "getMyHandoffs": "supervisor", "setStatus": "supervisor", "login": None, "health": None, "metrics": None,
+    "getMyHandoffs": "supervisor", "setStatus": "supervisor", "getMeta": "supervisor", "listAgents": "supervisor",
+    "getStatsToday": "supervisor", "login": None, "health": None, "metrics": None,
 }
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
 POSITIVE_ONLY = {"health", "metrics"}
@@ -166,6 +167,14 @@ def test_life_of_an_escalation(quiet: Api) -> None:
     reply = api("postMessage", "ann", 201, id=hid, body={"text": "Hi, I am Ann."})
     assert (reply["seq"], reply["speaker"], reply["author"]) == (2, "agent", "ann")
     assert [m["text"] for m in api("getHandoff", "ann", 200, id=hid)["messages"]] == ["hello?", "Hi, I am Ann."]
+    note = api("postNote", "ann", 201, id=hid, body={"text": "wants a refund, not a replacement"})
+    assert (note["id"], note["author"], note["text"]) == (1, "ann", "wants a refund, not a replacement")
+    api("postNote", "bob", 403, id=hid, body={"text": "not my chat"})
+    api("postNote", "bot", 403, id=hid, body={"text": "the bot writes messages, not notes"})
+    api("postNote", "sue", 404, id="no-such-escalation", body={"text": "x"})
+    record = api("getHandoff", "sue", 200, id=hid)
+    assert [n["text"] for n in record["notes"]] == ["wants a refund, not a replacement"]
+    assert len(record["messages"]) == 2 and record["previous"] == []
 
     moved = api("transferHandoff", "ann", 200, id=hid, body={"agent_id": "bob", "reason": "a billing question"})
     assert (moved["status"], moved["agent_id"]) == ("offered", "bob")
@@ -240,6 +249,43 @@ def test_waiting_abandoned_and_ticket(quiet: Api) -> None:
     assert api("getHandoff", "bot", 200, id=ticket["id"])["outcome"]["reply_within_hours"] == 24
 
 
+def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
+    api = quiet
+    api.status(ann="online")
+    first = handoff_request(f"conv-{uuid.uuid4().hex[:12]}")
+    customer = first["customer"]["id"]
+    hid = api("createHandoff", "bot", 201, body=first)["id"]
+    api("acceptHandoff", "ann", 200, id=hid)
+    api("closeHandoff", "ann", 200, id=hid, body={"resolved": True, "wrap_up": api.wrap_up[0]})
+    second = handoff_request(f"conv-{uuid.uuid4().hex[:12]}")
+    second["customer"]["id"] = customer  # the same customer, another conversation
+    again = api("createHandoff", "bot", 201, body=second)["id"]
+    previous = api("getHandoff", "ann", 200, id=again)["previous"]
+    assert [(p["id"], p["status"], p["outcome"]["resolved"]) for p in previous] == [(hid, "closed", True)]
+
+    meta = api("getMeta", "ann", 200)
+    assert {"id": "billing", "name": "Billing"} in meta["skill_groups"] and meta["wrap_up_codes"] == api.wrap_up
+    assert meta["first_response_target_seconds"] == 30 and meta["reservation_seconds"] == 30
+    canned = {c["id"]: c for c in meta["canned_responses"]}
+    assert {"greeting", "ask_order_number", "goodbye"} <= set(canned) and canned["greeting"]["groups"]
+    assert api("getMeta", "sue", 200) == meta
+    api("getMeta", "bot", 403)
+
+    team = {a["id"]: a for a in api("listAgents", "sue", 200)["agents"]}
+    assert set(team) >= {"ann", "bob", "sue"}
+    assert (team["ann"]["status"], team["ann"]["chats"], team["ann"]["load"]) == ("online", [again], 1)
+    api("listAgents", "ann", 403)
+    api("listAgents", "bot", 403)
+
+    day = api("getStatsToday", "sue", 200)
+    assert day["handoffs"] >= 2 and len(day["hourly"]) == 24 and day["outcomes"]["closed"] >= 1
+    assert day["sla"]["first_response_target_seconds"] == 30
+    assert again not in [i["id"] for i in day["sla"]["breaching"]]  # offered a moment ago
+    api("getStatsToday", "ann", 403)
+    api("getStatsToday", "bot", 403)
+    api("abandonHandoff", "bot", 200, id=again)
+
+
 def test_login_me_health_metrics(api: Api) -> None:
     login = api("login", None, 200, body={"agent_id": "sue", "password": PASSWORD})
     assert (login["agent"]["id"], login["agent"]["role"]) == ("sue", "supervisor")
@@ -300,6 +346,10 @@ def bad_bodies() -> List[Tuple[str, str, Any, str]]:
         ("submitSurvey", "bot", {"rating": 3}, "resolved"),
         ("submitSurvey", "bot", {"resolved": True, "rating": 3, "comment": "x" * 1001}, "comment"),
         ("submitSurvey", "bot", {"resolved": True, "rating": 3, "stars": 3}, "stars"),
+        ("postNote", "sue", {"text": ""}, "text"),
+        ("postNote", "sue", {"text": "x" * 2001}, "text"),
+        ("postNote", "sue", {"text": "hi", "private": True}, "private"),
+        ("postNote", "sue", {}, "text"),
         ("setStatus", "sue", {"status": "busy"}, "status"),
         ("setStatus", "sue", {}, "status"),
     ]
@@ -317,7 +367,7 @@ MALFORMED = [b"{not json", b"\xff\xfe", b'{"text": "unterminated', b'{"text": Na
              b"[" * 5000 + b"]" * 5000]
 
 
-@pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"),
+@pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"), ("postNote", "sue"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
                                               ("releaseHandoff", "sue"), ("setStatus", "sue"),
                                               ("submitSurvey", "bot"), ("login", None)])
@@ -339,7 +389,7 @@ def test_schema_violation_is_422(api: Api, chat: str, operation_id: str, who: st
     assert field in _error(response)
 
 
-@pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"),
+@pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"), ("postNote", "sue"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
                                               ("setStatus", "sue"), ("submitSurvey", "bot"), ("login", None)])
 def test_not_an_object_or_no_body_is_422(api: Api, chat: str, operation_id: str, who: Optional[str]) -> None:
@@ -424,6 +474,8 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
     """Runs last: stops Redis, checks every operation's answer against the document, starts it again."""
     calls = [("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
              ("postMessage", "bot", live[0], {"text": "hello?"}), ("acceptHandoff", "sue", live[0], None),
+             ("postNote", "sue", live[0], {"text": "noted"}), ("listAgents", "sue", None, None),
+             ("getStatsToday", "sue", None, None),
              ("transferHandoff", "sue", live[0], {"skill_group": "general", "reason": "x"}),
              ("releaseHandoff", "sue", live[0], None),
              ("closeHandoff", "sue", live[0], {"resolved": True, "wrap_up": api.wrap_up[0]}),
@@ -433,7 +485,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
              ("login", None, None, {"agent_id": "sue", "password": PASSWORD}), ("getMe", "sue", None, None),
              ("setStatus", "sue", None, {"status": "away"}), ("getMyHandoffs", "sue", None, None),
              ("health", None, None, None)]
-    assert {c[0] for c in calls} == set(AUTH) - {"metrics"}
+    assert {c[0] for c in calls} == set(AUTH) - {"metrics", "getMeta"}  # both answer without Redis
     service.stop_redis()
     try:
         for operation_id, who, id, body in calls:
@@ -442,6 +494,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
                 assert response.json()["error"]["code"] == "unavailable"
                 assert response.headers["Retry-After"] == "1"
         assert "handoff_escalations_total" in api.call("metrics", None, 200).text
+        assert api("getMeta", "sue", 200)["wrap_up_codes"] == api.wrap_up  # from the policy files, not Redis
     finally:
         service.start_redis()
     api("health", None, 200)
