@@ -164,19 +164,25 @@ function showLogin(box, app, role, message) {
  * Opens the event WebSocket (`/v1/agents/me/stream`), sends `{"token"}` first, and calls
  * `onEvent(event)` for each event (the first is `{"type": "snapshot", agent, handoffs}`). Reconnects
  * with backoff (0.5 s doubling to 15 s, reset after a good connection); a fresh snapshot follows
- * every reconnect. `onState("open" | "closed" | "unauthorized")` if given. Returns `{close()}`.
- * A close with code 4401 (token expired or invalid) does not reconnect: it drops the token.
+ * every reconnect. `onState(state, message)` if given, state being "open", "closed" (reconnecting),
+ * "unauthorized" (4401: the token expired or is invalid; it is dropped) or "forbidden" (4403: this
+ * page's origin or this token may not open the stream); message is the service's reason, if any.
+ * Neither 4401 nor 4403 reconnects. Returns `{close()}`.
  */
 export function connectEvents(onEvent, { onState = () => {} } = {}) {
   let ws = null;
   let delay = 500;
   let stopped = false;
   let timer = null;
+  let reason = "";
   const open = () => {
     if (stopped) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     ws = new WebSocket(`${scheme}//${location.host}/v1/agents/me/stream`);
-    ws.addEventListener("open", () => ws.send(JSON.stringify({ token: token() || "" })));
+    ws.addEventListener("open", () => {
+      reason = "";
+      ws.send(JSON.stringify({ token: token() || "" }));
+    });
     ws.addEventListener("message", (m) => {
       let event;
       try {
@@ -186,9 +192,12 @@ export function connectEvents(onEvent, { onState = () => {} } = {}) {
       }
       if (event.type === "snapshot") {
         delay = 500;
-        onState("open");
+        onState("open", "");
       }
-      if (event.type === "error") return;
+      if (event.type === "error") {
+        reason = (event.error && event.error.message) || "";
+        return;
+      }
       try {
         onEvent(event);
       } catch (e) {
@@ -198,12 +207,16 @@ export function connectEvents(onEvent, { onState = () => {} } = {}) {
     ws.addEventListener("close", (c) => {
       ws = null;
       if (stopped) return;
-      if (c.code === 4401 || c.code === 4403) {
-        if (c.code === 4401) sessionStorage.removeItem(TOKEN_KEY);
-        onState("unauthorized");
+      if (c.code === 4401) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        onState("unauthorized", reason);
         return;
       }
-      onState("closed");
+      if (c.code === 4403) {
+        onState("forbidden", reason);
+        return;
+      }
+      onState("closed", reason);
       timer = setTimeout(open, delay);
       delay = Math.min(delay * 2, 15000);
     });
