@@ -52,8 +52,8 @@ const plural = (n, one, many) => `${fmtCount(n)} ${n === 1 ? one : many}`;
 // Each clock is a text node's owner showing `base` seconds at `at` (performance.now()), counting up.
 let clocks = [];
 
-function clock(node, base, { sub = null, target = null, label = "" } = {}) {
-  clocks.push({ node, base, at: performance.now(), sub, target, label });
+function clock(node, base, { sub = null, target = null, label = "", onTarget = null } = {}) {
+  clocks.push({ node, base, at: performance.now(), sub, target, label, onTarget });
   return node;
 }
 
@@ -66,6 +66,10 @@ function tick() {
       const over = seconds - c.target;
       const left = over >= 0 ? `${fmtSeconds(over)} over` : `${fmtSeconds(-over)} left`;
       c.sub.textContent = c.label ? `${c.label} · ${left}` : left;
+      if (over >= 0 && c.onTarget) { // a near chat reaches its target between two answers: red at once
+        c.onTarget();
+        c.onTarget = null;
+      }
     }
   }
   const updated = $("#updated");
@@ -138,7 +142,8 @@ function renderAgents(result) {
     el("td", { "data-testid": "agent-status" },
       el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status || "–"),
     el("td", {}, el("span", { class: "load-cell" },
-      el("meter", { min: 0, max: Math.max(max, 1), low: Math.max(max, 1) - 0.5, high: Math.max(max, 1) - 0.01,
+      // blue while there is room, amber when full (optimum low; full sits between low and high)
+      el("meter", { min: 0, max: Math.max(max, 1), low: Math.max(max, 1) - 0.5, high: Math.max(max, 1) + 0.5,
         optimum: 0, value: Math.min(load, Math.max(max, 1)), "aria-label": `load ${load} of ${max}` }),
       el("span", { "data-testid": "agent-load" }, `${fmtCount(load)} / ${fmtCount(max)}`))),
     el("td", { class: "small" }, (a.skills || []).map((s) => state.groupNames[s] || s).join(", ") || "–"),
@@ -199,20 +204,29 @@ function renderSla(stats) {
   tbody.replaceChildren(...items.map(({ item, level, running, seconds, label }) => {
     const time = el("span", {}, fmtSeconds(seconds));
     const sub = el("span", { class: "sub" }, label);
-    if (running && seconds !== null) clock(time, seconds, { sub, target, label });
+    const badge = el("span", { class: `badge ${level === "breaching" ? "bad" : "warn"}` },
+      level === "breaching" ? "Breaching" : "Near");
+    const row = el("tr", { "data-testid": "sla-row", "data-id": item.id, "data-level": level,
+      "data-running": running ? "true" : "false", class: level === "breaching" ? "bad" : "warn" });
+    const breach = () => {
+      row.dataset.level = "breaching";
+      row.className = "bad";
+      badge.className = "badge bad";
+      badge.textContent = "Breaching";
+    };
+    if (running && seconds !== null) clock(time, seconds, { sub, target, label, onTarget: level === "near" ? breach : null });
     else if (target !== null && seconds !== null && seconds >= target) {
       sub.textContent = `${label}, ${fmtSeconds(seconds - target)} over`;
     }
-    return el("tr", { "data-testid": "sla-row", "data-id": item.id, "data-level": level,
-      "data-running": running ? "true" : "false", class: level === "breaching" ? "bad" : "warn" },
-    el("td", {}, el("span", { class: `badge ${level === "breaching" ? "bad" : "warn"}` },
-      level === "breaching" ? "Breaching" : "Near")),
-    el("td", {}, el("span", { "data-testid": "sla-conversation" }, item.conversation_id ?? "–"),
-      el("span", { class: "sub", title: String(item.id ?? "") }, `chat ${shortId(item.id)}`)),
-    el("td", {}, state.groupNames[item.skill_group] || item.skill_group || "–"),
-    el("td", { class: "nowrap" }, item.status || "–"),
-    el("td", {}, item.agent_id ? state.agentNames[item.agent_id] || item.agent_id : "–"),
-    el("td", { class: "num clock", "data-testid": "sla-time" }, time, sub));
+    row.append(
+      el("td", {}, badge),
+      el("td", {}, el("span", { "data-testid": "sla-conversation" }, item.conversation_id ?? "–"),
+        el("span", { class: "sub", title: String(item.id ?? "") }, `chat ${shortId(item.id)}`)),
+      el("td", {}, state.groupNames[item.skill_group] || item.skill_group || "–"),
+      el("td", { class: "nowrap" }, item.status || "–"),
+      el("td", {}, item.agent_id ? state.agentNames[item.agent_id] || item.agent_id : "–"),
+      el("td", { class: "num clock", "data-testid": "sla-time" }, time, sub));
+    return row;
   }));
 }
 
@@ -228,7 +242,7 @@ function setKpi(testId, raw, text, sub) {
 function renderKpis(s) {
   $("#since").textContent = s.since ? `since ${fmtTime(s.since)} (the current hour and the 23 before it)` : "";
   setKpi("kpi-handoffs", s.handoffs, fmtCount(s.handoffs),
-    isNum(s.conversations) ? `of ${plural(s.conversations, "conversation", "conversations")}` : "");
+    s.conversations > 0 ? `of ${plural(s.conversations, "conversation", "conversations")}` : "escalations to a person");
   setKpi("kpi-handoff-rate", s.handoff_rate, fmtShare(s.handoff_rate), "of conversations handed to a person");
   setKpi("kpi-wait-p50", s.wait_p50_seconds, fmtSeconds(s.wait_p50_seconds));
   setKpi("kpi-wait-p90", s.wait_p90_seconds, fmtSeconds(s.wait_p90_seconds));
