@@ -449,7 +449,28 @@ let snapshots = 0;
  * Any event: refresh within a second; the events of that second share one refresh. The snapshot that
  * opens each connection counts too (after a reconnect it catches up on the gap), but for the first.
  */
+const ACTIVITY_LINES = 30;
+const SPEAKER = { customer: "Customer", agent: "Agent", bot: "Bot" };
+
+/** A message or note of any chat, newest on top; its text only ever through textContent (el). */
+function showActivity(event) {
+  const list = byTestId("activity");
+  const message = event.type === "note" ? { ...(event.note || {}), speaker: "note" } : event.message;
+  if (!list || !message || typeof message.text !== "string") return;
+  list.querySelector(".empty")?.remove();
+  const who = message.speaker === "note" ? `Note by ${message.author || "agent"}`
+    : message.speaker === "agent" ? `${SPEAKER.agent} ${message.author || ""}`.trim()
+      : SPEAKER[message.speaker] || String(message.speaker || "");
+  list.prepend(el("li", { "data-testid": "activity-row", "data-speaker": message.speaker || "" },
+    el("span", { class: "muted small" }, fmtTime(message.at ?? event.at)), " ",
+    el("span", { class: "activity-chat muted small" }, shortId(event.conversation_id)), " ",
+    el("strong", {}, `${who}: `),
+    el("span", { class: "activity-text" }, message.text)));
+  while (list.children.length > ACTIVITY_LINES) list.lastElementChild.remove();
+}
+
 function onEvent(event) {
+  if (event && (event.type === "message" || event.type === "note")) showActivity(event);
   if (event && event.type === "snapshot" && snapshots++ === 0) return; // the first fetch covers it
   if (eventTimer) return;
   eventTimer = setTimeout(() => {
