@@ -1,0 +1,730 @@
+// The agent console: offers, my chats side by side, the transcript and case brief of the selected
+// one, replies, canned responses, internal notes, transfer, release and close.
+//
+// Data: the WebSocket (/v1/agents/me/stream: a snapshot, then events) drives everything live; the
+// queues are also polled every 5 s; a chat's record (GET /v1/handoffs/{id}) is loaded when it
+// becomes mine and again after every reconnect (to fill what the gap missed). Messages and notes
+// from events and from our own POSTs are merged by their seq / id, so nothing shows twice.
+// Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+
+const QUEUE_POLL_MS = 5000;
+const ERROR_MS = 10000;
+const BASE_TITLE = document.title;
+
+const $ = (id) => document.getElementById(id);
+/** replaceChildren without the nulls (replaceChildren itself would show them as the text "null"). */
+const setChildren = (node, ...children) => node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+
+const state = {
+  me: null,
+  meta: { skill_groups: [], wrap_up_codes: [], canned_responses: [], reservation_seconds: 30 },
+  groupNames: {},
+  chats: new Map(), // escalation id -> chat (see newChat)
+  order: [], // escalation ids in the list's order (oldest first)
+  selected: null,
+  offers: new Map(), // escalation id -> {id, conversation_id, group, priority, deadline (ms, our clock)}
+  skewMs: 0, // server clock minus ours, from the events' `at`
+  flash: false,
+};
+
+// -- small helpers -------------------------------------------------------------------------------
+const groupName = (id) => state.groupNames[id] || String(id ?? "");
+const humanize = (name) => (/^[a-z0-9_]+$/.test(String(name)) ? String(name).replace(/_/g, " ") : String(name ?? ""));
+const isMine = (event) => !!state.me && event.agent === state.me.id;
+
+let errorTimer = null;
+function fail(e) {
+  const message = e instanceof Error ? e.message : String(e);
+  showError(message);
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(() => showError(""), ERROR_MS);
+  if (e instanceof ApiError && e.status === 401) setTimeout(() => location.reload(), 1500);
+}
+
+// -- chats ---------------------------------------------------------------------------------------
+function newChat(summary) {
+  return {
+    id: summary.id,
+    conversation_id: summary.conversation_id,
+    skill_group: summary.skill_group,
+    priority: summary.priority,
+    status: summary.status,
+    created_at: summary.created_at,
+    record: null,
+    messages: new Map(), // seq -> message
+    notes: new Map(), // id -> note
+    unread: 0,
+    ended: null, // why it is no longer mine ("Closed", "Released to the bot", ...)
+    draft: "",
+  };
+}
+
+function addChat(summary) {
+  let chat = state.chats.get(summary.id);
+  if (!chat) {
+    chat = newChat(summary);
+    state.chats.set(chat.id, chat);
+    state.order.push(chat.id);
+  } else {
+    Object.assign(chat, { status: summary.status, skill_group: summary.skill_group, ended: null });
+  }
+  loadRecord(chat);
+  return chat;
+}
+
+async function loadRecord(chat) {
+  try {
+    const record = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}`);
+    chat.record = record;
+    chat.status = record.status;
+    chat.skill_group = record.skill_group;
+    chat.priority = record.priority;
+    for (const m of record.messages || []) chat.messages.set(m.seq, m);
+    for (const n of record.notes || []) chat.notes.set(n.id, n);
+    if (record.status !== "assigned" && record.status !== "offered" && !chat.ended) {
+      chat.ended = endedLabel(record.status);
+    }
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
+      chat.ended = chat.ended || "No longer yours";
+    } else {
+      fail(e);
+    }
+  }
+  renderChatList();
+  if (state.selected === chat.id) renderSelected();
+}
+
+function endedLabel(type, event = {}) {
+  switch (type) {
+    case "closed": return "Closed";
+    case "released": return "Released to the bot";
+    case "abandoned": return "The customer left";
+    case "ticket": return "Turned into a ticket";
+    case "transferred":
+      return event.agent ? `Transferred to ${event.agent}` : `Transferred to ${groupName(event.group)}`;
+    case "requeued": return "Back in the queue";
+    default: return "Ended";
+  }
+}
+
+function endChat(id, label) {
+  const chat = state.chats.get(id);
+  if (!chat || chat.ended) return;
+  chat.ended = label;
+  renderChatList();
+  if (state.selected === id) renderSelected();
+}
+
+function dismissChat(id) {
+  state.chats.delete(id);
+  state.order = state.order.filter((x) => x !== id);
+  if (state.selected === id) state.selected = null;
+  renderChatList();
+  renderSelected();
+}
+
+function select(id) {
+  const previous = state.chats.get(state.selected);
+  if (previous) previous.draft = $("reply-input").value;
+  const switched = state.selected !== id;
+  state.selected = id;
+  const chat = state.chats.get(id);
+  if (chat) chat.unread = 0;
+  renderChatList();
+  renderSelected();
+  if (chat && switched) $("reply-input").value = chat.ended ? "" : chat.draft;
+  if (chat && !chat.ended) $("reply-input").focus();
+}
+
+function lastText(chat) {
+  const messages = [...chat.messages.values()].sort((a, b) => a.seq - b.seq);
+  const last = messages[messages.length - 1];
+  if (last) return `${last.speaker === "agent" ? "You" : "Customer"}: ${last.text}`;
+  return chat.record ? chat.record.case_brief.summary : "Loading…";
+}
+
+function renderChatList() {
+  const list = $("chat-list");
+  const items = state.order.map((id) => state.chats.get(id)).filter(Boolean).map((chat) => {
+    const unread = el("span", { class: "unread", "data-testid": "unread-count", hidden: chat.unread === 0 },
+      String(chat.unread));
+    const status = chat.ended
+      ? el("span", { class: "badge" }, chat.ended)
+      : el("span", { class: "badge accent" }, `P${chat.priority ?? "?"}`);
+    return el("li", {
+      "data-testid": "chat-item",
+      "data-conversation": chat.conversation_id,
+      "data-escalation": chat.id,
+      class: [chat.id === state.selected ? "selected" : "", chat.ended ? "ended" : ""].join(" ").trim(),
+    },
+    el("button", { type: "button", onclick: () => select(chat.id), "aria-current": chat.id === state.selected ? "true" : null },
+      el("span", { class: "grow chat-item-text" },
+        el("strong", {}, groupName(chat.skill_group)),
+        el("span", { class: "muted small chat-snippet" }, lastText(chat))),
+      status, unread));
+  });
+  setChildren(list, ...items);
+  $("no-chats").hidden = items.length > 0;
+  const unreadTotal = [...state.chats.values()].reduce((n, c) => n + c.unread, 0);
+  document.body.classList.toggle("has-unread", unreadTotal > 0);
+}
+
+// -- the selected chat -----------------------------------------------------------------------------
+function transcriptLine(speaker, text, who, at) {
+  return el("li", { class: `line ${speaker}`, "data-testid": "transcript-line", "data-speaker": speaker },
+    el("span", { class: "who" }, `${who} · ${fmtTime(at)}`),
+    el("span", { class: "text" }, text));
+}
+
+function messageLine(m) {
+  if (m.speaker === "agent") {
+    const who = m.author === state.me.id ? `You (${state.me.name})` : `Agent ${m.author || ""}`.trim();
+    return transcriptLine("agent", m.text, who, m.at);
+  }
+  return transcriptLine("customer", m.text, "Customer", m.at);
+}
+
+function renderTranscript(chat) {
+  const box = $("transcript");
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const lines = [];
+  const record = chat.record;
+  if (record) {
+    for (const turn of record.transcript || []) {
+      const speaker = ["customer", "bot", "agent"].includes(turn.speaker) ? turn.speaker : "bot";
+      const who = speaker === "customer" ? "Customer" : speaker === "bot" ? "Bot" : "Agent";
+      lines.push(transcriptLine(speaker, turn.text ?? "", who, turn.timestamp));
+    }
+    lines.push(el("li", { class: "divider" }, `Handed off to ${record.skill_group_name} · ${fmtTime(record.created_at)}`));
+  } else {
+    lines.push(el("li", { class: "divider" }, "Loading the conversation…"));
+  }
+  for (const m of [...chat.messages.values()].sort((a, b) => a.seq - b.seq)) lines.push(messageLine(m));
+  setChildren(box, ...lines);
+  if (atBottom || !box.dataset.chat || box.dataset.chat !== chat.id) box.scrollTop = box.scrollHeight;
+  box.dataset.chat = chat.id;
+}
+
+function renderSelected() {
+  const chat = state.chats.get(state.selected);
+  $("no-chat").hidden = !!chat;
+  $("chat-view").hidden = !chat;
+  if (!chat) {
+    renderBrief(null);
+    return;
+  }
+  $("chat-title").textContent = `${groupName(chat.skill_group)} · priority ${chat.priority ?? "?"}`;
+  $("chat-sub").textContent = `Conversation ${chat.conversation_id}` +
+    (chat.record ? ` · handed off ${fmtTime(chat.record.created_at)}` : "");
+  renderTranscript(chat);
+  $("ended").hidden = !chat.ended;
+  $("ended-text").textContent = chat.ended ? `${chat.ended}. This chat is read-only.` : "";
+  const ended = !!chat.ended;
+  for (const id of ["reply-input", "reply-send", "canned-select", "transfer-group", "transfer-agent", "transfer-reason",
+    "transfer-send", "release-reason", "release", "close-wrapup", "close-resolved", "close-send"]) {
+    $(id).disabled = ended;
+  }
+  renderCanned(chat);
+  renderBrief(chat);
+}
+
+function renderCanned(chat) {
+  const options = state.meta.canned_responses
+    .filter((c) => !chat || (c.groups || []).includes(chat.skill_group))
+    .map((c) => el("option", { value: c.id }, c.title));
+  $("canned-select").replaceChildren(el("option", { value: "" }, "Canned responses…"), ...options);
+}
+
+// -- the case brief --------------------------------------------------------------------------------
+function section(title, ...content) {
+  const body = content.flat().filter((x) => x !== null && x !== undefined && x !== false);
+  if (!body.length) return null;
+  return el("section", { class: "brief-section" }, el("h3", {}, title), ...body);
+}
+
+function defs(pairs) {
+  const rows = pairs.filter(([, v]) => v !== null && v !== undefined && v !== "");
+  if (!rows.length) return null;
+  return el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : String(v))]));
+}
+
+function list(items) {
+  return items.length ? el("ul", {}, items.map((item) => el("li", {}, item))) : null;
+}
+
+function fmtValue(value) {
+  if (value === null || value === undefined) return "–";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function fmtScore(value) {
+  return typeof value === "number" ? value.toFixed(2) : fmtValue(value);
+}
+
+/** Entities and slots as [label, value] rows, each pair once (an order number is often both). */
+function captured(brief) {
+  const rows = [
+    ...(brief.entities || []).map((e) => [humanize(String(e.type).toLowerCase()), String(e.value)]),
+    ...Object.entries(brief.slots || {}).filter(([, v]) => v !== null && v !== undefined && v !== "")
+      .map(([k, v]) => [humanize(k), fmtValue(v)]),
+  ];
+  const seen = new Set();
+  return rows.filter(([k, v]) => {
+    const key = `${k}\u0000${v}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function renderBrief(chat) {
+  const box = $("brief");
+  if (!chat) {
+    setChildren(box, el("h2", {}, "Case brief"), el("p", { class: "empty small" }, "The case brief of the selected chat shows here."));
+    return;
+  }
+  const r = chat.record;
+  if (!r) {
+    setChildren(box, el("h2", {}, "Case brief"), el("p", { class: "empty small" }, "Loading…"));
+    return;
+  }
+  const brief = r.case_brief || {};
+  const tags = (r.customer && r.customer.tags) || {};
+  const sentiment = (r.scores && r.scores.sentiment) || {};
+  const complexity = (r.scores && r.scores.complexity) || {};
+  const routing = r.routing || {};
+  const tier = tags.vip_tier && tags.vip_tier !== "none" ? el("span", { class: "badge warn", "data-testid": "vip-tier" }, `VIP ${tags.vip_tier}`) : "none";
+  const notes = [...chat.notes.values()].sort((a, b) => a.id - b.id);
+
+  setChildren(box,
+    el("h2", {}, "Case brief"),
+    section("Summary", el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
+    section("Customer", defs([
+      ["Customer id", r.customer && r.customer.id ? r.customer.id : "not known"],
+      ["VIP tier", tier],
+      ["Orders", tags.lifetime_orders],
+      ["Open tickets", tags.open_tickets],
+      ...Object.entries(tags).filter(([k]) => !["vip_tier", "lifetime_orders", "open_tickets"].includes(k))
+        .map(([k, v]) => [humanize(k), fmtValue(v)]),
+    ])),
+    section("Captured", defs(captured(brief))),
+    section("Topics and categories",
+      (brief.topics || []).length ? el("p", {}, (brief.topics || []).map((t) => el("span", { class: "badge" }, humanize(t)))) : null,
+      list(Object.entries(brief.categories || {}).map(([k, v]) => `${humanize(k)}: ${v}`))),
+    section("Scores", defs([
+      ["Sentiment", `${fmtScore(sentiment.latest)}${sentiment.label ? ` (${sentiment.label})` : ""}`],
+      ["Trend", fmtScore(sentiment.trend)],
+      ["Complaint", fmtScore(sentiment.complaint)],
+      ["Complexity", `${complexity.level || "–"} (${fmtScore(complexity.score)})`],
+    ]), list((complexity.factors || []).map((f) => `${humanize(f.name)}: ${f.reason}`))),
+    section("Why a person", list(((r.decision && r.decision.triggers) || []).map((t) => `${humanize(t.name)}: ${t.reason}`))),
+    section("Routing", defs([
+      ["Group", `${r.skill_group_name} (${routing.reason || "–"})`],
+      ["Bot suggested", routing.bot_suggestion ? groupName(routing.bot_suggestion) : null],
+      ["Priority", routing.priority],
+    ]), list([...(routing.priority_reasons || []), ...(routing.overflow || [])])),
+    section("Previous conversations",
+      (r.previous || []).length
+        ? el("ul", { "data-testid": "previous" }, r.previous.map((p) => el("li", {},
+          `${fmtTime(p.created_at)} · ${groupName(p.skill_group)} · ${p.status}` +
+          (p.outcome && p.outcome.wrap_up ? ` · ${humanize(p.outcome.wrap_up)}` : "") +
+          (p.outcome && typeof p.outcome.resolved === "boolean" ? (p.outcome.resolved ? " · resolved" : " · not resolved") : ""))))
+        : el("p", { class: "muted small" }, "None before this one.")),
+    section("Internal notes",
+      notes.length
+        ? el("div", { "data-testid": "notes" }, notes.map((n) => el("div", { class: "note", "data-testid": "note" },
+          el("span", { class: "who small muted" }, `${n.author === state.me.id ? "You" : n.author} · ${fmtTime(n.at)}`),
+          el("div", {}, n.text))))
+        : el("p", { class: "muted small" }, "No notes yet.")),
+  );
+}
+
+// -- offers ----------------------------------------------------------------------------------------
+function addOffer(offer) {
+  if (state.chats.has(offer.id) && !state.chats.get(offer.id).ended) return; // already mine
+  state.offers.set(offer.id, offer);
+  renderOffer();
+}
+
+function removeOffer(id) {
+  if (state.offers.delete(id)) renderOffer();
+}
+
+function nextOffer() {
+  return [...state.offers.values()].sort((a, b) => a.deadline - b.deadline)[0] || null;
+}
+
+function renderOffer() {
+  const banner = $("offer");
+  const offer = nextOffer();
+  if (!offer) {
+    banner.hidden = true;
+    banner.replaceChildren();
+    document.title = BASE_TITLE;
+    return;
+  }
+  const more = state.offers.size - 1;
+  setChildren(banner,
+    el("strong", {}, "New chat"),
+    el("span", { "data-testid": "offer-group" }, groupName(offer.group)),
+    el("span", { class: "badge accent", "data-testid": "offer-priority" }, `priority ${offer.priority ?? "?"}`),
+    el("span", { class: "countdown", id: "offer-countdown", "data-testid": "offer-countdown" }, ""),
+    more > 0 ? el("span", { class: "muted small" }, `+${more} more`) : null,
+    el("span", { class: "grow" }),
+    el("button", { type: "button", "data-testid": "offer-accept", onclick: () => accept(offer.id) }, "Accept"),
+  );
+  banner.dataset.escalation = offer.id;
+  banner.hidden = false;
+  tickOffer();
+}
+
+function tickOffer() {
+  const offer = nextOffer();
+  if (!offer) return;
+  const left = (offer.deadline - Date.now()) / 1000; // deadlines are kept on our clock (see onEvent)
+  if (left <= 0) {
+    removeOffer(offer.id); // the service sends `requeued` at its next sweep
+    return;
+  }
+  const countdown = $("offer-countdown");
+  if (countdown) countdown.textContent = `${Math.ceil(left)} s left`;
+  state.flash = !state.flash;
+  const n = state.offers.size;
+  document.title = state.flash ? `(${n}) New chat` : BASE_TITLE;
+}
+
+async function accept(id) {
+  const button = document.querySelector('[data-testid="offer-accept"]');
+  if (button) button.disabled = true;
+  try {
+    const summary = await api(`/v1/handoffs/${encodeURIComponent(id)}/accept`, { method: "POST" });
+    removeOffer(id);
+    addChat(summary);
+    if (!state.selected || !state.chats.has(state.selected) || state.chats.get(state.selected).ended) select(id);
+    else renderChatList();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 409 || e.status === 403 || e.status === 404)) {
+      removeOffer(id);
+      fail(new Error("Too late: that chat was taken or its offer expired."));
+    } else {
+      fail(e);
+      if (button) button.disabled = false;
+    }
+  }
+}
+
+// -- queues ----------------------------------------------------------------------------------------
+let queueTimer = null;
+async function refreshQueues() {
+  try {
+    const { queues } = await api("/v1/queues");
+    for (const q of queues) state.groupNames[q.skill_group] = q.name;
+    const mine = queues.filter((q) => (state.me.skills || []).includes(q.skill_group));
+    const rows = mine.map((q) => el("tr", { class: q.waiting > 0 && q.free_capacity === 0 ? "warn" : "", "data-group": q.skill_group },
+      el("td", {}, q.name),
+      el("td", { class: "num" }, String(q.waiting)),
+      el("td", { class: "num" }, q.waiting ? fmtSeconds(q.oldest_wait_seconds) : "–"),
+      el("td", { class: "num" }, String(q.agents_online)),
+      el("td", { class: "num" }, String(q.free_capacity))));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "5", class: "muted small" }, "You have no skill groups.")));
+    setChildren(document.querySelector('[data-testid="queues"]').tBodies[0], ...rows);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 0)) fail(e);
+  }
+}
+
+function queuesSoon() {
+  clearTimeout(queueTimer);
+  queueTimer = setTimeout(refreshQueues, 300);
+}
+
+// -- events ----------------------------------------------------------------------------------------
+function onEvent(event) {
+  if (typeof event.at === "number") state.skewMs = event.at * 1000 - Date.now();
+  switch (event.type) {
+    case "snapshot": return onSnapshot(event);
+    case "offered":
+      if (isMine(event)) {
+        addOffer({ id: event.escalation, conversation_id: event.conversation_id, group: event.group,
+          priority: event.priority, deadline: event.deadline * 1000 - state.skewMs });
+      }
+      break;
+    case "assigned":
+      removeOffer(event.escalation);
+      if (isMine(event) && !state.chats.has(event.escalation)) {
+        addChat({ id: event.escalation, conversation_id: event.conversation_id, skill_group: event.group, status: "assigned" });
+      }
+      break;
+    case "requeued":
+      removeOffer(event.escalation);
+      break;
+    case "transferred":
+      removeOffer(event.escalation);
+      if (event.from_agent === state.me.id && event.agent !== state.me.id) endChat(event.escalation, endedLabel("transferred", event));
+      break;
+    case "message": onMessage(event); break;
+    case "note": onNote(event); break;
+    case "released": case "closed": case "abandoned": case "ticket":
+      removeOffer(event.escalation);
+      endChat(event.escalation, endedLabel(event.type, event));
+      break;
+    case "agent_status":
+      if (isMine(event)) setStatusSelect(event.status);
+      break;
+    default: break;
+  }
+  queuesSoon();
+}
+
+function onSnapshot(event) {
+  state.me = { ...state.me, ...event.agent };
+  renderWho();
+  const present = new Set();
+  state.offers.clear();
+  for (const h of event.handoffs || []) {
+    present.add(h.id);
+    if (h.status === "offered") {
+      const deadline = toDate(h.offer_deadline);
+      addOffer({ id: h.id, conversation_id: h.conversation_id, group: h.skill_group, priority: h.priority,
+        deadline: deadline ? deadline.getTime() - state.skewMs : Date.now() + 1000 * state.meta.reservation_seconds });
+    } else {
+      addChat(h); // (re)loads the record: fills any gap while disconnected
+    }
+  }
+  renderOffer();
+  for (const chat of state.chats.values()) {
+    if (!present.has(chat.id) && !chat.ended) loadRecord(chat); // it moved on while we were away
+  }
+}
+
+function onMessage(event) {
+  const chat = state.chats.get(event.escalation);
+  if (!chat || !event.message) return;
+  const known = chat.messages.has(event.message.seq);
+  chat.messages.set(event.message.seq, event.message);
+  if (known) return;
+  if (event.message.speaker === "customer" && (state.selected !== chat.id || document.hidden)) chat.unread += 1;
+  renderChatList();
+  if (state.selected === chat.id) renderTranscript(chat);
+}
+
+function onNote(event) {
+  const chat = state.chats.get(event.escalation);
+  if (!chat || !event.note || chat.notes.has(event.note.id)) return;
+  chat.notes.set(event.note.id, event.note);
+  if (state.selected === chat.id) renderBrief(chat);
+}
+
+// -- actions on the selected chat -------------------------------------------------------------------
+function selectedChat() {
+  const chat = state.chats.get(state.selected);
+  if (!chat) throw new Error("Select a chat first.");
+  return chat;
+}
+
+async function busy(button, work) {
+  button.disabled = true;
+  try {
+    await work();
+    showError("");
+  } catch (e) {
+    fail(e);
+  } finally {
+    const chat = state.chats.get(state.selected);
+    button.disabled = !!(chat && chat.ended && button.id !== "note-send");
+  }
+}
+
+async function sendReply() {
+  const input = $("reply-input");
+  const text = input.value.trim();
+  if (!text) return;
+  await busy($("reply-send"), async () => {
+    const chat = selectedChat();
+    const message = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/messages`, { method: "POST", body: { text } });
+    chat.messages.set(message.seq, message);
+    chat.draft = "";
+    if (input.value.trim() === text) input.value = "";
+    renderTranscript(chat);
+    renderChatList();
+  });
+  input.focus();
+}
+
+async function sendNote() {
+  const input = $("note-input");
+  const text = input.value.trim();
+  if (!text) return;
+  await busy($("note-send"), async () => {
+    const chat = selectedChat();
+    const note = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/notes`, { method: "POST", body: { text } });
+    chat.notes.set(note.id, note);
+    input.value = "";
+    renderBrief(chat);
+  });
+}
+
+async function transfer() {
+  const group = $("transfer-group").value;
+  const agentId = $("transfer-agent").value.trim();
+  const reason = $("transfer-reason").value.trim();
+  if (!group && !agentId) return fail(new Error("Transfer: choose a group or type an agent id."));
+  if (!reason) return fail(new Error("Transfer: give a reason; the next agent reads it."));
+  await busy($("transfer-send"), async () => {
+    const chat = selectedChat();
+    const body = { reason };
+    if (group) body.skill_group = group;
+    if (agentId) body.agent_id = agentId;
+    const moved = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/transfer`, { method: "POST", body });
+    $("transfer-form").reset();
+    endChat(chat.id, moved.agent_id ? `Transferred to ${moved.agent_id}` : `Transferred to ${groupName(moved.skill_group)}`);
+  });
+}
+
+async function release() {
+  const reason = $("release-reason").value.trim();
+  await busy($("release"), async () => {
+    const chat = selectedChat();
+    await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/release`, { method: "POST", body: reason ? { reason } : {} });
+    $("release-form").reset();
+    endChat(chat.id, endedLabel("released"));
+  });
+}
+
+async function closeChat() {
+  const wrapUp = $("close-wrapup").value;
+  const resolved = $("close-resolved").value;
+  if (!wrapUp) return fail(new Error("Close: choose a wrap-up code."));
+  if (!resolved) return fail(new Error("Close: say whether the problem was resolved."));
+  await busy($("close-send"), async () => {
+    const chat = selectedChat();
+    await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/close`, {
+      method: "POST", body: { resolved: resolved === "yes", wrap_up: wrapUp },
+    });
+    $("close-form").reset();
+    endChat(chat.id, endedLabel("closed"));
+  });
+}
+
+// -- header ----------------------------------------------------------------------------------------
+function renderWho() {
+  const me = state.me;
+  $("who").textContent = `${me.name} (${me.id})${me.role === "supervisor" ? " · supervisor" : ""}`;
+  $("dashboard-link").hidden = me.role !== "supervisor";
+  setStatusSelect(me.status);
+}
+
+function setStatusSelect(status) {
+  const select = $("status-select");
+  select.value = status;
+  select.disabled = false;
+  select.className = `status ${status}`;
+  if (state.me) state.me.status = status;
+}
+
+async function changeStatus() {
+  const select = $("status-select");
+  const wanted = select.value;
+  const before = state.me.status;
+  select.disabled = true;
+  try {
+    const me = await api("/v1/agents/me/status", { method: "PUT", body: { status: wanted } });
+    state.me = { ...state.me, ...me };
+    setStatusSelect(me.status);
+    queuesSoon();
+  } catch (e) {
+    setStatusSelect(before);
+    fail(e);
+  }
+}
+
+function setConnection(status, reason) {
+  const conn = $("conn");
+  conn.textContent = { open: "● Live", closed: "Reconnecting…", unauthorized: "Signed out", forbidden: "Not connected" }[status] || "";
+  conn.classList.toggle("down", status !== "open");
+  if (status === "unauthorized") {
+    fail(new Error("Your session has ended: log in again."));
+    setTimeout(() => location.reload(), 1500);
+  } else if (status === "forbidden") {
+    showError(`Live updates are refused: ${reason || "this page may not open the event stream"}.`);
+  }
+}
+
+// -- start -----------------------------------------------------------------------------------------
+function wire() {
+  $("reply-form").addEventListener("submit", (e) => { e.preventDefault(); sendReply(); });
+  $("reply-input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendReply();
+    }
+  });
+  $("canned-select").addEventListener("change", (e) => {
+    const canned = state.meta.canned_responses.find((c) => c.id === e.target.value);
+    if (canned) {
+      const input = $("reply-input");
+      input.value = canned.text;
+      input.focus();
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+    e.target.value = "";
+  });
+  $("note-form").addEventListener("submit", (e) => { e.preventDefault(); sendNote(); });
+  $("note-input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      sendNote();
+    }
+  });
+  $("transfer-form").addEventListener("submit", (e) => { e.preventDefault(); transfer(); });
+  $("release-form").addEventListener("submit", (e) => { e.preventDefault(); release(); });
+  $("close-form").addEventListener("submit", (e) => { e.preventDefault(); closeChat(); });
+  $("dismiss").addEventListener("click", () => state.selected && dismissChat(state.selected));
+  $("status-select").addEventListener("change", changeStatus);
+  $("logout").addEventListener("click", async () => {
+    try {
+      await api("/v1/agents/me/status", { method: "PUT", body: { status: "offline" } });
+    } catch {
+      // logging out anyway: the token is dropped below
+    }
+    logout();
+  });
+  document.addEventListener("visibilitychange", () => {
+    const chat = state.chats.get(state.selected);
+    if (!document.hidden && chat && chat.unread) {
+      chat.unread = 0;
+      renderChatList();
+    }
+  });
+}
+
+function fillMeta(meta) {
+  state.meta = meta;
+  for (const g of meta.skill_groups) state.groupNames[g.id] = g.name;
+  $("transfer-group").replaceChildren(el("option", { value: "" }, "To a group…"),
+    ...meta.skill_groups.map((g) => el("option", { value: g.id }, g.name)));
+  $("close-wrapup").replaceChildren(el("option", { value: "" }, "Wrap-up code…"),
+    ...meta.wrap_up_codes.map((code) => el("option", { value: code }, humanize(code))));
+}
+
+async function main() {
+  wire();
+  state.me = await requireLogin("agent");
+  renderWho();
+  try {
+    fillMeta(await api("/v1/meta"));
+  } catch (e) {
+    fail(e);
+  }
+  connectEvents(onEvent, { onState: setConnection });
+  refreshQueues();
+  setInterval(refreshQueues, QUEUE_POLL_MS);
+  setInterval(tickOffer, 1000);
+  renderChatList();
+  renderSelected();
+}
+
+main().catch(fail);
