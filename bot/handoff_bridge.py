@@ -17,6 +17,13 @@
 - While a customer waits in the queue it tells them when their position improves (every
   HANDOFF_POSITION_SECONDS), and it marks the escalation abandoned when a web-chat customer left
   and did not come back within HANDOFF_CUSTOMER_GRACE_SECONDS.
+- What it pushes says who is talking, for the web chat: an agent's message carries ``agent`` (id) and
+  ``agent_name`` (from the ``assigned`` event, kept per conversation in ``shop:handoff:agent_names``); a
+  notice (queue position, agent joined, back with the assistant, closed, survey...) carries
+  ``"notice": true``, the ``handoff`` state it reports and, in the queue, ``queue_position``
+  (``notice_fields``; the channels mark the action server's handoff messages the same way).
+- It counts the conversations customers write in, per UTC day, for the supervisor dashboard
+  (``count_conversation``: a HyperLogLog ``shop:stats:conversations:<YYYY-MM-DD>``).
 - With several Rasa servers, one bridge at a time does this work: it holds a Redis lock
   (``shop:handoff:bridge``, renewed every few seconds); when its server dies another takes over where the
   stream position says. Every server forwards its own customers' messages (``forward``).
@@ -51,6 +58,10 @@ Push = Callable[[str, Dict[str, Any]], Awaitable[None]]
 ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
 POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
 LEFT = "shop:handoff:left"  # zset conversation id -> when its last web-chat socket went away
+AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
+CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
+STATS_TTL_SECONDS = 3 * 86400
+STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
 LAST_EVENT = "shop:handoff:last_event"
 OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
 SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
@@ -68,6 +79,47 @@ return 0
 CLOSED_INTENT = "EXTERNAL_handoff_closed"
 ENDINGS = {"released": "utter_handoff_released", "closed": None, "ticket": "utter_handoff_ticket",
            "abandoned": None}
+# The responses that are notices rather than the bot talking, each with the handoff state it reports (the web
+# chat shows them apart, keeps a "waiting for an agent" line and knows when a person has the chat).
+NOTICES: Dict[str, Optional[str]] = {
+    "utter_handoff_queued": "waiting", "utter_handoff_position_update": "waiting",
+    "utter_handoff_connecting": "connecting", "utter_handoff_agent_joined": "joined",
+    "utter_handoff_delayed": "delayed", "utter_handoff_failed": "failed", "utter_handoff_ticket": "ticket",
+    "utter_handoff_released": "released", "utter_handoff_closed": "closed",
+    "utter_ask_survey_resolved": None, "utter_ask_survey_rating": None, "utter_survey_rating_invalid": None,
+    "utter_survey_thanks": None,
+}
+# What a message pushed to a customer may carry besides its text and buttons.
+PUBLIC_FIELDS = ("agent", "agent_name", "notice", "handoff", "queue_position")
+
+
+def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
+    """The fields that mark a message as a notice: {} for the bot's own words, else {"notice": True,
+    "handoff": state?, "queue_position": n?, "agent_name": name?}. `message` is what Rasa hands an output
+    channel (``utter_action`` names the response; the values it was filled with are beside it)."""
+    response = message.get("utter_action")
+    if response not in NOTICES:
+        return {}
+    fields: Dict[str, Any] = {"notice": True}
+    if NOTICES[response]:
+        fields["handoff"] = NOTICES[response]
+    position = message.get("position")
+    if NOTICES[response] == "waiting" and str(position).isdigit() and int(position) > 0:
+        fields["queue_position"] = int(position)
+    if response == "utter_handoff_agent_joined" and message.get("agent_name"):
+        fields["agent_name"] = str(message["agent_name"])
+    return fields
+
+
+class NoticeCollector(CollectingOutputChannel):
+    """Rasa's collecting output channel, with the notice fields on each message (REST replies, triggers)."""
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        fields = notice_fields(message)
+        before = len(self.messages)
+        await super().send_response(recipient_id, message)
+        for collected in self.messages[before:]:
+            collected.update(fields)
 
 
 class HandoffBridge:
@@ -84,6 +136,7 @@ class HandoffBridge:
         self.tasks: List[asyncio.Task] = []
         self.session: Optional[aiohttp.ClientSession] = None
         self.groups = SkillGroups.load(os.environ.get("HANDOFF_SKILL_GROUPS") or SKILL_GROUPS_FILE)
+        self._stats_warned = 0.0
 
     @classmethod
     def from_env(cls) -> Optional["HandoffBridge"]:
@@ -156,6 +209,20 @@ class HandoffBridge:
 
     async def customer_back(self, conversation_id: str) -> None:
         await self.redis.zrem(LEFT, conversation_id)
+
+    async def count_conversation(self, conversation_id: str) -> None:
+        """Count a customer message's conversation in today's (UTC) HyperLogLog for the supervisor dashboard
+        (``PFCOUNT shop:stats:conversations:<YYYY-MM-DD>``: conversations that day; kept 3 days). One pipelined
+        call; never fails or holds up the message: a Redis hiccup loses that count, nothing else."""
+        key = CONVERSATIONS_PER_DAY + time.strftime("%Y-%m-%d", time.gmtime())
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                await asyncio.wait_for(pipe.pfadd(key, conversation_id).expire(key, STATS_TTL_SECONDS).execute(),
+                                       STATS_TIMEOUT_SECONDS)
+        except Exception as e:  # noqa: BLE001 - counting is best effort
+            if time.monotonic() - self._stats_warned > 60:  # once a minute at most, not once a message
+                self._stats_warned = time.monotonic()
+                logger.warning("counting conversations for the dashboard failed: %r", e)
 
     async def forward(self, conversation_id: str, text: str) -> bool:
         """Send a customer message to the agent's side; False when no person has or gets this conversation.
@@ -289,19 +356,26 @@ class HandoffBridge:
         if not conversation:
             return
         if kind == "created":
-            await self.redis.hset(ACTIVE, conversation, event["escalation"])
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.hset(ACTIVE, conversation, event["escalation"]).hdel(AGENT_NAMES, conversation).execute()
             return
         if await self.escalation_of(conversation) != event.get("escalation"):
             return  # another bot's conversation, or one this bridge no longer follows
-        if kind == "assigned":
-            await self.say(conversation, "utter_handoff_agent_joined", agent_name=event.get("agent_name", "A colleague"),
+        if kind == "assigned":  # also after a transfer: the next agent's name replaces the last one's
+            name = event.get("agent_name") or event.get("agent") or "A colleague"
+            if event.get("agent"):
+                await self.redis.hset(AGENT_NAMES, conversation, json.dumps({"id": event["agent"], "name": name}))
+            await self.say(conversation, "utter_handoff_agent_joined", agent_name=name,
                            group_name=self._group_name(event.get("group")))
         elif kind == "message" and event["message"].get("speaker") == "agent":
             message = event["message"]
-            await self.deliver(conversation, message["text"], {"agent": message.get("author")})
+            author = message.get("author")
+            await self.deliver(conversation, message["text"],
+                               {"agent": author, "agent_name": await self.agent_name(conversation, author)})
         elif kind in ENDINGS:
             async with self.redis.pipeline(transaction=True) as pipe:
-                await pipe.hdel(ACTIVE, conversation).hdel(POSITION, conversation).zrem(LEFT, conversation).execute()
+                await pipe.hdel(ACTIVE, conversation).hdel(POSITION, conversation).zrem(LEFT, conversation).hdel(
+                    AGENT_NAMES, conversation).execute()
             if not await self._paused(conversation):
                 return  # the bot has the conversation already (the action server said "ticket" itself)
             values = {}
@@ -312,6 +386,16 @@ class HandoffBridge:
             await self.resume(conversation, ENDINGS[kind], survey, **values)
             if kind == "closed":  # the rules say so and run the satisfaction survey
                 await self.trigger(conversation, CLOSED_INTENT)
+
+    async def agent_name(self, conversation: str, agent: Optional[str]) -> Optional[str]:
+        """The name of the agent who has the conversation (from their ``assigned`` event); their id when the
+        name is not known."""
+        raw = await self.redis.hget(AGENT_NAMES, conversation)
+        try:
+            known = json.loads(raw) if raw else {}
+        except ValueError:
+            known = {}
+        return known.get("name") if known.get("id") == agent and known.get("name") else agent
 
     def _group_name(self, group: Optional[str]) -> str:
         try:
@@ -342,7 +426,8 @@ class HandoffBridge:
             logger.warning("no way to push to %s on channel %s: the message is in the tracker only", conversation,
                            channel)
             return
-        await push(conversation, {"text": text, **({"agent": metadata["agent"]} if metadata.get("agent") else {})})
+        await push(conversation, {"text": text, **{k: metadata[k] for k in PUBLIC_FIELDS
+                                                   if metadata.get(k) is not None}})
 
     async def say(self, conversation: str, response: str, **values: Any) -> None:
         """Say one of the domain's responses (wording stays in domain.yml)."""
@@ -351,7 +436,8 @@ class HandoffBridge:
         channel = tracker.get_latest_input_channel() or "rest"
         message = await agent.nlg.generate(response, tracker, channel, **values)
         if message and message.get("text"):
-            await self.deliver(conversation, message["text"], {"utter_action": response})
+            await self.deliver(conversation, message["text"],
+                               {"utter_action": response, **notice_fields({"utter_action": response, **values})})
 
     async def resume(self, conversation: str, response: Optional[str], extra: Optional[List[Event]] = None,
                      **values: Any) -> None:
@@ -368,7 +454,7 @@ class HandoffBridge:
     async def trigger(self, conversation: str, intent: str) -> None:
         """Run the bot on an external intent (as Rasa's trigger_intent endpoint does) and push what it says."""
         agent = self.app.ctx.agent
-        collector = CollectingOutputChannel()
+        collector = NoticeCollector()
         async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
             tracker = await agent.processor.get_tracker(conversation)
             await agent.processor.trigger_external_user_uttered(intent, None, tracker, collector)

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 import aiohttp
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -18,7 +18,7 @@ from sanic.response import HTTPResponse
 from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, sign, verify
 from bot.channels.payload import InvalidPayload, parse_rest_body
-from bot.handoff_bridge import bridge
+from bot.handoff_bridge import NoticeCollector, bridge
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ class CheckedRestInput(RestInput):
 
     Messages that do not answer a request (an agent's, "Ann has joined") are POSTed to the shop's
     callback URL (``callback_url`` in credentials.yml, or REST_CALLBACK_URL) as
-    {"recipient_id": <handle>, "text", "buttons"?, "agent"?}, the format of Rasa's callback channel."""
+    {"recipient_id": <handle>, "text", "buttons"?, "agent"?, "agent_name"?, "notice"?, "handoff"?,
+    "queue_position"?}, the format of Rasa's callback channel plus who is talking (bot/handoff_bridge.py).
+    Replies to a request carry the same notice fields."""
 
     def __init__(self, callback_url: Optional[str] = None) -> None:
         self.callback_url = callback_url or os.environ.get("REST_CALLBACK_URL") or None
@@ -91,9 +93,11 @@ class CheckedRestInput(RestInput):
             conversation = verify(incoming.sender)
             if conversation is None:
                 return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
-            collector = CollectingOutputChannel()
+            collector = NoticeCollector()
             message = UserMessage(incoming.text, collector, conversation, input_channel=self.name(),
                                   metadata=with_verified_customer(incoming.metadata))
+            if live is not None:
+                await live.count_conversation(conversation)
             try:
                 # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
                 if live is not None and await live.forward(conversation, incoming.text) and \

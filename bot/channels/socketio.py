@@ -8,6 +8,10 @@ Identity: the session id in `session_confirm` is a signed conversation handle (b
 conversation it was confirmed for. With live handoff on, a customer who disconnects while waiting for a
 person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
 the escalation abandoned).
+
+What the widget needs to tell speakers apart rides on `bot_uttered`: an agent's message carries `agent` and
+`agent_name`, a notice `"notice": true` (with `handoff` and, in the queue, `queue_position`); see
+bot/handoff_bridge.py.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from socketio import AsyncRedisManager, AsyncServer
 from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, verify
 from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
-from bot.handoff_bridge import bridge
+from bot.handoff_bridge import bridge, notice_fields
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,25 @@ async def _maybe_await(result: Any) -> None:
     # python-socketio made enter_room a coroutine in 5.9; support both.
     if inspect.isawaitable(result):
         await result
+
+
+class NoticeSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output, with the notice fields (bot/handoff_bridge.py) on the messages of notice
+    responses, e.g. the action server's "You're number 2 in the queue"."""
+
+    def __init__(self, sio: AsyncServer, bot_message_evt: Text) -> None:
+        super().__init__(sio, bot_message_evt)
+        self._fields: Dict[str, Any] = {}
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        self._fields = notice_fields(message)
+        try:
+            await super().send_response(recipient_id, message)
+        finally:
+            self._fields = {}
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        await super()._send_message(socket_id, {**response, **self._fields} if self._fields else response)
 
 
 def web_chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -71,6 +94,9 @@ class CheckedSocketIOInput(SocketIOInput):
     @classmethod
     def name(cls) -> Text:
         return "socketio"
+
+    def get_output_channel(self) -> Optional[SocketIOOutput]:
+        return NoticeSocketIOOutput(self.sio, self.bot_message_evt) if self.sio is not None else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         warm_up()  # build the card-masking pipeline now, not on the first message
@@ -135,12 +161,14 @@ class CheckedSocketIOInput(SocketIOInput):
                 if not session or session.get("handle") != incoming.sender:
                     raise InvalidPayload(403, "invalid_session", "this socket was not confirmed for that session")
             except InvalidPayload as exc:
-                await sio.emit(self.bot_message_evt, {"text": notice(exc.code)}, room=sid,
+                await sio.emit(self.bot_message_evt, {"text": notice(exc.code), "notice": True}, room=sid,
                                namespace=self.namespace)
                 return
             sender = session["conversation"] if self.session_persistence else sid
-            output = SocketIOOutput(sio, self.bot_message_evt)
+            output = NoticeSocketIOOutput(sio, self.bot_message_evt)
             live = bridge()
+            if live is not None:
+                await live.count_conversation(sender)
             message = UserMessage(incoming.text, output, sender, input_channel=self.name(),
                                   metadata=with_verified_customer(incoming.metadata))
             try:
@@ -151,7 +179,7 @@ class CheckedSocketIOInput(SocketIOInput):
                 await on_new_message(message)
             except Exception:
                 logger.exception("Message from %s failed", sender)
-                await sio.emit(self.bot_message_evt, {"text": notice("invalid_message")}, room=sid,
+                await sio.emit(self.bot_message_evt, {"text": notice("invalid_message"), "notice": True}, room=sid,
                                namespace=self.namespace)
 
         return webhook

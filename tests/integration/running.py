@@ -99,10 +99,14 @@ class RunCommand:
 
     def say(self, sender: str, text: str) -> List[str]:
         """What the bot answers `text` in conversation `sender` (a bare id: signed here, as a shop would)."""
+        return [m.get("text", "") for m in self.messages(sender, text)]
+
+    def messages(self, sender: str, text: str) -> List[Dict[str, Any]]:
+        """The bot's answer to `text` in conversation `sender` as the REST channel sends it (whole messages)."""
         reply = requests.post(f"{self.url}/webhooks/rest/webhook",
                               json={"sender": handle(sender), "message": text}, timeout=60)
         reply.raise_for_status()
-        return [m.get("text", "") for m in reply.json()]
+        return reply.json()
 
     def post_raw(self, body: bytes, headers: Optional[Dict[str, str]] = None) -> requests.Response:
         return requests.post(f"{self.url}/webhooks/rest/webhook", data=body, timeout=60,

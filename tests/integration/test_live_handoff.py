@@ -8,6 +8,7 @@ import json
 import re
 import queue
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -132,12 +133,12 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
             ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
             assert json.loads((await ws.receive()).data)["type"] == "snapshot"
             loop = asyncio.get_running_loop()
-            told: List[str] = []
+            told: List[Dict] = []
             for text in FAQS:
                 faq_answers.append(await loop.run_in_executor(None, stack.say, me, text))
             for text in ANGRY:
-                told += await loop.run_in_executor(None, stack.say, me, text)
-                if any(t in responses_texts("utter_handoff_connecting") for t in told):
+                told += await loop.run_in_executor(None, stack.messages, me, text)
+                if any(m["text"] in responses_texts("utter_handoff_connecting") for m in told):
                     break
             offered = await agent_events(ws, "offered")
             assert offered["conversation_id"] == me
@@ -175,22 +176,31 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
         agent_offline(stack, token)
     assert any(matches(t, "utter_faq/shipping_time") for t in faq_answers[0]), faq_answers
     assert any(matches(t, "utter_faq/return_policy") for t in faq_answers[1]), faq_answers
-    assert any(matches(t, "utter_handoff_requested", group_name="After-sales") for t in told), told
+    requested = next(m for m in told if matches(m["text"], "utter_handoff_requested", group_name="After-sales"))
+    assert "notice" not in requested  # the assistant's own words
+    connecting = next(m for m in told if m["text"] in responses_texts("utter_handoff_connecting"))
+    assert connecting["notice"] is True and connecting["handoff"] == "connecting"  # the action server's notice
     assert [line["text"] for line in record["transcript"] if line["speaker"] == "customer"][:3] == FAQS + ANGRY[:1]
     assert record["case_brief"]["summary"] and record["skill_group"] == "after_sales"
     assert joined["text"] == "Ann Baker from After-sales has joined the chat."
+    assert (joined["notice"], joined["handoff"], joined["agent_name"]) == (True, "joined", "Ann Baker")
     assert bot_replies == []                                         # the bot stays quiet
     assert got_by_agent == customer_lines
-    assert [m["text"] for m in got_by_customer] == agent_lines and {m["agent"] for m in got_by_customer} == {"ann"}
+    assert [m["text"] for m in got_by_customer] == agent_lines
+    assert [(m["agent"], m["agent_name"], m.get("notice")) for m in got_by_customer] == [("ann", "Ann Baker", None)] * 3
     assert released["text"] in responses_texts("utter_handoff_released")
+    assert released["notice"] is True and released["handoff"] == "released"
+    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    assert r.hget("shop:handoff:agent_names", me) is None  # forgotten when the chat ended
     # the bot is back: it answers the next question normally
     replies = stack.say(me, "how long does a refund take?")
     assert any(matches(t, "utter_faq/refund_time") for t in replies), (replies, [
         (e["event"], e.get("name") or e.get("text")) for e in tracker_events(stack, me)[-5:]])
     # one conversation, one transcript: the agent's messages are in the tracker, marked as the agent's
     events = tracker_events(stack, me)
-    agent_said = [e["text"] for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent") == "ann"]
-    assert agent_said == agent_lines
+    agent_said = [e for e in events if e["event"] == "bot" and (e.get("metadata") or {}).get("agent") == "ann"]
+    assert [e["text"] for e in agent_said] == agent_lines
+    assert {e["metadata"]["agent_name"] for e in agent_said} == {"Ann Baker"}
     customer_said = [e["text"] for e in events if e["event"] == "user"]
     assert all(line in customer_said for line in customer_lines)
     assert [e["event"] for e in events].count("pause") == 1 and [e["event"] for e in events].count("resume") == 1
@@ -246,7 +256,18 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     assert heard == "hello? is anyone there"
     assert "Ben Ortiz from After-sales has joined the chat." in texts
     assert "Yes, Ben here." in texts
+    # who is talking, for the widget: the agent by name; notices marked, from the bridge and the action server
+    ben = said[texts.index("Yes, Ben here.")]
+    assert (ben["agent"], ben["agent_name"], ben.get("notice")) == ("ben", "Ben Ortiz", None)
+    joined = said[texts.index("Ben Ortiz from After-sales has joined the chat.")]
+    assert (joined["notice"], joined["handoff"], joined["agent_name"]) == (True, "joined", "Ben Ortiz")
+    connecting = [m for m in said if m["text"] in responses_texts("utter_handoff_connecting")]
+    assert connecting and all(m["notice"] is True and m["handoff"] == "connecting" for m in connecting)
+    assert all("notice" not in m for m in said if matches(m["text"], "utter_handoff_requested",
+                                                          group_name="After-sales"))
     assert closed["text"] in responses_texts("utter_handoff_closed")
+    assert closed["notice"] is True and closed["handoff"] == "closed"
+    assert [m.get("notice") for m in survey] == [True, True, True]  # the survey is the team's, not the bot's
     assert survey[0]["text"] in responses_texts("utter_ask_survey_resolved")
     assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No"]
     assert survey[1]["text"] in responses_texts("utter_ask_survey_rating")
@@ -265,6 +286,11 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
         told += stack.say(me, text)
     assert any(t.startswith("Nobody from the team is available right now") for t in told), told
     r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0", decode_responses=True)
+    # The bridge follows the service's events on its own: "created" then "ticket" may be handled just after the
+    # reply reached the customer.
+    deadline = time.monotonic() + 5
+    while r.hget("shop:handoff:active", me) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert r.hget("shop:handoff:active", me) is None
 
 
@@ -395,10 +421,12 @@ def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack
     customers = [f"queue{i}-{uuid.uuid4().hex[:6]}" for i in range(5)]
     try:
         told: Dict[str, List[str]] = {}
+        said: Dict[str, List[Dict]] = {}
         for me in customers:
-            told[me] = []
+            told[me], said[me] = [], []
             for text in ANGRY:
-                told[me] += stack.say(me, text)
+                said[me] += stack.messages(me, text)
+                told[me] = [m["text"] for m in said[me]]
                 if any("in the queue" in t or t in responses_texts("utter_handoff_connecting") for t in told[me]):
                     break
         mine = requests.get(base + "/v1/agents/me/handoffs", headers=auth, timeout=10).json()["handoffs"]
@@ -408,6 +436,8 @@ def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack
         last = customers[4]
         assert any(matches(t, "utter_handoff_queued", position="2", wait_minutes=minutes(t))
                    for t in told[last]), told[last]
+        queued = next(m for m in said[last] if "in the queue" in m["text"])
+        assert (queued["notice"], queued["handoff"], queued["queue_position"]) == (True, "waiting", 2)
         first = next(h for h in mine if h["conversation_id"] == customers[0])
         assert requests.post(f"{base}/v1/handoffs/{first['id']}/release", json={"reason": "done"}, headers=auth,
                              timeout=10).status_code == 200
@@ -415,4 +445,5 @@ def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack
     finally:
         agent_offline(stack, token)
     assert update["text"].startswith("You're now number 1 in the queue"), update
+    assert (update["notice"], update["handoff"], update["queue_position"]) == (True, "waiting", 1)
     assert matches(update["text"], "utter_handoff_position_update", position="1", wait_minutes=minutes(update["text"]))
