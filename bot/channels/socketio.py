@@ -9,6 +9,11 @@ conversation it was confirmed for. With live handoff on, a customer who disconne
 person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
 the escalation abandoned).
 
+Origins: only pages on the server's own origin may connect (python-engineio checks the Origin header of the
+handshake, WebSocket and polling alike), plus the origins listed in CHAT_ALLOWED_ORIGINS (comma-separated;
+``*`` allows any). Behind a proxy that terminates TLS, the proxy must pass X-Forwarded-Proto (and
+X-Forwarded-Host if it changes the host) for the page's own origin to be recognised.
+
 What the widget needs to tell speakers apart rides on `bot_uttered`: an agent's message carries `agent` and
 `agent_name`, a notice `"notice": true` (with `handoff` and, in the queue, `queue_position`); see
 bot/handoff_bridge.py.
@@ -19,8 +24,9 @@ import inspect
 import logging
 import os
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
 
+import engineio
 import yaml
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -37,6 +43,7 @@ from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
 NOTICES: Dict[str, str] = yaml.safe_load((Path(__file__).parent / "notices.yml").read_text())
+ORIGINS_ENV = "CHAT_ALLOWED_ORIGINS"
 
 
 def notice(code: str) -> str:
@@ -47,6 +54,43 @@ async def _maybe_await(result: Any) -> None:
     # python-socketio made enter_room a coroutine in 5.9; support both.
     if inspect.isawaitable(result):
         await result
+
+
+def allowed_origins(raw: Optional[str]) -> Union[str, List[str]]:
+    """The origins besides the server's own that may connect, from CHAT_ALLOWED_ORIGINS: "*" (any) or a list
+    ("https://shop.example, https://www.shop.example" -> both, without trailing slashes)."""
+    listed = [o.strip().rstrip("/") for o in (raw or "").split(",") if o.strip()]
+    return "*" if "*" in listed else listed
+
+
+class ChatSocketServer(AsyncServer):
+    """python-socketio's server whose Engine.IO layer accepts the server's own origin (its default) plus
+    `extra_origins`. python-engineio takes either its default or a list, not both, hence the subclass (over
+    `_engineio_server_class`, `_cors_allowed_origins` and `_cors_headers` of the pinned python-socketio 5.8 /
+    python-engineio 4.4; tests/unit/test_chat_origins.py checks them).
+
+    Engine.IO only checks the origin; it adds no CORS headers of its own, as before: the Rasa server's CORS
+    (`--cors`, Sanic-CORS) sets them on every response, and a second Access-Control-Allow-Origin header would
+    make browsers refuse long-polling from a listed origin."""
+
+    def __init__(self, extra_origins: Union[str, List[str]] = (), **kwargs: Any) -> None:
+        self._extra_origins = extra_origins
+        if extra_origins == "*":
+            kwargs["cors_allowed_origins"] = "*"
+        super().__init__(**kwargs)
+
+    def _engineio_server_class(self) -> Any:
+        extra = [] if self._extra_origins == "*" else list(self._extra_origins)
+
+        class Engine(engineio.AsyncServer):  # type: ignore[misc]
+            def _cors_allowed_origins(self, environ: Dict[str, Any]) -> Optional[List[str]]:
+                own = super()._cors_allowed_origins(environ)
+                return None if own is None else [*own, *extra]
+
+            def _cors_headers(self, environ: Dict[str, Any]) -> List[Any]:
+                return []
+
+        return Engine
 
 
 class NoticeSocketIOOutput(SocketIOOutput):
@@ -100,7 +144,8 @@ class CheckedSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         warm_up()  # build the card-masking pipeline now, not on the first message
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=client_manager())
+        sio = ChatSocketServer(allowed_origins(os.environ.get(ORIGINS_ENV)), async_mode="sanic",
+                               client_manager=client_manager())
         webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
 
