@@ -1,0 +1,471 @@
+/*
+ * Brightcart chat widget. Vanilla JS, no build step; needs vendor/socket.io.min.js loaded first.
+ *
+ * It speaks the Rasa web-chat socket.io protocol, like rasa-webchat:
+ *   connect          -> emit session_request {session_id: <stored handle or null>}
+ *   session_confirm  <- the conversation handle (kept in localStorage "brightcart_chat_session")
+ *   user_uttered     -> {message, session_id[, customData]}
+ *   bot_uttered      <- {text, quick_replies|buttons?, agent?, agent_name?, notice?, handoff?, queue_position?}
+ *   typing           <- optional: show the typing indicator
+ *
+ * Who is talking: a message with `notice: true` is a system notice; one with `agent` / `agent_name` is a
+ * person from the team; anything else is the assistant. Every text is set with textContent.
+ *
+ * Script tag options (data-*): data-open="false" starts minimised; data-socket-url / data-socket-path to
+ * talk to another server (which must list this page's origin in CHAT_ALLOWED_ORIGINS);
+ * data-customer-token: the shop's signed customer token, sent as customData.customer_token.
+ */
+(function () {
+  "use strict";
+
+  var SESSION_KEY = "brightcart_chat_session"; // localStorage: the conversation handle
+  var HISTORY_KEY = "brightcart_chat_history"; // sessionStorage: what the window shows, for a reload
+  var OUTBOX_KEY = "brightcart_chat_outbox"; // sessionStorage: messages typed but not sent yet
+  var OPEN_KEY = "brightcart_chat_open"; // sessionStorage: "0" when the customer minimised the window
+  var TYPING_MS = 10000;
+  var MAX_LINES = 200;
+  var MAX_CHARS = 2000;
+  var BOT_NAME = "Brightcart assistant";
+  var SUGGESTIONS = ["Where is my order?", "What is your return policy?", "How long does shipping take?",
+    "I'd like to talk to a person"];
+
+  var script = document.currentScript;
+  var options = (script && script.dataset) || {};
+
+  // ---- storage (may be unavailable: private modes, blocked cookies) ----------------------------------
+  function storage(name) {
+    try {
+      var s = window[name];
+      var probe = "__brightcart_probe__";
+      s.setItem(probe, "1");
+      s.removeItem(probe);
+      return s;
+    } catch (e) {
+      return null;
+    }
+  }
+  var local = storage("localStorage");
+  var tab = storage("sessionStorage");
+
+  function readJSON(store, key, fallback) {
+    if (!store) return fallback;
+    try {
+      var raw = store.getItem(key);
+      return raw ? JSON.parse(raw) : fallback;
+    } catch (e) {
+      return fallback;
+    }
+  }
+  function writeJSON(store, key, value) {
+    if (!store) return;
+    try { store.setItem(key, JSON.stringify(value)); } catch (e) { /* full: keep going */ }
+  }
+  function storedHandle() {
+    try { return (local && local.getItem(SESSION_KEY)) || null; } catch (e) { return null; }
+  }
+  function storeHandle(handle) {
+    try { if (local) local.setItem(SESSION_KEY, handle); } catch (e) { /* ignore */ }
+  }
+
+  // ---- state -------------------------------------------------------------------------------------
+  var saved = readJSON(tab, HISTORY_KEY, {}) || {};
+  var state = {
+    handle: typeof saved.handle === "string" ? saved.handle : null,
+    lines: Array.isArray(saved.lines) ? saved.lines.filter(validLine) : [],
+    mode: ["bot", "waiting", "agent"].indexOf(saved.mode) >= 0 ? saved.mode : "bot",
+    agentName: typeof saved.agentName === "string" ? saved.agentName : null,
+    queueText: typeof saved.queueText === "string" ? saved.queueText : null,
+    nextId: typeof saved.nextId === "number" ? saved.nextId : 1
+  };
+  var outbox = readJSON(tab, OUTBOX_KEY, []);
+  if (!Array.isArray(outbox)) outbox = [];
+  var confirmed = false; // the socket is connected and its session confirmed: messages may go out
+  var typingTimer = null;
+
+  function validLine(line) {
+    return line && typeof line === "object" && typeof line.text === "string" &&
+      ["customer", "bot", "agent", "system"].indexOf(line.speaker) >= 0;
+  }
+  function save() {
+    if (state.lines.length > MAX_LINES) state.lines = state.lines.slice(-MAX_LINES);
+    writeJSON(tab, HISTORY_KEY, state);
+    writeJSON(tab, OUTBOX_KEY, outbox);
+  }
+
+  // ---- DOM helpers: text only, never HTML -----------------------------------------------------------
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        if (attrs[name] !== null && attrs[name] !== undefined) node.setAttribute(name, String(attrs[name]));
+      });
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // ---- the widget's DOM --------------------------------------------------------------------------
+  var root = el("div", { "class": "bc-chat" });
+  var launcher = el("button", {
+    "class": "bc-launcher", type: "button", "data-testid": "chat-open",
+    "aria-controls": "bc-window", "aria-expanded": "false"
+  });
+  launcher.appendChild(el("span", { "class": "bc-launcher-dot", "aria-hidden": "true" }));
+  launcher.appendChild(el("span", null, "Chat with us"));
+
+  var win = el("section", {
+    id: "bc-window", "class": "bc-window", "data-testid": "chat-window",
+    role: "dialog", "aria-label": "Chat with Brightcart"
+  });
+  var head = el("header", { "class": "bc-head" });
+  var avatar = el("div", { "class": "bc-avatar", "aria-hidden": "true" }, "B");
+  var heading = el("div", { "class": "bc-heading" });
+  var title = el("div", { "class": "bc-title" }, "Brightcart");
+  var sub = el("div", { "class": "bc-sub", "data-testid": "chat-with" }, BOT_NAME);
+  heading.appendChild(title);
+  heading.appendChild(sub);
+  var closeButton = el("button", {
+    "class": "bc-close", type: "button", "data-testid": "chat-close", "aria-label": "Minimise the chat"
+  }, "\u2013");
+  head.appendChild(avatar);
+  head.appendChild(heading);
+  head.appendChild(closeButton);
+
+  var banner = el("div", {
+    "class": "bc-banner", "data-testid": "connection-banner", role: "status", hidden: ""
+  }, "Reconnecting\u2026");
+  var queueStatus = el("div", { "class": "bc-queue", "data-testid": "queue-status", role: "status", hidden: "" });
+
+  var body = el("div", { "class": "bc-body" });
+  var empty = el("div", { "class": "bc-empty" });
+  empty.appendChild(el("p", null,
+    "Hi! Ask me about orders, delivery, returns, refunds or payments. A person from our team can take over " +
+    "whenever you need one."));
+  var suggestions = el("div", { "class": "bc-suggestions" });
+  SUGGESTIONS.forEach(function (text) {
+    var b = el("button", { "class": "bc-suggestion", type: "button", "data-testid": "suggestion" }, text);
+    b.addEventListener("click", function () { send(text, text); });
+    suggestions.appendChild(b);
+  });
+  empty.appendChild(suggestions);
+  var log = el("ol", { "class": "bc-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var typing = el("div", { "class": "bc-typing", "data-testid": "typing", hidden: "" });
+  typing.appendChild(el("span", { "aria-hidden": "true" }));
+  typing.appendChild(el("span", { "aria-hidden": "true" }));
+  typing.appendChild(el("span", { "aria-hidden": "true" }));
+  typing.appendChild(el("span", { "class": "bc-sr-only" }, "Typing\u2026"));
+  body.appendChild(empty);
+  body.appendChild(log);
+  body.appendChild(typing);
+
+  var form = el("form", { "class": "bc-compose" });
+  var input = el("textarea", {
+    "class": "bc-input", "data-testid": "chat-input", rows: "1", maxlength: String(MAX_CHARS),
+    placeholder: "Type your message\u2026", "aria-label": "Your message", autocomplete: "off"
+  });
+  var sendButton = el("button", { "class": "bc-send", type: "submit", "data-testid": "chat-send" }, "Send");
+  form.appendChild(input);
+  form.appendChild(sendButton);
+  var foot = el("div", { "class": "bc-foot" }, "Chats are stored to help you. Don't share card numbers.");
+
+  win.appendChild(head);
+  win.appendChild(banner);
+  win.appendChild(queueStatus);
+  win.appendChild(body);
+  win.appendChild(form);
+  win.appendChild(foot);
+  root.appendChild(win);
+  root.appendChild(launcher);
+
+  // ---- rendering ---------------------------------------------------------------------------------
+  function speakerKey(line) {
+    return line.speaker === "agent" ? "agent:" + (line.agentName || "") : line.speaker;
+  }
+
+  function renderLine(line, previous) {
+    var item = el("li", { "class": "bc-line bc-" + line.speaker + (line.pending ? " bc-pending" : "") });
+    item.setAttribute("data-line", String(line.id));
+    var shown = line.speaker === "bot" ? BOT_NAME : line.speaker === "agent" ? line.agentName || "Agent" : null;
+    if (shown && (!previous || speakerKey(previous) !== speakerKey(line))) {
+      item.appendChild(el("div", { "class": "bc-who" }, shown));
+    }
+    var text = el("div", {
+      "class": "bc-text", "data-testid": "message", "data-speaker": line.speaker,
+      "data-agent-name": line.speaker === "agent" ? line.agentName || "" : null,
+      "data-pending": line.pending ? "true" : null
+    }, line.text);
+    item.appendChild(text);
+    if (line.replies && line.replies.length && !line.answered) {
+      var replies = el("div", { "class": "bc-replies", role: "group", "aria-label": "Quick replies" });
+      line.replies.forEach(function (reply) {
+        var b = el("button", { "class": "bc-reply", type: "button", "data-testid": "quick-reply" }, reply.title);
+        b.addEventListener("click", function () { send(reply.payload, reply.title); });
+        replies.appendChild(b);
+      });
+      item.appendChild(replies);
+    }
+    if (line.pending) item.appendChild(el("div", { "class": "bc-status", "data-testid": "message-status" }, "sending\u2026"));
+    return item;
+  }
+
+  function renderAll() {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    state.lines.forEach(function (line, i) { log.appendChild(renderLine(line, state.lines[i - 1])); });
+    empty.hidden = state.lines.length > 0;
+    renderStatus();
+  }
+
+  function appendLine(line) {
+    line.id = state.nextId++;
+    var previous = state.lines[state.lines.length - 1];
+    state.lines.push(line);
+    log.appendChild(renderLine(line, previous));
+    empty.hidden = true;
+    if (state.lines.length > MAX_LINES) {
+      state.lines = state.lines.slice(-MAX_LINES);
+      if (log.firstChild) log.removeChild(log.firstChild);
+    }
+    save();
+    scrollDown();
+    return line;
+  }
+
+  function rerenderLine(line) {
+    var node = log.querySelector('[data-line="' + line.id + '"]');
+    if (!node) return;
+    var index = state.lines.indexOf(line);
+    node.replaceWith(renderLine(line, state.lines[index - 1]));
+  }
+
+  function scrollDown() {
+    body.scrollTop = body.scrollHeight;
+  }
+
+  function renderStatus() {
+    queueStatus.hidden = !state.queueText;
+    queueStatus.textContent = state.queueText || "";
+    if (state.mode === "agent" && state.agentName) {
+      sub.textContent = state.agentName + " is chatting with you";
+      avatar.textContent = state.agentName.charAt(0).toUpperCase();
+      avatar.classList.add("bc-avatar-agent");
+    } else {
+      sub.textContent = state.mode === "waiting" ? BOT_NAME + " \u00b7 a person is on the way" : BOT_NAME;
+      avatar.textContent = "B";
+      avatar.classList.remove("bc-avatar-agent");
+    }
+  }
+
+  // ---- typing indicator --------------------------------------------------------------------------
+  function showTyping() {
+    typing.hidden = false;
+    scrollDown();
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_MS);
+  }
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typing.hidden = true;
+  }
+
+  // ---- opening and closing -----------------------------------------------------------------------
+  function setOpen(open, focus) {
+    win.hidden = !open;
+    root.classList.toggle("bc-open", open);
+    launcher.setAttribute("aria-expanded", open ? "true" : "false");
+    if (tab) { try { tab.setItem(OPEN_KEY, open ? "1" : "0"); } catch (e) { /* ignore */ } }
+    if (open) {
+      scrollDown();
+      if (focus) input.focus();
+    }
+  }
+  // The launcher always opens (it never closes the window): minimising is the header's button.
+  launcher.addEventListener("click", function () { setOpen(true, true); });
+  closeButton.addEventListener("click", function () { setOpen(false); launcher.focus(); });
+
+  // ---- sending -----------------------------------------------------------------------------------
+  function closeReplies() {
+    state.lines.forEach(function (line) {
+      if (line.replies && line.replies.length && !line.answered) {
+        line.answered = true;
+        rerenderLine(line);
+      }
+    });
+  }
+
+  // `message` goes to the server; `shown` is the customer's line (a quick reply's title).
+  function send(message, shown) {
+    message = String(message || "").trim();
+    if (!message) return;
+    closeReplies();
+    var line = appendLine({ speaker: "customer", text: String(shown || message), pending: true });
+    outbox.push({ line: line.id, message: message.slice(0, MAX_CHARS) });
+    save();
+    flush();
+  }
+
+  function flush() {
+    if (!confirmed || !socket.connected) return;
+    var sentAny = false;
+    while (outbox.length) {
+      var item = outbox.shift();
+      var data = { message: item.message, session_id: state.handle };
+      if (options.customerToken) data.customData = { customer_token: options.customerToken };
+      socket.emit("user_uttered", data);
+      var line = state.lines.filter(function (l) { return l.id === item.line; })[0];
+      if (line) {
+        line.pending = false;
+        rerenderLine(line);
+      }
+      sentAny = true;
+    }
+    save();
+    // The assistant answers in a moment; a person may take minutes, so no indicator while one has the chat.
+    if (sentAny && state.mode === "bot") showTyping();
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value;
+    if (!text.trim()) return;
+    input.value = "";
+    send(text, text);
+    input.focus();
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (typeof form.requestSubmit === "function") form.requestSubmit();
+      else form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+
+  // ---- receiving ---------------------------------------------------------------------------------
+  function field(message, name) {
+    if (message[name] !== undefined && message[name] !== null) return message[name];
+    var meta = message.metadata;
+    return meta && typeof meta === "object" && meta[name] !== undefined ? meta[name] : undefined;
+  }
+
+  function repliesOf(message) {
+    var raw = Array.isArray(message.quick_replies) ? message.quick_replies
+      : Array.isArray(message.buttons) ? message.buttons : [];
+    return raw.filter(function (r) {
+      return r && typeof r === "object" && (typeof r.title === "string" || typeof r.payload === "string");
+    }).map(function (r) {
+      var title = typeof r.title === "string" ? r.title : String(r.payload);
+      return { title: title, payload: typeof r.payload === "string" ? r.payload : title };
+    });
+  }
+
+  function followHandoff(message, isNotice, agentName) {
+    var status = field(message, "handoff");
+    var position = Number(field(message, "queue_position"));
+    if (position > 0) {
+      state.mode = "waiting";
+      state.queueText = "Waiting for an agent \u2014 you're number " + position;
+    } else if (status === "connecting") {
+      state.mode = "waiting";
+      state.queueText = "Connecting you to an agent\u2026";
+    } else if (status === "delayed") {
+      state.mode = "waiting";
+      state.queueText = null;
+    } else if (status === "joined" || (!isNotice && agentName)) {
+      state.mode = "agent";
+      state.queueText = null;
+      if (agentName) state.agentName = String(agentName);
+    } else if (["released", "closed", "ticket", "failed"].indexOf(status) >= 0) {
+      state.mode = "bot";
+      state.queueText = null;
+      state.agentName = null;
+    }
+    renderStatus();
+  }
+
+  function onBotUttered(message) {
+    if (!message || typeof message !== "object") return;
+    hideTyping();
+    var isNotice = field(message, "notice") === true;
+    var agent = field(message, "agent_name") || field(message, "agent");
+    followHandoff(message, isNotice, agent);
+    var text = typeof message.text === "string" ? message.text : "";
+    var replies = repliesOf(message);
+    if (!text && !replies.length) { save(); return; }
+    var speaker = isNotice ? "system" : agent ? "agent" : "bot";
+    appendLine({
+      speaker: speaker, text: text, agentName: speaker === "agent" ? String(agent) : undefined, replies: replies
+    });
+  }
+
+  // ---- the connection ----------------------------------------------------------------------------
+  function showBanner() { banner.hidden = false; }
+  function hideBanner() { banner.hidden = true; }
+
+  var socket = typeof window.io === "function" ? window.io(options.socketUrl || undefined, {
+    path: options.socketPath || "/socket.io",
+    transports: ["websocket", "polling"],
+    tryAllTransports: true, // a proxy that refuses WebSockets: long-polling instead
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 5000
+  }) : null;
+  if (!socket) { // the socket.io client did not load: say so rather than fail silently
+    banner.textContent = "The chat could not load. Please reload the page.";
+    showBanner();
+    socket = { connected: false, on: function () {}, emit: function () {}, connect: function () {} };
+  }
+
+  socket.on("connect", function () {
+    hideBanner();
+    // A reconnect too: the server continues the conversation for a genuine handle.
+    socket.emit("session_request", { session_id: storedHandle() || state.handle });
+  });
+
+  socket.on("session_confirm", function (data) {
+    var handle = typeof data === "string" ? data : data && typeof data.session_id === "string" ? data.session_id : null;
+    if (!handle) return;
+    var previous = storedHandle() || state.handle;
+    if (previous && previous !== handle && state.lines.some(function (l) { return !l.pending; })) {
+      // The server started a new conversation (the old handle is no longer valid): it knows nothing of the
+      // lines above, so they go; what is still waiting to be sent goes to the new conversation.
+      state.lines = state.lines.filter(function (l) { return l.pending; });
+      state.mode = "bot";
+      state.agentName = null;
+      state.queueText = null;
+      renderAll();
+      appendLine({ speaker: "system", text: "A new conversation has started." });
+    }
+    storeHandle(handle);
+    state.handle = handle;
+    confirmed = true;
+    save();
+    flush();
+  });
+
+  socket.on("bot_uttered", onBotUttered);
+  socket.on("typing", function (data) {
+    if (data && typeof data === "object" && data.typing === false) hideTyping();
+    else showTyping();
+  });
+
+  socket.on("disconnect", function (reason) {
+    confirmed = false;
+    hideTyping();
+    showBanner();
+    // The server closed the socket (not the network): reconnect ourselves, the client will not.
+    if (reason === "io server disconnect") socket.connect();
+  });
+  socket.on("connect_error", function () {
+    confirmed = false;
+    showBanner();
+  });
+
+  // ---- start -------------------------------------------------------------------------------------
+  function mount() {
+    document.body.appendChild(root);
+    renderAll();
+    var remembered = null;
+    try { remembered = tab && tab.getItem(OPEN_KEY); } catch (e) { /* ignore */ }
+    setOpen(remembered ? remembered === "1" : options.open !== "false", false);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
