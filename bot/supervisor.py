@@ -98,7 +98,8 @@ class Stack:
         except BlockingIOError:
             lock.close()
             info = self._read_state()
-            where = f" (pid {info.get('pid')}, chat at {info.get('rest_url')})" if info else ""
+            chat = info.get("chat_page_url") or info.get("rest_url")
+            where = f" (pid {info.get('pid')}, chat at {chat})" if info else ""
             raise AlreadyRunning(f"the assistant is already running{where}; stop it with Ctrl-C first")
         self.lock_file = lock
 
@@ -225,10 +226,13 @@ class Stack:
 
         urls = {
             "pid": str(os.getpid()),
+            "chat_page_url": f"http://localhost:{s.rasa_port}/chat/",
             "rest_url": f"http://localhost:{s.rasa_port}/webhooks/rest/webhook",
             "socketio_url": f"http://localhost:{s.rasa_port}/socket.io",
             "redis": redis_url if not target.password else redis_url.replace(target.password, "***"),
             "handoff_url": f"http://localhost:{s.handoff_port}",
+            "console_url": f"http://localhost:{s.handoff_port}/console/",
+            "dashboard_url": f"http://localhost:{s.handoff_port}/dashboard/",
             "demo_password": seeded,
             "startup_seconds": f"{time.monotonic() - t0:.1f}",
             "services_seconds": f"{time.monotonic() - t_services:.1f}",
@@ -281,10 +285,12 @@ def run(settings: Settings, train: bool = True) -> int:
         urls = stack.start(train=train)
         print(f"""
 ==> The assistant is ready ({urls['startup_seconds']} s; services {urls['services_seconds']} s).
+    Customer chat page:      {urls['chat_page_url']}
+    Agent console:           {urls['console_url']}  (supervisors' dashboard: {urls['dashboard_url']})
     Chat in this terminal:   ./run chat
     REST channel:            POST {urls['rest_url']}  {{"sender": "<handle>", "message": "hi"}}
                              (a handle: POST {urls['rest_url'].rsplit('/', 1)[0]}/conversations)
-    socket.io channel:       {urls['socketio_url']}  (Rasa web-chat widgets: socketUrl http://localhost:{settings.rasa_port})
+    socket.io channel:       {urls['socketio_url']}  (web-chat widgets on other origins: CHAT_ALLOWED_ORIGINS)
     Handoff service (API):   {urls['handoff_url']}/v1  (OpenAPI: {urls['handoff_url']}/v1/openapi.json,
                              metrics: {urls['handoff_url']}/metrics)
     Agents log in:           POST {urls['handoff_url']}/v1/agents/login {{"agent_id": "ann", "password": "..."}}

@@ -202,3 +202,60 @@ def test_the_run_command_starts_the_handoff_service_with_the_demo_team(stack: Ru
     assert login.status_code == 200 and login.json()["agent"]["role"] == "supervisor"
     queues = requests.get(base + "/v1/queues", headers={"Authorization": f"Bearer {login.json()['token']}"}).json()
     assert [q["skill_group"] for q in queues["queues"]] == ["general", "after_sales", "technical", "billing", "vip"]
+
+
+def test_the_customer_chat_page_is_served_by_the_rasa_server(stack: RunCommand):
+    import http.client
+
+    import requests
+
+    printed = "".join(stack.output)
+    assert f"Customer chat page:      http://localhost:{stack.rasa_port}/chat/" in printed
+    assert f"Agent console:           http://localhost:{stack.handoff_port}/console/" in printed
+    assert f"http://localhost:{stack.handoff_port}/dashboard/" in printed
+    page = requests.get(f"{stack.url}/chat/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'self'; script-src 'self';")
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["Referrer-Policy"] == "no-referrer"
+    for path, kind in [("widget.js", "text/javascript"), ("chat.css", "text/css"),
+                       ("vendor/socket.io.min.js", "text/javascript")]:
+        asset = requests.get(f"{stack.url}/chat/{path}", timeout=10)
+        assert asset.status_code == 200 and asset.headers["Content-Type"].startswith(kind), path
+    conn = http.client.HTTPConnection("127.0.0.1", stack.rasa_port, timeout=10)
+    conn.request("GET", "/chat/../credentials.yml")  # sent as is: http.client does not normalise the path
+    assert conn.getresponse().status == 404
+    conn.close()
+    # the page's socket.io connection: its own origin may connect, another origin may not (CHAT_ALLOWED_ORIGINS)
+    handshake = f"{stack.url}/socket.io/?EIO=4&transport=polling"
+    own = requests.get(handshake, headers={"Origin": stack.url}, timeout=10)
+    assert own.status_code == 200 and own.text.startswith("0{")
+    assert requests.get(handshake, headers={"Origin": "https://elsewhere.example"}, timeout=10).status_code == 400
+
+
+def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
+    import time
+
+    import redis as redis_lib
+
+    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    key = "shop:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
+    before = r.pfcount(key)
+    senders = [new_sender() for _ in range(3)]
+    for me in senders:  # REST: two messages each, one conversation each
+        assert any(matches(t, "utter_greet") for t in stack.say(me, "hi"))
+        stack.say(me, "how long does shipping take?")
+
+    async def web_chat() -> str:  # socket.io: one more conversation
+        client, session_id, received = await socketio_session(stack.url)
+        for text in ("hello", "what is your return policy?"):
+            await client.emit("user_uttered", {"message": text, "session_id": session_id})
+            await asyncio.wait_for(received.get(), 30)
+        await client.disconnect()
+        return conversation_of(session_id)
+
+    counted = senders + [asyncio.run(web_chat())]
+    after = r.pfcount(key)
+    # A HyperLogLog estimates; at a few dozen conversations it is exact unless two land in one register.
+    assert after - before in (3, 4), (before, after)
+    assert all(r.pfadd(key, c) == 0 for c in counted)  # each is in it already: nothing changes
+    assert 0 < r.ttl(key) <= 3 * 86400
