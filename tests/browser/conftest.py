@@ -60,8 +60,13 @@ class Watched:
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
     def first_paint_ms(self) -> float:
-        entries = self.page.evaluate(
-            "() => performance.getEntriesByType('paint').map(e => [e.name, e.startTime])")
+        """When the browser first painted the page, in ms from the start of navigation (the browser's own
+        Paint Timing entry; waits for it, as it may be recorded just after the load event)."""
+        entries = self.page.evaluate("""() => new Promise(done => {
+            new PerformanceObserver(list => done(list.getEntries().map(e => [e.name, e.startTime])))
+              .observe({type: "paint", buffered: true});
+            setTimeout(() => done([]), 5000);
+        })""")
         paints = dict(entries)
         return float(paints.get("first-paint", paints.get("first-contentful-paint", -1)))
 
