@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import List, Tuple
+from typing import Iterator, List, Tuple
 
+import pytest
+import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import XSS, Watched, record_figure
@@ -28,6 +30,18 @@ def demo_password(stack: RunCommand) -> str:
 
 def handoff_base(stack: RunCommand) -> str:
     return f"http://127.0.0.1:{stack.handoff_port}"
+
+
+@pytest.fixture(autouse=True)
+def team_offline_afterwards(stack: RunCommand) -> Iterator[None]:
+    """Each test starts with every demo agent offline, whatever the one before left behind."""
+    yield
+    base, password = handoff_base(stack), demo_password(stack)
+    for agent in ("ann", "ben", "tom", "bea", "vera"):
+        token = requests.post(base + "/v1/agents/login", json={"agent_id": agent, "password": password},
+                              timeout=10).json()["token"]
+        requests.put(base + "/v1/agents/me/status", json={"status": "offline"},
+                     headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def log_in(page: Page, agent: str, password: str) -> None:
@@ -63,15 +77,16 @@ def conversation(page: Page) -> List[Tuple[str, str]]:
 
 
 def wait_for_line(page: Page, speaker: str, text_part: str, timeout: float = 30) -> None:
-    expect(page.locator(f'[data-testid="message"][data-speaker="{speaker}"]', has_text=text_part).last) \
-        .to_be_visible(timeout=timeout * 1000)
+    """Wait for a line of `speaker` ("*": anyone) containing `text_part`."""
+    where = '[data-testid="message"]' + (f'[data-speaker="{speaker}"]' if speaker != "*" else "")
+    expect(page.locator(where, has_text=text_part).last).to_be_visible(timeout=timeout * 1000)
 
 
 def in_order(seen: List[Tuple[str, str]], wanted: List[Tuple[str, str]]) -> bool:
     """Every (speaker, text fragment) of `wanted` appears in `seen`, in this order."""
     i = 0
     for speaker, text in seen:
-        if i < len(wanted) and speaker == wanted[i][0] and wanted[i][1] in text:
+        if i < len(wanted) and wanted[i][0] in (speaker, "*") and wanted[i][1] in text:
             i += 1
     return i == len(wanted)
 
@@ -197,3 +212,71 @@ def test_widget_console_transfer_release_and_dashboard(stack: RunCommand, open_p
     record_figure("first_paint_ms", paints)
     print(f"\nfirst paint: {paints}")
     assert all(0 <= ms < FIRST_PAINT_LIMIT_MS for ms in paints.values()), paints
+
+
+def test_private_notes_a_network_drop_and_the_survey_after_a_close(stack: RunCommand, open_page) -> None:
+    password = demo_password(stack)
+    base = handoff_base(stack)
+    tom = open_page("console-tom")
+    tom.page.goto(base + "/console/")
+    log_in(tom.page, "tom", password)  # technical + general
+    set_status(tom.page, "online")
+    customer = open_page("chat-survey")
+    chat = customer.page
+    chat.goto(stack.url + "/chat/")
+    if not chat.get_by_test_id("chat-window").is_visible():
+        chat.get_by_test_id("chat-open").click()
+    customer_says(chat, "I want to talk to a human")
+    expect(tom.page.get_by_test_id("offer-banner")).to_be_visible(timeout=30_000)
+    tom.page.get_by_test_id("offer-accept").click()
+    wait_for_line(chat, "system", "Tom Reyes")
+
+    # An internal note is for colleagues only: the customer never sees it.
+    tom.page.get_by_test_id("note-input").fill("Private: customer asked twice already")
+    tom.page.get_by_test_id("note-send").click()
+    expect(tom.page.get_by_test_id("case-brief")).to_contain_text("Private: customer asked twice already")
+    tom.page.get_by_test_id("reply-input").fill("Hello, Tom from support here.")
+    tom.page.get_by_test_id("reply-send").click()
+    wait_for_line(chat, "agent", "Tom from support")
+
+    # The network drops: the widget says so, keeps what the customer types, and sends it once it is back.
+    chat.context.set_offline(True)
+    expect(chat.get_by_test_id("connection-banner")).to_be_visible(timeout=30_000)
+    customer_says(chat, "sorry, my wifi is flaky")
+    chat.context.set_offline(False)
+    expect(chat.get_by_test_id("connection-banner")).to_be_hidden(timeout=30_000)
+    expect(tom.page.get_by_test_id("transcript")).to_contain_text("sorry, my wifi is flaky", timeout=30_000)
+    tom.page.get_by_test_id("reply-input").fill("No problem, your case is solved.")
+    tom.page.get_by_test_id("reply-send").click()
+    wait_for_line(chat, "agent", "your case is solved")
+
+    # Closing with a wrap-up code ends with the satisfaction survey in the widget.
+    escalation = tom.page.get_by_test_id("chat-item").first.get_attribute("data-escalation")
+    fill_or_select(tom.page, "close-wrapup", "answered")
+    fill_or_select(tom.page, "close-resolved", tom.page.get_by_test_id("close-resolved")
+                   .locator("option").nth(1).get_attribute("value") or "yes")
+    tom.page.get_by_test_id("close-send").click()
+    # (the survey's lines are the assistant's or system notices, as the widget chooses to show them)
+    wait_for_line(chat, "*", "did we solve your problem")
+    chat.get_by_test_id("quick-reply").filter(has_text="Yes").last.click()
+    wait_for_line(chat, "*", "from 1 (poor) to 5")
+    chat.get_by_test_id("quick-reply").filter(has_text="5").last.click()
+    wait_for_line(chat, "*", "Thank you for your feedback")
+
+    seen = conversation(chat)
+    assert not any("Private:" in text for _, text in seen), seen
+    assert in_order(seen, [("customer", "I want to talk to a human"), ("agent", "Tom from support"),
+                           ("customer", "sorry, my wifi is flaky"), ("agent", "your case is solved"),
+                           ("*", "did we solve your problem"), ("customer", "Yes"),
+                           ("*", "from 1 (poor) to 5"), ("customer", "5"),
+                           ("*", "Thank you for your feedback")]), seen
+    customer.screenshot("survey")
+    tom.screenshot("closed")
+    token = requests.post(base + "/v1/agents/login", json={"agent_id": "sam", "password": password},
+                          timeout=10).json()["token"]
+    record = requests.get(f"{base}/v1/handoffs/{escalation}", headers={"Authorization": f"Bearer {token}"},
+                          timeout=10).json()
+    assert record["outcome"]["wrap_up"] == "answered"
+    assert {k: record["outcome"]["survey"][k] for k in ("resolved", "rating")} == {"resolved": True, "rating": 5}
+    assert [n["text"] for n in record["notes"]] == ["Private: customer asked twice already"]
+    assert "Private:" not in " ".join(m["text"] for m in record["messages"])
