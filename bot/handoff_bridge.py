@@ -46,8 +46,8 @@ from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple
 import aiohttp
 import redis.asyncio as aioredis
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREFIX
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet, UserUttered
 from redis.exceptions import LockError
 
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
@@ -287,6 +287,25 @@ class HandoffBridge:
                 raise
             except Exception as e:
                 logger.warning("forwarding queued customer messages: %s", e)
+
+    async def history(self, conversation: str, limit: int = 100) -> Dict[str, Any]:
+        """What the customer has seen of the conversation, from its tracker: {"total": lines in all,
+        "lines": the last `limit` as {"speaker", "text", "agent_name"?}}. The web chat uses it after a
+        reconnect to show what was pushed while it was offline."""
+        tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
+        lines: List[Dict[str, Any]] = []
+        for e in tracker.events:
+            if isinstance(e, UserUttered) and e.text and not e.text.startswith(EXTERNAL_MESSAGE_PREFIX):
+                lines.append({"speaker": "customer", "text": e.text})
+            elif isinstance(e, BotUttered) and e.text:
+                data = e.metadata or {}
+                line = {"speaker": "agent" if data.get("agent") else "bot", "text": e.text}
+                if data.get("agent"):
+                    line["agent_name"] = data.get("agent_name") or data["agent"]
+                elif data.get("utter_action") in NOTICES:
+                    line["speaker"] = "system"
+                lines.append(line)
+        return {"total": len(lines), "lines": lines[-limit:]}
 
     async def store_customer_message(self, message: UserMessage) -> bool:
         """While a person has the conversation, store the customer's message in the tracker (parsed by the

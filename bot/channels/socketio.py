@@ -188,6 +188,18 @@ class CheckedSocketIOInput(SocketIOInput):
                 await live.customer_back(conversation)
             await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace)
 
+        @sio.on("history_request", namespace=self.namespace)
+        async def history_request(sid: Text, _data: Any = None) -> None:
+            """Not part of Rasa's protocol (other widgets never ask): what the customer has seen of the
+            conversation this socket is confirmed for, so our widget can show what arrived while it was
+            offline. Only ever the socket's own conversation."""
+            live = bridge()
+            session = await sio.get_session(sid, namespace=self.namespace)
+            conversation = session.get("conversation") if session else None
+            if live is None or live.app is None or not conversation:
+                return
+            await sio.emit("history", await live.history(conversation), room=sid, namespace=self.namespace)
+
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
             live = bridge()

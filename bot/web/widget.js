@@ -75,8 +75,12 @@
     mode: ["bot", "waiting", "agent"].indexOf(saved.mode) >= 0 ? saved.mode : "bot",
     agentName: typeof saved.agentName === "string" ? saved.agentName : null,
     queueText: typeof saved.queueText === "string" ? saved.queueText : null,
-    nextId: typeof saved.nextId === "number" ? saved.nextId : 1
+    nextId: typeof saved.nextId === "number" ? saved.nextId : 1,
+    // How many lines of the conversation (the customer's sent messages and the server's messages) this
+    // window has had: after a reconnect the server's count says what arrived while it was offline.
+    seen: typeof saved.seen === "number" ? saved.seen : 0
   };
+  var awaitingHistory = false;
   var outbox = readJSON(tab, OUTBOX_KEY, []);
   if (!Array.isArray(outbox)) outbox = [];
   var confirmed = false; // the socket is connected and its session confirmed: messages may go out
@@ -304,13 +308,14 @@
   }
 
   function flush() {
-    if (!confirmed || !socket.connected) return;
+    if (!confirmed || !socket.connected || awaitingHistory) return;
     var sentAny = false;
     while (outbox.length) {
       var item = outbox.shift();
       var data = { message: item.message, session_id: state.handle };
       if (options.customerToken) data.customData = { customer_token: options.customerToken };
       socket.emit("user_uttered", data);
+      state.seen++;
       var line = state.lines.filter(function (l) { return l.id === item.line; })[0];
       if (line) {
         line.pending = false;
@@ -391,6 +396,7 @@
     var replies = repliesOf(message);
     if (!text && !replies.length) { save(); return; }
     var speaker = isNotice ? "system" : agent ? "agent" : "bot";
+    state.seen++;
     appendLine({
       speaker: speaker, text: text, agentName: speaker === "agent" ? String(agent) : undefined, replies: replies
     });
@@ -433,9 +439,32 @@
       renderAll();
       appendLine({ speaker: "system", text: "A new conversation has started." });
     }
+    var resumed = previous === handle && state.seen > 0;
     storeHandle(handle);
     state.handle = handle;
     confirmed = true;
+    save();
+    if (!resumed) { flush(); return; }
+    // Back after a drop or a reload: first show what arrived meanwhile, then send what waits here.
+    awaitingHistory = true;
+    socket.emit("history_request", {});
+    setTimeout(function () { if (awaitingHistory) { awaitingHistory = false; flush(); } }, 3000);
+  });
+
+  socket.on("history", function (data) {
+    if (!awaitingHistory) return;
+    awaitingHistory = false;
+    var total = data && typeof data.total === "number" ? data.total : 0;
+    var lines = data && Array.isArray(data.lines) ? data.lines : [];
+    var missing = Math.min(total - state.seen, lines.length);
+    if (missing > 0) {
+      lines.slice(-missing).forEach(function (line) {
+        if (!validLine(line)) return;
+        appendLine({ speaker: line.speaker, text: line.text,
+          agentName: line.speaker === "agent" ? String(line.agent_name || "Agent") : undefined });
+      });
+    }
+    if (total > state.seen) state.seen = total;
     save();
     flush();
   });

@@ -239,12 +239,17 @@ def test_private_notes_a_network_drop_and_the_survey_after_a_close(stack: RunCom
     tom.page.get_by_test_id("reply-send").click()
     wait_for_line(chat, "agent", "Tom from support")
 
-    # The network drops: the widget says so, keeps what the customer types, and sends it once it is back.
+    # The network drops: the widget says so, keeps what the customer types, and once it is back shows what the
+    # agent wrote meanwhile, then sends what the customer typed.
     chat.context.set_offline(True)
     expect(chat.get_by_test_id("connection-banner")).to_be_visible(timeout=30_000)
     customer_says(chat, "sorry, my wifi is flaky")
+    tom.page.get_by_test_id("reply-input").fill("Take your time, I'll wait.")
+    tom.page.get_by_test_id("reply-send").click()  # while the customer is offline
+    time.sleep(1.0)
     chat.context.set_offline(False)
     expect(chat.get_by_test_id("connection-banner")).to_be_hidden(timeout=30_000)
+    wait_for_line(chat, "agent", "Take your time")  # what arrived meanwhile is shown after the reconnect
     expect(tom.page.get_by_test_id("transcript")).to_contain_text("sorry, my wifi is flaky", timeout=30_000)
     tom.page.get_by_test_id("reply-input").fill("No problem, your case is solved.")
     tom.page.get_by_test_id("reply-send").click()
@@ -266,7 +271,8 @@ def test_private_notes_a_network_drop_and_the_survey_after_a_close(stack: RunCom
     seen = conversation(chat)
     assert not any("Private:" in text for _, text in seen), seen
     assert in_order(seen, [("customer", "I want to talk to a human"), ("agent", "Tom from support"),
-                           ("customer", "sorry, my wifi is flaky"), ("agent", "your case is solved"),
+                           ("customer", "sorry, my wifi is flaky"), ("agent", "Take your time"),
+                           ("agent", "your case is solved"),
                            ("*", "did we solve your problem"), ("customer", "Yes"),
                            ("*", "from 1 (poor) to 5"), ("customer", "5"),
                            ("*", "Thank you for your feedback")]), seen

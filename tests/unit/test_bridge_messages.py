@@ -167,3 +167,38 @@ def test_an_agent_whose_name_is_not_known_is_named_by_id(redis_server: str):
         return result
 
     assert asyncio.run(name()) == ("tom", "tom")
+
+
+def test_history_is_what_the_customer_has_seen_of_the_conversation():
+    """After a reconnect the web chat asks for it: customer, bot, agent (by name) and notice lines, in order;
+    externally triggered intents and events without text are not lines."""
+    from types import SimpleNamespace
+
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    events = [
+        UserUttered("where is my order?"), BotUttered("What's your order number?", metadata={"utter_action": "x"}),
+        ActionExecuted("action_listen"),
+        BotUttered("You're number 2 in the queue.", metadata={"utter_action": "utter_handoff_queued"}),
+        BotUttered("Hi, Ann here.", metadata={"agent": "ann", "agent_name": "Ann Baker"}),
+        UserUttered("EXTERNAL: EXTERNAL_handoff_closed"), BotUttered("", metadata={}),
+        UserUttered("thanks"),
+    ]
+    tracker = DialogueStateTracker.from_events("conv-1", events)
+
+    async def get_tracker(conversation: str) -> DialogueStateTracker:
+        assert conversation == "conv-1"
+        return tracker
+
+    bridge = bridge_on("redis://127.0.0.1:9/0")
+    bridge.app = SimpleNamespace(ctx=SimpleNamespace(agent=SimpleNamespace(
+        processor=SimpleNamespace(get_tracker=get_tracker))))
+    everything = asyncio.run(bridge.history("conv-1"))
+    assert everything == {"total": 5, "lines": [
+        {"speaker": "customer", "text": "where is my order?"},
+        {"speaker": "bot", "text": "What's your order number?"},
+        {"speaker": "system", "text": "You're number 2 in the queue."},
+        {"speaker": "agent", "text": "Hi, Ann here.", "agent_name": "Ann Baker"},
+        {"speaker": "customer", "text": "thanks"}]}
+    assert asyncio.run(bridge.history("conv-1", limit=2)) == {"total": 5, "lines": everything["lines"][-2:]}
