@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional
 
 import requests
 
@@ -116,6 +117,25 @@ class Cluster:
                           json={"agent_id": agent_id, "password": PASSWORD}, timeout=10)
         r.raise_for_status()
         return r.json()["token"]
+
+
+SMALL_TEAM = [{"id": "ann", "skills": ["general", "after_sales"], "max_chats": 3},
+              {"id": "bob", "skills": ["billing"], "max_chats": 3},
+              {"id": "sue", "skills": ["general"], "max_chats": 3, "role": "supervisor"}]
+
+
+@contextmanager
+def small_team_service(folder: Path, **env: str) -> Iterator[Cluster]:
+    """Redis and one handoff-service process with SMALL_TEAM: ann (general, after_sales), bob (billing),
+    sue (supervisor); `env`: extra HANDOFF_* settings."""
+    cluster = Cluster(folder, **env)
+    try:
+        cluster.start_redis()
+        cluster.add_agents(SMALL_TEAM)
+        cluster.start_service()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def bearer(token: str) -> Dict[str, str]:

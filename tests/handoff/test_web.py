@@ -20,7 +20,7 @@ import requests
 import websockets
 
 from handoff.pages import CSP, WEB_DIR
-from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
+from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer, small_team_service
 from tests.handoff.requests import handoff_request
 
 BOT = bearer(BOT_TOKEN)
@@ -30,16 +30,8 @@ ALLOWED = "https://console.example.com"
 @pytest.fixture(scope="module")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Redis and one service that also lets pages of https://console.example.com open the WebSocket."""
-    cluster = Cluster(tmp_path_factory.mktemp("web"), HANDOFF_ALLOWED_ORIGINS=ALLOWED)
-    try:
-        cluster.start_redis()
-        cluster.add_agents([{"id": "ann", "skills": ["general", "after_sales"], "max_chats": 3},
-                            {"id": "bob", "skills": ["billing"], "max_chats": 3},
-                            {"id": "sue", "skills": ["general"], "max_chats": 3, "role": "supervisor"}])
-        cluster.start_service()
+    with small_team_service(tmp_path_factory.mktemp("web"), HANDOFF_ALLOWED_ORIGINS=ALLOWED) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def raw_get(url: str, path: str, headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], bytes]:
