@@ -27,8 +27,10 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped on purpose: Playwright's sync API runs an event loop in this thread while it is open,
+    and the tests after this module call asyncio.run(), which refuses to start inside a running loop."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), headless=True,
