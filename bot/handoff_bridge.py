@@ -86,6 +86,7 @@ NOTICES: Dict[str, Optional[str]] = {
     "utter_handoff_connecting": "connecting", "utter_handoff_agent_joined": "joined",
     "utter_handoff_delayed": "delayed", "utter_handoff_failed": "failed", "utter_handoff_ticket": "ticket",
     "utter_handoff_released": "released", "utter_handoff_closed": "closed",
+    "utter_handoff_transferred": "transferred", "utter_handoff_agent_lost": "transferred",
     "utter_ask_survey_resolved": None, "utter_ask_survey_rating": None, "utter_survey_rating_invalid": None,
     "utter_survey_thanks": None,
 }
@@ -385,6 +386,11 @@ class HandoffBridge:
             if event.get("agent"):
                 await self.redis.hset(AGENT_NAMES, conversation, json.dumps({"id": event["agent"], "name": name}))
             await self.say(conversation, "utter_handoff_agent_joined", agent_name=name,
+                           group_name=self._group_name(event.get("group")))
+        elif kind == "transferred":  # to another group or agent, or back to the queue when the agent was lost
+            lost = "agent disconnected" in str(event.get("reason") or "")
+            await self.redis.hdel(AGENT_NAMES, conversation)
+            await self.say(conversation, "utter_handoff_agent_lost" if lost else "utter_handoff_transferred",
                            group_name=self._group_name(event.get("group")))
         elif kind == "message" and event["message"].get("speaker") == "agent":
             message = event["message"]

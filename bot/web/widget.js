@@ -371,6 +371,10 @@
     } else if (status === "connecting") {
       state.mode = "waiting";
       state.queueText = "Connecting you to an agent\u2026";
+    } else if (status === "transferred") {
+      state.mode = "waiting";
+      state.queueText = "Passing you to another colleague\u2026";
+      state.agentName = null;
     } else if (status === "delayed") {
       state.mode = "waiting";
       state.queueText = null;

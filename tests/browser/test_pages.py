@@ -172,6 +172,7 @@ def test_widget_console_transfer_release_and_dashboard(stack: RunCommand, open_p
     fill_or_select(ann.page, "transfer-agent", "ben")
     ann.page.get_by_test_id("transfer-reason").fill("refund question: Ben knows this order")
     ann.page.get_by_test_id("transfer-send").click()
+    wait_for_line(chat, "system", "passing you to another colleague from our After-sales team")
     expect(ben.page.get_by_test_id("offer-banner")).to_be_visible(timeout=30_000)
     ben.page.get_by_test_id("offer-accept").click()
     expect(ben.page.get_by_test_id("transcript")).to_contain_text("billing team", timeout=15_000)
@@ -189,7 +190,8 @@ def test_widget_console_transfer_release_and_dashboard(stack: RunCommand, open_p
         ("customer", FAQ), ("bot", responses_texts("utter_faq/shipping_time")[0][:40]),
         *[("customer", line) for line in ANGRY],
         ("agent", "I can see order 10234568"), ("agent", canned_text.strip()[:30]),
-        ("customer", XSS), ("agent", XSS), ("customer", "billing team"), ("agent", "Ben here"),
+        ("customer", XSS), ("agent", XSS), ("customer", "billing team"),
+        ("system", "passing you to another colleague"), ("system", "Ben Ortiz from"), ("agent", "Ben here"),
         ("system", "back with the assistant"), ("customer", "how long does a refund take?"),
         ("bot", responses_texts("utter_faq/refund_time")[0][:40]),
     ]), seen

@@ -202,3 +202,32 @@ def test_history_is_what_the_customer_has_seen_of_the_conversation():
         {"speaker": "agent", "text": "Hi, Ann here.", "agent_name": "Ann Baker"},
         {"speaker": "customer", "text": "thanks"}]}
     assert asyncio.run(bridge.history("conv-1", limit=2)) == {"total": 5, "lines": everything["lines"][-2:]}
+
+
+def test_the_customer_hears_of_a_transfer_and_of_a_lost_agent(redis_server: str):
+    said: List[Tuple[str, Dict[str, Any]]] = []
+
+    async def run() -> Any:
+        bridge = bridge_on(redis_server)
+
+        async def say(conversation: str, response: str, **values: Any) -> None:
+            said.append((response, values))
+
+        bridge.say = say  # type: ignore[assignment]
+        base = {"conversation_id": "conv-t", "escalation": "e-t"}
+        await bridge._on_event({**base, "type": "created"})
+        await bridge._on_event({**base, "type": "assigned", "agent": "ann", "agent_name": "Ann Baker",
+                                "group": "after_sales"})
+        await bridge._on_event({**base, "type": "transferred", "group": "billing", "from_agent": "ann",
+                                "reason": "transfer by ann: refund"})
+        name_after = await bridge.redis.hget(AGENT_NAMES, "conv-t")
+        await bridge._on_event({**base, "type": "transferred", "group": "billing", "from_agent": "bea",
+                                "reason": "agent disconnected"})
+        await bridge.redis.hdel(ACTIVE, "conv-t")
+        await bridge.redis.close()
+        return name_after
+
+    assert asyncio.run(run()) is None  # the next agent's name comes with their "assigned"
+    assert said[1:] == [("utter_handoff_transferred", {"group_name": "Billing"}),
+                        ("utter_handoff_agent_lost", {"group_name": "Billing"})]
+    assert notice_fields({"utter_action": "utter_handoff_transferred"}) == {"notice": True, "handoff": "transferred"}
