@@ -241,6 +241,25 @@ def test_private_notes_a_network_drop_and_the_survey_after_a_close(stack: RunCom
     tom.page.get_by_test_id("reply-send").click()
     wait_for_line(chat, "agent", "Tom from support")
 
+    # A second chat at once: messages in the chat not on screen are counted as unread.
+    first = tom.page.get_by_test_id("chat-item").first.get_attribute("data-conversation")
+    other = open_page("chat-second")
+    other.page.goto(stack.url + "/chat/")
+    if not other.page.get_by_test_id("chat-window").is_visible():
+        other.page.get_by_test_id("chat-open").click()
+    customer_says(other.page, "can I speak to a person please")
+    expect(tom.page.get_by_test_id("offer-banner")).to_be_visible(timeout=30_000)
+    tom.page.get_by_test_id("offer-accept").click()
+    expect(tom.page.get_by_test_id("chat-item")).to_have_count(2, timeout=15_000)
+    tom.page.locator(f'[data-testid="chat-item"]:not([data-conversation="{first}"])').click()
+    customer_says(chat, "one more thing")
+    first_item = tom.page.locator(f'[data-testid="chat-item"][data-conversation="{first}"]')
+    expect(first_item.get_by_test_id("unread-count")).to_have_text("1", timeout=15_000)
+    tom.screenshot("two-chats")
+    first_item.click()
+    expect(tom.page.get_by_test_id("transcript")).to_contain_text("one more thing")
+    expect(first_item.get_by_test_id("unread-count")).to_be_hidden()
+
     # The network drops: the widget says so, keeps what the customer types, and once it is back shows what the
     # agent wrote meanwhile, then sends what the customer typed.
     chat.context.set_offline(True)
