@@ -21,6 +21,7 @@ bot/handoff_bridge.py.
 from __future__ import annotations
 
 import inspect
+from contextvars import ContextVar
 import logging
 import os
 from pathlib import Path
@@ -93,23 +94,24 @@ class ChatSocketServer(AsyncServer):
         return Engine
 
 
+_NOTICE_FIELDS: ContextVar[Dict[str, Any]] = ContextVar("notice_fields", default={})
+
+
 class NoticeSocketIOOutput(SocketIOOutput):
     """Rasa's socket.io output, with the notice fields (bot/handoff_bridge.py) on the messages of notice
     responses, e.g. the action server's "You're number 2 in the queue"."""
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: Text) -> None:
-        super().__init__(sio, bot_message_evt)
-        self._fields: Dict[str, Any] = {}
-
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
-        self._fields = notice_fields(message)
+        # A context variable, not an attribute: the channel's shared output may send to two customers at once.
+        token = _NOTICE_FIELDS.set(notice_fields(message))
         try:
             await super().send_response(recipient_id, message)
         finally:
-            self._fields = {}
+            _NOTICE_FIELDS.reset(token)
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
-        await super()._send_message(socket_id, {**response, **self._fields} if self._fields else response)
+        fields = _NOTICE_FIELDS.get()
+        await super()._send_message(socket_id, {**response, **fields} if fields else response)
 
 
 def web_chat_message(message: Dict[str, Any]) -> Dict[str, Any]:

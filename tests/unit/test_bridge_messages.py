@@ -85,6 +85,30 @@ def test_socketio_output_marks_notices_as_it_emits():
     assert one[1] == {"text": "Part one."} and two[1] == {"text": "Part two."}
 
 
+def test_one_output_sending_to_two_customers_at_once_marks_only_the_notice():
+    class SlowSio:
+        def __init__(self) -> None:
+            self.emitted: List[Tuple[Dict[str, Any], str]] = []
+
+        async def emit(self, event: str, data: Dict[str, Any], room: str, **_: Any) -> None:
+            await asyncio.sleep(0.01)  # the other send runs meanwhile
+            self.emitted.append((data, room))
+
+    async def send() -> List[Tuple[Dict[str, Any], str]]:
+        sio = SlowSio()
+        out = NoticeSocketIOOutput(sio, "bot_uttered")  # type: ignore[arg-type]
+        await asyncio.gather(  # c1's second part is sent while c2's notice is under way
+            out.send_response("c1", {"text": "Part one.\n\nPart two.", "utter_action": "utter_greet"}),
+            out.send_response("c2", {"text": "Our colleague has closed this chat.",
+                                     "utter_action": "utter_handoff_closed"}))
+        return sio.emitted
+
+    emitted = asyncio.run(send())
+    assert sorted(data["text"] for data, room in emitted if room == "c1") == ["Part one.", "Part two."]
+    assert all("notice" not in data for data, room in emitted if room == "c1"), emitted
+    assert [data["notice"] for data, room in emitted if room == "c2"] == [True]
+
+
 # ---- with Redis -------------------------------------------------------------------------------------
 def bridge_on(redis_url: str) -> HandoffBridge:
     return HandoffBridge(redis_url, "http://127.0.0.1:9", "token")
