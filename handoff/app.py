@@ -139,7 +139,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def open_store(app: Sanic, _loop: Any) -> None:
         app.ctx.store = store or RedisStore.from_url(settings.redis_url, settings.redis_prefix)
         app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds,
-                                         agent_grace_seconds=settings.agent_grace_seconds)
+                                         agent_grace_seconds=settings.agent_grace_seconds,
+                                         max_missed_offers=settings.max_missed_offers)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:

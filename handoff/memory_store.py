@@ -10,7 +10,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
-                           check_finish, check_leave, rank, survey_detail)
+                           away_reason, check_finish, check_leave, rank, survey_detail)
 
 
 class MemoryStore(Store):
@@ -30,6 +30,7 @@ class MemoryStore(Store):
         self._chats: Dict[str, set] = {}
         self._accounts: Dict[str, Dict[str, str]] = {}
         self._seen: Dict[str, float] = {}  # agent -> last sighting of their console
+        self._lapsed: Dict[str, set] = {}  # escalation -> agents who let its offer lapse
         self._events: List[Event] = []
         self._new_event: Optional[asyncio.Event] = None
 
@@ -109,7 +110,9 @@ class MemoryStore(Store):
         if not queue or not free:
             return None
         escalation_id = min(queue, key=lambda k: (queue[k], k))
-        agent = min(free, key=lambda a: (a.load, a.idle_since, a.id))
+        ranked = sorted(free, key=lambda a: (a.load, a.idle_since, a.id))
+        lapsed = self._lapsed.get(escalation_id) or set()
+        agent = next((a for a in ranked if a.id not in lapsed), ranked[0])
         e = self._escalations[escalation_id]
         self._dequeue(e)
         e.agent_id, e.offer_deadline = agent.id, now + reservation_seconds
@@ -210,9 +213,10 @@ class MemoryStore(Store):
             load = old.load if old else 0
             idle_since = old.idle_since if old and old.status == "online" else now
             self._agents[agent.id] = Agent(agent.id, tuple(agent.skills), agent.max_chats, agent.status, load,
-                                           idle_since)
+                                           idle_since, agent.reason, 0)
             if old is None or old.status != agent.status:
-                self._emit(agent.id, {"type": "agent_status", "agent": agent.id, "status": agent.status, "at": now})
+                self._emit(agent.id, {"type": "agent_status", "agent": agent.id, "status": agent.status,
+                                      "reason": agent.reason or None, "at": now})
 
     async def get_agent(self, agent_id: str) -> Agent:
         if agent_id not in self._agents:
@@ -234,16 +238,21 @@ class MemoryStore(Store):
             if e.status != Status.OFFERED:
                 raise Conflict(f"escalation {escalation_id} is {e.status.value}, not offered to {agent_id}")
             e.offer_deadline = None
+            self._lapsed.pop(e.id, None)
+            if agent_id in self._agents:
+                self._agents[agent_id].missed = 0
             self._log(e, Status.ASSIGNED, now, agent_id)
             self._emit(agent_id, {"type": "assigned", "escalation": e.id, "conversation_id": e.conversation_id,
                                   "group": e.skill_group, "agent": agent_id,
                                   "agent_name": (self._accounts.get(agent_id) or {}).get("name", agent_id), "at": now})
             return copy.deepcopy(e)
 
-    async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
+    async def expire_offers(self, now: float, seconds_per_point: float, max_missed: int = 0) -> List[Tuple[str, str]]:
         async with self._lock:
             expired = []
-            for e in self._escalations.values():
+            due = [e for e in self._escalations.values()
+                   if e.status == Status.OFFERED and e.offer_deadline is not None and e.offer_deadline <= now]
+            for e in sorted(due, key=lambda e: (e.offer_deadline, e.id)):
                 if e.status == Status.OFFERED and e.offer_deadline is not None and e.offer_deadline <= now:
                     agent_id = e.agent_id
                     assert agent_id is not None
@@ -255,7 +264,19 @@ class MemoryStore(Store):
                     self._emit(agent_id, {"type": "requeued", "escalation": e.id, "conversation_id": e.conversation_id,
                                           "group": e.skill_group, "agent": agent_id,
                                           "reason": "offer not accepted in time", "at": now})
+                    self._lapsed.setdefault(e.id, set()).add(agent_id)
+                    self._lapse(agent_id, now, max_missed)
             return sorted(expired)
+
+    def _lapse(self, agent_id: str, now: float, max_missed: int) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None:
+            return
+        agent.missed += 1
+        if max_missed > 0 and agent.missed >= max_missed and agent.status == "online":
+            agent.status, agent.reason = "away", away_reason(max_missed)
+            self._emit(agent_id, {"type": "agent_status", "agent": agent_id, "status": "away",
+                                  "reason": agent.reason, "at": now})
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
                      detail: str = "", outcome: Optional[Dict[str, Any]] = None,
@@ -290,6 +311,7 @@ class MemoryStore(Store):
                 assert e.agent_id is not None
                 self._free(e.agent_id, e)
             self._dequeue(e)
+            self._lapsed.pop(e.id, None)
             agent, e.agent_id, e.offer_deadline = e.agent_id, None, None
             e.outcome = copy.deepcopy(outcome or {})
             self._log(e, status, now, agent, detail)

@@ -39,6 +39,9 @@ class Metrics:
                                    registry=r)
         self.requeued = Counter("handoff_requeued_total",
                                 "Chats of a lost agent returned to their group's queue", ["skill_group"], registry=r)
+        self.agents_away = Counter("handoff_agents_set_away_total",
+                                   "Agents the service set away (reason missed_offers: let too many offers lapse "
+                                   "in a row, HANDOFF_MAX_MISSED_OFFERS)", ["reason"], registry=r)
         self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
         self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
                                   registry=r)

@@ -16,7 +16,10 @@ the scripts may touch any of them):
   queue:<grp>   zset   waiting escalations by rank (see handoff/store.py)
   age:<grp>     zset   the same escalations by the time they joined the queue (oldest wait)
   offers        zset   offered escalations by reservation deadline
-  agent:<id>    hash   id, skills (JSON list), max_chats, status, load, idle_since
+  agent:<id>    hash   id, skills (JSON list), max_chats, status, load, idle_since, reason (why the status was
+                       set for them, "" when they chose it), missed (offers let lapse in a row)
+  lapsed:<id>   set    agents who let this escalation's offer lapse (not offered it again while another free
+                       agent can take it; dropped when it is accepted or leaves the queue; expires after a day)
   chats:<id>    set    escalations offered or assigned to the agent
   free:<grp>    zset   online agents of the group with spare capacity, by load * 1e10 + idle_since
   online:<grp>  set    online agents of the group
@@ -80,12 +83,22 @@ local function free(aid, eid)
   redis.call('SREM', P .. 'chats:' .. aid, eid)
   refresh(aid)
 end
+local function pick(group, eid)
+  -- The best-ranked free agent who has not let this chat's offer lapse; if all have, the best-ranked one.
+  local lk = P .. 'lapsed:' .. eid
+  if redis.call('EXISTS', lk) == 0 then return redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)[1] end
+  local all = redis.call('ZRANGE', P .. 'free:' .. group, 0, -1)
+  for _, aid in ipairs(all) do
+    if redis.call('SISMEMBER', lk, aid) == 0 then return aid end
+  end
+  return all[1]
+end
 local function offer_head(group, now, deadline)
   local e = redis.call('ZRANGE', P .. 'queue:' .. group, 0, 0)
   if #e == 0 then return nil end
-  local a = redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)
-  if #a == 0 then return nil end
-  local eid, aid = e[1], a[1]
+  local eid = e[1]
+  local aid = pick(group, eid)
+  if not aid then return nil end
   dequeue(group, eid)
   redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
   log(eid, 'offered', now, aid, '')
@@ -186,7 +199,7 @@ return {eid, created, f[1], f[2], f[3], f[4] or '', f[5], f[6] or '', position o
 """
 
 SET_AGENT = PRELUDE + """
-local aid, skills, max_chats, status, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local aid, skills, max_chats, status, now, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local ak = P .. 'agent:' .. aid
 local old = redis.call('HMGET', ak, 'skills', 'status', 'idle_since', 'load')
 if old[1] then
@@ -198,9 +211,12 @@ end
 local idle = now
 if old[2] == 'online' and old[3] then idle = old[3] end
 redis.call('HSET', ak, 'id', aid, 'skills', skills, 'max_chats', max_chats, 'status', status,
-           'load', old[4] or 0, 'idle_since', idle)
+           'load', old[4] or 0, 'idle_since', idle, 'reason', reason, 'missed', 0)
 refresh(aid)
-if old[2] ~= status then emit(aid, {type = 'agent_status', agent = aid, status = status, at = tonumber(now)}) end
+if old[2] ~= status then
+  emit(aid, {type = 'agent_status', agent = aid, status = status, reason = reason ~= '' and reason or nil,
+             at = tonumber(now)})
+end
 return 1
 """
 
@@ -218,6 +234,8 @@ if f[2] ~= aid then return {'not_yours', f[1]} end
 if f[1] ~= 'offered' then return {'conflict', f[1]} end
 redis.call('HDEL', P .. 'esc:' .. eid, 'offer_deadline')
 redis.call('ZREM', P .. 'offers', eid)
+redis.call('DEL', P .. 'lapsed:' .. eid)
+if redis.call('EXISTS', P .. 'agent:' .. aid) == 1 then redis.call('HSET', P .. 'agent:' .. aid, 'missed', 0) end
 log(eid, 'assigned', now, aid, '')
 emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid,
            agent_name = redis.call('HGET', P .. 'cred:' .. aid, 'name') or aid, at = tonumber(now)})
@@ -225,7 +243,7 @@ return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
 """
 
 EXPIRE = PRELUDE + """
-local now, spp = ARGV[2], tonumber(ARGV[3])
+local now, spp, max_missed = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local due = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now)
 local out = {}
 for _, eid in ipairs(due) do
@@ -239,6 +257,18 @@ for _, eid in ipairs(due) do
     enqueue(f[3], eid, tonumber(f[4]) - tonumber(f[5]) * spp, now)
     emit(f[2], {type = 'requeued', escalation = eid, conversation_id = f[6], group = f[3], agent = f[2],
                 reason = 'offer not accepted in time', at = tonumber(now)})
+    redis.call('SADD', P .. 'lapsed:' .. eid, f[2])
+    redis.call('EXPIRE', P .. 'lapsed:' .. eid, 86400)
+    local ak = P .. 'agent:' .. f[2]
+    if redis.call('EXISTS', ak) == 1 then
+      local missed = redis.call('HINCRBY', ak, 'missed', 1)
+      if max_missed > 0 and missed >= max_missed and redis.call('HGET', ak, 'status') == 'online' then
+        local why = 'missed ' .. max_missed .. ' offers in a row'
+        redis.call('HSET', ak, 'status', 'away', 'reason', why)
+        refresh(f[2])
+        emit(f[2], {type = 'agent_status', agent = f[2], status = 'away', reason = why, at = tonumber(now)})
+      end
+    end
     table.insert(out, eid)
     table.insert(out, f[2])
   end
@@ -277,6 +307,7 @@ if f[1] == 'offered' then
   redis.call('ZREM', P .. 'offers', eid)
 end
 dequeue(f[3], eid)
+redis.call('DEL', P .. 'lapsed:' .. eid)
 redis.call('ZREM', P .. 'open', eid)
 redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
 redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
@@ -508,14 +539,14 @@ class RedisStore(Store):
 
     async def set_agent(self, agent: Agent, now: float) -> None:
         await self._run("set_agent", agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
-                        repr(now))
+                        repr(now), agent.reason)
 
     async def get_agent(self, agent_id: str) -> Agent:
         f = await self.r.hgetall(f"{self.p}agent:{agent_id}")
         if not f:
             raise NotFound(agent_id)
         return Agent(f["id"], tuple(json.loads(f["skills"])), int(f["max_chats"]), f["status"], int(f["load"]),
-                     float(f["idle_since"]))
+                     float(f["idle_since"]), f.get("reason", ""), int(f.get("missed") or 0))
 
     async def agent_chats(self, agent_id: str) -> List[str]:
         return sorted(await self.r.smembers(f"{self.p}chats:{agent_id}"))
@@ -567,8 +598,8 @@ class RedisStore(Store):
         self._check(result, escalation_id, f"offered to {agent_id}")
         return self._summary(result[1])
 
-    async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
-        flat = await self._run("expire", repr(now), repr(seconds_per_point))
+    async def expire_offers(self, now: float, seconds_per_point: float, max_missed: int = 0) -> List[Tuple[str, str]]:
+        flat = await self._run("expire", repr(now), repr(seconds_per_point), int(max_missed))
         return sorted(zip(flat[0::2], flat[1::2]))
 
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,

@@ -71,13 +71,15 @@ PREVIOUS = 10  # earlier escalations of the same customer shown in a record
 
 class HandoffService:
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
-                 clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0) -> None:
+                 clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0,
+                 max_missed_offers: int = 2) -> None:
         self.store = store
         self.groups = groups
         self.metrics = metrics
         self.reservation_seconds = reservation_seconds
         self.clock = clock
         self.agent_grace_seconds = agent_grace_seconds
+        self.max_missed_offers = max_missed_offers  # lapsed offers in a row that set an agent away (0: never)
         ageing = groups.priority_cfg.get("ageing") or {}
         # A waiting chat gains `points` every `every_seconds`: one point is worth this many seconds of waiting.
         self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
@@ -198,10 +200,12 @@ class HandoffService:
         """Expire ignored offers, fill free slots, overflow chats whose group has nobody online,
         and turn chats nobody online can take into tickets. Any process may run it at any time."""
         now = self.clock()
-        expired = await self.store.expire_offers(now, self.seconds_per_point)
+        expired = await self.store.expire_offers(now, self.seconds_per_point, self.max_missed_offers)
         for escalation_id, agent_id in expired:
             self.metrics.offer_timeouts.inc()
-            log.info("offer of %s to %s timed out; back in the queue", escalation_id, agent_id)
+            log.info("offer of %s to %s timed out; back in the queue (offered next to someone else)",
+                     escalation_id, agent_id)
+        await self._count_set_away([agent_id for _, agent_id in expired])
         await self.sweep_lost_agents(now)
         names = list(self.groups.groups)
         for stats in await self.store.queue_stats(names):
@@ -211,6 +215,21 @@ class HandoffService:
                 await self.dispatch(stats.group)
                 continue
             await self._overflow(stats.group)
+
+    async def _count_set_away(self, lapsed_by: List[str]) -> None:
+        """Log and count the agents whose lapses in this sweep crossed the limit (the store set them away)."""
+        if not self.max_missed_offers:
+            return
+        for agent_id in dict.fromkeys(lapsed_by):
+            try:
+                agent = await self.store.get_agent(agent_id)
+            except NotFound:
+                continue
+            now_missed = agent.missed
+            before = now_missed - lapsed_by.count(agent_id)
+            if agent.status == "away" and before < self.max_missed_offers <= now_missed:
+                self.metrics.agents_away.labels("missed_offers").inc()
+                log.warning("agent %s set away: %s", agent_id, agent.reason)
 
     async def _overflow(self, group: str) -> None:
         chain = self.groups.fallback_chain(group)
@@ -382,12 +401,13 @@ class HandoffService:
         account = await self.store.account(agent_id) or {}
         try:
             agent = await self.store.get_agent(agent_id)
-            status, load = agent.status, agent.load
+            status, load, reason = agent.status, agent.load, agent.reason
         except NotFound:
-            status, load = "offline", 0
+            status, load, reason = "offline", 0, ""
         return {"id": agent_id, "name": account.get("name", agent_id), "role": account.get("role", "agent"),
                 "skills": [s for s in account.get("skills", "").split(",") if s],
-                "max_chats": int(account.get("max_chats", 0)), "status": status, "load": load}
+                "max_chats": int(account.get("max_chats", 0)), "status": status, "status_reason": reason,
+                "load": load}
 
     async def my_handoffs(self, agent_id: str) -> List[Dict[str, Any]]:
         out = []

@@ -26,6 +26,7 @@ class Settings:
     reservation_seconds: float = 30.0  # an offer not accepted in this time goes to the next agent
     sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
     agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
+    max_missed_offers: int = 2  # offers an agent lets lapse in a row before being set away (0: never)
     max_body_bytes: int = 1_000_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
     canned_responses_file: Path = ROOT / "policy" / "canned_responses.yml"
@@ -76,6 +77,7 @@ class Settings:
             reservation_seconds=number("HANDOFF_RESERVATION_SECONDS", cls.reservation_seconds),
             sweep_seconds=sweep_seconds,
             agent_grace_seconds=grace,
+            max_missed_offers=int(number("HANDOFF_MAX_MISSED_OFFERS", cls.max_missed_offers, int, -1)),
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
             canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),

@@ -12,6 +12,15 @@ seconds of waiting) without rewriting the queue as time passes. An offer goes to
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
 
+Lapsed offers: an offer not accepted in time goes back to the queue (keeping its rank), and the agent
+who let it lapse joins the chat's "lapsed" set. The chat is then offered to the best-ranked free agent
+of its group who is not in that set; only when every free agent of the group has let it lapse does it
+cycle back to them (best-ranked first) rather than wait. The set is dropped once the chat is accepted
+or leaves the queue. Each lapse counts on the agent (``missed``, reset by accepting an offer or by
+setting one's own status); ``expire_offers(max_missed=N)`` sets an online agent who lets N offers in a
+row lapse to ``away`` with the reason "missed N offers in a row" (``Agent.reason``, and on the
+``agent_status`` event).
+
 A closed chat may get the customer's satisfaction survey once (``set_survey``: ``outcome.survey``).
 
 Notes: agents and supervisors write internal notes on a chat (``add_note``). They are kept apart
@@ -116,6 +125,8 @@ class Agent:
     status: str = "offline"  # online | away | offline
     load: int = 0
     idle_since: float = 0.0  # the last offer to this agent, or when they went online
+    reason: str = ""  # why the status was set for them (e.g. "missed 2 offers in a row"); "" when they chose it
+    missed: int = 0  # offers let lapse in a row (reset by accepting one, or by setting a status)
 
 
 def rank(enqueued_at: float, priority: int, seconds_per_point: float) -> float:
@@ -155,7 +166,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def set_agent(self, agent: Agent, now: float) -> None:
-        """Create or update an agent (skills, capacity, status); going online makes them free."""
+        """Create or update an agent (skills, capacity, status, ``reason``); going online makes them free.
+        Resets their missed-offer count."""
 
     @abc.abstractmethod
     async def get_agent(self, agent_id: str) -> Agent:
@@ -171,8 +183,10 @@ class Store(abc.ABC):
         it is not offered."""
 
     @abc.abstractmethod
-    async def expire_offers(self, now: float, seconds_per_point: float) -> List[Tuple[str, str]]:
-        """Offers past their deadline go back to the queue (keeping their rank); their agents are freed."""
+    async def expire_offers(self, now: float, seconds_per_point: float, max_missed: int = 0) -> List[Tuple[str, str]]:
+        """Offers past their deadline go back to the queue (keeping their rank); their agents are freed and
+        join the chat's lapsed set; an online agent whose ``missed`` count reaches ``max_missed`` (0: never)
+        is set away with the reason "missed N offers in a row". (escalation, agent) pairs, sorted."""
 
     @abc.abstractmethod
     async def finish(self, escalation_id: str, agent_id: Optional[str], status: Status, now: float,
@@ -315,3 +329,8 @@ def survey_detail(survey: Dict[str, Any]) -> str:
 def check_leave(status: Status) -> None:
     if status not in (Status.TICKET, Status.ABANDONED):
         raise ValueError(f"cannot leave the queue as {status.value}")
+
+
+def away_reason(missed: int) -> str:
+    """The status reason of an agent set away for letting offers lapse."""
+    return f"missed {missed} offers in a row"

@@ -140,7 +140,8 @@ function renderAgents(result) {
     el("td", {}, el("span", { class: "strong" }, a.name || a.id),
       el("span", { class: "sub" }, a.role === "supervisor" ? `${a.id} · supervisor` : a.id)),
     el("td", { "data-testid": "agent-status" },
-      el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status || "–"),
+      el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status || "–",
+      a.status_reason ? el("span", { class: "sub", "data-testid": "agent-status-reason" }, a.status_reason) : null),
     el("td", {}, el("span", { class: "load-cell" },
       // blue while there is room, amber when full (optimum low; full sits between low and high)
       el("meter", { min: 0, max: Math.max(max, 1), low: Math.max(max, 1) - 0.5, high: Math.max(max, 1) + 0.5,

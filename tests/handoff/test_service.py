@@ -280,3 +280,29 @@ def test_api_only_agents_are_never_requeued_and_going_offline_keeps_the_chats(en
     assert (back.status, back.agent_id) == (Status.OFFERED, "carl")          # carl has a free slot
     assert back.history[-2]["detail"] == "agent disconnected"
     assert sample(service, "handoff_agents_lost_total") == 1
+
+
+def test_a_lapsed_offer_goes_to_the_colleague_with_room_and_two_lapses_set_the_agent_away(env):
+    service, store, clock, run, agent = env
+    service.max_missed_offers = 2
+    agent("ann", ["general"], max_chats=3, status="offline")
+    bob = agent("bob", ["general"], max_chats=3)
+    held = run(service.create(handoff_request("c0", topics=[]))).escalation
+    run(service.accept(bob, held.id))                                      # bob: load 1 of 3
+    clock.now += 1
+    agent("ann", ["general"], max_chats=3)                                  # ann: load 0
+    start = run(store.last_event_id())
+    for conversation in ("c1", "c2"):
+        e = run(service.create(handoff_request(conversation, topics=[]))).escalation
+        assert e.agent_id == "ann"
+        clock.now += 30
+        run(service.sweep())
+        after = run(store.get(e.id))
+        assert (after.status, after.agent_id) == (Status.OFFERED, "bob")    # not back to ann
+    ann = next(a for a in run(service.agents()) if a["id"] == "ann")
+    assert (ann["status"], ann["status_reason"]) == ("away", "missed 2 offers in a row")
+    events = [ev.data for ev in run(store.events(start, 0)) if ev.data["type"] == "agent_status"]
+    assert events[-1]["agent"] == "ann" and events[-1]["reason"] == "missed 2 offers in a row"
+    assert service.metrics.agents_away.labels("missed_offers")._value.get() == 1
+    c3 = run(service.create(handoff_request("c3", topics=[]))).escalation
+    assert (c3.status, c3.agent_id) == (Status.WAITING, None)                # bob is full, ann away: not hers

@@ -453,3 +453,57 @@ def test_conversations_are_counted_once_over_the_days_asked_for(store):
     assert run(store.count_conversations(keys)) == 3
     assert run(store.count_conversations(keys[:1])) == 2
     assert run(store.count_conversations([keys[0] + "-none"])) == 0
+
+
+def _busy_bob_and_idle_ann(store):
+    """ann (load 0) and bob (load 1 of 3) online in general: a load ranking offers ann first."""
+    run(store.set_agent(Agent("ann", ("general",), 3, "online"), 1.0))
+    run(store.set_agent(Agent("bob", ("general",), 3, "online"), 2.0))
+    held, _ = run(store.create("c0", "general", 10, {}, 3.0, SPP))
+    run(store.transfer(held.id, None, 4.0, SPP, to_agent="bob", reservation_seconds=30.0, detail="set up"))
+    run(store.accept(held.id, "bob", 5.0))
+
+
+def test_a_lapsed_offer_goes_to_the_next_free_agent_not_back_to_the_one_who_let_it_lapse(store):
+    _busy_bob_and_idle_ann(store)
+    e, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    assert run(store.offer_next("general", 11.0, 30.0)) == (e.id, "ann")    # ann has the lowest load
+    assert run(store.expire_offers(41.0, SPP, 2)) == [(e.id, "ann")]
+    assert run(store.offer_next("general", 41.5, 30.0)) == (e.id, "bob")   # not ann again: she let it lapse
+    assert run(store.get_agent("ann")).status == "online"                  # one lapse: still online
+    assert run(store.get_agent("ann")).missed == 1
+
+
+def test_an_agent_who_lets_n_offers_in_a_row_lapse_is_set_away_with_the_reason(store):
+    _busy_bob_and_idle_ann(store)
+    for i, at in enumerate((10.0, 50.0)):
+        e, _ = run(store.create(f"c{i + 1}", "general", 10, {}, at, SPP))
+        assert run(store.offer_next("general", at + 1, 30.0)) == (e.id, "ann")
+        assert run(store.expire_offers(at + 31, SPP, 2)) == [(e.id, "ann")]
+        assert run(store.offer_next("general", at + 32, 30.0)) == (e.id, "bob")
+        run(store.accept(e.id, "bob", at + 33))
+    ann = run(store.get_agent("ann"))
+    assert (ann.status, ann.reason) == ("away", "missed 2 offers in a row")
+    assert run(store.queue_stats(["general"]))[0].online == 1                # bob only
+    events = [ev.data for ev in run(store.events("0-0", 0, 1000)) if ev.data["type"] == "agent_status"]
+    assert events[-1] == {"type": "agent_status", "agent": "ann", "status": "away",
+                          "reason": "missed 2 offers in a row", "at": 81.0}
+    run(store.set_agent(Agent("ann", ("general",), 3, "online"), 90.0))     # back by her own choice
+    ann = run(store.get_agent("ann"))
+    assert (ann.status, ann.reason, ann.missed) == ("online", "", 0)
+
+
+def test_accepting_an_offer_resets_the_missed_count_and_a_lone_agent_gets_the_chat_again(store):
+    run(store.set_agent(Agent("ann", ("general",), 3, "online"), 1.0))
+    e1, _ = run(store.create("c1", "general", 10, {}, 10.0, SPP))
+    assert run(store.offer_next("general", 11.0, 30.0)) == (e1.id, "ann")
+    assert run(store.expire_offers(41.0, SPP, 2)) == [(e1.id, "ann")]
+    # Every free agent of the group let it lapse: it cycles back to them (nobody else can take it now).
+    assert run(store.offer_next("general", 42.0, 30.0)) == (e1.id, "ann")
+    run(store.accept(e1.id, "ann", 43.0))
+    assert run(store.get_agent("ann")).missed == 0
+    e2, _ = run(store.create("c2", "general", 10, {}, 50.0, SPP))
+    assert run(store.offer_next("general", 51.0, 30.0)) == (e2.id, "ann")
+    assert run(store.expire_offers(81.0, SPP, 2)) == [(e2.id, "ann")]
+    assert run(store.get_agent("ann")).status == "online"                  # 1 in a row since the accept
+    assert run(store.expire_offers(81.0, SPP)) == []                       # max_missed 0: never set away
