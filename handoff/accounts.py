@@ -1,11 +1,17 @@
-"""Agent accounts: ``python -m handoff.accounts add|list|seed``.
+"""Agent accounts: ``python -m handoff.accounts add|list|seed|disable|enable|remove``.
 
   add ID --name NAME --skills general,vip --max-chats 3 [--role supervisor]
       password from HANDOFF_PASSWORD, else asked for (never an argument: it would land in the shell history)
   list
   seed FILE
       every account in a YAML roster (id, name, skills, max_chats, role) with the password in
-      HANDOFF_PASSWORD; used by ./run start for the demo team. Existing accounts are updated.
+      HANDOFF_PASSWORD; used by ./run start for the demo team. Existing accounts are updated (a disabled
+      one stays disabled).
+  disable ID | enable ID | remove ID
+      disable: the agent's tokens stop working at once in every service process, their open consoles are
+      closed, they cannot log in, and their chats go back to the queues; enable: they may log in again;
+      remove: their chats go back to the queues and the account is deleted. (Supervisors can do the same
+      with POST /v1/agents/{id}/disable, /enable and DELETE /v1/agents/{id}.)
 """
 from __future__ import annotations
 
@@ -21,8 +27,10 @@ import yaml
 
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 from handoff.auth import ROLES, hash_password
+from handoff.metrics import Metrics
 from handoff.redis_store import RedisStore
-from handoff.store import Store
+from handoff.service import HandoffService
+from handoff.store import NotFound, Store
 
 
 class AccountError(ValueError):
@@ -59,6 +67,23 @@ async def seed(store: Store, roster: List[Dict[str, Any]], groups: SkillGroups, 
     return len(fields)
 
 
+async def change_access(store: Store, groups: SkillGroups, command: str, agent_id: str) -> int:
+    """disable | enable | remove, through the service's own steps (so chats go back to the queues)."""
+    service = HandoffService(store, groups, Metrics())
+    try:
+        if command == "disable":
+            await service.disable_agent(agent_id, "the command line")
+        elif command == "enable":
+            await service.enable_agent(agent_id, "the command line")
+        else:
+            await service.remove_agent(agent_id, "the command line")
+    except NotFound:
+        print(f"error: no account {agent_id!r}", file=sys.stderr)
+        return 2
+    print(f"{command}d account {agent_id}")  # disabled, enabled, removed
+    return 0
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m handoff.accounts", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,6 +97,8 @@ def main(argv: List[str]) -> int:
     sub.add_parser("list")
     seed_cmd = sub.add_parser("seed")
     seed_cmd.add_argument("file", type=Path)
+    for name in ("disable", "enable", "remove"):
+        sub.add_parser(name).add_argument("id")
     args = parser.parse_args(argv)
 
     groups = SkillGroups.load(os.environ.get("HANDOFF_SKILL_GROUPS") or SKILL_GROUPS_FILE)
@@ -85,6 +112,8 @@ def main(argv: List[str]) -> int:
                     a = await store.account(agent_id) or {}
                     print(f"{agent_id}\t{a.get('role')}\t{a.get('skills')}\tmax {a.get('max_chats')}\t{a.get('name')}")
                 return 0
+            if args.command in ("disable", "enable", "remove"):
+                return await change_access(store, groups, args.command, args.id)
             password = os.environ.get("HANDOFF_PASSWORD") or ""
             if not password and args.command == "add" and sys.stdin.isatty():
                 password = getpass.getpass(f"password for {args.id}: ")

@@ -28,14 +28,15 @@ from sanic.response import HTTPResponse, json as json_response
 from common.canned import load_canned_responses
 from common.routing import SkillGroups
 from handoff import pages
+from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
-                          check_password, issue_token)
+                          check_password, issue_token, new_epoch)
 from handoff.metrics import Metrics
 from handoff.redis_store import RedisStore
 from handoff.service import HandoffService, Invalid, iso, outcome_view
 from handoff.settings import Settings
-from handoff.store import Conflict, Escalation, Event, NotFound, Status, Store
+from handoff.store import Conflict, Escalation, Event, LoginLimits, NotFound, Status, Store
 
 log = logging.getLogger("handoff")
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -54,6 +55,14 @@ class BodyInvalid(Exception):
     """The body does not match its schema (HTTP 422)."""
 
 
+class TooManyAttempts(Exception):
+    """Too many failed logins for this agent id or from this address (HTTP 429 with Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins: try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 def error(status: int, code: str, message: str, headers: Optional[Dict[str, str]] = None) -> HTTPResponse:
     return json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
@@ -66,9 +75,11 @@ class Hub:
     def __init__(self) -> None:
         self.agents: Dict[str, Set[asyncio.Queue]] = {}
         self.supervisors: Set[asyncio.Queue] = set()
+        self.callers: Dict[asyncio.Queue, Caller] = {}
 
     def add(self, caller: Caller) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(self.QUEUE)
+        self.callers[q] = caller
         self.agents.setdefault(caller.agent_id or "", set()).add(q)
         if caller.is_supervisor:
             self.supervisors.add(q)
@@ -80,6 +91,17 @@ class Hub:
         if not queues:
             self.agents.pop(caller.agent_id or "", None)
         self.supervisors.discard(q)
+        self.callers.pop(q, None)
+
+    def close(self, agent_id: str, code: int, message: str, jti: Optional[str] = None) -> None:
+        """Close the agent's WebSockets (only the one opened with token ``jti``, if given): their handlers
+        send an error with ``code`` and close with it."""
+        for q in list(self.agents.get(agent_id, ())):
+            if jti is not None and self.callers.get(q, Caller("agent")).jti != jti:
+                continue
+            while not q.empty():  # nothing more for a session that is over
+                q.get_nowait()
+            q.put_nowait(Closing(code, message))
 
     def present(self) -> List[str]:
         """Agents with a WebSocket open on this process."""
@@ -97,6 +119,13 @@ class Hub:
                 q.put_nowait(payload)
             except asyncio.QueueFull:  # its handler closes the connection once the queue drains
                 q._overflowed = True  # type: ignore[attr-defined]
+
+
+class Closing:
+    """Put on a WebSocket client's queue: its handler sends the error and closes the connection."""
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code, self.message = code, message
 
 
 def own_origin(request: Request) -> str:
@@ -138,6 +167,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.before_server_start
     async def open_store(app: Sanic, _loop: Any) -> None:
         app.ctx.store = store or RedisStore.from_url(settings.redis_url, settings.redis_prefix)
+        app.ctx.access = Access(app.ctx.store, settings.auth_cache_seconds)
         app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds,
                                          agent_grace_seconds=settings.agent_grace_seconds,
                                          max_missed_offers=settings.max_missed_offers)
@@ -173,15 +203,38 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 events = await app.ctx.store.events(last, block_ms=2000)
             except UNAVAILABLE as e:
                 log.warning("event stream: Redis unavailable (%s); retrying", e)
+                app.ctx.access.clear()  # an access change may be missed meanwhile: read each agent's again
                 await asyncio.sleep(0.5)
                 continue
             for event in events:
                 last = event.id
+                ended = app.ctx.access.on_event(event.data)
+                if ended:
+                    hub.close(*ended)
                 hub.deliver(event)
 
     # -- helpers ---------------------------------------------------------------------------------
+    @app.middleware("request")
+    async def authenticate(request: Request) -> None:
+        """Who calls, worked out once per request: the token's signature, then whether it still counts
+        (handoff/access.py: a dictionary lookup, Redis once per agent per HANDOFF_AUTH_CACHE_SECONDS).
+        A failure is kept and raised by the route's helper below, so routes without a token still answer."""
+        header = request.headers.get("authorization")
+        if header is None:
+            request.ctx.caller = Unauthorized("missing Authorization header (Bearer token)")
+            return
+        try:
+            c = caller_from_header(header, settings.bot_token, settings.token_secret)
+            await app.ctx.access.check(c)
+            request.ctx.caller = c
+        except (Unauthorized, Forbidden, *UNAVAILABLE) as e:
+            request.ctx.caller = e
+
     def caller(request: Request) -> Caller:
-        return caller_from_header(request.headers.get("authorization"), settings.bot_token, settings.token_secret)
+        c = getattr(request.ctx, "caller", None)
+        if isinstance(c, Caller):
+            return c
+        raise c if isinstance(c, Exception) else Unauthorized("missing Authorization header (Bearer token)")
 
     def agent(request: Request) -> Caller:
         c = caller(request)
@@ -244,6 +297,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             return error(409, "conflict", str(exc))
         if isinstance(exc, BadBody):
             return error(400, "bad_request", str(exc))
+        if isinstance(exc, TooManyAttempts):
+            return error(429, "too_many_requests", str(exc), {"Retry-After": str(exc.retry_after)})
         if isinstance(exc, (BodyInvalid, Invalid)):
             return error(422, "invalid", str(exc))
         if isinstance(exc, UNAVAILABLE):
@@ -349,15 +404,56 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.post("/v1/agents/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request, "LoginIn")
-        account = await app.ctx.store.account(data["agent_id"])
+        agent_id, address = data["agent_id"], request.remote_addr or request.ip or "unknown"
+        wait = await app.ctx.store.login_attempt(agent_id, address, app.ctx.service.clock(), login_limits)
+        if wait:
+            log.warning("login for %r from %s refused: too many failed attempts (retry in %d s)", agent_id[:64],
+                        address, wait)
+            raise TooManyAttempts(wait)
+        account = await app.ctx.store.account(agent_id)
         ok = await asyncio.get_running_loop().run_in_executor(
             None, check_password, account.get("password_hash") if account else None, data["password"])
         if not ok or account is None or account.get("role") not in ROLES:
             raise Unauthorized("wrong agent id or password")
+        if account.get("disabled") == "1":
+            raise Forbidden("this agent account is disabled: ask a supervisor")
+        await app.ctx.store.login_succeeded(agent_id, address)
+        epoch = account.get("epoch") or await app.ctx.store.start_epoch(agent_id, new_epoch())
         token, expires = issue_token(settings.token_secret, data["agent_id"], account["role"],
-                                     settings.token_ttl_seconds)
+                                     settings.token_ttl_seconds, epoch=epoch)
         return json_response({"token": token, "expires_at": iso(expires),
                               "agent": await app.ctx.service.agent_view(data["agent_id"])})
+
+    # -- sessions and accounts (issue 12.7): logout, disable, enable, remove --------------------------
+    login_limits = LoginLimits(settings.login_max_failures_per_agent, settings.login_max_failures_per_address,
+                               settings.login_window_seconds)
+
+    @app.post("/v1/agents/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        await app.ctx.service.logout(agent(request))
+        return HTTPResponse(status=204)
+
+    def other_agent(request: Request, agent_id: str) -> Caller:
+        c = supervisor(request)
+        if agent_id == c.agent_id:
+            raise Conflict("a supervisor cannot disable or remove their own account")
+        return c
+
+    @app.post("/v1/agents/<agent_id>/disable")
+    async def disable_agent(request: Request, agent_id: str) -> HTTPResponse:
+        c = other_agent(request, agent_id)
+        return json_response(await app.ctx.service.disable_agent(agent_id, c.agent_id or ""))
+
+    @app.post("/v1/agents/<agent_id>/enable")
+    async def enable_agent(request: Request, agent_id: str) -> HTTPResponse:
+        c = other_agent(request, agent_id)
+        return json_response(await app.ctx.service.enable_agent(agent_id, c.agent_id or ""))
+
+    @app.delete("/v1/agents/<agent_id>")
+    async def remove_agent(request: Request, agent_id: str) -> HTTPResponse:
+        c = other_agent(request, agent_id)
+        await app.ctx.service.remove_agent(agent_id, c.agent_id or "")
+        return HTTPResponse(status=204)
 
     @app.get("/v1/agents/me")
     async def me(request: Request) -> HTTPResponse:
@@ -385,12 +481,17 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         try:
             header = request.headers.get("authorization")
             if header:
-                c = caller(request)
+                c = caller_from_header(header, settings.bot_token, settings.token_secret)
             else:
                 first = json.loads(await asyncio.wait_for(ws.recv(), 10))
                 c = caller_from_token(str(first.get("token", "")), settings.bot_token, settings.token_secret)
+            await app.ctx.access.check(c)
             if c.kind != "agent":
                 raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+        except UNAVAILABLE as e:
+            log.warning("websocket refused: Redis unavailable (%s)", e)
+            await ws.close(code=1013, reason="the handoff store is unreachable; retry shortly")
+            return
         except (Unauthorized, Forbidden, ValueError, AttributeError, asyncio.TimeoutError) as e:
             code = 4403 if isinstance(e, Forbidden) else 4401
             await ws.send(json.dumps({"type": "error", "error": {"code": code, "message": str(e) or "unauthorized"}}))
@@ -407,6 +508,11 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             async def pump() -> None:
                 while True:
                     payload = await q.get()
+                    if isinstance(payload, Closing):  # logged out, disabled or removed: the session is over
+                        await ws.send(json.dumps({"type": "error", "error": {"code": payload.code,
+                                                                             "message": payload.message}}))
+                        await ws.close(code=payload.code, reason=payload.message)
+                        return
                     await ws.send(payload)
                     if getattr(q, "_overflowed", False) and q.empty():
                         await ws.close(code=4008, reason="too slow: reconnect for a fresh snapshot")

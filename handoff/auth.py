@@ -1,11 +1,14 @@
 """Who is calling: the bot (a service token) or an agent (an expiring signed session token).
 
 Passwords are hashed with argon2id (argon2-cffi's defaults); only the hash is stored. Agent tokens
-are JWTs (HS256, PyJWT) carrying the agent id, role and expiry; the service keeps no session table.
+are JWTs (HS256, PyJWT) carrying the agent id, role, expiry, a token id (``jti``) and the account's
+epoch (``ep``). The signature is checked here; whether the token still counts (the account exists, is
+not disabled, has the same epoch, and this token was not logged out) is handoff/access.py's.
 """
 from __future__ import annotations
 
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -33,6 +36,9 @@ class Caller:
     kind: str  # "bot" | "agent"
     agent_id: Optional[str] = None
     role: Optional[str] = None  # agent | supervisor
+    jti: Optional[str] = None  # the token's id (logout revokes it)
+    epoch: Optional[str] = None  # the account's epoch when the token was issued (disabling changes it)
+    expires: int = 0  # the token's expiry (epoch seconds)
 
     @property
     def is_supervisor(self) -> bool:
@@ -55,12 +61,18 @@ def check_password(password_hash: Optional[str], password: str) -> bool:
         return False
 
 
-def issue_token(secret: str, agent_id: str, role: str, ttl_seconds: int, now: Optional[float] = None) -> tuple:
+def new_epoch() -> str:
+    """A fresh account epoch: tokens issued under another epoch no longer count."""
+    return secrets.token_hex(8)
+
+
+def issue_token(secret: str, agent_id: str, role: str, ttl_seconds: int, now: Optional[float] = None,
+                epoch: str = "") -> tuple:
     """(token, expires_at)."""
     issued = int(now if now is not None else time.time())
     expires = issued + ttl_seconds
-    token = jwt.encode({"sub": agent_id, "role": role, "iat": issued, "exp": expires, "typ": "agent"}, secret,
-                       algorithm="HS256")
+    token = jwt.encode({"sub": agent_id, "role": role, "iat": issued, "exp": expires, "typ": "agent",
+                        "jti": secrets.token_hex(12), "ep": epoch}, secret, algorithm="HS256")
     return token, expires
 
 
@@ -89,4 +101,5 @@ def caller_from_token(token: str, bot_token: str, secret: str) -> Caller:
         raise Unauthorized("invalid token") from None
     if claims.get("typ") != "agent" or claims["role"] not in ROLES:
         raise Unauthorized("invalid token")
-    return Caller("agent", str(claims["sub"]), str(claims["role"]))
+    return Caller("agent", str(claims["sub"]), str(claims["role"]), str(claims.get("jti") or "") or None,
+                  str(claims["ep"]) if "ep" in claims else None, int(claims["exp"]))

@@ -9,11 +9,12 @@ import copy
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from handoff.memory_access import MemoryAccess
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
                            away_reason, check_finish, check_leave, rank, survey_detail)
 
 
-class MemoryStore(Store):
+class MemoryStore(MemoryAccess, Store):
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._escalations: Dict[str, Escalation] = {}
@@ -31,6 +32,8 @@ class MemoryStore(Store):
         self._accounts: Dict[str, Dict[str, str]] = {}
         self._seen: Dict[str, float] = {}  # agent -> last sighting of their console
         self._lapsed: Dict[str, set] = {}  # escalation -> agents who let its offer lapse
+        self._revoked: Dict[str, Dict[str, float]] = {}  # see handoff/memory_access.py
+        self._login_counts: Dict[str, Tuple[int, float]] = {}
         self._events: List[Event] = []
         self._new_event: Optional[asyncio.Event] = None
 
@@ -429,7 +432,7 @@ class MemoryStore(Store):
 
     # -- accounts and events ---------------------------------------------------------------------
     async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
-        self._accounts[agent_id] = dict(account)
+        self._accounts.setdefault(agent_id, {}).update(account)  # like HSET: epoch and disabled stay
 
     async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
         found = self._accounts.get(agent_id)

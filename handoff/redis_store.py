@@ -26,6 +26,7 @@ the scripts may touch any of them):
   cred:<id>     hash   an agent's account: name, role, password_hash
   accounts      set    every account's id (accounts:complete: set once the accounts saved before this
                        index existed were found with one SCAN)
+  (cred:<id> epoch and disabled, revoked:<id>, login:*: see handoff/redis_access.py)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script (capped, ~100,000 entries)
 """
@@ -38,6 +39,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import redis.asyncio as aioredis
 import ujson
 
+from handoff import redis_access
+from handoff.redis_access import RedisAccess
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
 
@@ -428,7 +431,7 @@ return out
 """
 
 
-class RedisStore(Store):
+class RedisStore(RedisAccess, Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix
@@ -436,7 +439,8 @@ class RedisStore(Store):
             "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
             "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY,
-            "add_note": ADD_NOTE}.items()}
+            "add_note": ADD_NOTE, **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
+        self._plain = {name: client.register_script(src) for name, src in redis_access.PLAIN.items()}
         self._forget = client.register_script(FORGET_AGENT)
 
     @classmethod

@@ -27,6 +27,11 @@ class Settings:
     sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
     agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
     max_missed_offers: int = 2  # offers an agent lets lapse in a row before being set away (0: never)
+    # Failed logins allowed per agent id and per client address in a fixed window, then 429 with Retry-After.
+    login_max_failures_per_agent: int = 5
+    login_max_failures_per_address: int = 20
+    login_window_seconds: int = 900
+    auth_cache_seconds: float = 5.0  # how long a process trusts its copy of an account's access (handoff/access.py)
     max_body_bytes: int = 1_000_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
     canned_responses_file: Path = ROOT / "policy" / "canned_responses.yml"
@@ -78,6 +83,12 @@ class Settings:
             sweep_seconds=sweep_seconds,
             agent_grace_seconds=grace,
             max_missed_offers=int(number("HANDOFF_MAX_MISSED_OFFERS", cls.max_missed_offers, int, -1)),
+            login_max_failures_per_agent=int(number("HANDOFF_LOGIN_MAX_FAILURES_PER_AGENT",
+                                                    cls.login_max_failures_per_agent, int)),
+            login_max_failures_per_address=int(number("HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                                                      cls.login_max_failures_per_address, int)),
+            login_window_seconds=int(number("HANDOFF_LOGIN_WINDOW_SECONDS", cls.login_window_seconds, int)),
+            auth_cache_seconds=number("HANDOFF_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, float, -1),
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
             canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),

@@ -216,3 +216,125 @@ def test_websocket_refuses_missing_expired_and_bot_tokens(service):
     assert asyncio.run(first_message(send="not json"))[1] == 4401
     message, code = asyncio.run(first_message(bearer(service.login("ann"))))
     assert message["type"] == "snapshot" and message["agent"]["id"] == "ann" and code is None
+
+
+# -- login limits, logout, disabled and removed agents (issue 12.7) ------------------------------------
+def _ws_after_snapshot(url: str, token: str, action, wait: float = 5.0):
+    """Open the agent stream with ``token``, take the snapshot, run ``action()`` (blocking, in a thread) and
+    return (the messages that came after, the close code; None if still open after ``wait`` s)."""
+    import asyncio
+    import json
+    import websockets
+
+    async def scenario():
+        async with websockets.connect(url.replace("http", "ws") + "/v1/agents/me/stream",
+                                      extra_headers=bearer(token)) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "snapshot"
+            await asyncio.get_running_loop().run_in_executor(None, action)
+            seen = []
+            try:
+                while True:
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), wait)))
+            except websockets.ConnectionClosed as closed:
+                return seen, closed.code
+            except asyncio.TimeoutError:
+                return seen, None
+    return asyncio.run(scenario())
+
+
+def test_login_is_rate_limited_per_agent_and_per_address_across_processes(tmp_path):
+    import http.client
+    import json
+
+    from tests.handoff.cluster import PASSWORD, small_team_service
+    with small_team_service(tmp_path, HANDOFF_LOGIN_MAX_FAILURES_PER_AGENT="3",
+                            HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS="5", HANDOFF_LOGIN_WINDOW_SECONDS="60") as c:
+        c.start_service()  # a second process: the counts live in Redis
+
+        def login(agent_id, password, n=0):
+            return requests.post(f"{c.urls[n % 2]}/v1/agents/login", json={"agent_id": agent_id, "password": password})
+        assert login("ann", PASSWORD).status_code == 200   # successes are not counted
+        assert login("ann", PASSWORD, 1).status_code == 200
+        assert [login("ann", "wrong password", n).status_code for n in range(3)] == [401, 401, 401]
+        blocked = login("ann", PASSWORD, 1)                # the right password, but too many failures
+        assert blocked.status_code == 429, blocked.text
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+        assert blocked.json()["error"]["code"] == "too_many_requests"
+        assert login("sue", PASSWORD).status_code == 200   # another agent from the same address
+        assert [login("sue", "wrong password", n).status_code for n in range(2)] == [401, 401]
+        assert login("bob", PASSWORD, 1).status_code == 429  # 5 failures from this address: everyone waits
+
+        def from_other_address():  # 127.0.0.2 is the loopback too, but another client address
+            host, port = c.urls[0].rsplit("/", 1)[1].split(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=10, source_address=("127.0.0.2", 0))
+            conn.request("POST", "/v1/agents/login", json.dumps({"agent_id": "bob", "password": PASSWORD}),
+                         {"Content-Type": "application/json"})
+            return conn.getresponse().status
+        assert from_other_address() == 200
+
+
+def test_logout_revokes_that_token_at_once_and_closes_its_websocket(service):
+    url = service.urls[0]
+    other = bearer(service.login("ann"))
+    token = service.login("ann")
+    assert requests.get(f"{url}/v1/agents/me", headers=bearer(token)).status_code == 200
+
+    def logout():
+        r = requests.post(f"{url}/v1/agents/logout", headers=bearer(token))
+        assert r.status_code == 204, r.text
+    seen, code = _ws_after_snapshot(url, token, logout)
+    assert code == 4401 and seen[-1]["error"]["code"] == 4401
+    r = requests.get(f"{url}/v1/agents/me", headers=bearer(token))
+    assert r.status_code == 401 and "logged out" in r.json()["error"]["message"]
+    assert requests.get(f"{url}/v1/agents/me", headers=other).status_code == 200   # ann's other session stays
+    assert requests.post(f"{url}/v1/agents/logout", headers=BOT).status_code == 403
+
+
+def test_a_disabled_agent_is_locked_out_at_once_and_may_be_enabled_again(service):
+    from tests.handoff.cluster import PASSWORD
+    url = service.urls[0]
+    service.add_agents([{"id": "dan", "skills": ["general"], "max_chats": 2}])
+    dan, sue = service.login("dan"), bearer(service.login("sue"))
+    assert requests.put(f"{url}/v1/agents/me/status", json={"status": "online"}, headers=bearer(dan)).status_code == 200
+    assert requests.post(f"{url}/v1/agents/dan/disable", headers=bearer(dan)).status_code == 403  # not a supervisor
+
+    def disable():
+        r = requests.post(f"{url}/v1/agents/dan/disable", headers=sue)
+        assert r.status_code == 200, r.text
+        assert (r.json()["disabled"], r.json()["status"], r.json()["status_reason"]) == (True, "offline",
+                                                                                          "disabled by sue")
+    seen, code = _ws_after_snapshot(url, dan, disable)
+    assert code == 4403
+    r = requests.get(f"{url}/v1/agents/me", headers=bearer(dan))
+    assert r.status_code == 403 and "disabled" in r.json()["error"]["message"]
+    again = requests.post(f"{url}/v1/agents/login", json={"agent_id": "dan", "password": PASSWORD})
+    assert again.status_code == 403 and "disabled" in again.json()["error"]["message"]
+    listed = {a["id"]: a for a in requests.get(f"{url}/v1/agents", headers=sue).json()["agents"]}
+    assert listed["dan"]["disabled"] is True and listed["dan"]["status"] == "offline"
+    assert requests.post(f"{url}/v1/agents/sue/disable", headers=sue).status_code == 409  # not oneself
+    assert requests.post(f"{url}/v1/agents/nobody/disable", headers=sue).status_code == 404
+    assert requests.post(f"{url}/v1/agents/dan/enable", headers=sue).json()["disabled"] is False
+    assert requests.get(f"{url}/v1/agents/me", headers=bearer(dan)).status_code == 401  # the old token stays dead
+    assert requests.get(f"{url}/v1/agents/me", headers=bearer(service.login("dan"))).status_code == 200
+
+
+def test_an_agent_removed_from_the_command_line_loses_their_session_at_once(service):
+    import subprocess
+    import sys
+
+    from tests.handoff.cluster import ROOT
+    url = service.urls[0]
+    service.add_agents([{"id": "eve", "skills": ["general"], "max_chats": 2}])
+    eve = service.login("eve")
+
+    def remove():
+        done = subprocess.run([sys.executable, "-m", "handoff.accounts", "remove", "eve"], cwd=ROOT,
+                              env=service.env(0), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    seen, code = _ws_after_snapshot(url, eve, remove)
+    assert code == 4401
+    assert requests.get(f"{url}/v1/agents/me", headers=bearer(eve)).status_code == 401
+    sue = bearer(service.login("sue"))
+    assert "eve" not in [a["id"] for a in requests.get(f"{url}/v1/agents", headers=sue).json()["agents"]]
+    service.add_agents([{"id": "eve", "skills": ["general"], "max_chats": 2}])  # the same id again, anew
+    assert requests.get(f"{url}/v1/agents/me", headers=bearer(eve)).status_code == 401  # the old token stays dead

@@ -170,11 +170,11 @@ def test_the_team_list_has_every_account_with_status_load_and_chats(env):  # noq
     team = run(service.agents())
     assert team == [
         {"id": "ann", "name": "Ann", "role": "agent", "skills": ["general", "billing"], "max_chats": 3,
-         "status": "online", "status_reason": "", "load": 1, "chats": [e.id]},
+         "status": "online", "status_reason": "", "load": 1, "disabled": False, "chats": [e.id]},
         {"id": "sue", "name": "Sue", "role": "supervisor", "skills": ["general"], "max_chats": 2,
-         "status": "offline", "status_reason": "", "load": 0, "chats": []},
+         "status": "offline", "status_reason": "", "load": 0, "disabled": False, "chats": []},
         {"id": "zed", "name": "Zed", "role": "agent", "skills": ["billing"], "max_chats": 2, "status": "offline",
-         "status_reason": "", "load": 0, "chats": []}]
+         "status_reason": "", "load": 0, "disabled": False, "chats": []}]
 
 
 def test_percentiles_interpolate_and_the_window_is_whole_hours():
