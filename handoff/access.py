@@ -8,11 +8,13 @@ every change (``agent_access``, ``token_revoked``) is an event on the stream eve
 reads, and ``on_event`` drops the agent's entry at once, so the next request reads the new state. A
 request then costs the JWT check and a dictionary lookup; Redis is read once per agent per ``ttl`` per
 process, or after a change. The ``ttl`` bounds how long a change is missed if an event were lost.
+While Redis cannot be reached, the last state read is used (no change can be made without Redis; an
+agent with none read yet gets the 503).
 """
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 
 from handoff.auth import Caller, Forbidden, Unauthorized
 from handoff.store import AccountAccess, Store
@@ -22,8 +24,9 @@ EVENTS = ("agent_access", "token_revoked")
 
 class Access:
     def __init__(self, store: Store, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, unavailable: Tuple[Type[BaseException], ...] = ()) -> None:
         self.store = store
+        self.unavailable = unavailable
         self.ttl = ttl
         self.clock = clock
         self.wall = wall
@@ -37,8 +40,13 @@ class Access:
         now = self.clock()
         hit = self._cache.get(caller.agent_id)
         if hit is None or now - hit[0] > self.ttl:
-            hit = (now, await self.store.account_access(caller.agent_id, self.wall()))
-            self._cache[caller.agent_id] = hit
+            try:
+                hit = (now, await self.store.account_access(caller.agent_id, self.wall()))
+            except self.unavailable:
+                if hit is None:
+                    raise
+            else:
+                self._cache[caller.agent_id] = hit
         access = hit[1]
         if access is None:
             raise Unauthorized("this agent account no longer exists")
@@ -52,10 +60,6 @@ class Access:
 
     def forget(self, agent_id: str) -> None:
         self._cache.pop(agent_id, None)
-
-    def clear(self) -> None:
-        """Forget every entry (e.g. after the event stream could not be read: a change may have been missed)."""
-        self._cache.clear()
 
     def on_event(self, data: Mapping[str, Any]) -> Optional[Tuple[str, int, str, Optional[str]]]:
         """For an access event: forget the agent's entry and say which of their WebSockets to close:

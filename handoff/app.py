@@ -167,7 +167,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.before_server_start
     async def open_store(app: Sanic, _loop: Any) -> None:
         app.ctx.store = store or RedisStore.from_url(settings.redis_url, settings.redis_prefix)
-        app.ctx.access = Access(app.ctx.store, settings.auth_cache_seconds)
+        app.ctx.access = Access(app.ctx.store, settings.auth_cache_seconds, unavailable=UNAVAILABLE)
         app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds,
                                          agent_grace_seconds=settings.agent_grace_seconds,
                                          max_missed_offers=settings.max_missed_offers)
@@ -203,7 +203,6 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 events = await app.ctx.store.events(last, block_ms=2000)
             except UNAVAILABLE as e:
                 log.warning("event stream: Redis unavailable (%s); retrying", e)
-                app.ctx.access.clear()  # an access change may be missed meanwhile: read each agent's again
                 await asyncio.sleep(0.5)
                 continue
             for event in events:

@@ -27,7 +27,7 @@ from schemathesis.exceptions import SkipTest
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from tests.handoff.cluster import BOT_TOKEN, PASSWORD, Cluster, bearer
+from tests.handoff.cluster import BOT_TOKEN, PASSWORD, Cluster, bearer, small_team_service
 from tests.handoff.requests import handoff_request
 
 schemathesis.experimental.OPEN_API_3_1.enable()
@@ -44,13 +44,22 @@ AUTH: Dict[str, Optional[str]] = {
     "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
     "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
     "getMyHandoffs": "supervisor", "setStatus": "supervisor", "getMeta": "supervisor", "listAgents": "supervisor",
-    "getStatsToday": "supervisor", "login": None, "health": None, "metrics": None,
+    "getStatsToday": "supervisor", "disableAgent": "supervisor", "enableAgent": "supervisor",
+    "removeAgent": "supervisor", "logout": "own", "login": None, "health": None, "metrics": None,
 }
+# "own": a token of sue's own, logged in for the test (logging out voids it, not the one the others share).
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
 POSITIVE_ONLY = {"health", "metrics"}
 
 
 # -- fixtures ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """conftest's service, with room for the generated login cases' failures: they all come from one address."""
+    with small_team_service(tmp_path_factory.mktemp("handoff"), HANDOFF_LOGIN_MAX_FAILURES_PER_ADDRESS="100000") as c:
+        yield c
+
+
 @pytest.fixture(scope="module")
 def base(service: Cluster) -> str:
     return service.urls[0]
@@ -82,9 +91,11 @@ class Api:
 
     def __init__(self, service: Cluster, operations: Dict[str, Any], session: requests.Session) -> None:
         self.base = service.urls[0]
+        self.service = service
         self.operations = operations
         self.session = session
-        self.tokens = {"bot": BOT_TOKEN, **{a: service.login(a) for a in ("ann", "bob", "sue")}}
+        self.tokens = {"bot": BOT_TOKEN, **{a: service.login(a) for a in ("ann", "bob", "sue")},
+                       "own": service.login("sue")}
         self.wrap_up = operations["closeHandoff"].schema.raw_schema["components"]["schemas"]["WrapUpCode"]["enum"]
 
     def case(self, operation_id: str, id: Optional[str] = None, body: Any = None) -> Any:
@@ -299,6 +310,27 @@ def test_login_me_health_metrics(api: Api) -> None:
     api.call("getQueues", "bot", 401, headers={"Authorization": "Bearer not-a-token"})
     api.call("getQueues", None, 401, headers={"Authorization": b"Bearer \xe9t\xe9"})  # not UTF-8: was a 500
     assert api("health", None, 200) == {"status": "ok", "redis": "ok"}
+
+
+def test_logout_disable_enable_remove(api: Api) -> None:
+    api.service.add_agents([{"id": "doc", "skills": ["general"], "max_chats": 2}])
+    api.tokens["doc"] = api.service.login("doc")
+    disabled = api("disableAgent", "sue", 200, id="doc")
+    assert disabled["disabled"] is True
+    api("getMe", "doc", 403)
+    api("login", None, 403, body={"agent_id": "doc", "password": PASSWORD})
+    assert api("enableAgent", "sue", 200, id="doc")["disabled"] is False
+    api("getMe", "doc", 401)                                              # tokens from before stay void
+    api.tokens["doc"] = api.service.login("doc")
+    api.call("logout", "doc", 204)
+    api("getMe", "doc", 401)
+    api("disableAgent", "sue", 409, id="sue")
+    api("disableAgent", "ann", 403, id="doc")
+    api("enableAgent", "sue", 404, id="nobody")
+    api.call("removeAgent", "sue", 204, id="doc")
+    api.call("removeAgent", "sue", 404, id="doc")
+    api.call("logout", "bot", 403)
+    api.call("logout", None, 401)
     assert "handoff_escalations_total" in api.call("metrics", None, 200).text
 
 
@@ -450,7 +482,9 @@ def test_generated_cases(operation_id: str, method: DataGenerationMethod, api: A
                          base: str, session: requests.Session) -> None:
     operation = api.operations[operation_id]
     who = AUTH[operation_id]
-    headers = bearer(api.tokens["sue" if who == "supervisor" else "bot"]) if who else {}
+    if who == "own":
+        api.tokens["own"] = api.service.login("sue")
+    headers = bearer(api.tokens[{"supervisor": "sue", "own": "own"}.get(who, "bot")]) if who else {}
     strategy = _with_live_id(operation, operation.as_strategy(data_generation_method=method), live)
     if method is POSITIVE:
         strategy = _with_known_names(operation, strategy)
@@ -484,7 +518,9 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
              ("getQueues", "bot", None, None),
              ("login", None, None, {"agent_id": "sue", "password": PASSWORD}), ("getMe", "sue", None, None),
              ("setStatus", "sue", None, {"status": "away"}), ("getMyHandoffs", "sue", None, None),
-             ("health", None, None, None)]
+             ("disableAgent", "sue", "bob", None), ("enableAgent", "sue", "bob", None),
+             ("removeAgent", "sue", "bob", None), ("logout", "own", None, None), ("health", None, None, None)]
+    api.tokens["own"] = service.login("sue")
     assert {c[0] for c in calls} == set(AUTH) - {"metrics", "getMeta"}  # both answer without Redis
     service.stop_redis()
     try:

@@ -507,3 +507,42 @@ def test_accepting_an_offer_resets_the_missed_count_and_a_lone_agent_gets_the_ch
     assert run(store.expire_offers(81.0, SPP, 2)) == [(e2.id, "ann")]
     assert run(store.get_agent("ann")).status == "online"                  # 1 in a row since the accept
     assert run(store.expire_offers(81.0, SPP)) == []                       # max_missed 0: never set away
+
+
+def test_account_access_epoch_disable_remove_and_logged_out_tokens(store):
+    from handoff.store import AccountAccess
+    T = 1_900_000_000.0  # Redis expires logged-out token ids by the wall clock: times in the future
+    assert run(store.account_access("ann", T + 0.0)) is None and run(store.start_epoch("ann", "e1")) == ""
+    run(store.save_account("ann", {"id": "ann", "name": "Ann", "role": "agent", "skills": "general",
+                                   "max_chats": "2", "password_hash": "x"}))
+    assert run(store.start_epoch("ann", "e1")) == "e1" and run(store.start_epoch("ann", "e2")) == "e1"
+    run(store.revoke_token("ann", "t1", T + 100.0, T + 10.0))
+    run(store.revoke_token("ann", "t2", T + 300.0, T + 150.0))              # t1 expired by then
+    assert run(store.account_access("ann", T + 160.0)) == AccountAccess("e1", False, frozenset({"t2"}))
+    assert run(store.set_disabled("ann", True, "e3", T + 170.0, "sue"))
+    run(store.save_account("ann", {"id": "ann", "name": "Ann B", "role": "agent", "skills": "general",
+                                   "max_chats": "2", "password_hash": "x"}))  # a re-seed keeps it disabled
+    assert run(store.account_access("ann", T + 171.0)) == AccountAccess("e3", True, frozenset({"t2"}))
+    assert run(store.set_disabled("ann", False, "", T + 172.0, "sue"))
+    assert run(store.account_access("ann", T + 173.0)) == AccountAccess("e3", False, frozenset({"t2"}))
+    assert run(store.remove_account("ann", T + 174.0, "sue"))
+    assert not run(store.remove_account("ann", T + 175.0, "sue"))
+    assert run(store.account_access("ann", T + 176.0)) is None and run(store.accounts()) == []
+    assert not run(store.set_disabled("ann", True, "e4", T + 177.0, "sue"))
+    events = [(ev.data["type"], ev.data.get("access"), ev.data.get("jti"), ev.to)
+              for ev in run(store.events("0-0", 0, 1000))]
+    assert events == [("token_revoked", None, "t1", ["ann"]), ("token_revoked", None, "t2", ["ann"]),
+                      ("agent_access", "disabled", None, ["ann"]), ("agent_access", "enabled", None, ["ann"]),
+                      ("agent_access", "removed", None, ["ann"])]
+
+
+def test_failed_logins_are_limited_per_agent_and_per_address_in_a_window(store):
+    from handoff.store import LoginLimits
+    limits = LoginLimits(per_agent=2, per_address=3, window_seconds=60)
+    assert run(store.login_attempt("ann", "10.0.0.1", 0.0, limits)) == 0
+    run(store.login_succeeded("ann", "10.0.0.1"))                           # a success is not counted
+    assert [run(store.login_attempt("ann", "10.0.0.1", 1.0, limits)) for _ in range(2)] == [0, 0]
+    assert 1 <= run(store.login_attempt("ann", "10.0.0.2", 2.0, limits)) <= 60  # ann: 2 failures
+    assert run(store.login_attempt("bob", "10.0.0.1", 2.0, limits)) == 0     # the address: 3 now
+    assert 1 <= run(store.login_attempt("cat", "10.0.0.1", 2.0, limits)) <= 60
+    assert run(store.login_attempt("cat", "10.0.0.3", 2.0, limits)) == 0
