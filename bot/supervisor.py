@@ -13,7 +13,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, IO, List, Optional
+from typing import IO, Callable, Dict, List, Mapping, Optional
 
 from bot.redis_server import redis_command, wait_for_redis
 from bot.run_secrets import load_or_create
@@ -200,7 +200,7 @@ class Stack:
 
         secrets = load_or_create(s.data_dir, env)
         env.update(secrets)
-        env.update(HANDOFF_REDIS_URL=redis_url, HANDOFF_PORT=str(s.handoff_port), HANDOFF_HOST=s.interface,
+        env.update(HANDOFF_REDIS_URL=redis_url, HANDOFF_PORT=str(s.handoff_port), HANDOFF_HOST=handoff_host(env),
                    HANDOFF_URL=f"http://127.0.0.1:{s.handoff_port}")
         seeded = ""
         if env.get("HANDOFF_SEED_DEMO_TEAM", "1") != "0":
@@ -237,8 +237,24 @@ class Stack:
             "startup_seconds": f"{time.monotonic() - t0:.1f}",
             "services_seconds": f"{time.monotonic() - t_services:.1f}",
         }
-        self._state_path().write_text(json.dumps(urls))
+        save_state(self._state_path(), urls)
         return urls
+
+
+def handoff_host(env: Mapping[str, str]) -> str:
+    """The handoff service's interface: HANDOFF_HOST, else the loopback only (BOT_INTERFACE is the Rasa
+    server's; the agents' console and API are opened to the network only on purpose)."""
+    return env.get("HANDOFF_HOST") or "127.0.0.1"
+
+
+def save_state(path: Path, urls: Dict[str, str]) -> None:
+    """The running stack's addresses for a second start's message: owner-only, and never the demo password
+    (that is printed once and kept in the data folder's secrets.env, mode 0600)."""
+    state = {k: v for k, v in urls.items() if k != "demo_password"}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older run.json may have been readable by others
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(state))
 
 
 def _team_line(urls: Dict[str, str]) -> str:

@@ -44,3 +44,22 @@ def test_the_conversations_key_and_canned_responses_have_defaults_and_variables(
     assert settings.canned_responses_file.name == "canned_responses.yml"
     other = Settings.from_env({**REQUIRED, "HANDOFF_CONVERSATIONS_KEY": "x:conv:", "HANDOFF_CANNED_RESPONSES": "/c.yml"})
     assert (other.conversations_key, str(other.canned_responses_file)) == ("x:conv:", "/c.yml")
+
+
+def test_the_handoff_service_listens_on_the_loopback_unless_handoff_host_says_otherwise():
+    from bot.supervisor import handoff_host
+    assert Settings.from_env(REQUIRED).host == "127.0.0.1"
+    # The run command used to pass BOT_INTERFACE (the Rasa server's, 0.0.0.0 by default) as HANDOFF_HOST.
+    assert handoff_host({"BOT_INTERFACE": "0.0.0.0"}) == "127.0.0.1"
+    assert handoff_host({"BOT_INTERFACE": "0.0.0.0", "HANDOFF_HOST": "10.0.0.5"}) == "10.0.0.5"
+
+
+def test_missed_offers_and_login_limits_have_defaults_and_read_their_variables():
+    s = Settings.from_env(REQUIRED)
+    assert (s.max_missed_offers, s.login_max_failures_per_agent, s.login_max_failures_per_address,
+            s.login_window_seconds, s.auth_cache_seconds) == (2, 5, 20, 900, 5.0)
+    assert Settings.from_env({**REQUIRED, "HANDOFF_MAX_MISSED_OFFERS": "0"}).max_missed_offers == 0  # never
+    with pytest.raises(SettingsError, match="HANDOFF_MAX_MISSED_OFFERS must be greater than -1"):
+        Settings.from_env({**REQUIRED, "HANDOFF_MAX_MISSED_OFFERS": "-1"})
+    with pytest.raises(SettingsError, match="HANDOFF_LOGIN_MAX_FAILURES_PER_AGENT must be greater than 0"):
+        Settings.from_env({**REQUIRED, "HANDOFF_LOGIN_MAX_FAILURES_PER_AGENT": "0"})

@@ -259,3 +259,23 @@ def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
     assert after - before in (3, 4), (before, after)
     assert all(r.pfadd(key, c) == 0 for c in counted)  # each is in it already: nothing changes
     assert 0 < r.ttl(key) <= 3 * 86400
+
+
+def test_the_demo_password_is_in_no_file_others_can_read(stack: RunCommand):
+    """Issue 12.7: the password is printed once and kept in the owner-only secrets file, nowhere else."""
+    import os
+    import stat
+
+    password = "".join(stack.output).split("(supervisor); password ", 1)[1].split()[0]
+    readable = []
+    for folder in {Path(stack.env["BOT_RUN_DIR"]), Path(stack.env["BOT_DATA_DIR"])}:
+        for path in folder.rglob("*"):
+            if not path.is_file() or path.is_symlink():
+                continue
+            try:
+                holds = password.encode() in path.read_bytes()
+            except OSError:
+                continue
+            if holds and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                readable.append(str(path.relative_to(folder)))
+    assert readable == []
