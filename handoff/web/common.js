@@ -81,8 +81,19 @@ export async function login(agentId, password) {
   return data.agent;
 }
 
-/** Forgets the token (tokens are stateless: it simply stops being sent) and reloads to the login form. */
-export function logout({ reload = true } = {}) {
+/**
+ * Ends the session: with `revoke` (an explicit log-out) the service voids the token first
+ * (POST /v1/agents/logout; best effort), then it is forgotten and the page reloads to the login form.
+ */
+export async function logout({ reload = true, revoke = reload } = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (revoke && token) {
+    try {
+      await fetch("/v1/agents/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` }, keepalive: true });
+    } catch {
+      // the token is dropped below all the same
+    }
+  }
   sessionStorage.removeItem(TOKEN_KEY);
   sessionStorage.removeItem(AGENT_KEY);
   if (reload) location.reload();
