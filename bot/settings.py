@@ -61,7 +61,7 @@ class Settings:
             rasa_port=_port(env, "RASA_PORT", 5005),
             action_port=_port(env, "ACTION_PORT", 5055),
             handoff_port=_port(env, "HANDOFF_PORT", 5007),
-            interface=env.get("BOT_INTERFACE", "0.0.0.0"),
+            interface=env.get("BOT_INTERFACE", "127.0.0.1"),
             redis_url=redis_url,
             redis_port=_port(env, "REDIS_PORT", 6379),
             run_dir=Path(env.get("BOT_RUN_DIR", ROOT / ".run")),

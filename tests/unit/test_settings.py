@@ -14,3 +14,8 @@ def test_redis_url_is_parsed_and_checked():
         Settings.from_env({"REDIS_URL": "http://x"})
     with pytest.raises(SettingsError, match="RASA_PORT"):
         Settings.from_env({"RASA_PORT": "abc"})
+
+
+def test_the_rasa_server_listens_on_the_loopback_unless_bot_interface_says_otherwise():
+    assert Settings.from_env({}).interface == "127.0.0.1"
+    assert Settings.from_env({"BOT_INTERFACE": "0.0.0.0"}).interface == "0.0.0.0"
