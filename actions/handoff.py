@@ -3,7 +3,9 @@
 The request (schemas/handoff_request.schema.json) carries the transcript, a case brief, the scores
 with their reasons, the customer's tags, the chosen skill group and priority. It is recorded on the
 tracker in the `handoff_request` slot and sent to the handoff service (actions/delivery.py: retries,
-then an outbox in Redis); the customer is told where it stands and the bot goes quiet.
+then an outbox in Redis); the customer is told where it stands and the bot goes quiet. When it became a ticket
+or could not be delivered the bot keeps the chat and the slot is cleared again (the request stays in the
+tracker's history), so the automatic handoff works for the customer's next problem.
 """
 from __future__ import annotations
 
@@ -159,6 +161,8 @@ class ActionRequestHandoff(Action):
                                                                                              "skill_group")}))
         if pause:
             events.append(ConversationPaused())  # the bot stays quiet while a person has (or gets) the chat
+        else:  # a ticket, or not delivered: nothing is pending, so a later problem hands off again
+            events.append(SlotSet("handoff_request", None))
         return events
 
 
