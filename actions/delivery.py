@@ -20,6 +20,7 @@ from typing import Any, Dict, Optional
 import aiohttp
 import redis.asyncio as aioredis
 
+from common.redis_config import outbox_redis_url
 from common.undelivered import UNDELIVERED, parked
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def mark_active(conversation_id: str, escalation_id: str, position: Option
     """Tell the Rasa server's bridge at once that a person is coming (it also learns it from the service's
     events, a moment later): the customer's next message must already reach the agent's side. The queue
     position the customer was told is kept so the bridge tells them only when it changes."""
-    redis_url = os.environ.get("REDIS_URL")
+    redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         return
     client = aioredis.Redis.from_url(redis_url)
@@ -143,7 +144,7 @@ async def submit_survey(escalation_id: str, survey: Dict[str, Any]) -> str:
 
 async def keep(key: str, request: Dict[str, Any]) -> bool:
     """Append the request to a Redis list; False when there is no Redis to keep it in."""
-    redis_url = os.environ.get("REDIS_URL")
+    redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         logger.error("no handoff service and no Redis configured: %s for %s is only in the tracker", key,
                      request.get("conversation_id") or request.get("escalation"))

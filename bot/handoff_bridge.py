@@ -51,6 +51,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResu
 from redis.exceptions import LockError
 
 from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
+from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class HandoffBridge(OutboxMixin):
     @classmethod
     def from_env(cls) -> Optional["HandoffBridge"]:
         url, token = os.environ.get("HANDOFF_URL"), os.environ.get("HANDOFF_BOT_TOKEN")
-        redis_url = os.environ.get("HANDOFF_REDIS_URL") or os.environ.get("REDIS_URL")
+        redis_url = outbox_redis_url(os.environ)  # RedisMismatch: the Rasa server refuses to start
         if not (url and token and redis_url):
             logger.warning("no HANDOFF_URL, HANDOFF_BOT_TOKEN or REDIS_URL: live handoff is off")
             return None
