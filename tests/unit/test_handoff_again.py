@@ -7,7 +7,7 @@ from actions.handoff import ActionRequestHandoff
 from actions.scoring import ActionScoreConversation
 from bot.policies.handoff import should_hand_off
 from tests.conftest import make_tracker
-from tests.unit.test_scoring import ANGRY, run
+from tests.unit.test_scoring import ANGRY, run, turn
 
 TICKET = Delivery("sent", {"id": "e7", "status": "ticket", "skill_group": "after_sales",
                            "ticket": {"reply_by": "2026-11-25T10:00:00.000Z"}})
@@ -42,8 +42,14 @@ def test_after_a_ticket_or_a_failed_delivery_the_next_problem_hands_off_again(an
     assert events[0]["name"] == "handoff_request" and events[0]["value"]  # what was asked is on the record
     slots = slots_after(events)
     assert slots["handoff_request"] is None  # old code: the request stayed, so nothing handed off again
-    # the customer comes back angry: the scoring decides to hand off and the policy follows it
-    scored, _ = run(ActionScoreConversation(), make_tracker(ANGRY, slots))
+    so_far = ANGRY + [dict(e) for e in events]
+    # a plain next message does not ask again at once (the scores start afresh after the answer)...
+    calm = so_far + [turn("ok, and how long does shipping take?", "faq", 0.1, ts=1_700_000_300.0)]
+    scored, _ = run(ActionScoreConversation(), make_tracker(calm, slots))
+    assert not slots_after(scored)["handoff_decision"]["handoff"]
+    # ...and a new problem later hands off the normal way: the scoring decides so and the policy follows it
+    later = calm + [turn("then I will take legal action and call my lawyer", "inform", -0.6, ts=1_700_000_400.0)]
+    scored, _ = run(ActionScoreConversation(), make_tracker(later, slots))
     decision = slots_after(scored)["handoff_decision"]
     assert decision["handoff"] is True
     assert should_hand_off(decision, slots["handoff_request"], "action_listen")
