@@ -39,6 +39,8 @@ class Metrics:
                                    registry=r)
         self.requeued = Counter("handoff_requeued_total",
                                 "Chats of a lost agent returned to their group's queue", ["skill_group"], registry=r)
+        self.undelivered = Gauge("handoff_undelivered_items", "Requests and survey answers the bot could not deliver "
+                                 "(refused), parked for a person (GET /v1/undelivered)", registry=r)
         self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
         self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
                                   registry=r)

@@ -44,7 +44,7 @@ AUTH: Dict[str, Optional[str]] = {
     "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
     "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
     "getMyHandoffs": "supervisor", "setStatus": "supervisor", "getMeta": "supervisor", "listAgents": "supervisor",
-    "getStatsToday": "supervisor", "login": None, "health": None, "metrics": None,
+    "getStatsToday": "supervisor", "getUndelivered": "supervisor", "login": None, "health": None, "metrics": None,
 }
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
 POSITIVE_ONLY = {"health", "metrics"}
@@ -283,6 +283,9 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert again not in [i["id"] for i in day["sla"]["breaching"]]  # offered a moment ago
     api("getStatsToday", "ann", 403)
     api("getStatsToday", "bot", 403)
+    assert api("getUndelivered", "sue", 200) == {"total": 0, "items": []}
+    api("getUndelivered", "ann", 403)
+    api("getUndelivered", "bot", 403)
     api("abandonHandoff", "bot", 200, id=again)
 
 
