@@ -40,3 +40,31 @@ def test_supervisors_see_what_the_bot_could_not_deliver(service: Cluster):
     metrics = requests.get(base + "/metrics", timeout=10).text
     assert "handoff_undelivered_items 2.0" in metrics
     r.delete(UNDELIVERED)
+
+
+def test_the_dashboard_shows_them_in_a_small_panel(service: Cluster):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser.conftest import chromium_path
+    from tests.handoff.cluster import PASSWORD
+
+    r = redis_lib.Redis.from_url(service.redis_url)
+    r.delete(UNDELIVERED)
+    r.rpush(UNDELIVERED, json.dumps(parked("handoff", {"conversation_id": "conv-<b>413</b>"}, 413, "payload too large")))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
+                                        args=["--no-sandbox", "--disable-dev-shm-usage"])
+            page = browser.new_page()
+            page.goto(service.urls[0] + "/dashboard/")
+            page.get_by_test_id("login-agent").fill("sue")
+            page.get_by_test_id("login-password").fill(PASSWORD)
+            page.get_by_test_id("login-submit").click()
+            row = page.get_by_test_id("undelivered-row")
+            expect(row).to_have_count(1, timeout=15_000)
+            expect(row).to_contain_text("handoff of conv-<b>413</b>")  # text, never markup
+            expect(row).to_contain_text("413")
+            expect(page.locator("#undelivered-total")).to_have_text("1 waiting for a person")
+            browser.close()
+    finally:
+        r.delete(UNDELIVERED)
