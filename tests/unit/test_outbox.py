@@ -22,6 +22,7 @@ class Recorded(HandoffBridge):
         super().__init__(*args, **kwargs)
         self.told: List[Tuple[str, Optional[str]]] = []
         self.paused = True
+        self.tracker_events: List[Tuple[str, List[Any]]] = []
 
     async def _paused(self, conversation: str) -> bool:
         return self.paused
@@ -33,7 +34,7 @@ class Recorded(HandoffBridge):
         self.told.append((conversation, response))
 
     async def _update_tracker(self, conversation: str, events: List[Any]) -> Any:
-        return None
+        self.tracker_events.append((conversation, events))
 
 
 def request(conversation: str) -> Dict[str, Any]:
@@ -41,7 +42,7 @@ def request(conversation: str) -> Dict[str, Any]:
 
 
 def drain(redis_url: str, script, items: List[Dict[str, Any]], until, outbox: str = OUTBOX,
-          sending: str = SENDING, seconds: float = 15) -> Tuple[StandIn, Recorded]:
+          sending: str = SENDING, seconds: float = 15, paused: bool = True) -> Tuple[StandIn, Recorded]:
     """Queue `items` in the outbox, run the bridge's drain until `until(service)` holds (or `seconds`)."""
     r = redis_lib.Redis.from_url(redis_url, decode_responses=True)
     r.flushdb()
@@ -53,6 +54,7 @@ def drain(redis_url: str, script, items: List[Dict[str, Any]], until, outbox: st
     async def scenario() -> Tuple[StandIn, Recorded]:
         service = await StandIn(script).start()
         bridge = Recorded(redis_url, service.url, "token")
+        bridge.paused = paused
         bridge.retry_first_seconds, bridge.retry_max_seconds, bridge.outbox_poll_seconds = 0.3, 1.0, 0.05
         bridge.session = aiohttp.ClientSession()
         send = bridge._send if outbox == OUTBOX else bridge._send_survey
@@ -109,6 +111,16 @@ def test_a_refused_survey_is_parked_and_an_answered_one_is_done(redis_server):
                        outbox=SURVEYS, sending=SURVEYS_SENDING)
     assert [p for p, _ in service.received] == [f"/v1/handoffs/{e}/survey" for e in ("e1", "e2", "e3")]
     assert [(p["kind"], p["escalation"], p["status"]) for p in parked(redis_server)] == [("survey", "e1", 401)]
+
+
+def test_a_replayed_request_gives_the_chat_to_the_person_who_takes_it(redis_server):
+    """A request parked earlier (the customer had the bot again) and replayed: once the team has it, the bot
+    goes quiet and the request is pending again."""
+    service, bridge = drain(redis_server, lambda path, body: None, [request("back")],
+                            until=lambda s: "back" in s.conversations(), paused=False)
+    assert [(c, [e.type_name for e in events]) for c, events in bridge.tracker_events] == [("back", ["pause", "slot"])]
+    assert bridge.tracker_events[0][1][1].value == request("back")
+    assert bridge.told == [("back", "utter_handoff_queued")]
 
 
 def test_which_answers_are_worth_retrying():
