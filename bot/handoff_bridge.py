@@ -11,7 +11,7 @@
 - It retries the handoff requests the action server could not deliver (the outbox
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
-  (``shop:handoff:surveys``).
+  (``shop:handoff:surveys``). Per-item backoff, and what a refused item becomes: bot/outbox.py.
 - When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed``: the rules then run
   the satisfaction survey (data/rules/survey.yml).
 - While a customer waits in the queue it tells them when their position improves (every
