@@ -478,7 +478,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
     calls = [("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
              ("postMessage", "bot", live[0], {"text": "hello?"}), ("acceptHandoff", "sue", live[0], None),
              ("postNote", "sue", live[0], {"text": "noted"}), ("listAgents", "sue", None, None),
-             ("getStatsToday", "sue", None, None),
+             ("getStatsToday", "sue", None, None), ("getUndelivered", "sue", None, None),
              ("transferHandoff", "sue", live[0], {"skill_group": "general", "reason": "x"}),
              ("releaseHandoff", "sue", live[0], None),
              ("closeHandoff", "sue", live[0], {"resolved": True, "wrap_up": api.wrap_up[0]}),
