@@ -2,8 +2,11 @@
 token, a short timeout and retries (creating is idempotent per conversation and request, so a retry
 never makes a second escalation). When the service cannot be reached, the request goes to an outbox
 in Redis (``shop:handoff:outbox``) that the Rasa server's bridge keeps retrying; it is never dropped.
+A request the service refuses (4xx) is parked for a person (``shop:handoff:undelivered``, see
+common/undelivered.py; ``python -m bot.undelivered replay`` sends it again after a fix).
 
-Settings: HANDOFF_URL, HANDOFF_BOT_TOKEN, REDIS_URL (the run command sets all three).
+Settings: HANDOFF_URL, HANDOFF_BOT_TOKEN, REDIS_URL (the run command sets all three). HANDOFF_REDIS_URL, when
+set, must name the same Redis (common/redis_config.py): the bridge reads the outbox there.
 """
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ from typing import Any, Dict, Optional
 import aiohttp
 import redis.asyncio as aioredis
 
+from common.redis_config import outbox_redis_url
+from common.undelivered import UNDELIVERED, parked
+
 logger = logging.getLogger(__name__)
 OUTBOX = "shop:handoff:outbox"
 ACTIVE = "shop:handoff:active"  # conversation -> escalation, shared with bot/handoff_bridge.py
 PENDING = "pending"  # ACTIVE's value while the request waits in the outbox
 SURVEYS = "shop:handoff:surveys"  # survey answers the service could not take yet: {"escalation", "survey"}
 POSITION = "shop:handoff:position"  # conversation -> queue position last told, for the bridge's updates
-REJECTED = "shop:handoff:rejected"  # refused by the service (a bug): kept for a person, not retried
 ATTEMPTS = (0.0, 0.3, 1.0)  # delays before each try
 TIMEOUT_SECONDS = 3.0
 
@@ -39,9 +44,17 @@ async def post_handoff(base_url: str, token: str, request: Dict[str, Any]) -> Di
     return await post(base_url, token, "/v1/handoffs", request)
 
 
+class Refused(ValueError):
+    """The service refused the request (4xx other than 408/429): sending it again as it is cannot help."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"handoff service refused the request ({status}): {text[:300]}")
+        self.status = status
+
+
 async def post(base_url: str, token: str, path: str, body: Dict[str, Any]) -> Dict[str, Any]:
-    """POST with retries: the answer of a 200/201; ValueError when the service refuses (4xx, retrying
-    will not help), ConnectionError when it cannot be reached or keeps failing."""
+    """POST the same `body` on every try: the answer of a 200/201; Refused (a ValueError) when the service
+    refuses it (4xx other than 408/429), ConnectionError when it cannot be reached or keeps failing."""
     last: Exception = RuntimeError("not tried")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)) as session:
         for delay in ATTEMPTS:
@@ -52,10 +65,10 @@ async def post(base_url: str, token: str, path: str, body: Dict[str, Any]) -> Di
                                         headers={"Authorization": f"Bearer {token}"}) as r:
                     if r.status in (200, 201):
                         return await r.json()
-                    body = await r.text()
-                    if r.status < 500:  # our request is wrong: retrying will not help
-                        raise ValueError(f"handoff service refused the request ({r.status}): {body[:300]}")
-                    last = RuntimeError(f"handoff service answered {r.status}")
+                    text = await r.text()
+                    if r.status < 500 and r.status not in (408, 429):  # our request is wrong: retrying cannot help
+                        raise Refused(r.status, text)
+                    last = RuntimeError(f"handoff service answered {r.status}: {text[:200]}")
             except (aiohttp.ClientError, asyncio.TimeoutError) as e:
                 last = e
     raise ConnectionError(f"handoff service unreachable: {last}")
@@ -71,9 +84,12 @@ async def deliver(request: Dict[str, Any]) -> Delivery:
             return Delivery("sent", answer)
         except ConnectionError as e:
             logger.warning("%s; keeping the request in the outbox", e)
-        except ValueError:
-            logger.exception("handoff request refused; kept in %s for a person to look at", REJECTED)
-            return Delivery("failed" if not await keep(REJECTED, request) else "rejected")
+        except Refused as e:
+            kept = await keep(UNDELIVERED, parked("handoff", request, e.status, str(e)))
+            logger.error("handoff request of conversation %s refused (%s); %s", request["conversation_id"], e,
+                         f"parked in {UNDELIVERED} for a person (python -m bot.undelivered replay --conversation "
+                         f"{request['conversation_id']})" if kept else "only in the tracker")
+            return Delivery("rejected" if kept else "failed")
     if await keep(OUTBOX, request):
         await mark_active(request["conversation_id"], PENDING)  # what the customer writes meanwhile is kept too
         return Delivery("queued")
@@ -84,7 +100,7 @@ async def mark_active(conversation_id: str, escalation_id: str, position: Option
     """Tell the Rasa server's bridge at once that a person is coming (it also learns it from the service's
     events, a moment later): the customer's next message must already reach the agent's side. The queue
     position the customer was told is kept so the bridge tells them only when it changes."""
-    redis_url = os.environ.get("REDIS_URL")
+    redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         return
     client = aioredis.Redis.from_url(redis_url)
@@ -112,8 +128,14 @@ async def submit_survey(escalation_id: str, survey: Dict[str, Any]) -> str:
         try:
             await post(base, token, f"/v1/handoffs/{escalation_id}/survey", survey)
             return "stored"
-        except ValueError as e:
-            logger.warning("survey of %s refused: %s", escalation_id, e)
+        except Refused as e:
+            if e.status != 409:  # 409: answered already
+                item = {"escalation": escalation_id, "survey": survey}
+                if await keep(UNDELIVERED, parked("survey", item, e.status, str(e))):
+                    logger.error("survey answer of escalation %s refused (%s); parked in %s for a person",
+                                 escalation_id, e, UNDELIVERED)
+            else:
+                logger.warning("survey of %s refused: %s", escalation_id, e)
             return "refused"
         except ConnectionError as e:
             logger.warning("%s; keeping the survey answer in the outbox", e)
@@ -122,7 +144,7 @@ async def submit_survey(escalation_id: str, survey: Dict[str, Any]) -> str:
 
 async def keep(key: str, request: Dict[str, Any]) -> bool:
     """Append the request to a Redis list; False when there is no Redis to keep it in."""
-    redis_url = os.environ.get("REDIS_URL")
+    redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         logger.error("no handoff service and no Redis configured: %s for %s is only in the tracker", key,
                      request.get("conversation_id") or request.get("escalation"))

@@ -3,7 +3,10 @@
 The request (schemas/handoff_request.schema.json) carries the transcript, a case brief, the scores
 with their reasons, the customer's tags, the chosen skill group and priority. It is recorded on the
 tracker in the `handoff_request` slot and sent to the handoff service (actions/delivery.py: retries,
-then an outbox in Redis); the customer is told where it stands and the bot goes quiet.
+then an outbox in Redis); the customer is told where it stands and the bot goes quiet. When it became a ticket
+or could not be delivered the bot keeps the chat, the slot is cleared again (the request stays in the tracker's
+history) and the scores start afresh (a ``resume`` event, as when a person hands back), so the automatic
+handoff works for the customer's next problem without firing again on every message.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, ConversationResumed, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -159,6 +162,9 @@ class ActionRequestHandoff(Action):
                                                                                              "skill_group")}))
         if pause:
             events.append(ConversationPaused())  # the bot stays quiet while a person has (or gets) the chat
+        else:  # a ticket, or not delivered: nothing is pending, so a later problem hands off again; the scores
+            # count afresh from here (as after a person hands back), or every next message would ask again
+            events += [SlotSet("handoff_request", None), ConversationResumed()]
         return events
 
 

@@ -11,7 +11,7 @@
 - It retries the handoff requests the action server could not deliver (the outbox
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
-  (``shop:handoff:surveys``).
+  (``shop:handoff:surveys``). Per-item backoff, and what a refused item becomes: bot/outbox.py.
 - When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed``: the rules then run
   the satisfaction survey (data/rules/survey.yml).
 - While a customer waits in the queue it tells them when their position improves (every
@@ -50,6 +50,8 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREF
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet, UserUttered
 from redis.exceptions import LockError
 
+from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
+from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)
@@ -63,8 +65,6 @@ CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of
 STATS_TTL_SECONDS = 3 * 86400
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
 LAST_EVENT = "shop:handoff:last_event"
-OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
-SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
 FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
 PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
 LEADER = "shop:handoff:bridge"
@@ -123,7 +123,7 @@ class NoticeCollector(CollectingOutputChannel):
             collected.update(fields)
 
 
-class HandoffBridge:
+class HandoffBridge(OutboxMixin):
     def __init__(self, redis_url: str, service_url: str, token: str, prefix: str = "{ho}:",
                  customer_grace_seconds: float = 60.0, position_seconds: float = 5.0) -> None:
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
@@ -142,7 +142,7 @@ class HandoffBridge:
     @classmethod
     def from_env(cls) -> Optional["HandoffBridge"]:
         url, token = os.environ.get("HANDOFF_URL"), os.environ.get("HANDOFF_BOT_TOKEN")
-        redis_url = os.environ.get("HANDOFF_REDIS_URL") or os.environ.get("REDIS_URL")
+        redis_url = outbox_redis_url(os.environ)  # RedisMismatch: the Rasa server refuses to start
         if not (url and token and redis_url):
             logger.warning("no HANDOFF_URL, HANDOFF_BOT_TOKEN or REDIS_URL: live handoff is off")
             return None
@@ -539,70 +539,6 @@ class HandoffBridge:
             await self.redis.hset(POSITION, conversation, position)
             await self.say(conversation, "utter_handoff_position_update", position=position,
                            wait_minutes=max(1, round((record.get("estimated_wait_seconds") or 0) / 60)))
-
-    # -- the outboxes ----------------------------------------------------------------------------
-    async def _drain(self, outbox: str, sending: str, send: Callable[[Dict[str, Any]], Awaitable[bool]]) -> None:
-        """Send what waits in `outbox`, each item moved to `sending` while on its way (LMOVE): a crash
-        leaves it there, and it goes back to the outbox when a bridge starts again."""
-        while True:
-            moved = await self.redis.lmove(sending, outbox, "RIGHT", "LEFT")
-            if moved is None:
-                break
-        while True:
-            try:
-                raw = await self.redis.lmove(outbox, sending, "LEFT", "RIGHT")
-                if raw is None:
-                    await asyncio.sleep(1.0)
-                    continue
-                if await send(json.loads(raw)):
-                    await self.redis.lrem(sending, 1, raw)
-                else:
-                    await self.redis.lmove(sending, outbox, "RIGHT", "LEFT")
-                    await asyncio.sleep(2.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                logger.warning("%s: %s; retrying", outbox, e)
-                await asyncio.sleep(2.0)
-
-    async def _send_survey(self, item: Dict[str, Any]) -> bool:
-        assert self.session is not None
-        try:
-            async with self.session.post(f"{self.service_url}/v1/handoffs/{item['escalation']}/survey",
-                                         json=item["survey"], headers=self._auth()) as r:
-                if r.status == 200:
-                    return True
-                if 400 <= r.status < 500:  # answered already, or refused: retrying cannot help
-                    logger.warning("survey for %s refused: %s %s", item["escalation"], r.status, await r.text())
-                    return True
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            logger.info("survey outbox: service still unreachable (%s)", e)
-        return False
-
-    async def _send(self, request: Dict[str, Any]) -> bool:
-        assert self.session is not None
-        try:
-            async with self.session.post(f"{self.service_url}/v1/handoffs", json=request, headers=self._auth()) as r:
-                if r.status in (200, 201):
-                    answer = await r.json()
-                    logger.info("outbox: delivered the handoff of %s (%s)", request["conversation_id"], answer["status"])
-                    if answer.get("status") in ("waiting", "offered", "assigned"):
-                        await self.redis.hset(ACTIVE, request["conversation_id"], answer["id"])
-                    await self._announce(request["conversation_id"], answer)
-                    return True
-                logger.warning("outbox: the service answered %s", r.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as e:
-            logger.info("outbox: service still unreachable (%s)", e)
-        return False
-
-    async def _announce(self, conversation: str, answer: Dict[str, Any]) -> None:
-        """A delayed request reached the team: say where it stands now."""
-        if answer.get("status") == "waiting" and answer.get("queue_position"):
-            await self.redis.hset(POSITION, conversation, answer["queue_position"])
-            await self.say(conversation, "utter_handoff_queued", position=answer["queue_position"],
-                           wait_minutes=max(1, round((answer.get("estimated_wait_seconds") or 0) / 60)))
-        elif answer.get("status") in ("offered", "assigned"):
-            await self.say(conversation, "utter_handoff_connecting")
 
 
 _bridge: Optional[HandoffBridge] = None

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlparse
 
+from common.redis_config import RedisMismatch, check_one_redis, hide_password
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,14 +59,33 @@ class Settings:
         redis_url = env.get("REDIS_URL") or None
         if redis_url:
             RedisTarget.from_url(redis_url)  # fail at start, not later
+        redis_port = _port(env, "REDIS_PORT", 6379)
+        check_outbox_redis(redis_url, redis_port, env.get("HANDOFF_REDIS_URL") or None)
         return cls(
             rasa_port=_port(env, "RASA_PORT", 5005),
             action_port=_port(env, "ACTION_PORT", 5055),
             handoff_port=_port(env, "HANDOFF_PORT", 5007),
             interface=env.get("BOT_INTERFACE", "127.0.0.1"),
             redis_url=redis_url,
-            redis_port=_port(env, "REDIS_PORT", 6379),
+            redis_port=redis_port,
             run_dir=Path(env.get("BOT_RUN_DIR", ROOT / ".run")),
             data_dir=Path(env.get("BOT_DATA_DIR", ROOT / ".data")),
             models_dir=Path(env.get("BOT_MODELS_DIR", ROOT / "models")),
         )
+
+
+def check_outbox_redis(redis_url: Optional[str], redis_port: int, handoff_redis_url: Optional[str]) -> None:
+    """The run command gives every process one Redis (REDIS_URL, or the embedded one on REDIS_PORT); a
+    HANDOFF_REDIS_URL naming another would split the handoff outbox between two (common/redis_config.py)."""
+    if not handoff_redis_url:
+        return
+    try:
+        check_one_redis(redis_url or f"redis://127.0.0.1:{redis_port}/0", handoff_redis_url)
+    except RedisMismatch as e:
+        if redis_url:
+            raise SettingsError(str(e)) from None
+        raise SettingsError(
+            f"HANDOFF_REDIS_URL ({hide_password(handoff_redis_url)}) is set but REDIS_URL is not: the run command "
+            f"would start its own Redis (port {redis_port}) for the action server and the Rasa server, and the "
+            "handoff outbox would not be in the Redis the handoff service uses. Set REDIS_URL to the same Redis "
+            "as HANDOFF_REDIS_URL, or unset HANDOFF_REDIS_URL.") from None

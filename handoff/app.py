@@ -400,6 +400,11 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         supervisor(request)
         return json_response(await app.ctx.service.stats_today(settings.conversations_key))
 
+    @app.get("/v1/undelivered")
+    async def undelivered(request: Request) -> HTTPResponse:
+        supervisor(request)
+        return json_response(await app.ctx.service.undelivered(settings.undelivered_key))
+
     @app.post("/v1/agents/login")
     async def login(request: Request) -> HTTPResponse:
         data = body(request, "LoginIn")
@@ -554,6 +559,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 metrics.queue_oldest.labels(g).set(q["oldest_wait_seconds"])
                 metrics.agents_online.labels(g).set(q["agents_online"])
                 metrics.free_capacity.labels(g).set(q["free_capacity"])
+            metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0])
         except UNAVAILABLE:
             pass  # counters are still worth scraping
         return HTTPResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)

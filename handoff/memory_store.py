@@ -23,6 +23,7 @@ class MemoryStore(MemoryAccess, Store):
         self._notes: Dict[str, List[Dict[str, Any]]] = {}
         self._customers: Dict[str, Dict[str, float]] = {}  # customer key -> {escalation: created_at}
         self.conversations: Dict[str, set] = {}  # HyperLogLog key -> conversation ids (see the module doc)
+        self.lists: Dict[str, List[str]] = {}  # the bot's lists outside the prefix (list_entries)
         self._by_conversation: Dict[str, str] = {}
         self._request_keys: Dict[str, str] = {}
         self._queues: Dict[str, Dict[str, float]] = {}  # group -> {escalation: rank}
@@ -209,6 +210,10 @@ class MemoryStore(MemoryAccess, Store):
 
     async def count_conversations(self, keys: Sequence[str]) -> int:
         return len(set().union(*(self.conversations.get(k, set()) for k in keys)))
+
+    async def list_entries(self, key: str, limit: int) -> Tuple[int, List[str]]:
+        entries = self.lists.get(key, [])
+        return len(entries), entries[:max(limit, 0)]
 
     async def set_agent(self, agent: Agent, now: float) -> None:
         async with self._lock:

@@ -541,6 +541,13 @@ class RedisStore(RedisAccess, Store):
     async def count_conversations(self, keys: Sequence[str]) -> int:
         return int(await self.r.pfcount(*keys)) if keys else 0
 
+    async def list_entries(self, key: str, limit: int) -> Tuple[int, List[str]]:
+        if limit <= 0:
+            return int(await self.r.llen(key)), []
+        async with self.r.pipeline(transaction=True) as pipe:
+            length, entries = await pipe.llen(key).lrange(key, 0, limit - 1).execute()
+        return int(length), [e.decode() if isinstance(e, bytes) else e for e in entries]
+
     async def set_agent(self, agent: Agent, now: float) -> None:
         await self._run("set_agent", agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
                         repr(now), agent.reason)

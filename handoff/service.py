@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from common.routing import SkillGroups
+from common.undelivered import describe
 from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
@@ -441,6 +442,12 @@ class HandoffService(Sessions):
         messages = {e.id: await self.store.messages(e.id) for e in open_chats if e.status == Status.ASSIGNED}
         conversations = await self.store.count_conversations(stats.day_keys(conversations_key, now))
         return stats.today(recent, open_chats, messages, conversations, now, self.groups.first_response_seconds)
+
+    async def undelivered(self, key: str, limit: int = 100) -> Dict[str, Any]:
+        """GET /v1/undelivered: what the bot could not deliver here (refused), oldest first, without the
+        request bodies; ``total`` counts them all."""
+        total, entries = await self.store.list_entries(key, limit)
+        return {"total": total, "items": [describe(raw) for raw in entries]}
 
     async def queues(self) -> List[Dict[str, Any]]:
         now = self.clock()

@@ -41,6 +41,8 @@ class Settings:
     # The bot's channel adds each conversation id to the HyperLogLog <prefix><YYYY-MM-DD> (UTC day): the
     # denominator of the handoff rate in GET /v1/stats/today.
     conversations_key: str = "shop:stats:conversations:"
+    # The bot's list of what it could not deliver here, parked for a person (GET /v1/undelivered).
+    undelivered_key: str = "shop:handoff:undelivered"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -94,6 +96,7 @@ class Settings:
             canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),
             allowed_origins=origins(env.get("HANDOFF_ALLOWED_ORIGINS", "")),
             conversations_key=env.get("HANDOFF_CONVERSATIONS_KEY") or cls.conversations_key,
+            undelivered_key=env.get("HANDOFF_UNDELIVERED_KEY") or cls.undelivered_key,
         )
 
 

@@ -277,6 +277,11 @@ class Store(abc.ABC):
         adds every conversation id to (full key names: they live outside the store's prefix)."""
 
     @abc.abstractmethod
+    async def list_entries(self, key: str, limit: int) -> Tuple[int, List[str]]:
+        """(length, the first ``limit`` entries) of the Redis list ``key`` outside the store's prefix: what the
+        bot could not deliver to this service, parked for a person (common/undelivered.py)."""
+
+    @abc.abstractmethod
     async def agent_chats(self, agent_id: str) -> List[str]:
         """Escalations offered or assigned to the agent."""
 

@@ -1,7 +1,7 @@
 // The supervisor dashboard: live queues, agents, chats breaching or near their first-response SLA,
 // today's figures and the last 24 hours by hour.
 //
-// Data: GET /v1/queues, GET /v1/agents, GET /v1/stats/today, fetched together every 5 s and 1 s after
+// Data: GET /v1/queues, GET /v1/agents, GET /v1/stats/today, GET /v1/undelivered, fetched together every 5 s and 1 s after
 // any WebSocket event (events within that second share one refresh). Clocks (SLA times, oldest waits)
 // count up every second from the last answer. Text reaches the page only through `el` / textContent.
 // Charts: Chart.js (vendored, loaded with `defer` before this module); without it the charts say so
@@ -368,11 +368,30 @@ function renderStats(result) {
   renderCharts(s.hourly);
 }
 
+/** What the bot could not deliver (refused by this service), parked for a person: a small table. */
+function renderUndelivered(result) {
+  const table = byTestId("undelivered");
+  const tbody = table.tBodies[0];
+  const d = result.missing ? { total: 0, items: [] } : result.data || {};
+  const items = Array.isArray(d.items) ? d.items : [];
+  $("#undelivered-total").textContent = isNum(d.total) && d.total ? `${fmtCount(d.total)} waiting for a person` : "";
+  if (!items.length) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "Nothing parked: everything reached the team.")));
+    return;
+  }
+  tbody.replaceChildren(...items.map((i) => el("tr", { "data-testid": "undelivered-row" },
+    el("td", {}, i.at ? fmtTime(i.at) : "–"),
+    el("td", {}, i.kind === "survey" ? `survey of ${i.escalation ?? "?"}` : `handoff of ${i.conversation_id ?? "?"}`),
+    el("td", { class: "num" }, i.status == null ? "–" : String(i.status)),
+    el("td", { title: String(i.error ?? "") }, String(i.error ?? "").slice(0, 120)))));
+}
+
 // -- refreshing --------------------------------------------------------------------------------
 const SOURCES = [
   { key: "queues", path: "/v1/queues", label: "queues", render: (r) => renderQueues(r.data) },
   { key: "agents", path: "/v1/agents", label: "agents", render: renderAgents },
   { key: "stats", path: "/v1/stats/today", label: "today's figures", render: renderStats },
+  { key: "undelivered", path: "/v1/undelivered", label: "undelivered items", render: renderUndelivered },
 ];
 
 let inFlight = null;

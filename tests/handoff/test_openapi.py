@@ -44,8 +44,9 @@ AUTH: Dict[str, Optional[str]] = {
     "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
     "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
     "getMyHandoffs": "supervisor", "setStatus": "supervisor", "getMeta": "supervisor", "listAgents": "supervisor",
-    "getStatsToday": "supervisor", "disableAgent": "supervisor", "enableAgent": "supervisor",
-    "removeAgent": "supervisor", "logout": "own", "login": None, "health": None, "metrics": None,
+    "getStatsToday": "supervisor", "getUndelivered": "supervisor", "disableAgent": "supervisor",
+    "enableAgent": "supervisor", "removeAgent": "supervisor", "logout": "own", "login": None, "health": None,
+    "metrics": None,
 }
 # "own": a token of sue's own, logged in for the test (logging out voids it, not the one the others share).
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
@@ -294,6 +295,9 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert again not in [i["id"] for i in day["sla"]["breaching"]]  # offered a moment ago
     api("getStatsToday", "ann", 403)
     api("getStatsToday", "bot", 403)
+    assert api("getUndelivered", "sue", 200) == {"total": 0, "items": []}
+    api("getUndelivered", "ann", 403)
+    api("getUndelivered", "bot", 403)
     api("abandonHandoff", "bot", 200, id=again)
 
 
@@ -509,7 +513,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
     calls = [("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
              ("postMessage", "bot", live[0], {"text": "hello?"}), ("acceptHandoff", "sue", live[0], None),
              ("postNote", "sue", live[0], {"text": "noted"}), ("listAgents", "sue", None, None),
-             ("getStatsToday", "sue", None, None),
+             ("getStatsToday", "sue", None, None), ("getUndelivered", "sue", None, None),
              ("transferHandoff", "sue", live[0], {"skill_group": "general", "reason": "x"}),
              ("releaseHandoff", "sue", live[0], None),
              ("closeHandoff", "sue", live[0], {"resolved": True, "wrap_up": api.wrap_up[0]}),

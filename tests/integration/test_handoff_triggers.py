@@ -68,7 +68,9 @@ def say(stack: RunCommand, sender: str, text: str, customer: Optional[Dict[str, 
 def recorded_request(stack: RunCommand, sender: str) -> Optional[Dict[str, Any]]:
     raw = stack.redis.get(f"shop:tracker:{sender}")  # type: ignore[attr-defined]
     events = json.loads(raw)["events"] if raw else []
-    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "handoff_request"]
+    # the latest request made (the slot is cleared again after a ticket, the request stays in the events)
+    values = [e["value"] for e in events if e.get("event") == "slot" and e.get("name") == "handoff_request"
+              and e.get("value") is not None]
     return values[-1] if values else None
 
 

@@ -25,3 +25,13 @@ def test_unknown_command_is_refused_with_a_hint():
     result = subprocess.run([str(ROOT / "run"), "frobnicate"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "unknown command 'frobnicate'" in result.stderr
+
+
+def test_run_refuses_two_redis_for_the_outbox_with_a_clear_message(tmp_path):
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "BOT_RUN_DIR": str(tmp_path / "run"),
+           "REDIS_URL": "redis://127.0.0.1:6379/0", "HANDOFF_REDIS_URL": "redis://127.0.0.1:6399/0"}
+    result = subprocess.run([str(ROOT / "run"), "run", "--no-train"], capture_output=True, text=True, timeout=120,
+                            env=env)
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr and "HANDOFF_REDIS_URL" in result.stderr and "same Redis" in result.stderr
+    assert not (tmp_path / "run" / "run.lock").exists()  # refused before anything started

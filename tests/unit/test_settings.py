@@ -19,3 +19,39 @@ def test_redis_url_is_parsed_and_checked():
 def test_the_rasa_server_listens_on_the_loopback_unless_bot_interface_says_otherwise():
     assert Settings.from_env({}).interface == "127.0.0.1"
     assert Settings.from_env({"BOT_INTERFACE": "0.0.0.0"}).interface == "0.0.0.0"
+@pytest.mark.parametrize("env", [
+    {"REDIS_URL": "redis://db-a:6379/0", "HANDOFF_REDIS_URL": "redis://db-b:6379/0"},
+    {"REDIS_URL": "redis://db-a:6379/0", "HANDOFF_REDIS_URL": "redis://db-a:6379/1"},
+    {"HANDOFF_REDIS_URL": "redis://db-b:6379/0"},  # the run command would start its own Redis for the bot
+    {"REDIS_PORT": "6390", "HANDOFF_REDIS_URL": "redis://127.0.0.1:6379/0"},
+])
+def test_the_outbox_is_never_written_to_one_redis_and_read_from_another(env):
+    with pytest.raises(SettingsError, match="HANDOFF_REDIS_URL") as refused:
+        Settings.from_env(env)
+    assert "same Redis" in str(refused.value)
+
+
+@pytest.mark.parametrize("env", [
+    {"REDIS_URL": "redis://:pw@localhost:6379/0", "HANDOFF_REDIS_URL": "redis://127.0.0.1/0"},
+    {"REDIS_PORT": "6390", "HANDOFF_REDIS_URL": "redis://localhost:6390"},
+    {"REDIS_URL": "redis://db-a:6379/2"},
+])
+def test_one_redis_named_two_ways_is_fine(env):
+    Settings.from_env(env)
+
+
+def test_the_bridge_and_the_action_server_refuse_two_redis_when_started_alone(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": "redis://127.0.0.1:6379/0",
+           "HANDOFF_REDIS_URL": "redis://127.0.0.1:6380/0", "HANDOFF_URL": "http://127.0.0.1:1",
+           "HANDOFF_BOT_TOKEN": "t"}
+    bridge = subprocess.run([sys.executable, "-c", "from bot.handoff_bridge import HandoffBridge; HandoffBridge.from_env()"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert bridge.returncode != 0 and "same Redis" in bridge.stderr
+    actions = subprocess.run([sys.executable, "-m", "actions", "--port", "1"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert actions.returncode == 2 and "same Redis" in actions.stderr
