@@ -24,7 +24,8 @@ the scripts may touch any of them):
   accounts      set    every account's id (accounts:complete: set once the accounts saved before this
                        index existed were found with one SCAN)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
-  events        stream every transition, written by the same script (capped, ~100,000 entries)
+  events        stream every transition, written by the same script; trimmed by the sweeper, never past what
+                a consumer group has not acknowledged (handoff/event_retention.py)
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import redis.asyncio as aioredis
 import ujson
 
+from handoff.event_retention import TRIM_EVENTS
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
 
@@ -59,7 +61,7 @@ local function log(eid, status, now, agent, detail)
              cjson.encode({at = tonumber(now), status = status, agent = agent, detail = detail or ''}))
 end
 local function emit(to, ev)
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'to', to or '', 'e', cjson.encode(ev))
+  redis.call('XADD', P .. 'events', '*', 'to', to or '', 'e', cjson.encode(ev))
 end
 local function enqueue(grp, eid, rnk, now)
   redis.call('ZADD', P .. 'queue:' .. grp, rnk, eid)
@@ -407,6 +409,7 @@ class RedisStore(Store):
             "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY,
             "add_note": ADD_NOTE}.items()}
         self._forget = client.register_script(FORGET_AGENT)
+        self._trim_events = client.register_script(TRIM_EVENTS)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "{ho}:", **kwargs: Any) -> "RedisStore":
@@ -673,3 +676,7 @@ class RedisStore(Store):
     async def last_event_id(self) -> str:
         last = await self.r.xrevrange(f"{self.p}events", count=1)
         return last[0][0] if last else "0-0"
+
+    async def trim_events(self, cap: int) -> int:
+        trimmed, length, _oldest_needed = await self._trim_events(keys=[f"{self.p}events"], args=[cap])
+        return int(length)

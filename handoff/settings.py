@@ -27,6 +27,9 @@ class Settings:
     sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
     agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
     max_body_bytes: int = 1_000_000
+    # The event stream keeps what any consumer group (the bot's bridge) has not acknowledged, however much;
+    # with no group at all, about this many events (handoff/event_retention.py).
+    events_cap: int = 100_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
     canned_responses_file: Path = ROOT / "policy" / "canned_responses.yml"
     # Browser origins besides the service's own that may open the agents' WebSocket (the pages it serves
@@ -77,6 +80,7 @@ class Settings:
             sweep_seconds=sweep_seconds,
             agent_grace_seconds=grace,
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
+            events_cap=int(number("HANDOFF_EVENTS_CAP", cls.events_cap, int)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
             canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),
             allowed_origins=origins(env.get("HANDOFF_ALLOWED_ORIGINS", "")),
