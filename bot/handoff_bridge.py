@@ -55,7 +55,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREF
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet, UserUttered
 from redis.exceptions import LockError
 
-from bot.handoff_events import LAST_EVENT, EventFollower  # noqa: F401 (LAST_EVENT: the position kept before)
+from bot.handoff_events import EventFollower
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)

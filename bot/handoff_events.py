@@ -66,6 +66,13 @@ class EventFollower:
     async def run(self) -> None:
         await self._until_done(self._join)
         await self._until_done(self._take_over)
+        try:
+            await self._follow()
+        finally:  # the leader lock is lost: what is still being handled stays pending for the next leader
+            for task in list(self._open):
+                task.cancel()
+
+    async def _follow(self) -> None:
         chains: Dict[str, asyncio.Task] = {}
         position = "0"  # first this consumer's own pending entries (the ones just claimed), then new ones
         while True:
