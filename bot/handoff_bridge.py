@@ -400,7 +400,7 @@ class HandoffBridge:
                 if kind == "closed":  # the rules say so and run the satisfaction survey
                     await self.trigger(conversation, CLOSED_INTENT)
             else:  # the bot has it already (the action server said "ticket" itself), or this is a retry
-                await self._push_again(conversation)
+                await self._end_again(conversation, kind, event["escalation"])
             async with self.redis.pipeline(transaction=True) as pipe:
                 await pipe.hdel(ACTIVE, conversation).hdel(POSITION, conversation).zrem(LEFT, conversation).hdel(
                     AGENT_NAMES, conversation).execute()
@@ -465,19 +465,42 @@ class HandoffBridge:
             logger.warning("no way to push to %s on channel %s: the message is in the tracker only", conversation,
                            channel)
             return
-        await push(conversation, {"text": text, **{k: metadata[k] for k in PUBLIC_FIELDS
+        await push(conversation, {"text": text, **{k: metadata[k] for k in (*PUBLIC_FIELDS, "buttons")
                                                    if metadata.get(k) is not None}})
 
-    async def _push_again(self, conversation: str) -> None:
-        """On a retry of an ending, push again what its first try stored (its notice) before it failed."""
+    async def _end_again(self, conversation: str, kind: str, escalation: str) -> None:
+        """A retry of an ending whose first try failed half-way (the bot has the conversation back already):
+        push again what it said, with the same message ids, and finish what it did not (the listen that ends
+        the bot's turn, the survey after a close)."""
         handling = _HANDLING.get()
-        if handling is None:
-            return
-        tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
-        for e in tracker.events:
-            meta = (e.metadata or {}) if isinstance(e, BotUttered) else {}
-            if str(meta.get("message_id") or "").startswith(f"{handling.event_id}/") and e.text:
-                await self._push(conversation, tracker, e.text, meta)
+        agent = self.app.ctx.agent
+        tracker = await agent.processor.get_tracker(conversation)
+        events = list(tracker.events)
+        mine = f"{handling.event_id}/" if handling else None
+        start = next((i for i, e in enumerate(events) if mine and (
+            isinstance(e, BotUttered) and str((e.metadata or {}).get("message_id") or "").startswith(mine)
+            or kind == "closed" and isinstance(e, SlotSet) and e.key == "survey_escalation" and e.value == escalation)),
+            None)
+        if start is None:
+            return  # not this event's doing: the action server ended the handoff itself
+        after = events[start:]
+        triggered = next((i for i, e in enumerate(after) if isinstance(e, UserUttered)
+                          and (e.intent or {}).get("name") == CLOSED_INTENT), None)
+        for i, e in enumerate(after):
+            if not isinstance(e, BotUttered) or not e.text:
+                continue
+            meta = e.metadata or {}
+            if triggered is not None and i > triggered:  # the survey's questions, numbered as trigger() did
+                meta = {**notice_fields(meta), "message_id": self._message_id()}
+                if (e.data or {}).get("buttons"):
+                    meta["buttons"] = e.data["buttons"]
+            elif not str(meta.get("message_id") or "").startswith(str(mine)):
+                continue
+            await self._push(conversation, tracker, e.text, meta)
+        if not any(isinstance(e, ActionExecuted) and e.action_name == ACTION_LISTEN_NAME for e in after):
+            await self._update_tracker(conversation, [ActionExecuted(ACTION_LISTEN_NAME)])
+        if kind == "closed" and triggered is None:
+            await self.trigger(conversation, CLOSED_INTENT)
 
     async def say(self, conversation: str, response: str, **values: Any) -> None:
         """Say one of the domain's responses (wording stays in domain.yml)."""

@@ -17,16 +17,17 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from bot.handoff_bridge import ACTIVE, HandoffBridge
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 
 Pushed = List[Tuple[str, Dict[str, Any]]]
+DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
 
 class RasaApp:
     """What the bridge uses of Rasa's app: tracker store, lock store, NLG. `fail_saves` tracker writes fail."""
 
     def __init__(self, channel: str) -> None:
-        self.store = InMemoryTrackerStore(Domain.empty())
+        self.store = InMemoryTrackerStore(DOMAIN)
         self.channel = channel
         self.fail_saves = 0
         processor = SimpleNamespace(get_tracker=self.get_tracker, save_tracker=self.save_tracker)
@@ -252,3 +253,48 @@ def test_a_rest_callback_that_fails_once_is_retried_and_the_shop_gets_the_messag
     tries_of_first = [body for _, body in answered if body.get("text") == "first"]
     assert [s for s, b in answered if b.get("text") == "first"] == [500, 200]
     assert len({b["message_id"] for b in tries_of_first}) == 1 and tries_of_first[0]["message_id"]
+
+
+def test_the_hand_back_notice_that_fails_once_is_pushed_again_and_the_bot_listens(redis_server: str):
+    """The agent releases the chat; the push of "You're back with the assistant" fails once."""
+    from rasa.shared.core.events import ActionExecuted, ConversationPaused, ConversationResumed
+
+    conversation = f"conv-{uuid.uuid4().hex[:8]}"
+    pushed: Pushed = []
+    failed: List[str] = []
+
+    async def run() -> Any:
+        app = RasaApp("socketio")
+        bridge = new_bridge(redis_server, app)
+        tracker = await app.get_tracker(conversation)
+        tracker.update(ConversationPaused())  # the action server handed off
+        await app.store.save(tracker)
+
+        async def push(to: str, message: Dict[str, Any]) -> None:
+            if message.get("handoff") == "released" and not failed:
+                failed.append(message["text"])
+                raise ConnectionError("socket.io manager unavailable")
+            pushed.append((to, message))
+
+        bridge.register_output("socketio", push)
+
+        def write() -> None:
+            stream_events(redis_server, bridge.stream, conversation, "e-5", ["Over to the assistant."])
+            redis_lib.Redis.from_url(redis_server).xadd(bridge.stream, {"to": "", "e": json.dumps(
+                {"type": "released", "conversation_id": conversation, "escalation": "e-5"})})
+
+        await follow_until(bridge, pushed, 1, write)
+        await asyncio.sleep(1.0)  # the retry
+        active = await bridge.redis.hget(ACTIVE, conversation)
+        await bridge.redis.close()
+        return await app.store.retrieve(conversation), active
+
+    tracker, active = asyncio.run(run())
+    assert failed == ["[utter_handoff_released]"]
+    assert [(m["text"], m.get("handoff")) for _, m in pushed] == [
+        ("Over to the assistant.", None), ("[utter_handoff_released]", "released")]
+    assert not tracker.is_paused() and active is None
+    events = list(tracker.events)
+    assert sum(isinstance(e, ConversationResumed) for e in events) == 1
+    assert [e.text for e in events if isinstance(e, BotUttered)] == ["Over to the assistant.", "[utter_handoff_released]"]
+    assert isinstance(events[-1], ActionExecuted) and events[-1].action_name == "action_listen"
