@@ -87,11 +87,18 @@ class EventFollower:
                 await asyncio.sleep(0.5)
                 continue
             except ResponseError as e:
-                if "NOGROUP" not in str(e):
-                    raise
-                logger.warning("handoff events: the consumer group is gone (Redis lost its data?); joining again")
-                await self._until_done(lambda: self._join(self.last_seen or "0"))
-                position = "0"
+                if "NOGROUP" in str(e):
+                    logger.warning("handoff events: the consumer group is gone (Redis lost its data?); joining again")
+                    await self._until_done(lambda: self._join(self.last_seen or "0"))
+                    position = "0"
+                    continue
+                logger.exception("handoff events: reading %s failed", self.stream)
+                await asyncio.sleep(1.0)
+                continue
+            except Exception:  # noqa: BLE001 - never stop following while holding the lead
+                logger.exception("handoff events: reading %s failed", self.stream)
+                await asyncio.sleep(1.0)
+                position = ">"  # an unreadable pending entry (deleted by hand) must not stall the new ones
                 continue
             entries: List[Tuple[str, Any]] = reply[0][1] if reply else []
             if position != ">":

@@ -298,3 +298,32 @@ def test_the_hand_back_notice_that_fails_once_is_pushed_again_and_the_bot_listen
     assert sum(isinstance(e, ConversationResumed) for e in events) == 1
     assert [e.text for e in events if isinstance(e, BotUttered)] == ["Over to the assistant.", "[utter_handoff_released]"]
     assert isinstance(events[-1], ActionExecuted) and events[-1].action_name == "action_listen"
+
+
+def test_the_bridge_joins_again_when_redis_lost_the_stream_and_its_group(redis_server: str):
+    conversation = f"conv-{uuid.uuid4().hex[:8]}"
+    pushed: Pushed = []
+
+    async def run() -> None:
+        app = RasaApp("socketio")
+        bridge = new_bridge(redis_server, app)
+
+        async def push(to: str, message: Dict[str, Any]) -> None:
+            pushed.append((to, message))
+
+        bridge.register_output("socketio", push)
+
+        def write() -> None:
+            stream_events(redis_server, bridge.stream, conversation, "e-6", ["before"])
+            import time
+            time.sleep(1.0)
+            redis_lib.Redis.from_url(redis_server).delete(bridge.stream)  # a Redis restarted without its data
+            time.sleep(0.5)
+            stream_events(redis_server, bridge.stream, conversation, "e-6", ["after"])
+
+        await follow_until(bridge, pushed, 2, write)
+        await bridge.redis.hdel(ACTIVE, conversation)
+        await bridge.redis.close()
+
+    asyncio.run(run())
+    assert [m["text"] for _, m in pushed if m.get("agent")] == ["before", "after"]
