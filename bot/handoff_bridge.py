@@ -473,28 +473,32 @@ class HandoffBridge:
         push again what it said, with the same message ids, and finish what it did not (the listen that ends
         the bot's turn, the survey after a close)."""
         handling = _HANDLING.get()
-        agent = self.app.ctx.agent
-        tracker = await agent.processor.get_tracker(conversation)
+        if handling is None:
+            return
+        tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
         events = list(tracker.events)
-        mine = f"{handling.event_id}/" if handling else None
-        start = next((i for i, e in enumerate(events) if mine and (
+        mine = f"{handling.event_id}/"
+        start = next((i for i, e in enumerate(events) if (
             isinstance(e, BotUttered) and str((e.metadata or {}).get("message_id") or "").startswith(mine)
-            or kind == "closed" and isinstance(e, SlotSet) and e.key == "survey_escalation" and e.value == escalation)),
-            None)
+            or kind == "closed" and isinstance(e, SlotSet) and e.key == "survey_escalation"
+            and e.value == escalation)), None)
         if start is None:
             return  # not this event's doing: the action server ended the handoff itself
         after = events[start:]
         triggered = next((i for i, e in enumerate(after) if isinstance(e, UserUttered)
                           and (e.intent or {}).get("name") == CLOSED_INTENT), None)
+        # The bot's turn after the trigger ends at the customer's next message (what follows was pushed as usual).
+        answered = next((i for i, e in enumerate(after) if triggered is not None and i > triggered
+                         and isinstance(e, UserUttered)), len(after))
         for i, e in enumerate(after):
             if not isinstance(e, BotUttered) or not e.text:
                 continue
             meta = e.metadata or {}
-            if triggered is not None and i > triggered:  # the survey's questions, numbered as trigger() did
+            if triggered is not None and triggered < i < answered:  # the survey's first questions, as trigger() did
                 meta = {**notice_fields(meta), "message_id": self._message_id()}
                 if (e.data or {}).get("buttons"):
                     meta["buttons"] = e.data["buttons"]
-            elif not str(meta.get("message_id") or "").startswith(str(mine)):
+            elif not str(meta.get("message_id") or "").startswith(mine):
                 continue
             await self._push(conversation, tracker, e.text, meta)
         if not any(isinstance(e, ActionExecuted) and e.action_name == ACTION_LISTEN_NAME for e in after):

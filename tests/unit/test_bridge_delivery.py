@@ -296,7 +296,8 @@ def test_the_hand_back_notice_that_fails_once_is_pushed_again_and_the_bot_listen
     assert not tracker.is_paused() and active is None
     events = list(tracker.events)
     assert sum(isinstance(e, ConversationResumed) for e in events) == 1
-    assert [e.text for e in events if isinstance(e, BotUttered)] == ["Over to the assistant.", "[utter_handoff_released]"]
+    assert [e.text for e in events if isinstance(e, BotUttered)] == ["Over to the assistant.",
+                                                                     "[utter_handoff_released]"]
     assert isinstance(events[-1], ActionExecuted) and events[-1].action_name == "action_listen"
 
 
