@@ -1,10 +1,14 @@
 """The Rasa server's side of a live handoff: one bridge per Rasa process, started by the channels.
 
 - It follows the handoff service's event stream (``{ho}:events`` in Redis, the service's published
-  interface; the last id read is kept in Redis so a restart misses nothing) and acts on the events of
+  interface) as the consumer group ``bridge`` (bot/handoff_events.py: an event is acknowledged once handled,
+  a failed one is tried again, in order per conversation, then parked) and acts on the events of
   its conversations: an agent joined, an agent's message, the chat released, closed, made a ticket or
   abandoned. What it says to the customer is stored in the conversation's tracker (agent messages
   as bot messages marked ``{"agent": id}``) and sent through the channel the customer last wrote on.
+  Every message it pushes carries a ``message_id``, the same on every try (``<event id>/<n>`` for what an
+  event says, stored with the message in the tracker, which holds it once), so the customer's side drops a
+  repeat: delivery is at least once.
 - While an agent holds a conversation (between ``created`` and the end) the channel forwards every
   customer message to the service too (``forward``); the tracker is paused, so Rasa stores the
   message but predicts nothing.
@@ -40,8 +44,9 @@ import json
 import logging
 import os
 import time
-from collections import deque
-from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple
+import uuid
+from contextvars import ContextVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -50,6 +55,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREF
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet, UserUttered
 from redis.exceptions import LockError
 
+from bot.handoff_events import EventFollower
 from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
 from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
@@ -64,7 +70,6 @@ AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name
 CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
 STATS_TTL_SECONDS = 3 * 86400
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
-LAST_EVENT = "shop:handoff:last_event"
 FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
 PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
 LEADER = "shop:handoff:bridge"
@@ -91,7 +96,17 @@ NOTICES: Dict[str, Optional[str]] = {
     "utter_survey_thanks": None,
 }
 # What a message pushed to a customer may carry besides its text and buttons.
-PUBLIC_FIELDS = ("agent", "agent_name", "notice", "handoff", "queue_position")
+PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position")
+
+
+class _Handling:
+    """The event being handled (in its task's context): the ids of the messages it says derive from it."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id, self.said = event_id, 0
+
+
+_HANDLING: ContextVar[Optional[_Handling]] = ContextVar("handoff_event", default=None)
 
 
 def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -125,13 +140,16 @@ class NoticeCollector(CollectingOutputChannel):
 
 class HandoffBridge(OutboxMixin):
     def __init__(self, redis_url: str, service_url: str, token: str, prefix: str = "{ho}:",
-                 customer_grace_seconds: float = 60.0, position_seconds: float = 5.0) -> None:
+                 customer_grace_seconds: float = 60.0, position_seconds: float = 5.0, event_tries: int = 10,
+                 retry_seconds: float = 1.0) -> None:
         self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
         self.service_url = service_url.rstrip("/")
         self.token = token
         self.stream = f"{prefix}events"
         self.customer_grace_seconds = customer_grace_seconds
         self.position_seconds = position_seconds
+        self.event_tries = event_tries  # a failing event is tried this often, then parked (bot/handoff_events.py)
+        self.retry_seconds = retry_seconds  # the first retry's delay, doubling up to a minute
         self.outputs: Dict[str, Push] = {}
         self.app: Any = None
         self.tasks: List[asyncio.Task] = []
@@ -148,7 +166,9 @@ class HandoffBridge(OutboxMixin):
             return None
         return cls(redis_url, url, token, os.environ.get("HANDOFF_REDIS_PREFIX", "{ho}:"),
                    float(os.environ.get("HANDOFF_CUSTOMER_GRACE_SECONDS", "60")),
-                   float(os.environ.get("HANDOFF_POSITION_SECONDS", "5")))
+                   float(os.environ.get("HANDOFF_POSITION_SECONDS", "5")),
+                   int(os.environ.get("HANDOFF_EVENT_TRIES", "10")),
+                   float(os.environ.get("HANDOFF_EVENT_RETRY_SECONDS", "1")))
 
     def register_output(self, channel: str, push: Push) -> None:
         self.outputs[channel] = push
@@ -291,7 +311,7 @@ class HandoffBridge(OutboxMixin):
 
     async def history(self, conversation: str, limit: int = 100) -> Dict[str, Any]:
         """What the customer has seen of the conversation, from its tracker: {"total": lines in all,
-        "lines": the last `limit` as {"speaker", "text", "agent_name"?}}. The web chat uses it after a
+        "lines": the last `limit` as {"speaker", "text", "agent_name"?, "message_id"?}}. The web chat uses it after a
         reconnect to show what was pushed while it was offline."""
         tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
         lines: List[Dict[str, Any]] = []
@@ -301,6 +321,8 @@ class HandoffBridge(OutboxMixin):
             elif isinstance(e, BotUttered) and e.text:
                 data = e.metadata or {}
                 line = {"speaker": "agent" if data.get("agent") else "bot", "text": e.text}
+                if data.get("message_id"):
+                    line["message_id"] = data["message_id"]
                 if data.get("agent"):
                     line["agent_name"] = data.get("agent_name") or data["agent"]
                 elif data.get("utter_action") in NOTICES:
@@ -330,46 +352,15 @@ class HandoffBridge(OutboxMixin):
 
     # -- agent -> customer -----------------------------------------------------------------------
     async def _follow_events(self) -> None:
-        last = await self.redis.get(LAST_EVENT)
-        if last is None:
-            found = await self.redis.xrevrange(self.stream, count=1)
-            last = found[0][0] if found else "0-0"
-        # Conversations are handled side by side, each one's events strictly in order (a chain of tasks per
-        # conversation). The position kept in Redis is the newest event with every event before it done, so a
-        # restart repeats at most the events in flight (at least once, never skipped).
-        in_flight: Deque[Tuple[str, asyncio.Task]] = deque()
-        chains: Dict[str, asyncio.Task] = {}
-        while True:
-            try:
-                reply = await self.redis.xread({self.stream: last}, count=200, block=50 if in_flight else 2000)
-            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as e:
-                logger.warning("handoff events: Redis unavailable (%s); retrying", e)
-                await asyncio.sleep(0.5)
-                continue
-            for _stream, entries in reply or []:
-                for event_id, fields in entries:
-                    event = json.loads(fields["e"])
-                    key = str(event.get("conversation_id") or "")
-                    chains[key] = asyncio.ensure_future(self._in_turn(chains.get(key), event_id, event))
-                    in_flight.append((event_id, chains[key]))
-                    last = event_id
-            done_to = None
-            while in_flight and in_flight[0][1].done():
-                done_to = in_flight.popleft()[0]
-            if done_to is not None:
-                await self.redis.set(LAST_EVENT, done_to)
-                for key in [k for k, task in chains.items() if task.done()]:
-                    del chains[key]
+        """Handle the service's events as the consumer group ``bridge`` (bot/handoff_events.py)."""
+        await EventFollower(self.redis, self.stream, self._handle_event, self.event_tries, self.retry_seconds).run()
 
-    async def _in_turn(self, previous: Optional[asyncio.Task], event_id: str, event: Dict[str, Any]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
+    async def _handle_event(self, event_id: str, event: Dict[str, Any]) -> None:
+        token = _HANDLING.set(_Handling(event_id))  # each try says the same message ids
         try:
             await self._on_event(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # one bad event must not stop the others
-            logger.exception("handoff event %s failed", event_id)
+        finally:
+            _HANDLING.reset(token)
 
     async def _on_event(self, event: Dict[str, Any]) -> None:
         kind, conversation = event.get("type"), event.get("conversation_id")
@@ -398,19 +389,21 @@ class HandoffBridge(OutboxMixin):
             await self.deliver(conversation, message["text"],
                                {"agent": author, "agent_name": await self.agent_name(conversation, author)})
         elif kind in ENDINGS:
+            # The conversation is forgotten last, so that a failed try is tried again from the start.
+            if await self._paused(conversation):
+                values = {}
+                if kind == "ticket":
+                    reply_by = ((event.get("outcome") or {}).get("reply_by") or "")
+                    values = {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}
+                survey = [SlotSet("survey_escalation", event["escalation"])] if kind == "closed" else []
+                await self.resume(conversation, ENDINGS[kind], survey, **values)
+                if kind == "closed":  # the rules say so and run the satisfaction survey
+                    await self.trigger(conversation, CLOSED_INTENT)
+            else:  # the bot has it already (the action server said "ticket" itself), or this is a retry
+                await self._end_again(conversation, kind, event["escalation"])
             async with self.redis.pipeline(transaction=True) as pipe:
                 await pipe.hdel(ACTIVE, conversation).hdel(POSITION, conversation).zrem(LEFT, conversation).hdel(
                     AGENT_NAMES, conversation).execute()
-            if not await self._paused(conversation):
-                return  # the bot has the conversation already (the action server said "ticket" itself)
-            values = {}
-            if kind == "ticket":
-                reply_by = ((event.get("outcome") or {}).get("reply_by") or "")
-                values = {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}
-            survey = [SlotSet("survey_escalation", event["escalation"])] if kind == "closed" else []
-            await self.resume(conversation, ENDINGS[kind], survey, **values)
-            if kind == "closed":  # the rules say so and run the satisfaction survey
-                await self.trigger(conversation, CLOSED_INTENT)
 
     async def agent_name(self, conversation: str, agent: Optional[str]) -> Optional[str]:
         """The name of the agent who has the conversation (from their ``assigned`` event); their id when the
@@ -441,18 +434,77 @@ class HandoffBridge(OutboxMixin):
             await agent.processor.save_tracker(tracker)
         return tracker
 
+    @staticmethod
+    def _message_id() -> str:
+        """The id of the next message said: ``<event id>/<n>`` while handling an event (the same on every try
+        of it), else a random one."""
+        handling = _HANDLING.get()
+        if handling is None:
+            return uuid.uuid4().hex
+        handling.said += 1
+        return f"{handling.event_id}/{handling.said}"
+
     async def deliver(self, conversation: str, text: str, metadata: Dict[str, Any],
                       data: Optional[Dict[str, Any]] = None) -> None:
-        """Store a message to the customer in the tracker and push it through their channel."""
-        tracker = await self._update_tracker(conversation, [BotUttered(text, data or {}, metadata)])
+        """Store a message to the customer in the tracker (once: a retry finds it there by its message id) and
+        push it through their channel; raises when the push fails, so that the event is tried again."""
+        metadata = {**metadata, "message_id": metadata.get("message_id") or self._message_id()}
+        agent = self.app.ctx.agent
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            tracker = await agent.processor.get_tracker(conversation)
+            if not any(isinstance(e, BotUttered) and (e.metadata or {}).get("message_id") == metadata["message_id"]
+                       for e in reversed(tracker.events)):
+                tracker.update(BotUttered(text, data or {}, metadata))
+                await agent.processor.save_tracker(tracker)
+        await self._push(conversation, tracker, text, metadata)
+
+    async def _push(self, conversation: str, tracker: Any, text: str, metadata: Dict[str, Any]) -> None:
         channel = tracker.get_latest_input_channel() or "rest"
         push = self.outputs.get(channel)
         if push is None:
             logger.warning("no way to push to %s on channel %s: the message is in the tracker only", conversation,
                            channel)
             return
-        await push(conversation, {"text": text, **{k: metadata[k] for k in PUBLIC_FIELDS
+        await push(conversation, {"text": text, **{k: metadata[k] for k in (*PUBLIC_FIELDS, "buttons")
                                                    if metadata.get(k) is not None}})
+
+    async def _end_again(self, conversation: str, kind: str, escalation: str) -> None:
+        """A retry of an ending whose first try failed half-way (the bot has the conversation back already):
+        push again what it said, with the same message ids, and finish what it did not (the listen that ends
+        the bot's turn, the survey after a close)."""
+        handling = _HANDLING.get()
+        if handling is None:
+            return
+        tracker = await self.app.ctx.agent.processor.get_tracker(conversation)
+        events = list(tracker.events)
+        mine = f"{handling.event_id}/"
+        start = next((i for i, e in enumerate(events) if (
+            isinstance(e, BotUttered) and str((e.metadata or {}).get("message_id") or "").startswith(mine)
+            or kind == "closed" and isinstance(e, SlotSet) and e.key == "survey_escalation"
+            and e.value == escalation)), None)
+        if start is None:
+            return  # not this event's doing: the action server ended the handoff itself
+        after = events[start:]
+        triggered = next((i for i, e in enumerate(after) if isinstance(e, UserUttered)
+                          and (e.intent or {}).get("name") == CLOSED_INTENT), None)
+        # The bot's turn after the trigger ends at the customer's next message (what follows was pushed as usual).
+        answered = next((i for i, e in enumerate(after) if triggered is not None and i > triggered
+                         and isinstance(e, UserUttered)), len(after))
+        for i, e in enumerate(after):
+            if not isinstance(e, BotUttered) or not e.text:
+                continue
+            meta = e.metadata or {}
+            if triggered is not None and triggered < i < answered:  # the survey's first questions, as trigger() did
+                meta = {**notice_fields(meta), "message_id": self._message_id()}
+                if (e.data or {}).get("buttons"):
+                    meta["buttons"] = e.data["buttons"]
+            elif not str(meta.get("message_id") or "").startswith(mine):
+                continue
+            await self._push(conversation, tracker, e.text, meta)
+        if not any(isinstance(e, ActionExecuted) and e.action_name == ACTION_LISTEN_NAME for e in after):
+            await self._update_tracker(conversation, [ActionExecuted(ACTION_LISTEN_NAME)])
+        if kind == "closed" and triggered is None:
+            await self.trigger(conversation, CLOSED_INTENT)
 
     async def say(self, conversation: str, response: str, **values: Any) -> None:
         """Say one of the domain's responses (wording stays in domain.yml)."""
@@ -485,7 +537,8 @@ class HandoffBridge(OutboxMixin):
             await agent.processor.trigger_external_user_uttered(intent, None, tracker, collector)
         push = self.outputs.get(tracker.get_latest_input_channel() or "rest")
         for message in collector.messages if push else []:
-            await push(conversation, {k: v for k, v in message.items() if k != "recipient_id"})
+            await push(conversation, {**{k: v for k, v in message.items() if k != "recipient_id"},
+                                      "message_id": self._message_id()})
 
     # -- waiting customers -----------------------------------------------------------------------
     async def _watch_customers(self) -> None:

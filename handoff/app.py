@@ -13,6 +13,7 @@ import asyncio
 import gc
 import json
 import logging
+import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Set
 from urllib.parse import urlsplit
@@ -184,11 +185,19 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         await app.ctx.store.close()
 
     async def sweeper(app: Sanic) -> None:
+        warned = 0.0
         while True:
             await asyncio.sleep(settings.sweep_seconds)
             try:
                 await app.ctx.service.see(hub.present())  # before the sweep looks for lost agents
                 await app.ctx.service.sweep()
+                # Never past what a reader has not acknowledged (handoff/event_retention.py).
+                kept = await app.ctx.store.trim_events(settings.events_cap)
+                if kept > settings.events_cap and time.monotonic() - warned > 60:
+                    warned = time.monotonic()
+                    log.warning("event stream holds %d events (HANDOFF_EVENTS_CAP %d): a consumer group (the "
+                                "bot's bridge?) has not acknowledged them; they are kept until it does", kept,
+                                settings.events_cap)
             except UNAVAILABLE as e:
                 log.warning("sweep skipped: Redis unavailable (%s)", e)
             except Exception:  # keep sweeping: one bad chat must not stop the others

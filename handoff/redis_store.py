@@ -28,7 +28,8 @@ the scripts may touch any of them):
                        index existed were found with one SCAN)
   (cred:<id> epoch and disabled, revoked:<id>, login:*: see handoff/redis_access.py)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
-  events        stream every transition, written by the same script (capped, ~100,000 entries)
+  events        stream every transition, written by the same script; trimmed by the sweeper, never past what
+                a consumer group has not acknowledged (handoff/event_retention.py)
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ import redis.asyncio as aioredis
 import ujson
 
 from handoff import redis_access
+from handoff.event_retention import TRIM_EVENTS
 from handoff.redis_access import RedisAccess
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
@@ -65,7 +67,7 @@ local function log(eid, status, now, agent, detail)
              cjson.encode({at = tonumber(now), status = status, agent = agent, detail = detail or ''}))
 end
 local function emit(to, ev)
-  redis.call('XADD', P .. 'events', 'MAXLEN', '~', 100000, '*', 'to', to or '', 'e', cjson.encode(ev))
+  redis.call('XADD', P .. 'events', '*', 'to', to or '', 'e', cjson.encode(ev))
 end
 local function enqueue(grp, eid, rnk, now)
   redis.call('ZADD', P .. 'queue:' .. grp, rnk, eid)
@@ -442,6 +444,7 @@ class RedisStore(RedisAccess, Store):
             "add_note": ADD_NOTE, **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
         self._plain = {name: client.register_script(src) for name, src in redis_access.PLAIN.items()}
         self._forget = client.register_script(FORGET_AGENT)
+        self._trim_events = client.register_script(TRIM_EVENTS)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "{ho}:", **kwargs: Any) -> "RedisStore":
@@ -715,3 +718,7 @@ class RedisStore(RedisAccess, Store):
     async def last_event_id(self) -> str:
         last = await self.r.xrevrange(f"{self.p}events", count=1)
         return last[0][0] if last else "0-0"
+
+    async def trim_events(self, cap: int) -> int:
+        trimmed, length, _oldest_needed = await self._trim_events(keys=[f"{self.p}events"], args=[cap])
+        return int(length)

@@ -33,6 +33,9 @@ class Settings:
     login_window_seconds: int = 900
     auth_cache_seconds: float = 5.0  # how long a process trusts its copy of an account's access (handoff/access.py)
     max_body_bytes: int = 1_000_000
+    # The event stream keeps what any consumer group (the bot's bridge) has not acknowledged, however much;
+    # with no group at all, about this many events (handoff/event_retention.py).
+    events_cap: int = 100_000
     skill_groups_file: Path = ROOT / "policy" / "skill_groups.yml"
     canned_responses_file: Path = ROOT / "policy" / "canned_responses.yml"
     # Browser origins besides the service's own that may open the agents' WebSocket (the pages it serves
@@ -92,6 +95,7 @@ class Settings:
             login_window_seconds=int(number("HANDOFF_LOGIN_WINDOW_SECONDS", cls.login_window_seconds, int)),
             auth_cache_seconds=number("HANDOFF_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, float, -1),
             max_body_bytes=int(number("HANDOFF_MAX_BODY_BYTES", cls.max_body_bytes, int, 1024)),
+            events_cap=int(number("HANDOFF_EVENTS_CAP", cls.events_cap, int)),
             skill_groups_file=Path(env.get("HANDOFF_SKILL_GROUPS", str(cls.skill_groups_file))),
             canned_responses_file=Path(env.get("HANDOFF_CANNED_RESPONSES", str(cls.canned_responses_file))),
             allowed_origins=origins(env.get("HANDOFF_ALLOWED_ORIGINS", "")),

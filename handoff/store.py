@@ -358,6 +358,11 @@ class Store(abc.ABC):
     async def last_event_id(self) -> str:
         """The newest event's id ("0-0" when there is none)."""
 
+    async def trim_events(self, cap: int) -> int:
+        """Drop old events that no consumer group still needs (about ``cap`` kept when there is no group);
+        the number of events left. The in-memory twin keeps them all."""
+        return 0
+
     async def ping(self) -> None:
         """Raise if the storage cannot be reached."""
 

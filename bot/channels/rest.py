@@ -1,6 +1,7 @@
 """The REST channel with its input checked: bad requests get a clear 4xx JSON error, never a stack trace."""
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -22,6 +23,13 @@ from bot.handoff_bridge import NoticeCollector, bridge
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
+CALLBACK_DELAYS = (0.0, 0.5, 2.0)  # a callback's tries; then the bridge tries the event again later
+
+
+class CallbackFailed(Exception):
+    """The shop's callback could not take a message (unreachable, or 408/429/5xx on every try)."""
+
+
 UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assistant: POST /webhooks/rest/conversations "
                   "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see README)")
 
@@ -35,9 +43,14 @@ class CheckedRestInput(RestInput):
 
     Messages that do not answer a request (an agent's, "Ann has joined") are POSTed to the shop's
     callback URL (``callback_url`` in credentials.yml, or REST_CALLBACK_URL) as
-    {"recipient_id": <handle>, "text", "buttons"?, "agent"?, "agent_name"?, "notice"?, "handoff"?,
-    "queue_position"?}, the format of Rasa's callback channel plus who is talking (bot/handoff_bridge.py).
-    Replies to a request carry the same notice fields."""
+    {"recipient_id": <handle>, "message_id", "text", "buttons"?, "agent"?, "agent_name"?, "notice"?,
+    "handoff"?, "queue_position"?}, the format of Rasa's callback channel plus who is talking
+    (bot/handoff_bridge.py). Replies to a request carry the same notice fields.
+
+    Callbacks are delivered at least once: a connection error, 408, 429 or 5xx is tried again a few times
+    (CALLBACK_DELAYS), then the bridge tries the whole event again with backoff; the same message always has
+    the same ``message_id``, so the shop must drop one it has already taken. Another 4xx is logged and not
+    tried again (the shop refused it)."""
 
     def __init__(self, callback_url: Optional[str] = None) -> None:
         self.callback_url = callback_url or os.environ.get("REST_CALLBACK_URL") or None
@@ -70,9 +83,22 @@ class CheckedRestInput(RestInput):
                     return
                 if "s" not in session:
                     session["s"] = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-                async with session["s"].post(callback, json={"recipient_id": sign(conversation), **message}) as r:
-                    if r.status >= 300:
-                        logger.warning("REST callback answered %s for %s", r.status, conversation)
+                problem = ""
+                for delay in CALLBACK_DELAYS:
+                    await asyncio.sleep(delay)
+                    try:
+                        async with session["s"].post(callback, json={"recipient_id": sign(conversation),
+                                                                     **message}) as r:
+                            if r.status < 300:
+                                return
+                            problem = f"answered {r.status}"
+                            if r.status < 500 and r.status not in (408, 429):
+                                logger.warning("REST callback refused the message %s to %s: %s",
+                                               message.get("message_id"), conversation, r.status)
+                                return
+                    except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                        problem = repr(e)
+                raise CallbackFailed(f"REST callback for {conversation}: {problem}")
 
             live.register_output(self.name(), push)
 

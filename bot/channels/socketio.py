@@ -15,7 +15,8 @@ handshake, WebSocket and polling alike), plus the origins listed in CHAT_ALLOWED
 X-Forwarded-Host if it changes the host) for the page's own origin to be recognised.
 
 What the widget needs to tell speakers apart rides on `bot_uttered`: an agent's message carries `agent` and
-`agent_name`, a notice `"notice": true` (with `handoff` and, in the queue, `queue_position`); see
+`agent_name`, a notice `"notice": true` (with `handoff` and, in the queue, `queue_position`); what the bridge
+pushes carries a `message_id`, the same when it is pushed again, so the widget shows it once; see
 bot/handoff_bridge.py.
 """
 from __future__ import annotations

@@ -5,11 +5,14 @@
  *   connect          -> emit session_request {session_id: <stored handle or null>}
  *   session_confirm  <- the conversation handle (kept in localStorage "brightcart_chat_session")
  *   user_uttered     -> {message, session_id[, customData]}
- *   bot_uttered      <- {text, quick_replies|buttons?, agent?, agent_name?, notice?, handoff?, queue_position?}
+ *   bot_uttered      <- {text, quick_replies|buttons?, message_id?, agent?, agent_name?, notice?, handoff?,
+ *                        queue_position?}
  *   typing           <- optional: show the typing indicator
  *
  * Who is talking: a message with `notice: true` is a system notice; one with `agent` / `agent_name` is a
  * person from the team; anything else is the assistant. Every text is set with textContent.
+ * A message whose `message_id` is already on screen is dropped (the server delivers at least once: a retry,
+ * or the history after a reconnect, may bring it again).
  *
  * Script tag options (data-*): data-open="false" starts minimised; data-socket-url / data-socket-path to
  * talk to another server (which must list this page's origin in CHAT_ALLOWED_ORIGINS);
@@ -390,9 +393,18 @@
     renderStatus();
   }
 
+  function messageIdOf(value) {
+    return typeof value === "string" && value ? value : undefined;
+  }
+  function alreadyShown(messageId) {
+    return !!messageId && state.lines.some(function (l) { return l.messageId === messageId; });
+  }
+
   function onBotUttered(message) {
     if (!message || typeof message !== "object") return;
     hideTyping();
+    var messageId = messageIdOf(field(message, "message_id"));
+    if (alreadyShown(messageId)) return; // a repeat: shown and counted once
     var isNotice = field(message, "notice") === true;
     var agent = field(message, "agent_name") || field(message, "agent");
     followHandoff(message, isNotice, agent);
@@ -402,7 +414,8 @@
     var speaker = isNotice ? "system" : agent ? "agent" : "bot";
     state.seen++;
     appendLine({
-      speaker: speaker, text: text, agentName: speaker === "agent" ? String(agent) : undefined, replies: replies
+      speaker: speaker, text: text, agentName: speaker === "agent" ? String(agent) : undefined, replies: replies,
+      messageId: messageId
     });
   }
 
@@ -463,8 +476,8 @@
     var missing = Math.min(total - state.seen, lines.length);
     if (missing > 0) {
       lines.slice(-missing).forEach(function (line) {
-        if (!validLine(line)) return;
-        appendLine({ speaker: line.speaker, text: line.text,
+        if (!validLine(line) || alreadyShown(messageIdOf(line.message_id))) return;
+        appendLine({ speaker: line.speaker, text: line.text, messageId: messageIdOf(line.message_id),
           agentName: line.speaker === "agent" ? String(line.agent_name || "Agent") : undefined });
       });
     }

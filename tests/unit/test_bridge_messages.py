@@ -205,7 +205,7 @@ def test_history_is_what_the_customer_has_seen_of_the_conversation():
         UserUttered("where is my order?"), BotUttered("What's your order number?", metadata={"utter_action": "x"}),
         ActionExecuted("action_listen"),
         BotUttered("You're number 2 in the queue.", metadata={"utter_action": "utter_handoff_queued"}),
-        BotUttered("Hi, Ann here.", metadata={"agent": "ann", "agent_name": "Ann Baker"}),
+        BotUttered("Hi, Ann here.", metadata={"agent": "ann", "agent_name": "Ann Baker", "message_id": "7-0/1"}),
         UserUttered("EXTERNAL: EXTERNAL_handoff_closed"), BotUttered("", metadata={}),
         UserUttered("thanks"),
     ]
@@ -223,7 +223,7 @@ def test_history_is_what_the_customer_has_seen_of_the_conversation():
         {"speaker": "customer", "text": "where is my order?"},
         {"speaker": "bot", "text": "What's your order number?"},
         {"speaker": "system", "text": "You're number 2 in the queue."},
-        {"speaker": "agent", "text": "Hi, Ann here.", "agent_name": "Ann Baker"},
+        {"speaker": "agent", "text": "Hi, Ann here.", "agent_name": "Ann Baker", "message_id": "7-0/1"},
         {"speaker": "customer", "text": "thanks"}]}
     assert asyncio.run(bridge.history("conv-1", limit=2)) == {"total": 5, "lines": everything["lines"][-2:]}
 
