@@ -9,7 +9,9 @@ The leader bridge (bot/handoff_bridge.py) reads the stream as the consumer group
   and the events of its conversation behind it wait: a later event never overtakes an earlier one of the
   same conversation. Other conversations go on meanwhile. After HANDOFF_EVENT_TRIES tries it is parked:
   logged as an error, copied to the list ``shop:handoff:dead_events`` (JSON {"id", "event", "error",
-  "tries", "at"}) and acknowledged, and its conversation goes on.
+  "tries", "at"}) and acknowledged, and its conversation goes on. Supervisors see it (``GET /v1/undelivered``);
+  ``python -m bot.undelivered replay`` writes it to the stream again with its first id in the field
+  ``replay_of``, which it is then handled (and parked again) under, so its message ids do not change.
 - A new leader (the last one died or lost the lock) first claims every pending entry of the group
   (XAUTOCLAIM, whoever held it), handles them in order, then reads new events. Events a leader was handling
   when it died are therefore handled again: delivery is at least once, and every message pushed to a
@@ -35,11 +37,12 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from common.undelivered import DEAD_EVENTS, REPLAY_OF
+
 logger = logging.getLogger(__name__)
 
 GROUP = "bridge"
 LAST_EVENT = "shop:handoff:last_event"  # the position kept before the consumer group: read once, then deleted
-DEAD_EVENTS = "shop:handoff:dead_events"  # list of parked events (JSON), for a person to look at and replay
 MAX_IN_FLIGHT = 2000  # events read but not handled yet; reading pauses beyond this
 RETRY_MAX_SECONDS = 60.0
 UNAVAILABLE = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
@@ -110,7 +113,8 @@ class EventFollower:
                 self.last_seen = event_id
                 event = self._parse(fields)
                 key = str((event or {}).get("conversation_id") or "")
-                task = asyncio.ensure_future(self._in_turn(chains.get(key), event_id, event))
+                origin = (fields.get(REPLAY_OF) if isinstance(fields, dict) else None) or event_id
+                task = asyncio.ensure_future(self._in_turn(chains.get(key), event_id, event, origin))
                 chains[key] = task
                 self._open.add(task)
                 task.add_done_callback(self._open.discard)
@@ -153,17 +157,20 @@ class EventFollower:
             return None
 
     async def _in_turn(self, previous: Optional[asyncio.Task], event_id: str,
-                       event: Optional[Dict[str, Any]]) -> None:
+                       event: Optional[Dict[str, Any]], origin: Optional[str] = None) -> None:
+        """Handle the entry ``event_id`` (under ``origin``, the id it was first written under: a replayed
+        event's message ids are those of its first try), then acknowledge it, or park it."""
+        origin = origin or event_id
         if previous is not None:
             await asyncio.wait([previous])
         if event is None:
             logger.error("handoff event %s is not a JSON object: parked", event_id)
-            await self._until_done(lambda: self._park(event_id, None, "not a JSON object", 0))
+            await self._until_done(lambda: self._park(event_id, origin, None, "not a JSON object", 0))
             return
         delay = self.retry_seconds
         for attempt in range(1, self.tries + 1):
             try:
-                await self.handle(event_id, event)
+                await self.handle(origin, event)
                 break
             except asyncio.CancelledError:
                 raise
@@ -171,7 +178,7 @@ class EventFollower:
                 if attempt == self.tries:
                     logger.exception("handoff event %s (%s of conversation %s) failed %d times: parked in %s",
                                      event_id, event.get("type"), event.get("conversation_id"), attempt, DEAD_EVENTS)
-                    await self._until_done(lambda: self._park(event_id, event, repr(e), attempt))
+                    await self._until_done(lambda: self._park(event_id, origin, event, repr(e), attempt))
                     return
                 logger.warning("handoff event %s (%s of conversation %s) failed (try %d of %d): %r; again in %.1f s",
                                event_id, event.get("type"), event.get("conversation_id"), attempt, self.tries, e,
@@ -180,8 +187,9 @@ class EventFollower:
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
         await self._until_done(lambda: self.redis.xack(self.stream, self.group, event_id))
 
-    async def _park(self, event_id: str, event: Optional[Dict[str, Any]], error: str, tries: int) -> None:
-        record = json.dumps({"id": event_id, "event": event, "error": error, "tries": tries, "at": time.time()})
+    async def _park(self, event_id: str, origin: str, event: Optional[Dict[str, Any]], error: str,
+                    tries: int) -> None:
+        record = json.dumps({"id": origin, "event": event, "error": error, "tries": tries, "at": time.time()})
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.rpush(DEAD_EVENTS, record).xack(self.stream, self.group, event_id).execute()
 

@@ -1,11 +1,16 @@
-"""What the handoff service refused, parked for a person (common/undelivered.py), from the command line:
+"""What did not reach its destination, parked for a person (common/undelivered.py), from the command line:
+requests and survey answers the handoff service refused (``shop:handoff:undelivered``), and events of its
+stream the bridge failed to handle, e.g. an agent's message it could not push (``shop:handoff:dead_events``).
 
-    python -m bot.undelivered list [--conversation ID]     one line per item, oldest first
-    python -m bot.undelivered replay [--conversation ID]   move the items back to their outbox (after a fix)
+    python -m bot.undelivered list [--conversation ID]     one line per item: the refused ones, then the events
+    python -m bot.undelivered replay [--conversation ID]   hand the items on again (after a fix)
 
-A replayed item is sent by the Rasa server's bridge like any item of the outbox: a handoff request reaches the
-team and the customer is told where it stands; a survey answer is stored. Reads REDIS_URL (the run command's
-Redis: ``.run/run.json`` says which).
+A replayed request is sent by the Rasa server's bridge like any item of the outbox: a handoff request reaches the
+team and the customer is told where it stands; a survey answer is stored. A replayed event is written to the
+service's event stream (``<HANDOFF_REDIS_PREFIX>events``, default ``{ho}:events``) again, addressed to no agent,
+with the id it was first written under: the bridge handles it like a new event, under the same message ids, so a
+customer who got the message after all drops the repeat; should it fail again, it is parked again. Reads
+REDIS_URL (the run command's Redis: ``.run/run.json`` says which) and HANDOFF_REDIS_PREFIX.
 """
 from __future__ import annotations
 
@@ -13,43 +18,71 @@ import argparse
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import redis
 
 from common.redis_config import RedisMismatch, outbox_redis_url
-from common.undelivered import OUTBOXES, UNDELIVERED, describe
+from common.undelivered import DEAD_EVENTS, OUTBOXES, UNDELIVERED, describe, describe_dead, replayed
 
 # Move one entry back to its outbox, atomically: it is in exactly one of the two lists at any moment.
 REPLAY = """
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) return 1 end
 return 0
 """
+# Hand one parked event back to the bridge, atomically: it is in the dead list or in the stream, never both.
+REPLAY_EVENT = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2)) end
+return false
+"""
 
 
 def entries(client: "redis.Redis", conversation: Optional[str] = None) -> List[str]:
-    """The raw entries, oldest first; only those of `conversation` (or of its escalation) when given."""
-    raw = client.lrange(UNDELIVERED, 0, -1)
+    """The raw entries, the refused ones then the parked events, each oldest first; only those of
+    `conversation` (or of its escalation) when given."""
+    raw = client.lrange(UNDELIVERED, 0, -1) + client.lrange(DEAD_EVENTS, 0, -1)
     if conversation is None:
         return raw
-    return [r for r in raw if conversation in (describe(r).get("conversation_id"), describe(r).get("escalation"))]
+    return [r for r in raw if conversation in (shown(r).get("conversation_id"), shown(r).get("escalation"))]
 
 
-def replay(client: "redis.Redis", conversation: Optional[str] = None) -> int:
-    """Move the entries (of `conversation`) back to their outbox; how many were moved."""
-    script = client.register_script(REPLAY)
+def is_event(raw: str) -> bool:
+    """Whether an entry is a parked event (it has an "id" and no "kind"), not a refused request."""
+    try:
+        entry = json.loads(raw)
+        return isinstance(entry, dict) and "kind" not in entry and "id" in entry
+    except ValueError:
+        return False
+
+
+def shown(raw: str) -> Dict[str, Any]:
+    return describe_dead(raw) if is_event(raw) else describe(raw)
+
+
+def replay(client: "redis.Redis", conversation: Optional[str] = None, stream: str = "{ho}:events") -> int:
+    """Move the entries (of `conversation`) back to their outbox, the events back to `stream`; how many."""
+    to_outbox, to_stream = client.register_script(REPLAY), client.register_script(REPLAY_EVENT)
     moved = 0
     for raw in entries(client, conversation):
         entry = json.loads(raw)
-        if entry.get("kind") in OUTBOXES and isinstance(entry.get("item"), dict):
-            moved += script(keys=[UNDELIVERED, OUTBOXES[entry["kind"]]], args=[raw, json.dumps(entry["item"])])
+        if is_event(raw):
+            try:
+                fields = replayed(entry)
+            except ValueError as e:
+                print(f"left {entry.get('id')}: {e}", file=sys.stderr)
+                continue
+            args = [raw] + [x for pair in fields.items() for x in pair]
+            moved += 1 if to_stream(keys=[DEAD_EVENTS, stream], args=args) else 0
+        elif entry.get("kind") in OUTBOXES and isinstance(entry.get("item"), dict):
+            moved += to_outbox(keys=[UNDELIVERED, OUTBOXES[entry["kind"]]], args=[raw, json.dumps(entry["item"])])
     return moved
 
 
 def line(raw: str) -> str:
-    d = describe(raw)
+    d = shown(raw)
     who = d.get("conversation_id") or d.get("escalation") or "?"
-    return f"{d.get('at', '?')}  {d.get('kind', '?'):8} {who}  {d.get('status')}  {d.get('error', '')}"
+    answer = d.get("status") if d.get("kind") != "event" else d.get("event")
+    return f"{d.get('at', '?')}  {d.get('kind', '?'):8} {who}  {answer}  {d.get('error', '')}"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -73,8 +106,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(line(raw))
         print(f"{len(found)} undelivered item(s) in {UNDELIVERED}", file=sys.stderr)
         return 0
-    moved = replay(client, args.conversation)
-    print(f"moved {moved} item(s) back to the outbox; the Rasa server's bridge sends them now", file=sys.stderr)
+    moved = replay(client, args.conversation, os.environ.get("HANDOFF_REDIS_PREFIX", "{ho}:") + "events")
+    print(f"moved {moved} item(s) back to the outbox or the event stream; the Rasa server's bridge sends them now",
+          file=sys.stderr)
     return 0
 
 

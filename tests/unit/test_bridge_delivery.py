@@ -328,3 +328,49 @@ def test_the_bridge_joins_again_when_redis_lost_the_stream_and_its_group(redis_s
 
     asyncio.run(run())
     assert [m["text"] for _, m in pushed if m.get("agent")] == ["before", "after"]
+
+
+def test_a_parked_agent_message_replayed_reaches_the_customer_once(redis_server: str):
+    """Issue 12 (dead events): the push keeps failing, the event is parked; after the fix,
+    ``python -m bot.undelivered replay`` hands it to the bridge again and the customer gets it once, with the
+    message id it had (so a customer who got it after all drops the repeat)."""
+    from bot.handoff_events import DEAD_EVENTS
+    from bot.undelivered import entries, replay
+
+    conversation = f"conv-{uuid.uuid4().hex[:8]}"
+    pushed: Pushed = []
+    broken = [True]
+    sync = redis_lib.Redis.from_url(redis_server, decode_responses=True)
+    sync.delete(DEAD_EVENTS)
+
+    async def run() -> Tuple[List[str], str]:
+        app = RasaApp("socketio")
+        bridge = new_bridge(redis_server, app)
+        bridge.event_tries = 2
+
+        async def push(to: str, message: Dict[str, Any]) -> None:
+            if message.get("text") == "your refund is on its way" and broken[0]:
+                raise ConnectionError("socket.io manager unavailable")
+            pushed.append((to, message))
+
+        bridge.register_output("socketio", push)
+        await follow_until(bridge, pushed, 1, lambda: stream_events(
+            redis_server, bridge.stream, conversation, "e-7", ["hello", "your refund is on its way"]), timeout=3.0)
+        assert [json.loads(raw)["event"]["message"]["text"] for raw in sync.lrange(DEAD_EVENTS, 0, -1)] == [
+            "your refund is on its way"]
+        assert len(entries(sync, conversation)) == 1  # listed with the conversation's other undelivered items
+        parked_id = json.loads(sync.lindex(DEAD_EVENTS, 0))["id"]
+        broken[0] = False  # the fix
+        assert replay(sync, "someone-else", bridge.stream) == 0
+        await follow_until(bridge, pushed, 2, lambda: replay(sync, conversation, bridge.stream))
+        await follow_until(bridge, pushed, 3, lambda: None, timeout=1.0)  # a new leader: nothing left pending
+        texts = await tracker_texts(app, conversation)
+        await bridge.redis.hdel(ACTIVE, conversation)
+        await bridge.redis.close()
+        return texts, parked_id
+
+    in_tracker, parked_id = asyncio.run(run())
+    assert [m["text"] for _, m in pushed if m.get("agent")] == ["hello", "your refund is on its way"]
+    assert in_tracker == ["hello", "your refund is on its way"]  # stored once (on the first try), replay or not
+    assert pushed[1][1]["message_id"] == f"{parked_id}/1"  # the id it had: a customer who has it drops it
+    assert sync.llen(DEAD_EVENTS) == 0
