@@ -216,6 +216,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 continue
             for event in events:
                 last = event.id
+                if event.replay:  # the team saw it the first time; only the bot's bridge reads it again
+                    continue
                 ended = app.ctx.access.on_event(event.data)
                 if ended:
                     hub.close(*ended)
@@ -412,7 +414,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.get("/v1/undelivered")
     async def undelivered(request: Request) -> HTTPResponse:
         supervisor(request)
-        return json_response(await app.ctx.service.undelivered(settings.undelivered_key))
+        return json_response(await app.ctx.service.undelivered(settings.undelivered_key, settings.dead_events_key))
 
     @app.post("/v1/agents/login")
     async def login(request: Request) -> HTTPResponse:
@@ -568,7 +570,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 metrics.queue_oldest.labels(g).set(q["oldest_wait_seconds"])
                 metrics.agents_online.labels(g).set(q["agents_online"])
                 metrics.free_capacity.labels(g).set(q["free_capacity"])
-            metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0])
+            metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0]
+                                    + (await app.ctx.store.list_entries(settings.dead_events_key, 0))[0])
         except UNAVAILABLE:
             pass  # counters are still worth scraping
         return HTTPResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)

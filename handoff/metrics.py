@@ -43,7 +43,8 @@ class Metrics:
                                    "Agents the service set away (reason missed_offers: let too many offers lapse "
                                    "in a row, HANDOFF_MAX_MISSED_OFFERS)", ["reason"], registry=r)
         self.undelivered = Gauge("handoff_undelivered_items", "Requests and survey answers the bot could not deliver "
-                                 "(refused), parked for a person (GET /v1/undelivered)", registry=r)
+                                 "(refused) and events its bridge gave up on, parked for a person "
+                                 "(GET /v1/undelivered)", registry=r)
         self.queue_waiting = Gauge("handoff_queue_waiting", "Chats waiting", ["skill_group"], registry=r)
         self.queue_oldest = Gauge("handoff_queue_oldest_wait_seconds", "Longest current wait", ["skill_group"],
                                   registry=r)

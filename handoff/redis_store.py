@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import redis.asyncio as aioredis
 import ujson
 
+from common.undelivered import REPLAY_OF
 from handoff import redis_access
 from handoff.event_retention import TRIM_EVENTS
 from handoff.redis_access import RedisAccess
@@ -712,7 +713,8 @@ class RedisStore(RedisAccess, Store):
         out = []
         for _stream, entries in reply or []:
             for eid, fields in entries:
-                out.append(Event(eid, [t for t in fields.get("to", "").split(",") if t], ujson.loads(fields["e"])))
+                out.append(Event(eid, [t for t in fields.get("to", "").split(",") if t], ujson.loads(fields["e"]),
+                                 REPLAY_OF in fields))
         return out
 
     async def last_event_id(self) -> str:

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from common.routing import SkillGroups
-from common.undelivered import describe
+from common.undelivered import describe, describe_dead
 from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
@@ -443,11 +443,16 @@ class HandoffService(Sessions):
         conversations = await self.store.count_conversations(stats.day_keys(conversations_key, now))
         return stats.today(recent, open_chats, messages, conversations, now, self.groups.first_response_seconds)
 
-    async def undelivered(self, key: str, limit: int = 100) -> Dict[str, Any]:
-        """GET /v1/undelivered: what the bot could not deliver here (refused), oldest first, without the
-        request bodies; ``total`` counts them all."""
-        total, entries = await self.store.list_entries(key, limit)
-        return {"total": total, "items": [describe(raw) for raw in entries]}
+    async def undelivered(self, key: str, dead_events_key: str, limit: int = 100) -> Dict[str, Any]:
+        """GET /v1/undelivered: what the bot could not deliver here (refused, list ``key``) and the events of
+        this service the bot's bridge gave up on (list ``dead_events_key``): the oldest ``limit`` of each,
+        oldest first (unreadable entries last), without request bodies or message texts; ``total`` counts
+        them all."""
+        refused, entries = await self.store.list_entries(key, limit)
+        dead, events = await self.store.list_entries(dead_events_key, limit)
+        items = [describe(raw) for raw in entries] + [describe_dead(raw) for raw in events]
+        items.sort(key=lambda i: (not isinstance(i.get("at"), str), str(i.get("at") or "")))
+        return {"total": refused + dead, "items": items}
 
     async def queues(self) -> List[Dict[str, Any]]:
         now = self.clock()

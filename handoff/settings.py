@@ -46,6 +46,8 @@ class Settings:
     conversations_key: str = "shop:stats:conversations:"
     # The bot's list of what it could not deliver here, parked for a person (GET /v1/undelivered).
     undelivered_key: str = "shop:handoff:undelivered"
+    # The bridge's list of the events of this service's stream it gave up on, also shown there.
+    dead_events_key: str = "shop:handoff:dead_events"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -101,6 +103,7 @@ class Settings:
             allowed_origins=origins(env.get("HANDOFF_ALLOWED_ORIGINS", "")),
             conversations_key=env.get("HANDOFF_CONVERSATIONS_KEY") or cls.conversations_key,
             undelivered_key=env.get("HANDOFF_UNDELIVERED_KEY") or cls.undelivered_key,
+            dead_events_key=env.get("HANDOFF_DEAD_EVENTS_KEY") or cls.dead_events_key,
         )
 
 

@@ -105,6 +105,7 @@ class Event:
     id: str
     to: List[str]
     data: Dict[str, Any]
+    replay: bool = False  # a parked event handed back to the bot's bridge (bot.undelivered): not news here
 
 
 @dataclass

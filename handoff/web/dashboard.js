@@ -368,7 +368,15 @@ function renderStats(result) {
   renderCharts(s.hourly);
 }
 
-/** What the bot could not deliver (refused by this service), parked for a person: a small table. */
+/** What the bot could not deliver (refused by this service) and the events its bridge gave up on (an agent's
+ * message it could not push...), parked for a person: a small table; text only through textContent (el). */
+function undeliveredWhat(i) {
+  if (i.kind === "survey") return `survey of ${i.escalation ?? "?"}`;
+  if (i.kind === "event") return `${i.event ?? "unknown"} event of ${i.conversation_id ?? "?"}`;
+  if (i.kind === "unreadable") return "unreadable entry";
+  return `handoff of ${i.conversation_id ?? "?"}`;
+}
+
 function renderUndelivered(result) {
   const table = byTestId("undelivered");
   const tbody = table.tBodies[0];
@@ -381,7 +389,7 @@ function renderUndelivered(result) {
   }
   tbody.replaceChildren(...items.map((i) => el("tr", { "data-testid": "undelivered-row" },
     el("td", {}, i.at ? fmtTime(i.at) : "–"),
-    el("td", {}, i.kind === "survey" ? `survey of ${i.escalation ?? "?"}` : `handoff of ${i.conversation_id ?? "?"}`),
+    el("td", {}, undeliveredWhat(i)),
     el("td", { class: "num" }, i.status == null ? "–" : String(i.status)),
     el("td", { title: String(i.error ?? "") }, String(i.error ?? "").slice(0, 120)))));
 }

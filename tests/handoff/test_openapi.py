@@ -301,6 +301,28 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     api("abandonHandoff", "bot", 200, id=again)
 
 
+def test_undelivered_items_of_every_kind_match_the_document(api: Api) -> None:
+    import json
+
+    import redis as redis_lib
+
+    from common.undelivered import DEAD_EVENTS, UNDELIVERED, parked
+
+    r = redis_lib.Redis.from_url(api.service.redis_url)
+    r.rpush(UNDELIVERED, json.dumps(parked("handoff", {"conversation_id": "conv-1"}, 413, "too long")),
+            json.dumps(parked("survey", {"escalation": "e-1"}, None, "refused")), "broken")
+    r.rpush(DEAD_EVENTS, json.dumps({"id": "1-0", "event": {"type": "message", "conversation_id": "conv-2",
+                                                            "escalation": "e-2", "message": {"text": "hi"}},
+                                     "error": "ConnectionError()", "tries": 10, "at": 1_700_000_000.5}),
+            json.dumps({"id": "2-0", "event": None, "error": "not a JSON object", "tries": 0, "at": 1_700_000_001}))
+    try:
+        shown = api("getUndelivered", "sue", 200)  # validated against the document
+        assert shown["total"] == 5 and sorted(i["kind"] for i in shown["items"]) == [
+            "event", "event", "handoff", "survey", "unreadable"]
+    finally:
+        r.delete(UNDELIVERED, DEAD_EVENTS)
+
+
 def test_login_me_health_metrics(api: Api) -> None:
     login = api("login", None, 200, body={"agent_id": "sue", "password": PASSWORD})
     assert (login["agent"]["id"], login["agent"]["role"]) == ("sue", "supervisor")

@@ -42,6 +42,70 @@ def test_supervisors_see_what_the_bot_could_not_deliver(service: Cluster):
     r.delete(UNDELIVERED)
 
 
+DEAD_EVENTS = "shop:handoff:dead_events"  # where the bridge parks an event it failed HANDOFF_EVENT_TRIES times
+
+
+def dead_event(conversation: str, text: str, at: float = 1_700_000_200.0) -> str:
+    """A record as bot/handoff_events.py parks it: an agent's message the bridge could not deliver."""
+    event = {"type": "message", "conversation_id": conversation, "escalation": "e-7", "agent": "ann",
+             "message": {"seq": 1, "speaker": "agent", "author": "ann", "text": text}}
+    return json.dumps({"id": "1700000200000-0", "event": event, "error": "ConnectionError('push failed')",
+                       "tries": 10, "at": at})
+
+
+def test_supervisors_also_see_the_events_the_bridge_parked(service: Cluster):
+    r = redis_lib.Redis.from_url(service.redis_url)
+    r.delete(UNDELIVERED, DEAD_EVENTS)
+    r.rpush(UNDELIVERED, json.dumps(parked("handoff", {"conversation_id": "conv-413"}, 413, "payload too large",
+                                           now=1_700_000_000.0)))
+    r.rpush(DEAD_EVENTS, dead_event("conv-dead", "your refund is on its way"), "not json")
+    try:
+        shown = requests.get(service.urls[0] + "/v1/undelivered", headers=bearer(service.login("sue")), timeout=10)
+        assert shown.status_code == 200
+        assert shown.json() == {"total": 3, "items": [
+            {"kind": "handoff", "conversation_id": "conv-413", "status": 413, "error": "payload too large",
+             "attempts": 1, "at": "2023-11-14T22:13:20Z"},
+            {"kind": "event", "id": "1700000200000-0", "event": "message", "conversation_id": "conv-dead",
+             "escalation": "e-7", "error": "ConnectionError('push failed')", "attempts": 10,
+             "at": "2023-11-14T22:16:40Z"},
+            {"kind": "unreadable", "error": "not json"}]}
+        assert "refund" not in shown.text  # never the message: the tracker and the agent's console have it
+        assert "handoff_undelivered_items 3.0" in requests.get(service.urls[0] + "/metrics", timeout=10).text
+    finally:
+        r.delete(UNDELIVERED, DEAD_EVENTS)
+
+
+def test_a_replayed_event_is_for_the_bridge_only_not_the_teams_websockets(service: Cluster):
+    """``python -m bot.undelivered replay`` writes a parked event to the stream again for the bot's bridge; the
+    team saw it the first time, so the service does not fan it out again (nor act on it)."""
+    import asyncio
+
+    import aiohttp
+
+    from bot.undelivered import replay
+
+    r = redis_lib.Redis.from_url(service.redis_url, decode_responses=True)
+    r.delete(UNDELIVERED, DEAD_EVENTS)
+    r.rpush(DEAD_EVENTS, dead_event("conv-replayed", "said once"))
+    seen: list = []
+
+    async def watch() -> None:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(service.urls[0].replace("http", "ws") + "/v1/agents/me/stream",
+                                          headers=bearer(service.login("sue")), heartbeat=5) as ws:
+                assert json.loads((await ws.receive(timeout=10)).data)["type"] == "snapshot"
+                loop = asyncio.get_event_loop()
+                assert await loop.run_in_executor(None, replay, r, "conv-replayed", "{ho}:events") == 1
+                await loop.run_in_executor(None, lambda: r.xadd("{ho}:events", {"to": "", "e": json.dumps(
+                    {"type": "agent_status", "agent": "marker", "status": "away"})}))
+                while not any(e.get("agent") == "marker" for e in seen):
+                    seen.append(json.loads((await ws.receive(timeout=10)).data))
+
+    asyncio.run(watch())
+    assert [e["type"] for e in seen] == ["agent_status"]  # not the replayed message
+    assert r.llen(DEAD_EVENTS) == 0 and r.xrevrange("{ho}:events", count=2)[1][1]["replay_of"] == "1700000200000-0"
+
+
 def test_the_dashboard_shows_them_in_a_small_panel(service: Cluster):
     from playwright.sync_api import expect, sync_playwright
 
@@ -51,6 +115,7 @@ def test_the_dashboard_shows_them_in_a_small_panel(service: Cluster):
     r = redis_lib.Redis.from_url(service.redis_url)
     r.delete(UNDELIVERED)
     r.rpush(UNDELIVERED, json.dumps(parked("handoff", {"conversation_id": "conv-<b>413</b>"}, 413, "payload too large")))
+    r.rpush(DEAD_EVENTS, dead_event("conv-<i>dead</i>", "<img src=x onerror=alert(1)>", at=4_000_000_000.0))
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
@@ -61,10 +126,13 @@ def test_the_dashboard_shows_them_in_a_small_panel(service: Cluster):
             page.get_by_test_id("login-password").fill(PASSWORD)
             page.get_by_test_id("login-submit").click()
             row = page.get_by_test_id("undelivered-row")
-            expect(row).to_have_count(1, timeout=15_000)
-            expect(row).to_contain_text("handoff of conv-<b>413</b>")  # text, never markup
-            expect(row).to_contain_text("413")
-            expect(page.locator("#undelivered-total")).to_have_text("1 waiting for a person")
+            expect(row).to_have_count(2, timeout=15_000)
+            expect(row.nth(0)).to_contain_text("handoff of conv-<b>413</b>")  # text, never markup
+            expect(row.nth(0)).to_contain_text("413")
+            expect(row.nth(1)).to_contain_text("message event of conv-<i>dead</i>")
+            expect(row.nth(1)).to_contain_text("push failed")
+            expect(row.nth(1)).not_to_contain_text("onerror")  # the agent's text is not shown
+            expect(page.locator("#undelivered-total")).to_have_text("2 waiting for a person")
             browser.close()
     finally:
-        r.delete(UNDELIVERED)
+        r.delete(UNDELIVERED, DEAD_EVENTS)
