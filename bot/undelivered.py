@@ -104,7 +104,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         found = entries(client, args.conversation)
         for raw in found:
             print(line(raw))
-        print(f"{len(found)} undelivered item(s) in {UNDELIVERED}", file=sys.stderr)
+        print(f"{len(found)} undelivered item(s) in {UNDELIVERED} and {DEAD_EVENTS}", file=sys.stderr)
         return 0
     moved = replay(client, args.conversation, os.environ.get("HANDOFF_REDIS_PREFIX", "{ho}:") + "events")
     print(f"moved {moved} item(s) back to the outbox or the event stream; the Rasa server's bridge sends them now",
