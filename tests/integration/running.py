@@ -20,6 +20,7 @@ from bot.identity import sign, verify
 from tests.conftest import ROOT, free_port
 
 SESSION_SECRET = "test-chat-session-secret-0123456789"  # what the channels sign conversation handles with
+REDIS_PASSWORD = "test-redis-password-0123456789"  # the run command's own Redis wants it (AUTH)
 
 
 def responses_texts(name: str) -> List[str]:
@@ -51,9 +52,14 @@ class RunCommand:
                     "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
                     "HANDOFF_PORT": str(self.handoff_port), "BOT_DATA_DIR": str(run_dir / "data"),
                     "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", "CHAT_SESSION_SECRET": SESSION_SECRET,
-                    **(extra_env or {})}
+                    "REDIS_PASSWORD": REDIS_PASSWORD, **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
         self.output: List[str] = []
+
+    @property
+    def redis_url(self) -> str:
+        """The URL of the Redis that the run command started, with its password."""
+        return f"redis://:{self.env['REDIS_PASSWORD']}@127.0.0.1:{self.env['REDIS_PORT']}/0"
 
     @property
     def url(self) -> str:

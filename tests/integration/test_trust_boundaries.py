@@ -119,3 +119,31 @@ def test_deeply_nested_metadata_gets_a_notice_over_socketio(stack: RunCommand, d
     refused, answered = asyncio.run(send())
     assert refused == {"text": notice("too_deep"), "notice": True} and refused["text"] != notice("invalid_message")
     assert matches(answered["text"], "utter_greet")
+
+
+# ---- point 10: Redis and files ----------------------------------------------------------------------
+
+def test_redis_wants_a_password_and_listens_on_loopback_only(stack: RunCommand):
+    import psutil
+
+    port = int(stack.env["REDIS_PORT"])
+    with pytest.raises(redis_lib.exceptions.AuthenticationError):
+        redis_lib.Redis(host="127.0.0.1", port=port, socket_timeout=5).get("shop:tracker:anyone")
+    with pytest.raises(redis_lib.exceptions.AuthenticationError):
+        redis_lib.Redis(host="127.0.0.1", port=port, password="guess", socket_timeout=5).ping()
+    client = redis_lib.Redis.from_url(stack.redis_url, decode_responses=True)
+    assert client.ping() and client.config_get("bind")["bind"] == "127.0.0.1"
+    server = next(p for p in stack.children() if "redis-server" in " ".join(p.cmdline()))
+    assert stack.env["REDIS_PASSWORD"] not in " ".join(server.cmdline())  # not visible to `ps`
+    listening = [c.laddr.ip for c in server.connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+    assert listening and set(listening) <= {"127.0.0.1"}, listening
+
+
+def test_what_the_run_command_writes_is_readable_by_its_user_only(stack: RunCommand):
+    run_dir: Path = stack.run_dir  # type: ignore[attr-defined]
+    data = run_dir / "data"
+    paths = [run_dir, run_dir / "logs", data, data / "redis", *run_dir.rglob("*")]
+    assert any(p.name.startswith("appendonly") for p in paths) and any(p.suffix == ".log" for p in paths)
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o077 == 0, (path, oct(mode))
