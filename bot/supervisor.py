@@ -88,9 +88,11 @@ class Stack:
     settings: Settings
     children: List[Child] = field(default_factory=list)
     lock_file: Optional[IO[str]] = None
+    redis_url: Optional[str] = None  # once started: the URL every service uses, password included
 
     # ---- lock -------------------------------------------------------------------------
     def acquire_lock(self) -> None:
+        private_files(self.settings)
         self.settings.run_dir.mkdir(parents=True, exist_ok=True)
         lock = open(self.settings.run_dir / "run.lock", "a+")
         try:
@@ -118,6 +120,7 @@ class Stack:
         log_dir.mkdir(parents=True, exist_ok=True)
         log_path = log_dir / f"{name}.log"
         log = open(log_path, "ab")
+        os.chmod(log_path, 0o600)  # a log file from before the umask of private_files
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -183,23 +186,25 @@ class Stack:
                 raise StartupError(f"port {port} is already in use; stop what uses it or set {var} to another port")
 
         t0 = time.monotonic()
+        private_files(s)
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
         check_policy_tables(env)
+        secrets = load_or_create(s.data_dir, env)
+        env.update(secrets)
         if s.redis_url:
             redis_url = s.redis_url
             print(f"==> Using the external Redis at {RedisTarget.from_url(redis_url).host}", flush=True)
         else:
-            redis_url = f"redis://127.0.0.1:{s.redis_port}/0"
+            redis_url = f"redis://:{secrets['REDIS_PASSWORD']}@127.0.0.1:{s.redis_port}/0"
             print(f"==> Starting Redis on port {s.redis_port} (data in {s.data_dir / 'redis'})", flush=True)
-            child = self.spawn("redis", redis_command(s.redis_port, s.data_dir / "redis"), env)
+            child = self.spawn("redis", redis_command(s.redis_port, s.data_dir / "redis",
+                                                      password=secrets["REDIS_PASSWORD"]), env)
         wait_for_redis(redis_url, proc=None if s.redis_url else child.proc)
+        self.redis_url = redis_url
         target = RedisTarget.from_url(redis_url)
         env.update(REDIS_URL=redis_url, REDIS_HOST=target.host, REDIS_PORT=str(target.port),
                    REDIS_DB=str(target.db), REDIS_PASSWORD=target.password,
                    ACTION_ENDPOINT_URL=f"http://127.0.0.1:{s.action_port}/webhook")
-
-        secrets = load_or_create(s.data_dir, env)
-        env.update(secrets)
         env.update(HANDOFF_REDIS_URL=redis_url, HANDOFF_PORT=str(s.handoff_port), HANDOFF_HOST=handoff_host(env),
                    HANDOFF_URL=f"http://127.0.0.1:{s.handoff_port}")
         seeded = ""
@@ -255,6 +260,15 @@ def save_state(path: Path, urls: Dict[str, str]) -> None:
     os.fchmod(fd, 0o600)  # an older run.json may have been readable by others
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(state))
+
+
+def private_files(s: Settings) -> None:
+    """What the run command and its services write (logs, Redis's data, secrets, run.json) is readable by the
+    service user only: umask 077 for this process and its children, and the folders made 0700."""
+    os.umask(0o077)
+    for folder in (s.run_dir, s.run_dir / "logs", s.data_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
 
 
 def _team_line(urls: Dict[str, str]) -> str:
@@ -325,7 +339,7 @@ def run(settings: Settings, train: bool = True) -> int:
     except KeyboardInterrupt:
         print("\n==> Stopping (Rasa, actions, handoff service, Redis)...", flush=True)
         return 0
-    except (StartupError, TimeoutError, RuntimeError) as exc:
+    except (StartupError, TimeoutError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

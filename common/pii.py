@@ -2,7 +2,9 @@
 
 Every process uses this module: the Rasa channels mask card numbers before a message reaches the
 tracker (bot/channels/payload.py), the action server and the handoff service mask transcripts and
-the documents they write, and :func:`install_card_masking` masks the log lines of a process.
+the documents they write, and :func:`install_card_masking` (common/logs.py) masks the log lines of a
+process and escapes their control characters. Card numbers and security codes are found by
+common/cards.py (plain regular expressions, any grouping, full-width digits); the other labels here.
 
 What is found (labels of :class:`PiiEntity`):
 
@@ -11,14 +13,14 @@ What is found (labels of :class:`PiiEntity`):
 ``PHONE``         "+49 30 1234567", "+1 (555) 123-4567", "0049 30 1234567", "0151 23456789",
                   "(030) 1234567", "555-123-4567"; never a bare 8-digit order number, a date, a price
                   or a card number.
-``CARD``          payment card numbers: 13-19 digits, contiguous or in groups separated by one space or
-                  hyphen ("4111 1111 1111 1111", "3782 822463 10005"), that pass the Luhn check.
+``CARD``          payment card numbers: 13-19 digits that pass the Luhn check, in one run or in groups of
+                  any size separated by spaces, hyphens or dots (common/cards.py).
 ``ERROR_CODE``    "PMT-4031", "APP-112", "E1234", and the code of "error 503" / "HTTP 502" ("503").
 
 How: a ``spacy.blank("en")`` tokeniser (no model; two extra infix rules so that "card:4111",
-"order#10234567" and "(555)123-4567" split into tokens) and two :class:`spacy.matcher.Matcher` s
+"order#10234567" and "(555)123-4567" split into tokens) and a :class:`spacy.matcher.Matcher`
 whose token patterns (REGEX, ORTH, LOWER, LIKE_EMAIL) propose candidates. Checks that token
-patterns cannot express (Luhn, digit counts, balanced brackets, a number not being part of a
+patterns cannot express (digit counts, balanced brackets, a number not being part of a
 longer run of digit groups) are applied to the candidates in Python. An ``EntityRuler`` is not
 used because it would accept a candidate before these checks.
 
@@ -29,11 +31,14 @@ keep a long-running process from growing without bound.
 """
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from common.cards import KEEP_FIRST, KEEP_LAST, MASK_CHAR, luhn_valid, mask_card_number, mask_cards  # noqa: F401
+from common.cards import find_cards as _find_card_windows
+from common.cards import might_contain_card  # noqa: F401
 
 if TYPE_CHECKING:  # spaCy is imported when the first text needs it, not when this module is.
     from spacy.language import Language
@@ -50,23 +55,11 @@ LABELS = (ORDER_NUMBER, EMAIL, PHONE, CARD, ERROR_CODE)
 MAX_STRINGS = 200_000
 """Rebuild the pipeline once its string store holds this many strings (a few tens of MB)."""
 
-KEEP_FIRST = 6
-KEEP_LAST = 4
-MASK_CHAR = "*"
-
-# A text can only hold a card number if it has 13 digits in a row, each pair separated by at most
-# one space or hyphen (the only separators a card number may have here). Texts without such a run,
-# which includes every text with fewer than 13 digits, are returned by mask_cards as they are,
-# without running spaCy.
-_CARD_HINT = re.compile(r"[0-9](?:[ -]?[0-9]){12}")
-
 # Extra tokeniser infixes: split "card:4111" / "order#10234567" / "tel:+4930..." before a number,
 # and brackets or a slash between digits ("+49(0)30", "(555)123-4567", "030/1234567").
 _EXTRA_INFIXES = (r"(?<=[A-Za-z])[:#](?=[+0-9])", r"(?<=[0-9])[()/](?=[0-9])")
 
 _DIGITS = re.compile(r"[0-9]")
-_CARD_RUN = re.compile(r"(?<![0-9])[0-9]{13,19}(?![0-9])")
-_TRAILING_GROUP = re.compile(r"(?<![0-9.,])[0-9]{4,6}$")
 _ORDER_IN_TOKEN = re.compile(r"(?<![0-9A-Za-z])10[0-9]{6}(?![0-9A-Za-z])(?![.,][0-9])")
 
 
@@ -90,16 +83,6 @@ def _digits(low: int, high: int) -> dict:
 
 def _optional(*orths: str) -> dict:
     return {"ORTH": {"IN": list(orths)}, "OP": "?"} if len(orths) > 1 else {"ORTH": orths[0], "OP": "?"}
-
-
-def _card_patterns() -> List[List[dict]]:
-    patterns: List[List[dict]] = [[{"TEXT": {"REGEX": _CARD_RUN.pattern}}]]  # may sit inside a token
-    for groups in range(2, 6):  # "4111 1111 1111 1111", "3782-822463-10005", "4111 1111 1111 1111 111"
-        pattern = [{"TEXT": {"REGEX": _TRAILING_GROUP.pattern}}]
-        for _ in range(groups - 1):
-            pattern += [_optional("-"), _digits(3, 6)]
-        patterns.append(pattern)
-    return patterns
 
 
 # After a country code: tokens of digits, brackets and separators ("(", "555", ")", "123", "-",
@@ -151,8 +134,6 @@ class _Pipeline:
         self.nlp: Language = spacy.blank("en")
         infixes = list(self.nlp.Defaults.infixes or ()) + list(_EXTRA_INFIXES)
         self.nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
-        self.cards: Matcher = Matcher(self.nlp.vocab)
-        self.cards.add(CARD, _card_patterns())
         self.others: Matcher = Matcher(self.nlp.vocab)
         for label, patterns in _OTHER_PATTERNS.items():
             self.others.add(label, patterns)
@@ -166,42 +147,24 @@ _pipeline: Optional[_Pipeline] = None
 _lock = threading.RLock()
 
 
-def _run(text: str, with_others: bool, with_cards: bool) -> List[PiiEntity]:
+def _run(text: str) -> List[PiiEntity]:
     global _pipeline
     with _lock:
         if _pipeline is None or _pipeline.worn_out():
             _pipeline = _Pipeline()
         pipe = _pipeline
         doc = pipe.nlp.make_doc(text)
-        found: List[PiiEntity] = []
-        if with_cards:
-            found += _cards(doc, pipe.cards(doc))
-        if with_others:
-            strings = pipe.nlp.vocab.strings
-            found += _others(doc, [(strings[m], s, e) for m, s, e in pipe.others(doc)])
-    return found
+        strings = pipe.nlp.vocab.strings
+        return _others(doc, [(strings[m], s, e) for m, s, e in pipe.others(doc)])
 
 
 def warm_up() -> None:
     """Import spaCy and build the pipeline now, so that the first message does not wait for it."""
-    _run("4111 1111 1111 1111 +49 30 1234567", True, True)
+    _run("4111 1111 1111 1111 +49 30 1234567")
 
 
 # ---------------------------------------------------------------------------------------------
 # Checks on candidates
-
-
-def luhn_valid(digits: str) -> bool:
-    """True if the string of ASCII digits passes the Luhn (mod 10) check of card numbers."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
 
 
 def _touches_digits(text: str, start: int, end: int, through_space: bool) -> bool:
@@ -225,30 +188,6 @@ def _groups_well_separated(tokens: Sequence[Token]) -> bool:
         elif previous.whitespace_ != " ":
             return False
     return True
-
-
-def _cards(doc: Doc, matches: Iterable[Tuple[int, int, int]]) -> List[PiiEntity]:
-    text = doc.text
-    found = []
-    for _, start, end in matches:
-        span = doc[start:end]
-        if len(span) == 1:
-            for run in _CARD_RUN.finditer(span.text):
-                if luhn_valid(run.group()):
-                    found.append(PiiEntity(CARD, run.group(), span.start_char + run.start(),
-                                           span.start_char + run.end()))
-            continue
-        tokens = list(span)
-        if not _groups_well_separated(tokens):
-            continue
-        first = _TRAILING_GROUP.search(tokens[0].text)
-        if first is None:
-            continue
-        begin = tokens[0].idx + first.start()
-        digits = "".join(_DIGITS.findall(text[begin:span.end_char]))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(PiiEntity(CARD, text[begin:span.end_char], begin, span.end_char))
-    return found
 
 
 def _phone_ok(tokens: Sequence[Token]) -> bool:
@@ -344,55 +283,16 @@ def _resolve(candidates: List[PiiEntity]) -> List[PiiEntity]:
 # Public API
 
 
-def might_contain_card(text: str) -> bool:
-    """Cheap pre-check: False if ``text`` cannot hold a card number (no run of 13 digits)."""
-    return _CARD_HINT.search(text) is not None
-
-
 def find_entities(text: str) -> List[PiiEntity]:
     """The personal data in ``text``, in text order, without overlaps."""
     if not text:
         return []
-    return _resolve(_run(text, with_others=True, with_cards=might_contain_card(text)))
+    return _resolve(_run(text) + find_cards(text))
 
 
 def find_cards(text: str) -> List[PiiEntity]:
     """The card numbers in ``text`` (Luhn-valid), in text order, without overlaps."""
-    if not might_contain_card(text):
-        return []
-    return _resolve(_run(text, with_others=False, with_cards=True))
-
-
-def mask_card_number(number: str) -> str:
-    """Keep the first 6 and last 4 digits and every separator; the other digits become '*'."""
-    total = len(_DIGITS.findall(number))
-    out, seen = [], 0
-    for char in number:
-        if "0" <= char <= "9":
-            out.append(char if seen < KEEP_FIRST or seen >= total - KEEP_LAST else MASK_CHAR)
-            seen += 1
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def mask_cards(text: str) -> str:
-    """``text`` with every card number masked ("4111 1111 1111 1111" -> "4111 11** **** 1111").
-
-    Nothing else changes, so the length stays the same. Texts that cannot hold a card number are
-    returned as they are (the same object) without running spaCy.
-    """
-    if not isinstance(text, str) or not might_contain_card(text):
-        return text
-    cards = find_cards(text)
-    if not cards:
-        return text
-    parts, position = [], 0
-    for card in cards:
-        parts += [text[position:card.start_char], mask_card_number(card.text)]
-        position = card.end_char
-    parts.append(text[position:])
-    return "".join(parts)
+    return _resolve([PiiEntity(CARD, text[c.start:c.end], c.start, c.end) for c in _find_card_windows(text)])
 
 
 _CONTAINERS = (dict, list, tuple)
@@ -436,82 +336,4 @@ def mask_cards_in(obj: Any) -> Any:
             stack[-1][2].append((frame[3], result))
 
 
-# ---------------------------------------------------------------------------------------------
-# Logging
-
-_MASKED = "_card_masked"
-_guard = threading.local()
-
-
-def mask_record(record: logging.LogRecord) -> logging.LogRecord:
-    """Mask card numbers in a log record, in place: its message (formatted with its args), its
-    traceback and its stack. A record is masked once; a record whose message cannot be formatted
-    is left for the handler to report."""
-    if getattr(record, _MASKED, False) or getattr(_guard, "active", False):
-        return record
-    _guard.active = True  # spaCy may log while it is imported: do not mask those records re-entrantly
-    try:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string is the handler's to report
-            return record
-        masked = mask_cards(message)
-        if masked != message:
-            record.msg, record.args = masked, ()
-        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
-            trace = logging.Formatter().formatException(record.exc_info)
-            masked_trace = mask_cards(trace)
-            if masked_trace != trace:
-                record.exc_text = masked_trace  # formatters use the cached text instead of the exception
-        if record.stack_info:
-            record.stack_info = mask_cards(record.stack_info)
-        setattr(record, _MASKED, True)
-    finally:
-        _guard.active = False
-    return record
-
-
-class CardMaskingFilter(logging.Filter):
-    """A logging filter that masks card numbers in each record and lets every record through.
-
-    ``logger.info("paid with %s", card)`` comes out as "paid with 4111 11** **** 1111".
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        mask_record(record)
-        return True
-
-
-def _masking_factory(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return mask_record(previous(*args, **kwargs))
-
-    setattr(factory, _MASKED, True)
-    return factory
-
-
-_install_lock = threading.Lock()
-
-
-def install_card_masking(logger: Optional[logging.Logger] = None) -> None:
-    """Mask card numbers in every log record of this process. Idempotent.
-
-    Two layers:
-
-    * a :func:`logging.setLogRecordFactory` wrapper (chaining the current factory) masks each
-      record when it is created. This is the robust option: it covers every logger and every
-      handler, including handlers added or replaced later (Rasa and Sanic configure logging after
-      our channel module may be imported, ``dictConfig`` replaces handlers, Sanic's loggers do not
-      propagate to the root), and it runs before any handler, filter or exporter sees the record.
-      A handler filter alone misses all of those.
-    * a :class:`CardMaskingFilter` on each handler of ``logger`` (the root logger by default) as
-      it is now, for records that do not come from the factory (``logging.makeLogRecord``) or if
-      other code later installs a factory that does not chain ours.
-    """
-    with _install_lock:
-        current = logging.getLogRecordFactory()
-        if not getattr(current, _MASKED, False):
-            logging.setLogRecordFactory(_masking_factory(current))
-        for handler in (logger or logging.getLogger()).handlers:
-            if not any(isinstance(f, CardMaskingFilter) for f in handler.filters):
-                handler.addFilter(CardMaskingFilter())
+from common.logs import CardMaskingFilter, install_card_masking, mask_record  # noqa: E402,F401 (re-exported)

@@ -13,6 +13,8 @@ def main() -> int:
     from handoff.settings import Settings, SettingsError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from common.logs import install_card_masking
+    install_card_masking()  # cards masked, control characters escaped in every log line (common/logs.py)
     try:
         settings = Settings.from_env()
         app = create_app(settings, name="handoff")

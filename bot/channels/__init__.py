@@ -1,7 +1,8 @@
 """Input channels that check what they receive before the assistant sees it.
 
 Rasa imports this package when it loads our channels (credentials.yml), after it has configured
-logging: from then on every log record of the process has its card numbers masked (common/pii.py).
+logging: from then on every log record of the process has its card numbers masked and its control
+characters escaped (common/logs.py), Python warnings included.
 It also installs the one Rasa speed-up we measured a need for (bot/rasa_speedups.py).
 """
 from bot import rasa_speedups

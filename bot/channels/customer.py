@@ -43,6 +43,26 @@ def verified_tags(token: Any, secret: Optional[str]) -> Optional[Dict[str, Any]]
     return tags
 
 
+IDENTITY_LEEWAY_SECONDS = 12 * 3600
+"""How long after its ``exp`` a token still names who is signed in on the page, for binding a web chat to its
+customer (bot/identity.py): a widget that reconnects with the token of its page load keeps its conversation.
+Tags are only ever taken from an unexpired token."""
+
+
+def signed_in_customer(token: Any, secret: Optional[str] = None) -> Optional[str]:
+    """The customer id (``sub``) of a genuinely signed token, expired less than IDENTITY_LEEWAY_SECONDS ago;
+    None for a guest, a forged or an old token (never raises)."""
+    secret = secret if secret is not None else os.environ.get(SECRET_ENV)
+    if not secret or not isinstance(token, str) or len(token) > 4096:
+        return None
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]},
+                            leeway=IDENTITY_LEEWAY_SECONDS)
+    except jwt.PyJWTError:
+        return None
+    return str(claims["sub"])
+
+
 def with_verified_customer(metadata: Optional[Dict[str, Any]], secret: Optional[str] = None) -> Dict[str, Any]:
     """Metadata whose ``customer`` key is the verified token's tags, or absent. The token itself is dropped."""
     metadata = dict(metadata or {})

@@ -11,6 +11,9 @@ from common.pii import mask_cards, mask_cards_in
 
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "2000"))
 MAX_BODY_BYTES = 4 * MAX_MESSAGE_CHARS + 16_384
+MAX_METADATA_DEPTH = 32
+"""How deeply metadata may nest: far more than any client needs, far less than what breaks Rasa's
+deep copies and JSON encoding of the tracker (Python's recursion limit)."""
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 
 
@@ -25,6 +28,15 @@ class InvalidPayload(ValueError):
 
     def as_json(self) -> Dict[str, str]:
         return {"error": self.code, "message": self.message}
+
+
+class _TooDeep:
+    def __repr__(self) -> str:
+        return "TOO_DEEP"
+
+
+TOO_DEEP: Any = _TooDeep()
+"""What the socket.io channel hands a handler in place of event data nested too deeply to decode."""
 
 
 @dataclass(frozen=True)
@@ -57,16 +69,35 @@ def check_sender(sender: Any) -> str:
     return sender
 
 
+def _too_deep(what: str = "'metadata'") -> InvalidPayload:
+    return InvalidPayload(400, "too_deep", f"{what} nests deeper than {MAX_METADATA_DEPTH} levels")
+
+
+def check_depth(value: Any, limit: int = MAX_METADATA_DEPTH) -> None:
+    """Raise InvalidPayload (400) if dicts and lists nest deeper than ``limit``; walks with an explicit stack,
+    so no input can raise RecursionError here."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list, tuple)):
+            if depth >= limit:
+                raise _too_deep()
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+
+
 def check_metadata(metadata: Any) -> Optional[Dict[str, Any]]:
     if metadata is None:
         return None
     if isinstance(metadata, str):
         try:
             metadata = json.loads(metadata)
+        except RecursionError:
+            raise _too_deep() from None
         except ValueError:
             raise InvalidPayload(400, "invalid_metadata", "'metadata' is not valid JSON") from None
     if not isinstance(metadata, dict):
         raise InvalidPayload(400, "invalid_metadata", "'metadata' must be a JSON object")
+    check_depth(metadata)
     return mask_cards_in(metadata)  # metadata is stored with the message in the tracker
 
 
@@ -83,6 +114,8 @@ def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> 
         raise InvalidPayload(400, "invalid_utf8", f"the request body is not valid UTF-8 (byte {exc.start})") from None
     try:
         data = json.loads(decoded)
+    except RecursionError:
+        raise _too_deep("the request body") from None
     except ValueError as exc:
         raise InvalidPayload(400, "invalid_json", f"the request body is not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
@@ -93,6 +126,8 @@ def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> 
 
 def parse_socketio_message(data: Any) -> IncomingMessage:
     """Check a socket.io `user_uttered` event: {"message": str, "session_id": str, "customData"?: {}}."""
+    if data is TOO_DEEP:
+        raise _too_deep("the event data")
     if not isinstance(data, dict):
         raise InvalidPayload(400, "invalid_event", "the event data must be an object")
     session_id = data.get("session_id")

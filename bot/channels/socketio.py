@@ -3,9 +3,11 @@
 Speaks the standard protocol: `session_request` -> `session_confirm`, `user_uttered` -> `bot_uttered`.
 A message that cannot be processed gets a polite `bot_uttered` notice (wording in notices.yml).
 
-Identity: the session id in `session_confirm` is a signed conversation handle (bot/identity.py);
-`session_request` continues a conversation only for a genuine handle, and a socket writes only to the
-conversation it was confirmed for. With live handoff on, a customer who disconnects while waiting for a
+Identity: the session id in `session_confirm` is a signed conversation handle (bot/identity.py), bound to the
+signed-in customer named by the shop's token in `session_request`'s `customData.customer_token` (none: a
+guest); `session_request` continues a conversation only for a genuine handle of that same customer (else a new
+conversation, whose `history` is empty), and a socket writes only to the conversation it was confirmed for,
+with no other customer's token. With live handoff on, a customer who disconnects while waiting for a
 person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
 the escalation abandoned).
 
@@ -22,11 +24,13 @@ bot/handoff_bridge.py.
 from __future__ import annotations
 
 import inspect
+import json
+import re
 from contextvars import ContextVar
 import logging
 import os
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple, Union
 
 import engineio
 import yaml
@@ -36,10 +40,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
+from socketio import packet as socketio_packet
 
-from bot.channels.customer import with_verified_customer
+from bot.channels.customer import TOKEN_KEY, signed_in_customer, with_verified_customer
 from bot.identity import new_handle, verify
-from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
+from bot.channels.payload import TOO_DEEP, MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
 from bot.handoff_bridge import bridge, notice_fields
 from common.pii import warm_up
 
@@ -65,6 +70,30 @@ def allowed_origins(raw: Optional[str]) -> Union[str, List[str]]:
     return "*" if "*" in listed else listed
 
 
+_EVENT_NAME = re.compile(r'\s*\[\s*"([A-Za-z0-9_]{1,64})"')
+
+
+class _PacketJson:
+    """The JSON codec of Socket.IO packets: an event nested too deeply for Python's decoder (a RecursionError
+    the server would only log) reaches its handler as ``[name, TOO_DEEP]``, so the customer gets a notice."""
+
+    dumps = staticmethod(json.dumps)
+
+    @staticmethod
+    def loads(text: str, **kwargs: Any) -> Any:
+        try:
+            return json.loads(text, **kwargs)
+        except RecursionError:
+            event = _EVENT_NAME.match(text)
+            if event is None:
+                raise ValueError("a Socket.IO packet nested too deeply") from None
+            return [event.group(1), TOO_DEEP]
+
+
+class DepthSafePacket(socketio_packet.Packet):  # type: ignore[misc]
+    json = _PacketJson
+
+
 class ChatSocketServer(AsyncServer):
     """python-socketio's server whose Engine.IO layer accepts the server's own origin (its default) plus
     `extra_origins`. python-engineio takes either its default or a list, not both, hence the subclass (over
@@ -79,6 +108,7 @@ class ChatSocketServer(AsyncServer):
         self._extra_origins = extra_origins
         if extra_origins == "*":
             kwargs["cors_allowed_origins"] = "*"
+        kwargs.setdefault("serializer", DepthSafePacket)
         super().__init__(**kwargs)
 
     def _engineio_server_class(self) -> Any:
@@ -137,6 +167,31 @@ def client_manager() -> Optional[AsyncRedisManager]:
     return AsyncRedisManager(url, channel="shop:socketio") if url else None
 
 
+def customer_of(data: Any) -> Optional[str]:
+    """The signed-in customer an event's ``customData.customer_token`` names (None: a guest)."""
+    custom = data.get("customData") if isinstance(data, dict) else None
+    if isinstance(custom, str):
+        try:
+            custom = json.loads(custom)
+        except (ValueError, RecursionError):
+            return None
+    return signed_in_customer(custom.get(TOKEN_KEY)) if isinstance(custom, dict) else None
+
+
+def confirmed_handle(data: Any) -> Tuple[str, Optional[str]]:
+    """(handle, customer) for a `session_request`: the requested handle if it is genuine and was issued to
+    the same signed-in customer (or to a guest, for a guest); otherwise a new conversation's."""
+    customer = customer_of(data)
+    requested = data.get("session_id") if isinstance(data, dict) else None
+    return (requested if verify(requested, customer=customer) else new_handle(customer=customer)), customer
+
+
+def other_customer(session: Dict[str, Any], data: Any) -> bool:
+    """Whether a message carries the token of another customer than the one its socket was confirmed for."""
+    named = customer_of(data)
+    return named is not None and named != session.get("customer")
+
+
 class CheckedSocketIOInput(SocketIOInput):
     @classmethod
     def name(cls) -> Text:
@@ -179,10 +234,9 @@ class CheckedSocketIOInput(SocketIOInput):
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            requested = data.get("session_id") if isinstance(data, dict) else None
-            handle = requested if verify(requested) else new_handle()  # a forged or unknown one: a new chat
-            conversation = verify(handle)
-            await sio.save_session(sid, {"conversation": conversation, "handle": handle},
+            handle, customer = confirmed_handle(data)  # a forged or another customer's one: a new chat
+            conversation = verify(handle, customer=customer)
+            await sio.save_session(sid, {"conversation": conversation, "handle": handle, "customer": customer},
                                    namespace=self.namespace)
             if self.session_persistence:
                 await _maybe_await(sio.enter_room(sid, conversation, namespace=self.namespace))
@@ -218,7 +272,7 @@ class CheckedSocketIOInput(SocketIOInput):
             try:
                 incoming = parse_socketio_message(data)
                 session = await sio.get_session(sid, namespace=self.namespace)
-                if not session or session.get("handle") != incoming.sender:
+                if not session or session.get("handle") != incoming.sender or other_customer(session, data):
                     raise InvalidPayload(403, "invalid_session", "this socket was not confirmed for that session")
             except InvalidPayload as exc:
                 await sio.emit(self.bot_message_evt, {"text": notice(exc.code), "notice": True}, room=sid,

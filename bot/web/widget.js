@@ -2,8 +2,8 @@
  * Brightcart chat widget. Vanilla JS, no build step; needs vendor/socket.io.min.js loaded first.
  *
  * It speaks the Rasa web-chat socket.io protocol, like rasa-webchat:
- *   connect          -> emit session_request {session_id: <stored handle or null>}
- *   session_confirm  <- the conversation handle (kept in localStorage "brightcart_chat_session")
+ *   connect          -> emit session_request {session_id: <stored handle or null>[, customData]}
+ *   session_confirm  <- the conversation handle (kept in localStorage "brightcart_chat_session:<who>")
  *   user_uttered     -> {message, session_id[, customData]}
  *   bot_uttered      <- {text, quick_replies|buttons?, message_id?, agent?, agent_name?, notice?, handoff?,
  *                        queue_position?}
@@ -17,13 +17,17 @@
  * Script tag options (data-*): data-open="false" starts minimised; data-socket-url / data-socket-path to
  * talk to another server (which must list this page's origin in CHAT_ALLOWED_ORIGINS);
  * data-customer-token: the shop's signed customer token, sent as customData.customer_token.
+ *
+ * A shared browser: what the widget stores is kept per signed-in customer ("<who>": a hash of the token's
+ * customer id, or "guest"), and on load it forgets what it stored for anyone else. The server is what makes
+ * this safe: it binds each handle to the customer of the token and gives anyone else a new conversation.
  */
 (function () {
   "use strict";
 
-  var SESSION_KEY = "brightcart_chat_session"; // localStorage: the conversation handle
-  var HISTORY_KEY = "brightcart_chat_history"; // sessionStorage: what the window shows, for a reload
-  var OUTBOX_KEY = "brightcart_chat_outbox"; // sessionStorage: messages typed but not sent yet
+  var SESSION_PREFIX = "brightcart_chat_session"; // localStorage: the conversation handle
+  var HISTORY_PREFIX = "brightcart_chat_history"; // sessionStorage: what the window shows, for a reload
+  var OUTBOX_PREFIX = "brightcart_chat_outbox"; // sessionStorage: messages typed but not sent yet
   var OPEN_KEY = "brightcart_chat_open"; // sessionStorage: "0" when the customer minimised the window
   var TYPING_MS = 10000;
   var MAX_LINES = 200;
@@ -49,6 +53,45 @@
   }
   var local = storage("localStorage");
   var tab = storage("sessionStorage");
+
+  // Who is signed in: the `sub` of the shop's token (read, not verified: the server verifies), hashed
+  // (FNV-1a) so that the storage keys do not show the customer id.
+  function customerKey(token) {
+    try {
+      var part = String(token || "").split(".")[1];
+      if (!part) return "guest";
+      var claims = JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+      if (!claims || claims.sub === undefined || claims.sub === null) return "guest";
+      var hash = 0x811c9dc5, sub = String(claims.sub);
+      for (var i = 0; i < sub.length; i++) {
+        hash ^= sub.charCodeAt(i);
+        hash = (hash + ((hash << 1) + (hash << 4) + (hash << 7) + (hash << 8) + (hash << 24))) >>> 0;
+      }
+      return "c" + hash.toString(16);
+    } catch (e) {
+      return "guest";
+    }
+  }
+  var WHO = customerKey(options.customerToken);
+  var SESSION_KEY = SESSION_PREFIX + ":" + WHO;
+  var HISTORY_KEY = HISTORY_PREFIX + ":" + WHO;
+  var OUTBOX_KEY = OUTBOX_PREFIX + ":" + WHO;
+
+  // Forget what this browser kept for another shopper (and the unkeyed entries of older versions).
+  function forgetOthers(store, prefix, mine) {
+    if (!store) return;
+    try {
+      var stale = [];
+      for (var i = 0; i < store.length; i++) {
+        var key = store.key(i);
+        if (key && key !== mine && (key === prefix || key.indexOf(prefix + ":") === 0)) stale.push(key);
+      }
+      stale.forEach(function (key) { store.removeItem(key); });
+    } catch (e) { /* ignore */ }
+  }
+  forgetOthers(local, SESSION_PREFIX, SESSION_KEY);
+  forgetOthers(tab, HISTORY_PREFIX, HISTORY_KEY);
+  forgetOthers(tab, OUTBOX_PREFIX, OUTBOX_KEY);
 
   function readJSON(store, key, fallback) {
     if (!store) return fallback;
@@ -439,7 +482,9 @@
   socket.on("connect", function () {
     hideBanner();
     // A reconnect too: the server continues the conversation for a genuine handle.
-    socket.emit("session_request", { session_id: storedHandle() || state.handle });
+    var request = { session_id: storedHandle() || state.handle };
+    if (options.customerToken) request.customData = { customer_token: options.customerToken };
+    socket.emit("session_request", request);
   });
 
   socket.on("session_confirm", function (data) {

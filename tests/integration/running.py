@@ -20,6 +20,7 @@ from bot.identity import sign, verify
 from tests.conftest import ROOT, free_port
 
 SESSION_SECRET = "test-chat-session-secret-0123456789"  # what the channels sign conversation handles with
+REDIS_PASSWORD = "test-redis-password-0123456789"  # the run command's own Redis wants it (AUTH)
 
 
 def responses_texts(name: str) -> List[str]:
@@ -51,9 +52,14 @@ class RunCommand:
                     "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
                     "HANDOFF_PORT": str(self.handoff_port), "BOT_DATA_DIR": str(run_dir / "data"),
                     "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", "CHAT_SESSION_SECRET": SESSION_SECRET,
-                    **(extra_env or {})}
+                    "REDIS_PASSWORD": REDIS_PASSWORD, **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
         self.output: List[str] = []
+
+    @property
+    def redis_url(self) -> str:
+        """The URL of the Redis that the run command started, with its password."""
+        return f"redis://:{self.env['REDIS_PASSWORD']}@127.0.0.1:{self.env['REDIS_PORT']}/0"
 
     @property
     def url(self) -> str:
@@ -118,23 +124,29 @@ def handle(conversation_id: str) -> str:
     return sign(conversation_id, SESSION_SECRET)
 
 
-def conversation_of(session_id: str) -> str:
-    """The conversation id (the tracker's sender id) of a handle the socket.io channel confirmed."""
-    found = verify(session_id, SESSION_SECRET)
+def conversation_of(session_id: str, customer: Optional[str] = None) -> str:
+    """The conversation id (the tracker's sender id) of a handle the socket.io channel confirmed (for the
+    signed-in `customer`, if any)."""
+    found = verify(session_id, SESSION_SECRET, customer)
     assert found, f"not a genuine handle: {session_id}"
     return found
 
 
-async def socketio_session(url: str, session_id: Optional[str] = None) -> tuple:
+async def socketio_session(url: str, session_id: Optional[str] = None,
+                           customer_token: Optional[str] = None) -> tuple:
     """A web-chat client connected as the rasa-webchat widget is: (client, session id, queue of bot_uttered).
-    `session_id`: a handle from an earlier session, to continue that conversation (as after a reload)."""
+    `session_id`: a handle from an earlier session, to continue that conversation (as after a reload);
+    `customer_token`: the shop's signed customer token, sent as our widget does (customData.customer_token)."""
     client = socketio.AsyncClient()
     received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
     confirmed: "asyncio.Queue[str]" = asyncio.Queue()
     client.on("bot_uttered", lambda data: received.put_nowait(data))
     client.on("session_confirm", lambda data: confirmed.put_nowait(data))
     await client.connect(url, socketio_path="socket.io", transports=["websocket"])
-    await client.emit("session_request", {"session_id": session_id})
+    request: Dict[str, Any] = {"session_id": session_id}
+    if customer_token is not None:
+        request["customData"] = {"customer_token": customer_token}
+    await client.emit("session_request", request)
     session_id = await asyncio.wait_for(confirmed.get(), 10)
     return client, session_id, received
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -48,7 +49,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                      {"REDIS_PORT": str(port), "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
                       "CUSTOMER_TOKEN_SECRET": SECRET})
     run.start()
-    run.redis = redis.Redis(port=port)  # type: ignore[attr-defined]
+    run.redis = redis.Redis.from_url(run.redis_url)  # type: ignore[attr-defined]
     run.run_dir = run_dir  # type: ignore[attr-defined]
     yield run
     run.stop()
@@ -115,7 +116,24 @@ def test_a_card_number_is_masked_in_the_tracker_the_request_and_every_log(stack:
     assert "4111 11** **** 1111" in raw and card not in raw and "4111111111111111" not in raw
     request = recorded_request(stack, sender)
     assert request is not None and {"type": "CARD", "value": "4111 11** **** 1111"} in request["case_brief"]["entities"]
+    # Written in uneven groups, with its security code, in another conversation; then a message whose control
+    # characters would forge a log line (Rasa's warning about the unknown intent quotes it).
+    other = f"ht-{uuid.uuid4().hex[:10]}"
+    uneven = "4111 11 11 1111 1111"
+    say(stack, other, f"I was charged twice, card {uneven} cvv 123 and also 5555.5555.5555.4444 321", None)
+    say(stack, other, "/x\r\nFAKE LINE \x1b[31mred", None)
+    raw = stack.redis.get(f"shop:tracker:{other}").decode()  # type: ignore[attr-defined]
+    assert "4111 11 ** **** 1111 cvv ***" in raw, raw[:2000]
+    assert "5555.55**.****.4444 ***" in raw and uneven not in raw and "cvv 123" not in raw
+    other_request = recorded_request(stack, other)
+    assert other_request is None or uneven not in json.dumps(other_request)
     logs = sorted((stack.run_dir / "logs").glob("*.log"))  # type: ignore[attr-defined]
     assert logs
     for log in logs:
-        assert card not in log.read_text(errors="replace"), log
+        text = log.read_text(errors="replace")
+        for secret in (card, uneven, "4111111111111111", "cvv 123", "5555.5555.5555.4444"):
+            assert secret not in text, (log, secret)
+        assert "\x1b" not in text and "\r" not in text, log
+        assert not any(line.startswith("FAKE LINE") for line in text.split("\n")), log
+    for path in [stack.run_dir, *(stack.run_dir / "logs").iterdir()]:  # type: ignore[attr-defined]
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path  # the service user's only

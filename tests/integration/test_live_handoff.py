@@ -116,7 +116,7 @@ async def agent_events(ws: aiohttp.ClientWebSocketResponse, kind: str, timeout: 
 
 def tracker_events(stack: RunCommand, sender: str) -> List[Dict]:
     """The conversation as the Redis tracker store holds it."""
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    r = redis_lib.Redis.from_url(stack.redis_url)
     raw = r.get(f"shop:tracker:{sender}")
     return json.loads(raw)["events"] if raw else []
 
@@ -190,7 +190,7 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
     assert [(m["agent"], m["agent_name"], m.get("notice")) for m in got_by_customer] == [("ann", "Ann Baker", None)] * 3
     assert released["text"] in responses_texts("utter_handoff_released")
     assert released["notice"] is True and released["handoff"] == "released"
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    r = redis_lib.Redis.from_url(stack.redis_url)
     assert r.hget("shop:handoff:agent_names", me) is None  # forgotten when the chat ended
     # the bot is back: it answers the next question normally
     replies = stack.say(me, "how long does a refund take?")
@@ -285,7 +285,7 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     for text in ANGRY:
         told += stack.say(me, text)
     assert any(t.startswith("Nobody from the team is available right now") for t in told), told
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0", decode_responses=True)
+    r = redis_lib.Redis.from_url(stack.redis_url, decode_responses=True)
     # The bridge follows the service's events on its own: "created" then "ticket" may be handled just after the
     # reply reached the customer.
     deadline = time.monotonic() + 5

@@ -122,7 +122,7 @@ def test_nobody_can_write_to_or_read_another_customers_conversation(stack: RunCo
     # REST: a bare or forged sender is refused and changes nothing; a handle from the channel works.
     victim = new_sender()
     assert stack.say(victim, "where is my order")[-1] in responses_texts("utter_ask_order_number")
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    r = redis_lib.Redis.from_url(stack.redis_url)
     before = r.get(f"shop:tracker:{victim}")
     forged = handle(victim)[:-4] + ("AAAA" if not handle(victim).endswith("AAAA") else "BBBB")
     for sender in (victim, forged, handle(victim + "x")[: -1], f"{victim}.{'A' * 22}"):
@@ -237,7 +237,7 @@ def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
 
     import redis as redis_lib
 
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    r = redis_lib.Redis.from_url(stack.redis_url)
     key = "shop:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
     before = r.pfcount(key)
     senders = [new_sender() for _ in range(3)]

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from bot.channels.payload import MAX_MESSAGE_CHARS, InvalidPayload, parse_rest_body, parse_socketio_message
+from bot.channels.payload import MAX_MESSAGE_CHARS, TOO_DEEP, InvalidPayload, parse_rest_body, parse_socketio_message
 
 
 def body(**fields):
@@ -56,3 +56,25 @@ def test_card_numbers_are_masked_after_the_checks():
     assert msg.metadata == {"note": "card 555555******4444"}
     msg = parse_socketio_message({"message": "4111-1111-1111-1111", "session_id": "s1"})
     assert msg.text == "4111-11**-****-1111"
+
+
+@pytest.mark.parametrize("depth, kind", [(33, "object"), (600, "object"), (5000, "list")])
+def test_deeply_nested_metadata_is_a_400_not_a_recursion_error(depth, kind):
+    nested = ('{"a":' * depth + "1" + "}" * depth) if kind == "object" else ("[" * depth + "]" * depth)
+    raw = ('{"sender": "a", "message": "hi", "metadata": {"x": %s}}' % nested).encode()
+    with pytest.raises(InvalidPayload) as err:
+        parse_rest_body(raw)
+    assert (err.value.status, err.value.code) == (400, "too_deep")
+    with pytest.raises(InvalidPayload) as err:
+        parse_socketio_message({"message": "hi", "session_id": "s", "customData": '{"x": %s}' % nested})
+    assert (err.value.status, err.value.code) == (400, "too_deep")
+    with pytest.raises(InvalidPayload) as err:
+        parse_socketio_message(TOO_DEEP)  # what the socket.io channel's packet decoder hands over
+    assert (err.value.status, err.value.code) == (400, "too_deep")
+
+
+def test_metadata_nested_within_the_limit_passes():
+    nested = {"a": 1}
+    for _ in range(30):
+        nested = {"a": nested}
+    assert parse_rest_body(body(sender="a", message="hi", metadata=nested)).metadata == nested

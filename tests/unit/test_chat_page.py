@@ -14,11 +14,11 @@ import pytest
 from rasa.core.channels.channel import register
 from sanic import Sanic
 
-from bot.channels.webpage import CSP, WEB_ROOT, ChatPage, load_assets
+from bot.channels.webpage import CSP, WEB_ROOT, ChatPage, content_security_policy, load_assets
 from tests.conftest import ROOT, free_port
 
 EXPECTED_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
+                "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
 
 
 class Server:
@@ -101,6 +101,24 @@ def assert_secure(headers: Dict[str, str]) -> None:
 
 def test_the_policy_is_the_one_documented():
     assert CSP == EXPECTED_CSP
+
+
+@pytest.mark.parametrize("listed, connect", [
+    ("", "'self'"),
+    ("*", "'self'"),
+    ("https://shop.example, http://localhost:8080/ ,", "'self' https://shop.example wss://shop.example "
+                                                       "http://localhost:8080 ws://localhost:8080"),
+    ("https://shop.example/path, javascript:alert(1), https://a.example; script-src *", "'self'"),
+])
+def test_connections_are_limited_to_the_own_origin_and_the_listed_ones(listed, connect):
+    assert content_security_policy(listed) == EXPECTED_CSP.replace("connect-src 'self';", f"connect-src {connect};")
+
+
+def test_the_page_takes_the_listed_origins_from_chat_allowed_origins(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CHAT_ALLOWED_ORIGINS", "https://shop.example")
+    policy = ChatPage().secure["Content-Security-Policy"]
+    assert "connect-src 'self' https://shop.example wss://shop.example;" in policy
+    assert ChatPage(extra_origins="").secure["Content-Security-Policy"] == EXPECTED_CSP
 
 
 def test_the_page_is_served_at_chat_with_its_security_headers(server: Server):

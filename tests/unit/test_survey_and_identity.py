@@ -45,3 +45,13 @@ def test_only_handles_signed_with_the_secret_name_a_conversation():
     assert verify(None, key) is None and verify("", key) is None and verify(".", key) is None
     fresh = new_handle(key)
     assert verify(fresh, key) and verify(fresh, key) != verify(new_handle(key), key)
+
+
+def test_a_handle_issued_to_a_signed_in_customer_opens_for_that_customer_only():
+    key = "k" * 32
+    ann = sign("conv-1", key, customer="ann")
+    assert verify(ann, key, customer="ann") == "conv-1"
+    assert verify(ann, key, customer="bob") is None
+    assert verify(ann, key) is None                     # the same browser, signed out
+    assert verify(sign("conv-1", key), key, customer="ann") is None  # a guest's chat, then ann signs in
+    assert verify(new_handle(key, customer="ann"), key, customer="ann")
