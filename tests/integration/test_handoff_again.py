@@ -28,7 +28,7 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def tracker_events(stack: RunCommand, sender: str) -> List[Dict]:
-    r = redis_lib.Redis.from_url(f"redis://127.0.0.1:{stack.env['REDIS_PORT']}/0")
+    r = redis_lib.Redis.from_url(stack.redis_url)
     raw = r.get(f"shop:tracker:{sender}")
     return json.loads(raw)["events"] if raw else []
 
