@@ -27,7 +27,9 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import aiohttp
 import socketio
+import yaml
 
+from bot.settings import ROOT
 from tests.handoff.agents import RETRYABLE, Endpoints, call
 
 TAG = re.compile(r"\[(a:)?(c\d+-k\d+-m\d+/\d+)\]")
@@ -36,6 +38,9 @@ REQUESTS = [["I want to talk to a human"],
              "I want to talk to a human now"]]
 CUSTOMER_LINES = ["my parcel still has not arrived", "can you check the tracking again?", "it says delivered but "
                   "it is not here", "ok, and what happens next?", "thanks, anything else you need from me?"]
+
+
+RETYPE = yaml.safe_load((ROOT / "bot" / "channels" / "notices.yml").read_text())["invalid_message"]
 
 
 def tag_of(text: str) -> Tuple[bool, Optional[str]]:
@@ -64,6 +69,7 @@ class Customer:
     requested: List[str] = field(default_factory=list)  # "c7-k2" of each handoff asked for
     told_no_agent: List[str] = field(default_factory=list)
     new_handle_forced: int = 0
+    told_retype: int = 0
     reconnects: int = 0
 
     def __post_init__(self) -> None:
@@ -125,11 +131,15 @@ class Customer:
                 delay = min(5.0, delay * 2)
 
     def _shown(self, data: Dict[str, Any], via: str) -> None:
-        self.seen += 1
         if data.get("handoff"):
             self.handoff_state = data["handoff"]
         if data.get("agent"):
             self.handoff_state = "joined"
+        if not data.get("text") and not data.get("quick_replies") and not data.get("buttons"):
+            return  # the widget shows (and counts) nothing for it
+        self.seen += 1
+        if data.get("text") == RETYPE:
+            self.told_retype += 1  # the channel could not take a message (e.g. Redis down) and said so
         is_answer, mid = tag_of(str(data.get("text", "")))
         if is_answer and mid:
             own = data.get("message_id") or data.get("id")
@@ -222,7 +232,7 @@ class Agent:
         self.seen: Dict[str, float] = {}  # customer message id -> first seen
         self.seen_raw: Dict[str, int] = defaultdict(int)
         self.live_events: Dict[str, int] = defaultdict(int)  # customer message id -> times shown (after seq dedupe)
-        self.seqs: Dict[str, Set[int]] = defaultdict(set)  # escalation -> message seqs merged
+        self.seqs: Dict[str, Set[Any]] = defaultdict(set)  # escalation -> message seqs (t<i>: transcript) merged
         self.escalation_of: Dict[str, str] = {}  # customer message id -> escalation it arrived on
         self.answered: Dict[str, float] = {}  # answer id -> when the POST started (first try)
         self.answer_ok: Set[str] = set()
@@ -295,6 +305,9 @@ class Agent:
     async def _load(self, escalation: str) -> Dict[str, Any]:
         code, record = await call(self.session, self.endpoints, "GET", f"/v1/handoffs/{escalation}", self.token)
         if code == 200:
+            for i, turn in enumerate(record.get("transcript") or []):  # the bot's part, shown above the chat
+                if turn.get("speaker") == "customer":
+                    self._merge(escalation, {"seq": f"t{i}", "speaker": "customer", "text": turn.get("text", "")})
             for m in record.get("messages", []):
                 self._merge(escalation, m)
         return record if code == 200 else {}

@@ -129,8 +129,10 @@ async def count(stack: Any, session: aiohttp.ClientSession, base: str, superviso
             "double_assigned": doubles, "reassigned": reassigned,
             "accepted": sum(len(a.accepted) for a in agents), "closed": sum(len(a.closed) for a in agents)},
         "parked_for_a_person": parked,
+        "conversations": {key: conv for c in customers for key, conv in c.conversations.items()},
         "connections": {"customer_reconnects": sum(c.reconnects for c in customers),
                         "customer_new_handle_forced": sum(c.new_handle_forced for c in customers),
+                        "customer_told_to_type_again": sum(c.told_retype for c in customers),
                         "agent_reconnects": sum(a.reconnects for a in agents)},
     }
 
