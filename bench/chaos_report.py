@@ -121,6 +121,8 @@ async def count(stack: Any, session: aiohttp.ClientSession, base: str, superviso
             "sent": len(posted), "send_failed": failed, "post_retries": sum(a.post_retries for a in agents),
             "in_tracker": sum(1 for a in posted if bot_tags[a[2:]]), "seen_by_customer": len(posted) - len(lost_customer),
             "lost": lost_customer, "shown_twice_raw": raw_dups, "shown_twice_after_dedupe": deduped_dups,
+            "shown_twice": {m: [f"{x.via} id={x.message_id}" for x in s] for m, s in shown.items() if len(s) > 1},
+            "stored_twice_in_tracker": sum(n - 1 for n in bot_tags.values() if n > 1),
             "shown_via_history": sum(1 for s in shown.values() if any(x.via == "history" for x in s)),
             "delay": delays(min(x.at for x in shown[a[2:]]) - posted[a] for a in posted if a[2:] in shown)},
         "handoffs": {
@@ -169,7 +171,8 @@ def print_report(f: Dict[str, Any]) -> None:
         ("agent messages", f"sent {am['sent']} (failed {len(am['send_failed'])}), in tracker {am['in_tracker']}, "
          f"seen by customer {am['seen_by_customer']} ({am['shown_via_history']} via history)",
          len(am["lost"]) + len(am["send_failed"]),
-         f"raw {am['shown_twice_raw']}, after dedupe {am['shown_twice_after_dedupe']}", am["delay"].get("max_ms", "-")),
+         f"raw {am['shown_twice_raw']}, after dedupe {am['shown_twice_after_dedupe']}, tracker "
+         f"{am['stored_twice_in_tracker']}", am["delay"].get("max_ms", "-")),
         ("handoffs", f"requested {h['requested']}, created {h['created']} (twice {h['created_twice']}), assigned "
          f"{h['assigned']}, told no agent {h['told_no_agent']}, reassigned {h['reassigned']}",
          len(h["never_assigned"]), f"double-assigned {h['double_assigned']}", "-"),
@@ -183,7 +186,8 @@ def print_report(f: Dict[str, Any]) -> None:
     print(f"kills: {r['kills']}; exited by themselves: {r['crashes'] or 'none'}; reconnects: {f['connections']}")
     for label, items in (("lost before the tracker", cm["lost_before_tracker"]),
                          ("never seen by an agent", cm["lost_before_agent"]), ("never sent", cm["never_sent"]),
-                         ("agent answers never shown", am["lost"]), ("never assigned", h["never_assigned"])):
+                         ("agent answers never shown", am["lost"]), ("never assigned", h["never_assigned"]),
+                         ("agent answers shown twice", [f"{m} ({', '.join(v)})" for m, v in am["shown_twice"].items()])):
         if items:
             print(f"{label} ({len(items)}): {', '.join(items[:12])}{' ...' if len(items) > 12 else ''}")
     print(f"\nsummary: {cm['sent']} customer and {am['sent']} agent messages, {h['requested']} handoffs, "

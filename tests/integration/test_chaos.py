@@ -3,7 +3,7 @@ web-chat customers and 4 agents while the Rasa server, the action server, both h
 processes and Redis are each SIGKILLed and restarted (four alone, then all five at once), with a 30 s
 quiet period and a bounded drain at the end. Everything real: the run command's processes, HAProxy,
 socket.io customers behaving as the widget, agents on the WebSocket and the API. The bench counts
-what each side saw; these tests read its figures. About 5 minutes (Rasa's restart is most of it)."""
+what each side saw; these tests read its figures. About 5-7 minutes on 2 busy cores (Rasa's start and restart are most of it)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import ROOT
 
 ARGS = ["--minutes", "2", "--customers", "10", "--agents", "4", "--messages", "3", "--quiet", "30",
-        "--drain", "120", "--seed", "12"]
+        "--drain", "60", "--seed", "12"]
 
 
 @pytest.fixture(scope="module")
@@ -65,5 +65,7 @@ def test_every_handoff_is_assigned_exactly_once(figures):
 
 
 def test_nothing_is_shown_twice(figures):
+    """Failed once in two runs on the code before issue 12.4: after Rasa's SIGKILL the bridge handled an agent
+    message again (stored twice in the tracker, 90 s apart) and, with no message id, the widget showed it twice."""
     assert figures["customer_messages"]["shown_twice_to_agent"] == 0, figures["report"]
     assert figures["agent_messages"]["shown_twice_after_dedupe"] == 0, figures["report"]
