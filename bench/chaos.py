@@ -146,10 +146,14 @@ async def soak(stack: ChaosStack, args: argparse.Namespace) -> Dict[str, Any]:
         faulting = asyncio.ensure_future(chaos())
         people = asyncio.gather(*(customer(c, 20.0 * i / len(customers)) for i, c in enumerate(customers)))
         try:
-            await asyncio.wait_for(asyncio.shield(people), load_end + args.drain + 300 - time.monotonic())
-        except asyncio.TimeoutError:
-            print("warning: customers still busy at the bound; counting what happened", flush=True)
-        await faulting  # a fault still running (a slow Rasa start) finishes before counting
+            try:
+                await asyncio.wait_for(asyncio.shield(people), load_end + args.drain + 300 - time.monotonic())
+            except asyncio.TimeoutError:
+                print("warning: customers still busy at the bound; counting what happened", flush=True)
+            await faulting  # a fault still running (a slow Rasa start) finishes before counting
+        finally:
+            if not faulting.done():  # Ctrl-C or an error: the fault thread stops waiting, nothing hangs
+                stack.stopping.set()
         print(f"[{time.monotonic() - t0:6.1f} s] customers done; draining (at most {args.drain} s)", flush=True)
         deadline = time.monotonic() + args.drain
         while True:
@@ -220,7 +224,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     def on_signal(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Both installed explicitly: a job started in the background by a script inherits SIGINT as ignored.
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     print(f"==> Starting the stack in {tmp} (Redis AOF everysec, HAProxy + 2 handoff processes, actions, Rasa)",
           flush=True)
     try:

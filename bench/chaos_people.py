@@ -12,7 +12,8 @@ Each records exactly what it sent and what it was shown, by the unique id in eve
 - Agent (console): a WebSocket to the handoff service (through HAProxy or straight to a process, in
   turn), reconnecting; accepts every offer; on accept and on every snapshot loads the chat's record
   (GET /v1/handoffs/{id}) and merges its messages by `seq`, as the console does; answers each customer
-  message after a pause; closes the chat once it has answered the customer's last message.
+  message after a pause; closes the chat once it has answered the customer's last message (or after
+  240 s without a new one).
 """
 from __future__ import annotations
 
@@ -325,13 +326,13 @@ class Agent:
                     self.accepted.append(escalation)
             self.last_activity[escalation] = time.monotonic()
             await self._load(escalation)
-            while not self.stopped:  # until the customer's last message is answered, or 120 s of silence
+            while not self.stopped:  # until the customer's last message is answered, or 240 s of silence
                 await asyncio.sleep(1.0)
                 mine = [m for m, e in self.escalation_of.items() if e == escalation]
                 last = any(m.split("-m")[1].split("/")[0] == m.split("/")[1] for m in mine)
                 if last and all(f"a:{m}" in self.answer_ok or m in self.answer_failed for m in mine):
                     break
-                if time.monotonic() - self.last_activity.get(escalation, 0) > 120:
+                if time.monotonic() - self.last_activity.get(escalation, 0) > 240:
                     break
             if self.stopped:
                 return

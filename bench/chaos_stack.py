@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class ChaosStack(Stack):
     handoff_ports: List[int] = field(default_factory=list)
     killed: Dict[str, int] = field(default_factory=dict)  # name -> SIGKILLs sent by the schedule
     crashes: List[str] = field(default_factory=list)  # processes that exited without being killed
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on Ctrl-C / error: faults stop waiting
 
     def spawn(self, name: str, cmd: List[str], env: Dict[str, str]) -> Child:
         if name != "handoff":
@@ -169,6 +171,8 @@ class ChaosStack(Stack):
     def wait_ready(self, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not self.ready(name):
+            if self.stopping.is_set():
+                raise StackError(f"stopped while {name} was starting")
             child = self.child(name)
             if child.proc.poll() is not None:  # it died while starting (e.g. Redis was down): start it again
                 self.crashes.append(f"{name} exited with code {child.proc.returncode} while starting")
@@ -196,7 +200,8 @@ def run_fault(stack: ChaosStack, fault: Fault, t0: float, timeout: float = 240.0
     for name in fault.names:
         stack.kill(name)
     print(f"[{fault.killed_at:6.1f} s] SIGKILL {', '.join(fault.names)} (down {fault.down} s)", flush=True)
-    time.sleep(fault.down)
+    if stack.stopping.wait(fault.down):
+        return
     fault.restarted_at = round(time.monotonic() - t0, 1)
     for name in sorted(fault.names, key=KILLABLE[::-1].index):
         stack.revive(name)
