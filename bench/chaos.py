@@ -9,18 +9,20 @@ behaving as the agent console) converse at a human pace (bench/chaos_people.py).
 for a person, writes `--messages` messages 3-8 s apart, the agent answers each one and closes the
 chat, and the customer starts a new conversation, until `--minutes` have passed.
 
-Meanwhile a schedule SIGKILLs and restarts every process: each of rasa, actions, handoff-1, handoff-2
-and redis is killed alone `--kills-each - 1` times, then all five together once (a blackout: what is
-written meanwhile must arrive after recovery). The last `--quiet` seconds have no fault; then the
-customers finish their conversations and the bench waits (at most `--drain` seconds) until the
-outboxes are empty and every answer has arrived.
+Meanwhile a schedule SIGKILLs and restarts (after 2-6 s) one fault at a time: `--kills-each - 1`
+rounds in which each of rasa, actions, handoff-1, handoff-2 and redis is killed alone, then each but
+Rasa alone once more, then all five together (a blackout: what is written meanwhile must arrive after
+recovery). So Rasa is killed `--kills-each` times, the others once more. The last `--quiet` seconds
+have no new fault; then the customers finish their conversations and the bench waits (at most
+`--drain` seconds) until the outboxes are empty and every message has arrived.
 
 Counted from what each side saw (every message carries a unique id in its text): customer messages
 sent / stored in the tracker / seen by an agent; agent messages sent / stored / shown to the customer;
 handoffs requested / created / assigned, and assigned to two agents; duplicates shown to either side
 (raw, and after dropping copies with the same message id when the payload carries one); the longest
 delay each way. Writes artifacts/chaos/figures.json; exits 1 when anything was lost, double-assigned
-or shown twice after dedupe (or a process was not killed as often as planned).
+or shown twice after dedupe (or a process was not killed as often as planned). The processes' logs stay
+in the printed folder, as evidence.
 """
 from __future__ import annotations
 
@@ -187,7 +189,8 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
                         help="a customer's pause before each message, seconds")
     parser.add_argument("--agent-think", type=float, nargs=2, default=[1.0, 4.0], metavar=("MIN", "MAX"))
     parser.add_argument("--kills-each", type=int, default=None,
-                        help="SIGKILLs per process (the last one is the blackout); default 2, 1 under 5 minutes")
+                        help="SIGKILLs of Rasa; the others get one more (the last is the blackout); default 2, "
+                        "1 under 5 minutes")
     parser.add_argument("--quiet", type=float, default=60.0, help="seconds without faults at the end of the load")
     parser.add_argument("--drain", type=float, default=180.0, help="at most this long to wait for queues to drain")
     parser.add_argument("--seed", type=int, default=12)
