@@ -231,7 +231,7 @@ class Agent:
         self.accepted: List[str] = []  # escalations whose accept answered 200 (or proved ours after a 409)
         self.closed: List[str] = []
         self.seen: Dict[str, float] = {}  # customer message id -> first seen
-        self.seen_raw: Dict[str, int] = defaultdict(int)
+        self.seen_raw: Dict[str, int] = defaultdict(int)  # "<escalation> <message id>" -> times shown
         self.live_events: Dict[str, int] = defaultdict(int)  # customer message id -> times shown (after seq dedupe)
         self.seqs: Dict[str, Set[Any]] = defaultdict(set)  # escalation -> message seqs (t<i>: transcript) merged
         self.escalation_of: Dict[str, str] = {}  # customer message id -> escalation it arrived on
@@ -278,7 +278,7 @@ class Agent:
                 self.live_events[mid] += 1  # raw: before the console's dedupe by seq
             self._merge(event.get("escalation", ""), message)
 
-    def _merge(self, escalation: str, message: Dict[str, Any]) -> None:
+    def _merge(self, escalation: str, message: Dict[str, Any], answer: bool = True) -> None:
         seq = message.get("seq")
         if seq is not None and seq in self.seqs[escalation]:
             return  # the console keeps messages by seq: a second copy is not shown twice
@@ -288,11 +288,12 @@ class Agent:
             return
         is_answer, mid = tag_of(str(message.get("text", "")))
         if mid and not is_answer:
-            self.seen_raw[mid] += 1
+            self.seen_raw[f"{escalation} {mid}"] += 1  # twice in one chat: the console shows it twice
             self.seen.setdefault(mid, time.monotonic())
             self.escalation_of.setdefault(mid, escalation)
             self.last_activity[escalation] = time.monotonic()
-            asyncio.ensure_future(self._answer(escalation, mid))
+            if answer:
+                asyncio.ensure_future(self._answer(escalation, mid))
 
     def _start(self, escalation: str, status: str) -> None:
         if escalation in self.closed:
@@ -306,9 +307,13 @@ class Agent:
     async def _load(self, escalation: str) -> Dict[str, Any]:
         code, record = await call(self.session, self.endpoints, "GET", f"/v1/handoffs/{escalation}", self.token)
         if code == 200:
-            for i, turn in enumerate(record.get("transcript") or []):  # the bot's part, shown above the chat
+            transcript = record.get("transcript") or []  # the conversation before the handoff, above the chat
+            done = {m for t in transcript for is_answer, m in [tag_of(str(t.get("text", "")))] if is_answer}
+            for i, turn in enumerate(transcript):  # answered there already (an earlier chat): not again
                 if turn.get("speaker") == "customer":
-                    self._merge(escalation, {"seq": f"t{i}", "speaker": "customer", "text": turn.get("text", "")})
+                    _, mid = tag_of(str(turn.get("text", "")))
+                    self._merge(escalation, {"seq": f"t{i}", "speaker": "customer", "text": turn.get("text", "")},
+                                answer=mid not in done)
             for m in record.get("messages", []):
                 self._merge(escalation, m)
         return record if code == 200 else {}

@@ -74,8 +74,8 @@ async def count(stack: Any, session: aiohttp.ClientSession, base: str, superviso
     for a in agents:
         for m, t in a.seen.items():
             first_seen[m] = min(t, first_seen.get(m, t))
-        seen_count.update(a.seen_raw)
-        live_events.update(a.live_events)
+        seen_count.update({f"{a.id} {k}": n for k, n in a.seen_raw.items()})  # per agent and chat
+        live_events.update({f"{a.id} {k}": n for k, n in a.live_events.items()})
     posted = {aid: t for a in agents for aid, t in a.answered.items() if aid in a.answer_ok}
     failed = {m: why for a in agents for m, why in a.answer_failed.items()}
     shown = {m: s for c in customers for m, s in c.shown.items()}
