@@ -1,0 +1,386 @@
+"""The people of the soak with faults (bench/chaos.py): web-chat customers that behave as our widget
+does (bot/web/widget.js) and agents that behave as the agent console does (handoff/web/console.js).
+Each records exactly what it sent and what it was shown, by the unique id in every message text.
+
+- A customer message reads "[c7-k2-m3/5] ..." (customer 7, conversation 2, message 3 of 5); the agent's
+  answer to it "[a:c7-k2-m3/5] ...". Nothing else is counted.
+- Customer (widget): one socket.io connection; `session_request` with the stored handle on every
+  (re)connect; when it had seen something, `history_request` and, from the `history` answer, the lines
+  it missed (the widget's count: lines seen so far vs the server's total); messages typed while
+  disconnected wait in an outbox and are sent, in order, once the session is confirmed again. It
+  resends nothing else. Reconnects back off 0.5 s -> 5 s, as the widget's socket.io client does.
+- Agent (console): a WebSocket to the handoff service (through HAProxy or straight to a process, in
+  turn), reconnecting; accepts every offer; on accept and on every snapshot loads the chat's record
+  (GET /v1/handoffs/{id}) and merges its messages by `seq`, as the console does; answers each customer
+  message after a pause; closes the chat once it has answered the customer's last message (or after
+  240 s without a new one).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Set, Tuple
+
+import aiohttp
+import socketio
+import yaml
+
+from bot.settings import ROOT
+from tests.handoff.agents import RETRYABLE, Endpoints, call
+
+TAG = re.compile(r"\[(a:)?(c\d+-k\d+-m\d+/\d+)\]")
+REQUESTS = [["I want to talk to a human"],
+            ["where is my order 10234568?", "this is ridiculous, it is two weeks late and nobody answers",
+             "I want to talk to a human now"]]
+CUSTOMER_LINES = ["my parcel still has not arrived", "can you check the tracking again?", "it says delivered but "
+                  "it is not here", "ok, and what happens next?", "thanks, anything else you need from me?"]
+
+
+RETYPE = yaml.safe_load((ROOT / "bot" / "channels" / "notices.yml").read_text())["invalid_message"]
+
+
+def tag_of(text: str) -> Tuple[bool, Optional[str]]:
+    """(is an agent's answer, the customer message id) of a counted message; (False, None) otherwise."""
+    found = TAG.search(text or "")
+    return (bool(found.group(1)), found.group(2)) if found else (False, None)
+
+
+@dataclass
+class Seen:
+    at: float
+    via: str  # "live" or "history"
+    message_id: Optional[str] = None  # the payload's own id, when it carries one
+
+
+@dataclass
+class Customer:
+    number: int
+    url: str
+    messages: int
+    think: Tuple[float, float]
+    sent: Dict[str, float] = field(default_factory=dict)  # my message id -> when it left (socket emit)
+    typed: Dict[str, float] = field(default_factory=dict)  # my message id -> when typed (maybe still queued)
+    shown: Dict[str, List[Seen]] = field(default_factory=lambda: defaultdict(list))  # answer id -> each showing
+    conversations: Dict[str, str] = field(default_factory=dict)  # "c7-k2" -> conversation id (tracker sender)
+    requested: List[str] = field(default_factory=list)  # "c7-k2" of each handoff asked for
+    told_no_agent: List[str] = field(default_factory=list)
+    new_handle_forced: int = 0
+    told_retype: int = 0
+    reconnects: int = 0
+
+    def __post_init__(self) -> None:
+        self.handle: Optional[str] = None
+        self.conversation = ""
+        self.seen = 0  # the widget's count of lines shown (its own messages too)
+        self.outbox: List[Tuple[str, Optional[str]]] = []  # (text, id)
+        self.client: Optional[socketio.AsyncClient] = None
+        self.confirmed = asyncio.Event()
+        self.handoff_state: Optional[str] = None
+        self.stopped = False
+        self.wanted_new = True
+
+    # ---- the connection, as the widget keeps it ---------------------------------------------------
+    async def keep_connected(self) -> None:
+        delay = 0.5
+        while not self.stopped:
+            client = socketio.AsyncClient(reconnection=False)
+            self.client = client
+            gone = asyncio.Event()
+            confirm: "asyncio.Queue[Any]" = asyncio.Queue()
+            history: "asyncio.Queue[Any]" = asyncio.Queue()
+            client.on("bot_uttered", lambda data: self._shown(data, "live"))
+            client.on("session_confirm", confirm.put_nowait)
+            client.on("history", history.put_nowait)
+            client.on("disconnect", gone.set)
+            try:
+                await client.connect(self.url, socketio_path="socket.io", transports=["websocket"], wait_timeout=10)
+                if self.wanted_new:
+                    self.handle, self.seen, self.wanted_new = None, 0, False
+                await client.emit("session_request", {"session_id": self.handle})
+                handle = await asyncio.wait_for(confirm.get(), 10)
+                handle = handle if isinstance(handle, str) else (handle or {}).get("session_id")
+                resumed = self.handle == handle and self.seen > 0
+                if self.handle and handle != self.handle:
+                    self.new_handle_forced += 1  # the server no longer knew the conversation
+                self.handle, self.conversation = handle, handle.rpartition(".")[0]
+                if resumed:
+                    await client.emit("history_request", {})
+                    try:
+                        self._history(await asyncio.wait_for(history.get(), 3))
+                    except asyncio.TimeoutError:
+                        pass  # the widget goes on after 3 s too
+                self.confirmed.set()
+                delay = 0.5
+                await self._flush()
+                await gone.wait()
+            except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError, aiohttp.ClientError):
+                pass
+            finally:
+                self.confirmed.clear()
+                try:
+                    await client.disconnect()
+                except Exception:  # noqa: BLE001 - an already broken connection
+                    pass
+            if not self.stopped:
+                self.reconnects += 0 if self.wanted_new else 1
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    def _shown(self, data: Dict[str, Any], via: str) -> None:
+        if data.get("handoff"):
+            self.handoff_state = data["handoff"]
+        if data.get("agent"):
+            self.handoff_state = "joined"
+        if not data.get("text") and not data.get("quick_replies") and not data.get("buttons"):
+            return  # the widget shows (and counts) nothing for it
+        self.seen += 1
+        if data.get("text") == RETYPE:
+            self.told_retype += 1  # the channel could not take a message (e.g. Redis down) and said so
+        is_answer, mid = tag_of(str(data.get("text", "")))
+        if is_answer and mid:
+            own = data.get("message_id") or data.get("id")
+            self.shown[mid].append(Seen(time.monotonic(), via, str(own) if own is not None else None))
+
+    def _history(self, data: Any) -> None:
+        total = data.get("total", 0) if isinstance(data, dict) else 0
+        lines = data.get("lines", []) if isinstance(data, dict) else []
+        missing = min(total - self.seen, len(lines))
+        for line in lines[-missing:] if missing > 0 else []:
+            if isinstance(line, dict) and line.get("speaker") != "customer":
+                self.seen -= 1  # _shown counts it; the widget's count is set from `total` below
+                self._shown({**line, "agent": line.get("speaker") == "agent"}, "history")
+        self.seen = max(self.seen, total)
+
+    async def _flush(self) -> None:
+        while self.outbox and self.confirmed.is_set() and self.client is not None and self.client.connected:
+            text, mid = self.outbox.pop(0)
+            try:
+                await self.client.emit("user_uttered", {"message": text, "session_id": self.handle})
+            except socketio.exceptions.SocketIOError:
+                self.outbox.insert(0, (text, mid))
+                return
+            self.seen += 1
+            if mid:
+                self.sent[mid] = time.monotonic()
+
+    async def say(self, text: str, mid: Optional[str] = None) -> None:
+        if mid:
+            self.typed[mid] = time.monotonic()
+        self.outbox.append((text, mid))
+        await self._flush()
+
+    # ---- what the customer does -------------------------------------------------------------------
+    async def run(self, until: float) -> None:
+        """Conversations one after another until `until` (monotonic): ask for a person, write
+        `messages` messages at a human pace, wait for the answers, start a new conversation."""
+        rng = random.Random(self.number)
+        k = 0
+        while time.monotonic() < until:
+            k += 1
+            key = f"c{self.number}-k{k}"
+            self.wanted_new, self.handoff_state, self.conversation = True, None, ""
+            self.confirmed.clear()
+            if self.client is not None and self.client.connected:
+                await self.client.disconnect()  # a new chat: the keeper reconnects without the old handle
+            await self._wait_confirmed(until + 60)
+            self.conversations[key] = self.conversation
+            self.requested.append(key)
+            for line in rng.choice(REQUESTS):
+                await self.say(line)
+                await asyncio.sleep(rng.uniform(*self.think))
+            deadline = time.monotonic() + 60
+            while self.handoff_state not in ("waiting", "connecting", "joined", "failed", "ticket") and \
+                    time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            if self.handoff_state in ("failed", "ticket"):
+                self.told_no_agent.append(key)
+                continue
+            ids = [f"{key}-m{i}/{self.messages}" for i in range(1, self.messages + 1)]
+            for mid in ids:
+                await asyncio.sleep(rng.uniform(*self.think))
+                await self.say(f"[{mid}] {rng.choice(CUSTOMER_LINES)}", mid)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not all(m in self.shown for m in ids):
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(rng.uniform(*self.think))
+
+    async def _wait_confirmed(self, until: float) -> None:
+        while not self.stopped and time.monotonic() < until:
+            if self.confirmed.is_set() and not self.wanted_new and self.conversation:
+                return
+            await asyncio.sleep(0.2)
+
+    async def drain(self, until: float) -> None:
+        """After the load: wait (bounded) until the outbox is sent and every answer has been shown."""
+        while time.monotonic() < until and self.outbox:
+            await asyncio.sleep(0.5)
+
+
+class Agent:
+    """A console: accepts every offer, answers each counted customer message, closes after the last."""
+
+    def __init__(self, agent_id: str, token: str, endpoints: Endpoints, session: aiohttp.ClientSession,
+                 think: Tuple[float, float]) -> None:
+        self.id, self.token, self.endpoints, self.session, self.think = agent_id, token, endpoints, session, think
+        self.rng = random.Random(agent_id)
+        self.accepted: List[str] = []  # escalations whose accept answered 200 (or proved ours after a 409)
+        self.closed: List[str] = []
+        self.seen: Dict[str, float] = {}  # customer message id -> first seen
+        self.seen_raw: Dict[str, int] = defaultdict(int)  # "<escalation> <message id>" -> times shown
+        self.live_events: Dict[str, int] = defaultdict(int)  # customer message id -> times shown (after seq dedupe)
+        self.seqs: Dict[str, Set[Any]] = defaultdict(set)  # escalation -> message seqs (t<i>: transcript) merged
+        self.escalation_of: Dict[str, str] = {}  # customer message id -> escalation it arrived on
+        self.answered: Dict[str, float] = {}  # answer id -> when the POST started (first try)
+        self.answer_ok: Set[str] = set()
+        self.answer_failed: Dict[str, str] = {}
+        self.post_retries = 0
+        self.chats: Dict[str, asyncio.Task] = {}
+        self.last_activity: Dict[str, float] = {}
+        self.reconnects = 0
+        self.stopped = False
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        while not self.stopped:
+            base = self.endpoints.next()
+            try:
+                async with self.session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream",
+                                                   headers={"Authorization": f"Bearer {self.token}"},
+                                                   heartbeat=5) as ws:
+                    async for msg in ws:
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            break
+                        self._on_event(json.loads(msg.data))
+            except RETRYABLE:
+                pass
+            self.connected.clear()
+            if not self.stopped:
+                self.reconnects += 1
+                await asyncio.sleep(0.5)
+
+    def _on_event(self, event: Dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "snapshot":
+            self.connected.set()
+            for h in event.get("handoffs", []):
+                self._start(h["id"], h.get("status", ""))
+        elif kind == "offered" and event.get("agent") == self.id:
+            self._start(event["escalation"], "offered")
+        elif kind == "message":
+            message = event.get("message") or {}
+            is_answer, mid = tag_of(str(message.get("text", "")))
+            if mid and not is_answer:
+                self.live_events[mid] += 1  # raw: before the console's dedupe by seq
+            self._merge(event.get("escalation", ""), message)
+
+    def _merge(self, escalation: str, message: Dict[str, Any], answer: bool = True) -> None:
+        seq = message.get("seq")
+        if seq is not None and seq in self.seqs[escalation]:
+            return  # the console keeps messages by seq: a second copy is not shown twice
+        if seq is not None:
+            self.seqs[escalation].add(seq)
+        if message.get("speaker") != "customer":
+            return
+        is_answer, mid = tag_of(str(message.get("text", "")))
+        if mid and not is_answer:
+            self.seen_raw[f"{escalation} {mid}"] += 1  # twice in one chat: the console shows it twice
+            self.seen.setdefault(mid, time.monotonic())
+            self.escalation_of.setdefault(mid, escalation)
+            self.last_activity[escalation] = time.monotonic()
+            if answer:
+                asyncio.ensure_future(self._answer(escalation, mid))
+
+    def _start(self, escalation: str, status: str) -> None:
+        if escalation in self.closed:
+            return
+        task = self.chats.get(escalation)
+        if task is None or task.done():
+            self.chats[escalation] = asyncio.ensure_future(self._chat(escalation, status))
+        else:
+            asyncio.ensure_future(self._load(escalation))  # reconnected: reload the record, as the console does
+
+    async def _load(self, escalation: str) -> Dict[str, Any]:
+        code, record = await call(self.session, self.endpoints, "GET", f"/v1/handoffs/{escalation}", self.token)
+        if code == 200:
+            transcript = record.get("transcript") or []  # the conversation before the handoff, above the chat
+            done = {m for t in transcript for is_answer, m in [tag_of(str(t.get("text", "")))] if is_answer}
+            for i, turn in enumerate(transcript):  # answered there already (an earlier chat): not again
+                if turn.get("speaker") == "customer":
+                    _, mid = tag_of(str(turn.get("text", "")))
+                    self._merge(escalation, {"seq": f"t{i}", "speaker": "customer", "text": turn.get("text", "")},
+                                answer=mid not in done)
+            for m in record.get("messages", []):
+                self._merge(escalation, m)
+        return record if code == 200 else {}
+
+    async def _chat(self, escalation: str, status: str) -> None:
+        try:
+            if status == "offered":
+                code, _ = await call(self.session, self.endpoints, "POST", f"/v1/handoffs/{escalation}/accept",
+                                     self.token)
+                if code != 200:
+                    record = await self._load(escalation)
+                    if not (record.get("status") == "assigned" and record.get("agent_id") == self.id):
+                        return
+                if escalation not in self.accepted:
+                    self.accepted.append(escalation)
+            self.last_activity[escalation] = time.monotonic()
+            await self._load(escalation)
+            while not self.stopped:  # until the customer's last message is answered, or 240 s of silence
+                await asyncio.sleep(1.0)
+                mine = [m for m, e in self.escalation_of.items() if e == escalation]
+                last = any(m.split("-m")[1].split("/")[0] == m.split("/")[1] for m in mine)
+                if last and all(f"a:{m}" in self.answer_ok or m in self.answer_failed for m in mine):
+                    break
+                if time.monotonic() - self.last_activity.get(escalation, 0) > 240:
+                    break
+            if self.stopped:
+                return
+            await asyncio.sleep(self.rng.uniform(*self.think))
+            code, _ = await call(self.session, self.endpoints, "POST", f"/v1/handoffs/{escalation}/close",
+                                 self.token, {"resolved": True, "wrap_up": "answered"})
+            if code == 200 or (await self._load(escalation)).get("status") == "closed":
+                self.closed.append(escalation)
+        except (TimeoutError, asyncio.TimeoutError):
+            pass
+
+    async def _answer(self, escalation: str, mid: str) -> None:
+        aid = f"a:{mid}"
+        if aid in self.answered:
+            return
+        self.answered[aid] = time.monotonic()  # one answer per customer message
+        await asyncio.sleep(self.rng.uniform(*self.think))
+        text = f"[{aid}] thanks, I am looking into it"
+        self.answered[aid] = time.monotonic()
+        give_up = time.monotonic() + 120
+        while time.monotonic() < give_up:  # the console's send button, pressed again while the service is down
+            try:
+                async with self.session.post(self.endpoints.next() + f"/v1/handoffs/{escalation}/messages",
+                                             json={"text": text}, headers={"Authorization": f"Bearer {self.token}"},
+                                             timeout=aiohttp.ClientTimeout(total=10)) as r:
+                    if r.status == 201:
+                        self.answer_ok.add(aid)
+                        return
+                    if r.status not in (502, 503, 504):
+                        self.answer_failed[mid] = f"{r.status} {(await r.text())[:120]}"
+                        return
+            except aiohttp.ClientConnectorError:
+                pass  # nothing reached the service: press send again
+            except RETRYABLE:
+                # The request may have gone through: look before sending it again (no double message).
+                await asyncio.sleep(1.0)
+                try:
+                    record = await self._load(escalation)
+                except (TimeoutError, asyncio.TimeoutError):
+                    record = {}
+                if any(m.get("text") == text for m in record.get("messages", [])):
+                    self.answer_ok.add(aid)
+                    return
+            self.post_retries += 1
+            await asyncio.sleep(1.0)
+        self.answer_failed[mid] = "no answer from the service within 120 s"
