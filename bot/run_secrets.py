@@ -12,6 +12,7 @@ NAMES = {
     "HANDOFF_TOKEN_SECRET": 48,  # signs agents' session tokens
     "HANDOFF_DEMO_PASSWORD": 12,  # the demo team's password (./run start seeds handoff/demo_team.yml)
     "CHAT_SESSION_SECRET": 32,  # signs customers' conversation handles (bot/identity.py)
+    "ACTION_SERVER_TOKEN": 32,  # what the Rasa server shows the action server on every call (actions/access.py)
 }
 
 
