@@ -77,13 +77,13 @@ def test_a_stranger_with_a_guessed_order_number_learns_nothing_and_changes_nothi
     replies = say(stack, me, "where is my order 10234568?")
     assert not any(TRACKING in t for t in replies), replies
     assert asked_to_verify(replies, "10234568"), replies
-    wrong = say(stack, me, "SW1A 1AA")
+    wrong = say(stack, me, "10117")
     assert not any(TRACKING in t or "DHL" in t for t in wrong), wrong
     assert matches(wrong[0], "utter_order_verification_failed", order_number="10234568", attempts_left="2"), wrong
     # an order that does not exist gets the very same answers: the number says nothing either way
     say(stack, me, "stop")
     assert asked_to_verify(say(stack, me, "where is my order 10299999?"), "10299999")
-    wrong_for_none = say(stack, me, "SW1A 1AA")
+    wrong_for_none = say(stack, me, "10117")
     assert matches(wrong_for_none[0], "utter_order_verification_failed", order_number="10299999",
                    attempts_left="1"), wrong_for_none
     # the third wrong answer in this conversation ends the checks and offers a person (a button)
@@ -101,7 +101,7 @@ def test_a_stranger_with_a_guessed_order_number_learns_nothing_and_changes_nothi
     # changing the address of someone else's order: never done, whatever is guessed
     other = new_sender()
     assert asked_to_verify(say(stack, other, "please change the address for order 10234567"), "10234567")
-    replies = [t for guess in ("10115", "1017 GD", "ben.keller@example.com") for t in say(stack, other, guess)]
+    replies = [t for guess in ("10115", "10116", "ben.keller@example.com") for t in say(stack, other, guess)]
     assert any(t in responses_texts("utter_order_verification_locked") for t in replies), replies
     replies += say(stack, other, "Kerkstraat 45, 1017 GC Amsterdam")
     assert not any(matches(t, "utter_address_change_done", order_number="10234567",
