@@ -1,4 +1,8 @@
-"""What the forms do once filled: look up an order, change its address, open a return."""
+"""What the forms do once filled: look up an order, change its address, open a return.
+
+Each acts only for the customer who owns the order (actions/ownership.py): the shop answers for anyone
+else's order exactly as for an order that does not exist (utter_order_not_found), and a guest whose
+verification attempts ran out is offered a person instead (utter_order_verification_locked)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -9,9 +13,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.ownership import VerifiedCustomer, customer_of, locked
 from actions.shop import ChangeResult, OrderStatus, ReturnResult, ShopClient, format_date, shop_from_env
 
-FORM_SLOTS = ("order_number", "new_address", "return_reason")
+FORM_SLOTS = ("order_number", "order_verification", "new_address", "return_reason")
 
 
 def clear_form_slots() -> List[Dict[Text, Any]]:
@@ -38,6 +43,18 @@ class ShopAction(Action, ABC):
         """Abstract: the action server skips this class."""
 
 
+def verified_customer(tracker: Tracker) -> VerifiedCustomer:
+    """Who this conversation may act for (signed token, or the orders the guest proved)."""
+    return customer_of(tracker.events, tracker.get_slot("verified_orders"))
+
+
+def not_found(customer: VerifiedCustomer, tracker: Tracker) -> Text:
+    """What to say when the order is not (visibly) there: a guest out of attempts is offered a person."""
+    if not customer.signed_in and locked(tracker.get_slot("order_verification_failures")):
+        return "utter_order_verification_locked"
+    return "utter_order_not_found"
+
+
 class ActionOrderStatus(ShopAction):
     """Says the status of order `order_number` (responses utter_order_status_<status>, utter_order_not_found)."""
 
@@ -46,10 +63,10 @@ class ActionOrderStatus(ShopAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
-        number = tracker.get_slot("order_number")
-        order = self.shop.get_order(number) if number else None
+        number, customer = tracker.get_slot("order_number"), verified_customer(tracker)
+        order = await self.shop.order(number, customer) if number else None
         if order is None:
-            dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+            dispatcher.utter_message(response=not_found(customer, tracker), order_number=number)
         elif order.status is OrderStatus.SHIPPED:
             dispatcher.utter_message(response="utter_order_status_shipped", order_number=number,
                                      carrier=order.carrier, tracking_number=order.tracking_number,
@@ -73,10 +90,11 @@ class ActionSubmitAddressChange(ShopAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         number, address = tracker.get_slot("order_number"), tracker.get_slot("new_address")
-        result = self.shop.change_address(number, address)
+        customer = verified_customer(tracker)
+        result = await self.shop.change_address(number, address, customer)
         response = {ChangeResult.DONE: "utter_address_change_done",
                     ChangeResult.TOO_LATE: "utter_address_change_too_late",
-                    ChangeResult.NOT_FOUND: "utter_order_not_found"}[result]
+                    ChangeResult.NOT_FOUND: not_found(customer, tracker)}[result]
         dispatcher.utter_message(response=response, order_number=number, new_address=address)
         return clear_form_slots()
 
@@ -90,11 +108,12 @@ class ActionSubmitReturn(ShopAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         number, reason = tracker.get_slot("order_number"), tracker.get_slot("return_reason")
-        result, return_id = self.shop.create_return(number, reason)
+        customer = verified_customer(tracker)
+        result, return_id = await self.shop.create_return(number, reason, customer)
         response = {ReturnResult.CREATED: "utter_return_created",
                     ReturnResult.NOT_DELIVERED: "utter_return_not_delivered",
                     ReturnResult.WINDOW_CLOSED: "utter_return_not_eligible",
-                    ReturnResult.NOT_FOUND: "utter_order_not_found"}[result]
+                    ReturnResult.NOT_FOUND: not_found(customer, tracker)}[result]
         details = {"return_id": return_id} if return_id else {}
         dispatcher.utter_message(response=response, order_number=number, **details)
         return clear_form_slots()

@@ -1,7 +1,11 @@
 """The shop's order system, seen through one client class.
 
 `SampleShop` is the demo back-end (orders from a JSON file, changes kept in memory). A real shop
-implements the same three methods against its order API and sets SHOP_BACKEND to its class path.
+implements the same four async methods against its order API and sets SHOP_BACKEND to its class path.
+
+Every method that reads or changes an order receives the verified customer (actions/ownership.py) and
+acts only on an order that customer owns; for any other order it answers exactly as for an order that
+does not exist, so a guessed number reveals nothing.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Dict, Optional, Protocol
+
+from actions.ownership import VerifiedCustomer, answer_matches
 
 DEFAULT_ORDERS_FILE = Path(__file__).with_name("sample_orders.json")
 RETURN_WINDOW_DAYS = 30
@@ -35,6 +41,9 @@ class Order:
     tracking_number: Optional[str] = None
     eta: Optional[dt.date] = None
     delivered_on: Optional[dt.date] = None
+    customer_id: Optional[str] = None  # the shop account that placed it; None for a guest order
+    email: Optional[str] = None  # what a guest proves the order is theirs with (either one)
+    postcode: Optional[str] = None
 
 
 class ChangeResult(str, Enum):
@@ -51,11 +60,18 @@ class ReturnResult(str, Enum):
 
 
 class ShopClient(Protocol):
-    def get_order(self, order_number: str) -> Optional[Order]: ...
+    async def order(self, order_number: str, customer: VerifiedCustomer) -> Optional[Order]:
+        """The order if `customer` owns it; None when it does not exist or is someone else's."""
 
-    def change_address(self, order_number: str, address: str) -> ChangeResult: ...
+    async def verify_guest(self, order_number: str, answer: str) -> bool:
+        """Whether `answer` is the e-mail address or postcode on the order (False when there is no such order)."""
 
-    def create_return(self, order_number: str, reason: str) -> "tuple[ReturnResult, Optional[str]]": ...
+    async def change_address(self, order_number: str, address: str, customer: VerifiedCustomer) -> ChangeResult:
+        """Changes the delivery address of an order `customer` owns (NOT_FOUND for anyone else's)."""
+
+    async def create_return(self, order_number: str, reason: str,
+                            customer: VerifiedCustomer) -> "tuple[ReturnResult, Optional[str]]":
+        """Opens a return for an order `customer` owns (NOT_FOUND for anyone else's)."""
 
 
 class SampleShop:
@@ -92,13 +108,22 @@ class SampleShop:
             tracking_number=raw.get("tracking_number"),  # type: ignore[arg-type]
             eta=days("eta_in_days", +1),
             delivered_on=days("delivered_days_ago", -1),
+            customer_id=raw.get("customer_id"),  # type: ignore[arg-type]
+            email=raw.get("email"),  # type: ignore[arg-type]
+            postcode=raw.get("postcode"),  # type: ignore[arg-type]
         )
 
-    def get_order(self, order_number: str) -> Optional[Order]:
-        return self._load().get(order_number)
+    async def order(self, order_number: str, customer: VerifiedCustomer) -> Optional[Order]:
+        order = self._load().get(order_number)
+        return order if order is not None and customer.owns(order_number, order.customer_id) else None
 
-    def change_address(self, order_number: str, address: str) -> ChangeResult:
-        order = self.get_order(order_number)
+    async def verify_guest(self, order_number: str, answer: str) -> bool:
+        order = self._load().get(order_number)
+        # No such order: False, exactly as for a wrong answer.
+        return answer_matches(answer, order.email if order else None, order.postcode if order else None)
+
+    async def change_address(self, order_number: str, address: str, customer: VerifiedCustomer) -> ChangeResult:
+        order = await self.order(order_number, customer)
         if order is None:
             return ChangeResult.NOT_FOUND
         if order.status is not OrderStatus.PROCESSING:
@@ -107,8 +132,9 @@ class SampleShop:
             self._addresses[order_number] = address
         return ChangeResult.DONE
 
-    def create_return(self, order_number: str, reason: str) -> "tuple[ReturnResult, Optional[str]]":
-        order = self.get_order(order_number)
+    async def create_return(self, order_number: str, reason: str,
+                            customer: VerifiedCustomer) -> "tuple[ReturnResult, Optional[str]]":
+        order = await self.order(order_number, customer)
         if order is None:
             return ReturnResult.NOT_FOUND, None
         if order.status is not OrderStatus.DELIVERED or order.delivered_on is None:

@@ -30,6 +30,7 @@ SCRIPT = [
     "what if my parcel is late?",
     "where is my order?",
     "10234568",
+    "ben.keller@example.com",  # the guest proves the order (actions/ownership.py)
     "how do I get an invoice?",
     "can I pay with paypal?",
     "thanks, bye",

@@ -13,6 +13,7 @@ NAMES = {
     "HANDOFF_DEMO_PASSWORD": 12,  # the demo team's password (./run start seeds handoff/demo_team.yml)
     "CHAT_SESSION_SECRET": 32,  # signs customers' conversation handles (bot/identity.py)
     "REDIS_PASSWORD": 32,  # the embedded Redis's password (not used when REDIS_URL names the operator's Redis)
+    "ACTION_SERVER_TOKEN": 32,  # what the Rasa server shows the action server on every call (actions/access.py)
 }
 
 

@@ -16,6 +16,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.buttons import checked_text
 from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, sign, verify
 from bot.channels.payload import InvalidPayload, parse_rest_body
@@ -120,13 +121,14 @@ class CheckedRestInput(RestInput):
             if conversation is None:
                 return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
             collector = NoticeCollector()
-            message = UserMessage(incoming.text, collector, conversation, input_channel=self.name(),
-                                  metadata=with_verified_customer(incoming.metadata))
             if live is not None:
                 await live.count_conversation(conversation)
             try:
+                text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is only text
+                message = UserMessage(text, collector, conversation, input_channel=self.name(),
+                                      metadata=with_verified_customer(incoming.metadata))
                 # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(conversation, incoming.text) and \
+                if live is not None and await live.forward(conversation, text) and \
                         await live.store_customer_message(message):
                     return response.json([])
                 await on_new_message(message)

@@ -42,6 +42,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio import packet as socketio_packet
 
+from bot.channels.buttons import checked_text
 from bot.channels.customer import TOKEN_KEY, signed_in_customer, with_verified_customer
 from bot.identity import new_handle, verify
 from bot.channels.payload import TOO_DEEP, MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
@@ -211,6 +212,12 @@ class CheckedSocketIOInput(SocketIOInput):
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
 
+        server: Dict[str, Any] = {}
+
+        @webhook.listener("after_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            server["app"] = app  # its agent's tracker store: which buttons the bot offered (bot/channels/buttons.py)
+
         live = bridge()
         if live is not None:
             async def push(conversation: str, message: Dict[str, Any]) -> None:
@@ -283,11 +290,12 @@ class CheckedSocketIOInput(SocketIOInput):
             live = bridge()
             if live is not None:
                 await live.count_conversation(sender)
-            message = UserMessage(incoming.text, output, sender, input_channel=self.name(),
-                                  metadata=with_verified_customer(incoming.metadata))
             try:
+                text = await checked_text(server.get("app"), sender, incoming.text)  # a typed /intent is only text
+                message = UserMessage(text, output, sender, input_channel=self.name(),
+                                      metadata=with_verified_customer(incoming.metadata))
                 # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(sender, incoming.text) and \
+                if live is not None and await live.forward(sender, text) and \
                         await live.store_customer_message(message):
                     return
                 await on_new_message(message)

@@ -14,7 +14,8 @@ from actions.shop import SampleShop
 from tests.conftest import make_tracker, user
 
 TODAY = dt.date(2026, 11, 24)  # a Tuesday
-CLEARED = [SlotSet("order_number", None), SlotSet("new_address", None), SlotSet("return_reason", None)]
+CLEARED = [SlotSet("order_number", None), SlotSet("order_verification", None), SlotSet("new_address", None),
+           SlotSet("return_reason", None)]
 
 
 def run(action, tracker, domain=None):
@@ -44,7 +45,7 @@ def shop():
     ("99999999", {"response": "utter_order_not_found", "order_number": "99999999"}),
 ])
 def test_order_status_says_the_status_and_clears_the_form(shop, number, expected):
-    events, messages = run(ActionOrderStatus(shop), make_tracker([], {"order_number": number}))
+    events, messages = run(ActionOrderStatus(shop), make_tracker([], {"order_number": number, "verified_orders": [number]}))
     assert said(messages) == [expected]
     assert events == CLEARED
 
@@ -55,7 +56,7 @@ def test_order_status_says_the_status_and_clears_the_form(shop, number, expected
     ("99999999", "utter_order_not_found"),
 ])
 def test_address_change_only_before_shipping(shop, number, response):
-    slots = {"order_number": number, "new_address": "12 High Street, Dublin"}
+    slots = {"order_number": number, "new_address": "12 High Street, Dublin", "verified_orders": [number]}
     events, messages = run(ActionSubmitAddressChange(shop), make_tracker([], slots))
     assert said(messages) == [{"response": response, "order_number": number,
                                "new_address": "12 High Street, Dublin"}]
@@ -69,7 +70,7 @@ def test_address_change_only_before_shipping(shop, number, response):
     ("99999999", "utter_order_not_found", None),
 ])
 def test_return_needs_a_delivered_order_within_30_days(shop, number, response, return_id):
-    slots = {"order_number": number, "return_reason": "too small"}
+    slots = {"order_number": number, "return_reason": "too small", "verified_orders": [number]}
     events, messages = run(ActionSubmitReturn(shop), make_tracker([], slots))
     expected = {"response": response, "order_number": number}
     if return_id:
@@ -79,7 +80,7 @@ def test_return_needs_a_delivered_order_within_30_days(shop, number, response, r
 
 
 def test_a_second_return_for_the_same_order_gets_the_same_id(shop):
-    slots = {"order_number": "10234569", "return_reason": "too small"}
+    slots = {"order_number": "10234569", "return_reason": "too small", "verified_orders": ["10234569"]}
     first = run(ActionSubmitReturn(shop), make_tracker([], slots))[1]
     second = run(ActionSubmitReturn(shop), make_tracker([], slots))[1]
     assert first[0]["return_id"] == second[0]["return_id"] == "R-10234569"
