@@ -99,6 +99,16 @@ NOTICES: Dict[str, Optional[str]] = {
 PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position")
 
 
+def hand_back_events() -> List[Event]:
+    """What the tracker gets when a person hands the conversation back (released, closed, ticket, abandoned,
+    undeliverable): the bot listens again, the request slots are cleared, so a later problem can hand off
+    again, and so is the decision from before the handoff (the scores start afresh from the ``resume``, as
+    actions/handoff.py does after a ticket): a stale "hand off" would otherwise make HandoffPolicy ask again on
+    the survey's trigger or the customer's next message, a second escalation for a solved problem."""
+    return [ConversationResumed(), SlotSet("handoff_request", None), SlotSet("handoff_escalation", None),
+            SlotSet("handoff_decision", None)]
+
+
 class _Handling:
     """The event being handled (in its task's context): the ids of the messages it says derive from it."""
 
@@ -520,8 +530,7 @@ class HandoffBridge(OutboxMixin):
                      **values: Any) -> None:
         """The bot takes the conversation back, with its slots and context; the request slots are cleared so a
         later problem can hand off again."""
-        await self._update_tracker(conversation, [ConversationResumed(), SlotSet("handoff_request", None),
-                                                  SlotSet("handoff_escalation", None), *(extra or [])])
+        await self._update_tracker(conversation, [*hand_back_events(), *(extra or [])])
         if response:
             await self.say(conversation, response, **values)
         # The bot's turn ends here: the next customer message is predicted from a listening state, not as the
