@@ -125,11 +125,12 @@ class CheckedRestInput(RestInput):
             if live is not None:
                 await live.count_conversation(conversation)
             try:
-                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(conversation, incoming.text) and \
-                        await live.store_customer_message(message):
+                # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
+                if live is not None and await live.store_customer_message(message):
                     return response.json([])
                 await on_new_message(message)
+                if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
+                    await live.forward_stored(conversation)
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},
