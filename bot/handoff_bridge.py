@@ -9,9 +9,10 @@
   Every message it pushes carries a ``message_id``, the same on every try (``<event id>/<n>`` for what an
   event says, stored with the message in the tracker, which holds it once), so the customer's side drops a
   repeat: delivery is at least once.
-- While an agent holds a conversation (between ``created`` and the end) the channel forwards every
-  customer message to the service too (``forward``); the tracker is paused, so Rasa stores the
-  message but predicts nothing.
+- While an agent holds a conversation (between ``created`` and the end) every customer message stored in
+  the paused tracker (Rasa predicts nothing) is forwarded to the service once, in the tracker's order: queued
+  by message id under the conversation's lock, whether the channel stored it (``store_customer_message``) or
+  Rasa did because it arrived while action_request_handoff was running (``forward_stored``), then sent.
 - It retries the handoff requests the action server could not deliver (the outbox
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
