@@ -4,8 +4,8 @@ The request (schemas/handoff_request.schema.json) carries the transcript, a case
 with their reasons, the customer's tags, the chosen skill group and priority. It is recorded on the
 tracker in the `handoff_request` slot and sent to the handoff service (actions/delivery.py: retries,
 then an outbox in Redis); the customer is told where it stands and the bot goes quiet. When it became a ticket
-or could not be delivered the bot keeps the chat, the slot is cleared again (the request stays in the tracker's
-history) and the scores start afresh (a ``resume`` event, as when a person hands back), so the automatic
+or could not be delivered the bot keeps the chat, the slot and the decision are cleared again (the request stays
+in the tracker's history) and the scores start afresh (a ``resume`` event, as when a person hands back), so the automatic
 handoff works for the customer's next problem without firing again on every message.
 """
 from __future__ import annotations
@@ -164,7 +164,7 @@ class ActionRequestHandoff(Action):
             events.append(ConversationPaused())  # the bot stays quiet while a person has (or gets) the chat
         else:  # a ticket, or not delivered: nothing is pending, so a later problem hands off again; the scores
             # count afresh from here (as after a person hands back), or every next message would ask again
-            events += [SlotSet("handoff_request", None), ConversationResumed()]
+            events += [SlotSet("handoff_request", None), SlotSet("handoff_decision", None), ConversationResumed()]
         return events
 
 

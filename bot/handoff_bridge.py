@@ -9,9 +9,10 @@
   Every message it pushes carries a ``message_id``, the same on every try (``<event id>/<n>`` for what an
   event says, stored with the message in the tracker, which holds it once), so the customer's side drops a
   repeat: delivery is at least once.
-- While an agent holds a conversation (between ``created`` and the end) the channel forwards every
-  customer message to the service too (``forward``); the tracker is paused, so Rasa stores the
-  message but predicts nothing.
+- While an agent holds a conversation (between ``created`` and the end) every customer message stored in
+  the paused tracker (Rasa predicts nothing) is forwarded to the service once, in the tracker's order: queued
+  by message id under the conversation's lock, whether the channel stored it (``store_customer_message``) or
+  Rasa did because it arrived while action_request_handoff was running (``forward_stored``), then sent.
 - It retries the handoff requests the action server could not deliver (the outbox
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
@@ -52,7 +53,8 @@ import aiohttp
 import redis.asyncio as aioredis
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREFIX
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event, SlotSet, UserUttered
+from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationPaused, ConversationResumed, Event, SlotSet,
+                                     UserUttered)
 from redis.exceptions import LockError
 
 from bot.handoff_events import EventFollower
@@ -71,6 +73,9 @@ CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of
 STATS_TTL_SECONDS = 3 * 86400
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
 FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
+FORWARDED = "shop:handoff:forwarded:"  # + conversation: set of the message ids queued for the agent (kept a day)
+FLUSHING = "shop:handoff:flushing:"  # + conversation: lock held by whoever sends its forward queue
+FORWARDED_TTL_SECONDS = 86400
 PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
 LEADER = "shop:handoff:bridge"
 # How often a waiting writer polls the conversation's lock; Rasa's default, 1 s, would delay an agent's message
@@ -97,6 +102,16 @@ NOTICES: Dict[str, Optional[str]] = {
 }
 # What a message pushed to a customer may carry besides its text and buttons.
 PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position")
+
+
+def hand_back_events() -> List[Event]:
+    """What the tracker gets when a person hands the conversation back (released, closed, ticket, abandoned,
+    undeliverable): the bot listens again, the request slots are cleared, so a later problem can hand off
+    again, and so is the decision from before the handoff (the scores start afresh from the ``resume``, as
+    actions/handoff.py does after a ticket): a stale "hand off" would otherwise make HandoffPolicy ask again on
+    the survey's trigger or the customer's next message, a second escalation for a solved problem."""
+    return [ConversationResumed(), SlotSet("handoff_request", None), SlotSet("handoff_escalation", None),
+            SlotSet("handoff_decision", None)]
 
 
 class _Handling:
@@ -246,23 +261,20 @@ class HandoffBridge(OutboxMixin):
                 logger.warning("counting conversations for the dashboard failed: %r", e)
 
     async def forward(self, conversation_id: str, text: str) -> bool:
-        """Send a customer message to the agent's side; False when no person has or gets this conversation.
+        """For a connector that keeps no tracker of its own: send a customer message to the agent's side;
+        False when no person has or gets this conversation. Our channels call store_customer_message (and
+        forward_stored after Rasa), which forward what the tracker stored, in its order, exactly once.
 
-        When the service cannot take it now (unreachable, or the request itself still in the outbox) the
-        message is queued for the conversation (``shop:handoff:forward:<id>``) and the leader bridge sends
-        the queue in order once it can: at least once, never out of order, never dropped while the chat
-        is open."""
+        The message is queued for the conversation (``shop:handoff:forward:<id>``) and the queue sent in order
+        at once, or by the leader bridge once the service can take it (unreachable, or the request itself still
+        in the outbox): at least once, never out of order, never dropped while the chat is open."""
         escalation = await self.escalation_of(conversation_id)
         if not escalation or self.session is None:
             return False
-        queue = FORWARDS + conversation_id
-        if escalation != PENDING and not await self.redis.exists(queue):
-            outcome = await self._post_message(escalation, text, (0.0, 0.2, 0.5))
-            if outcome != "failed":
-                return outcome == "sent"
         async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.rpush(queue, json.dumps({"text": text, "at": time.time()})).sadd(
+            await pipe.rpush(FORWARDS + conversation_id, json.dumps({"text": text, "at": time.time()})).sadd(
                 FORWARDING, conversation_id).execute()
+        await self.flush(conversation_id)
         return True
 
     async def _post_message(self, escalation: str, text: str, delays: Tuple[float, ...] = (0.0,)) -> str:
@@ -283,31 +295,87 @@ class HandoffBridge(OutboxMixin):
         return "failed"
 
     async def _drain_forwards(self) -> None:
-        """Send the queued customer messages of each conversation, oldest first."""
-        forget = self.redis.register_script(FORGET_IF_EMPTY)
+        """Send the queued customer messages of each conversation, oldest first (what a channel's own flush
+        left: the service was unreachable, or the request itself still in the outbox)."""
         while True:
             await asyncio.sleep(0.5)
             try:
                 for conversation in await self.redis.smembers(FORWARDING):
-                    queue = FORWARDS + conversation
-                    escalation = await self.escalation_of(conversation)
-                    if escalation == PENDING:
-                        continue  # the request itself is still on its way
-                    while escalation:
-                        raw = await self.redis.lindex(queue, 0)
-                        if raw is None:
-                            break
-                        outcome = await self._post_message(escalation, json.loads(raw)["text"])
-                        if outcome == "failed":
-                            break
-                        await self.redis.lpop(queue)
-                    if not escalation:  # the chat ended: the messages are in the tracker, the bot has them
-                        await self.redis.delete(queue)
-                    await forget(keys=[queue, FORWARDING], args=[conversation])
+                    await self.flush(conversation)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
                 logger.warning("forwarding queued customer messages: %s", e)
+
+    async def flush(self, conversation: str) -> None:
+        """Send the conversation's forward queue to the agent in order, one sender at a time (a Redis lock per
+        conversation: a second sender leaves it to the one sending); stops at the first failure (tried again
+        by the leader every half second)."""
+        if self.session is None:
+            return
+        lock = self.redis.lock(FLUSHING + conversation, timeout=30)
+        if not await lock.acquire(blocking=False):
+            return
+        try:
+            queue = FORWARDS + conversation
+            escalation = await self.escalation_of(conversation)
+            if escalation == PENDING:
+                return  # the request itself is still on its way
+            while escalation:
+                raw = await self.redis.lindex(queue, 0)
+                if raw is None:
+                    break
+                outcome = await self._post_message(escalation, json.loads(raw)["text"])
+                if outcome == "failed":
+                    break
+                await self.redis.lpop(queue)
+            if not escalation:  # the chat ended: the messages are in the tracker, the bot has them
+                await self.redis.delete(queue)
+            await self.redis.register_script(FORGET_IF_EMPTY)(keys=[queue, FORWARDING], args=[conversation])
+        finally:
+            try:
+                await lock.release()
+            except LockError:
+                pass
+
+    async def _queue_unforwarded(self, tracker: Any) -> int:
+        """Under the conversation's lock: queue for the agent, in the tracker's order, every customer message
+        stored since the handoff paused the bot that is not queued yet (by message id); how many.
+
+        This is where every message a person should see is forwarded from, whoever stored it: the channel
+        (store_customer_message) or Rasa itself, for a message that arrived while action_request_handoff was
+        running and found the tracker paused when its turn came (it was stored, nothing predicted)."""
+        events = list(tracker.events)
+        paused = max((i for i, e in enumerate(events) if isinstance(e, ConversationPaused)), default=None)
+        if paused is None or not tracker.is_paused():
+            return 0
+        waiting = [e for e in events[paused + 1:] if isinstance(e, UserUttered) and e.text and e.message_id
+                   and not e.text.startswith(EXTERNAL_MESSAGE_PREFIX)]
+        if not waiting:
+            return 0
+        conversation = tracker.sender_id
+        marked = FORWARDED + conversation
+        known = await self.redis.smembers(marked)  # a handful: the messages of one handoff
+        new = [e for e in waiting if e.message_id not in known]
+        if new:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.rpush(FORWARDS + conversation, *[json.dumps(
+                    {"text": e.text, "at": e.timestamp, "message_id": e.message_id}) for e in new]).sadd(
+                    FORWARDING, conversation).sadd(marked, *[e.message_id for e in new]).expire(
+                    marked, FORWARDED_TTL_SECONDS).execute()
+        return len(new)
+
+    async def forward_stored(self, conversation: str) -> None:
+        """After Rasa handled a customer message: if a person has or gets the conversation and the message was
+        stored in the paused tracker (it arrived while the handoff was being made), queue it for the agent,
+        with any other such message before it, and send the queue."""
+        if self.app is None or not await self.escalation_of(conversation):
+            return
+        agent = self.app.ctx.agent
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            queued = await self._queue_unforwarded(await agent.processor.get_tracker(conversation))
+        if queued:
+            await self.flush(conversation)
 
     async def history(self, conversation: str, limit: int = 100) -> Dict[str, Any]:
         """What the customer has seen of the conversation, from its tracker: {"total": lines in all,
@@ -334,7 +402,7 @@ class HandoffBridge(OutboxMixin):
         """While a person has the conversation, store the customer's message in the tracker (parsed by the
         NLU, as Rasa would) without running slot mappings, scoring or predictions, which a paused tracker
         does not use; False when the bot has the conversation (the caller hands it to Rasa as usual)."""
-        if self.app is None:
+        if self.app is None or not await self.escalation_of(message.sender_id):
             return False
         agent = self.app.ctx.agent
         # Parsed before taking the conversation's lock, so an agent's message is never held up by it.
@@ -345,6 +413,9 @@ class HandoffBridge(OutboxMixin):
                 return False  # the bot has it again: Rasa handles the message (parse_data saves a second parse)
             await agent.processor._handle_message_with_tracker(message, tracker)
             await agent.processor.save_tracker(tracker)
+            # Queued for the agent under the lock, in the tracker's order (after any earlier one Rasa stored).
+            await self._queue_unforwarded(tracker)
+        await self.flush(message.sender_id)
         return True
 
     def _auth(self) -> Dict[str, str]:
@@ -520,8 +591,7 @@ class HandoffBridge(OutboxMixin):
                      **values: Any) -> None:
         """The bot takes the conversation back, with its slots and context; the request slots are cleared so a
         later problem can hand off again."""
-        await self._update_tracker(conversation, [ConversationResumed(), SlotSet("handoff_request", None),
-                                                  SlotSet("handoff_escalation", None), *(extra or [])])
+        await self._update_tracker(conversation, [*hand_back_events(), *(extra or [])])
         if response:
             await self.say(conversation, response, **values)
         # The bot's turn ends here: the next customer message is predicted from a listening state, not as the

@@ -127,11 +127,12 @@ class CheckedRestInput(RestInput):
                 text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is only text
                 message = UserMessage(text, collector, conversation, input_channel=self.name(),
                                       metadata=with_verified_customer(incoming.metadata))
-                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(conversation, text) and \
-                        await live.store_customer_message(message):
+                # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
+                if live is not None and await live.store_customer_message(message):
                     return response.json([])
                 await on_new_message(message)
+                if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
+                    await live.forward_stored(conversation)
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},

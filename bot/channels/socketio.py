@@ -294,11 +294,12 @@ class CheckedSocketIOInput(SocketIOInput):
                 text = await checked_text(server.get("app"), sender, incoming.text)  # a typed /intent is only text
                 message = UserMessage(text, output, sender, input_channel=self.name(),
                                       metadata=with_verified_customer(incoming.metadata))
-                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(sender, text) and \
-                        await live.store_customer_message(message):
+                # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
+                if live is not None and await live.store_customer_message(message):
                     return
                 await on_new_message(message)
+                if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
+                    await live.forward_stored(sender)
             except Exception:
                 logger.exception("Message from %s failed", sender)
                 await sio.emit(self.bot_message_evt, {"text": notice("invalid_message"), "notice": True}, room=sid,
