@@ -18,6 +18,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, sign, verify
+from bot.channels.once import handle_once, in_order, stored_already
 from bot.channels.payload import InvalidPayload, parse_rest_body
 from bot.handoff_bridge import NoticeCollector, bridge
 from common.pii import warm_up
@@ -35,7 +36,12 @@ UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assista
 
 
 class CheckedRestInput(RestInput):
-    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?}; replies as a JSON list.
+    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?, "message_id"?}; replies as a JSON
+    list.
+
+    ``message_id`` (optional, 8-64 characters of letters, digits and _ . : -) is the client's id of the
+    message: a request sent again with the same id (after a timeout, a 5xx or a lost connection) is not stored
+    or answered again; it gets 200 and an empty list. Without it every request is a new message.
 
     ``sender`` is a conversation handle (bot/identity.py): ``POST /webhooks/rest/conversations``
     issues one, or the shop signs its own ids with CHAT_SESSION_SECRET. Anything else gets 403, so nobody
@@ -120,16 +126,22 @@ class CheckedRestInput(RestInput):
             if conversation is None:
                 return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
             collector = NoticeCollector()
-            message = UserMessage(incoming.text, collector, conversation, input_channel=self.name(),
+            mid = incoming.message_id
+            message = UserMessage(incoming.text, collector, conversation, input_channel=self.name(), message_id=mid,
                                   metadata=with_verified_customer(incoming.metadata))
-            if live is not None:
-                await live.count_conversation(conversation)
+            agent = request.app.ctx.agent
             try:
-                # While a person has the chat the message goes to them and into the tracker; the bot stays quiet.
-                if live is not None and await live.forward(conversation, incoming.text) and \
-                        await live.store_customer_message(message):
-                    return response.json([])
-                await on_new_message(message)
+                async with in_order(conversation):
+                    if mid and await stored_already(agent, conversation, mid):
+                        return response.json([])  # a resend of a message stored already: not answered twice
+                    if live is not None:
+                        await live.count_conversation(conversation)
+                    # While a person has the chat the message goes to them and into the tracker; the bot stays
+                    # quiet.
+                    if live is not None and await live.forward(conversation, incoming.text) and \
+                            await live.store_customer_message(message):
+                        return response.json([])
+                    await handle_once(agent, message, mid)
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},
