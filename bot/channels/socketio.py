@@ -11,6 +11,11 @@ with no other customer's token. With live handoff on, a customer who disconnects
 person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
 the escalation abandoned).
 
+Delivery: a `user_uttered` with a client `message_id` is acknowledged (the socket.io ack, on the same connection,
+not through Redis) with {"status": "stored"|"duplicate"} once it is in the tracker, {"status": "failed"} when it
+could not be stored (the client sends it again); a resend of a stored id is neither stored nor answered again,
+and a conversation's messages are handled in the order they arrived (bot/channels/once.py).
+
 Origins: only pages on the server's own origin may connect (python-engineio checks the Origin header of the
 handshake, WebSocket and polling alike), plus the origins listed in CHAT_ALLOWED_ORIGINS (comma-separated;
 ``*`` allows any). Behind a proxy that terminates TLS, the proxy must pass X-Forwarded-Proto (and
