@@ -131,10 +131,6 @@ class ChaosStack(Stack):
     def child(self, name: str) -> Child:
         return next(c for c in self.children if c.name == name)
 
-    @property
-    def redis_url(self) -> str:
-        return self.child("rasa").env["REDIS_URL"]
-
     def ready(self, name: str) -> bool:
         s = self.settings
         if name == "redis":
