@@ -132,7 +132,8 @@ class CheckedRestInput(RestInput):
             agent = request.app.ctx.agent
             try:
                 async with in_order(conversation):
-                    if mid and await stored_already(agent, conversation, mid):
+                    if mid and live is not None and await live.escalation_of(conversation) and \
+                            await stored_already(agent, conversation, mid):
                         return response.json([])  # a resend of a message stored already: not answered twice
                     if live is not None:
                         await live.count_conversation(conversation)

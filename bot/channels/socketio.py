@@ -319,7 +319,9 @@ class CheckedSocketIOInput(SocketIOInput):
         live = bridge()
         agent = self.app.ctx.agent if getattr(self, "app", None) is not None else None
         mid = incoming.message_id
-        if mid and agent is not None and await stored_already(agent, sender, mid):
+        # A resend must not reach the agent twice (forward() comes before the store, which checks under the lock).
+        if mid and agent is not None and live is not None and await live.escalation_of(sender) and \
+                await stored_already(agent, sender, mid):
             return DUPLICATE
         if live is not None:
             await live.count_conversation(sender)

@@ -114,6 +114,37 @@ def test_a_message_sent_twice_with_the_same_id_is_stored_and_answered_once(stack
     assert [e["text"] for e in stored(redis_box, conversation_of(session_id))] == ["hello"]
 
 
+def test_a_burst_keeps_its_order(stack: RunCommand, redis_box: Redis):
+    lines = [f"message number {i} " + "and some more words " * (5 - i) for i in range(1, 6)]
+
+    async def scenario() -> str:
+        client, session_id, inbox = await socketio_session(stack.url)
+        acks = await asyncio.gather(*(send(client, session_id, text, new_id()) for text in lines))
+        await client.disconnect()
+        return session_id, acks
+
+    session_id, acks = asyncio.run(scenario())
+    assert all((a or {}).get("status") == "stored" for a in acks), acks
+    assert [e["text"] for e in stored(redis_box, conversation_of(session_id))] == [t.strip() for t in lines]
+
+
+def test_rest_a_request_sent_again_with_the_same_message_id_is_stored_and_answered_once(stack: RunCommand,
+                                                                                       redis_box: Redis):
+    import requests
+
+    me = f"rest-{uuid.uuid4().hex[:8]}"
+    body = {"sender": handle(me), "message": "hello", "message_id": new_id()}
+    first = requests.post(f"{stack.url}/webhooks/rest/webhook", json=body, timeout=60)
+    second = requests.post(f"{stack.url}/webhooks/rest/webhook", json=body, timeout=60)
+    assert first.status_code == 200 and first.json(), first.text
+    assert second.status_code == 200 and second.json() == [], second.text
+    assert [e["text"] for e in stored(redis_box, me)] == ["hello"]
+    bad = requests.post(f"{stack.url}/webhooks/rest/webhook", json={**body, "message_id": "x y"}, timeout=60)
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_message_id"
+
+
+# Last: it stops and starts Redis (the first commands on the pools' old connections then fail once, and the
+# widget sends those messages again).
 def test_while_redis_is_down_a_message_is_not_acked_and_sent_again_after_it_is_stored_once(
         stack: RunCommand, redis_box: Redis):
     async def scenario() -> tuple:
@@ -145,31 +176,3 @@ def test_while_redis_is_down_a_message_is_not_acked_and_sent_again_after_it_is_s
                                                                                                           once_more)
     texts = [e["text"] for e in stored(redis_box, conversation_of(session_id))]
     assert texts == ["hello", "where is my order?"]
-
-
-def test_a_burst_keeps_its_order(stack: RunCommand, redis_box: Redis):
-    lines = [f"message number {i} " + "and some more words " * (5 - i) for i in range(1, 6)]
-
-    async def scenario() -> str:
-        client, session_id, inbox = await socketio_session(stack.url)
-        await asyncio.gather(*(send(client, session_id, text, new_id()) for text in lines))
-        await client.disconnect()
-        return session_id
-
-    session_id = asyncio.run(scenario())
-    assert [e["text"] for e in stored(redis_box, conversation_of(session_id))] == [t.strip() for t in lines]
-
-
-def test_rest_a_request_sent_again_with_the_same_message_id_is_stored_and_answered_once(stack: RunCommand,
-                                                                                       redis_box: Redis):
-    import requests
-
-    me = f"rest-{uuid.uuid4().hex[:8]}"
-    body = {"sender": handle(me), "message": "hello", "message_id": new_id()}
-    first = requests.post(f"{stack.url}/webhooks/rest/webhook", json=body, timeout=60)
-    second = requests.post(f"{stack.url}/webhooks/rest/webhook", json=body, timeout=60)
-    assert first.status_code == 200 and first.json(), first.text
-    assert second.status_code == 200 and second.json() == [], second.text
-    assert [e["text"] for e in stored(redis_box, me)] == ["hello"]
-    bad = requests.post(f"{stack.url}/webhooks/rest/webhook", json={**body, "message_id": "x y"}, timeout=60)
-    assert bad.status_code == 400 and bad.json()["error"] == "invalid_message_id"
