@@ -6,9 +6,12 @@ Each records exactly what it sent and what it was shown, by the unique id in eve
   answer to it "[a:c7-k2-m3/5] ...". Nothing else is counted.
 - Customer (widget): one socket.io connection; `session_request` with the stored handle on every
   (re)connect; when it had seen something, `history_request` and, from the `history` answer, the lines
-  it missed (the widget's count: lines seen so far vs the server's total); messages typed while
-  disconnected wait in an outbox and are sent, in order, once the session is confirmed again. It
-  resends nothing else. Reconnects back off 0.5 s -> 5 s, as the widget's socket.io client does.
+  it missed (the widget's count: lines seen so far vs the server's total). Every message gets a client id
+  (`message_id`) and stays in the outbox until the server acknowledges it (`user_uttered`'s ack:
+  "stored" or "duplicate"); one at a time, in order; sent again after a refusal ("failed", 2 s later), after
+  ACK_SECONDS without an ack, and after a reconnect; a customer line of the history with the id of a
+  waiting message means it was stored (the ack was lost): it leaves the outbox. Reconnects back off
+  0.5 s -> 5 s, as the widget's socket.io client does.
 - Agent (console): a WebSocket to the handoff service (through HAProxy or straight to a process, in
   turn), reconnecting; accepts every offer; on accept and on every snapshot loads the chat's record
   (GET /v1/handoffs/{id}) and merges its messages by `seq`, as the console does; answers each customer
@@ -22,6 +25,7 @@ import json
 import random
 import re
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -41,6 +45,7 @@ CUSTOMER_LINES = ["my parcel still has not arrived", "can you check the tracking
                   "it is not here", "ok, and what happens next?", "thanks, anything else you need from me?"]
 
 
+ACK_SECONDS, RETRY_SECONDS = 20.0, 2.0  # as the widget's ACK_MS and RETRY_MS
 RETYPE = yaml.safe_load((ROOT / "bot" / "channels" / "notices.yml").read_text())["invalid_message"]
 
 
@@ -63,7 +68,8 @@ class Customer:
     url: str
     messages: int
     think: Tuple[float, float]
-    sent: Dict[str, float] = field(default_factory=dict)  # my message id -> when it left (socket emit)
+    sent: Dict[str, float] = field(default_factory=dict)  # my message id -> when it first left (socket emit)
+    acked: Dict[str, float] = field(default_factory=dict)  # my message id -> when the server acknowledged it
     typed: Dict[str, float] = field(default_factory=dict)  # my message id -> when typed (maybe still queued)
     shown: Dict[str, List[Seen]] = field(default_factory=lambda: defaultdict(list))  # answer id -> each showing
     conversations: Dict[str, str] = field(default_factory=dict)  # "c7-k2" -> conversation id (tracker sender)
@@ -71,13 +77,15 @@ class Customer:
     told_no_agent: List[str] = field(default_factory=list)
     new_handle_forced: int = 0
     told_retype: int = 0
+    resends: int = 0  # a message sent again (refused, no ack in time, or after a reconnect)
     reconnects: int = 0
 
     def __post_init__(self) -> None:
         self.handle: Optional[str] = None
         self.conversation = ""
         self.seen = 0  # the widget's count of lines shown (its own messages too)
-        self.outbox: List[Tuple[str, Optional[str]]] = []  # (text, id)
+        self.outbox: List[Tuple[str, Optional[str], str]] = []  # (text, my id, client message id)
+        self.flushing: Optional[asyncio.Task] = None  # the one sender (the widget's `inFlight`), while it runs
         self.client: Optional[socketio.AsyncClient] = None
         self.confirmed = asyncio.Event()
         self.handoff_state: Optional[str] = None
@@ -116,12 +124,14 @@ class Customer:
                         pass  # the widget goes on after 3 s too
                 self.confirmed.set()
                 delay = 0.5
-                await self._flush()
+                self._kick()
                 await gone.wait()
             except (socketio.exceptions.SocketIOError, asyncio.TimeoutError, OSError, aiohttp.ClientError):
                 pass
             finally:
                 self.confirmed.clear()
+                if self.flushing is not None:  # no ack will come on this connection: sent again after
+                    self.flushing.cancel()
                 try:
                     await client.disconnect()
                 except Exception:  # noqa: BLE001 - an already broken connection
@@ -151,28 +161,55 @@ class Customer:
         lines = data.get("lines", []) if isinstance(data, dict) else []
         missing = min(total - self.seen, len(lines))
         for line in lines[-missing:] if missing > 0 else []:
+            if isinstance(line, dict) and line.get("speaker") == "customer" and line.get("message_id"):
+                self._stored(str(line["message_id"]))  # stored, its ack lost: it leaves the outbox
             if isinstance(line, dict) and line.get("speaker") != "customer":
                 self.seen -= 1  # _shown counts it; the widget's count is set from `total` below
                 self._shown({**line, "agent": line.get("speaker") == "agent"}, "history")
         self.seen = max(self.seen, total)
 
+    def _stored(self, client_id: str) -> bool:
+        """The message with this client id is in the conversation: out of the outbox (False: it was already)."""
+        for i, (_, mid, cid) in enumerate(self.outbox):
+            if cid == client_id:
+                del self.outbox[i]
+                if mid:
+                    self.acked.setdefault(mid, time.monotonic())
+                return True
+        return False
+
+    def _kick(self) -> None:
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush())
+
     async def _flush(self) -> None:
+        """Send the outbox, oldest first, each once the previous is acknowledged."""
         while self.outbox and self.confirmed.is_set() and self.client is not None and self.client.connected:
-            text, mid = self.outbox.pop(0)
-            try:
-                await self.client.emit("user_uttered", {"message": text, "session_id": self.handle})
-            except socketio.exceptions.SocketIOError:
-                self.outbox.insert(0, (text, mid))
-                return
-            self.seen += 1
+            text, mid, cid = self.outbox[0]
             if mid:
-                self.sent[mid] = time.monotonic()
+                self.resends += mid in self.sent
+                self.sent.setdefault(mid, time.monotonic())
+            try:
+                ack = await self.client.call("user_uttered", {"message": text, "session_id": self.handle,
+                                                              "message_id": cid}, timeout=ACK_SECONDS)
+            except socketio.exceptions.TimeoutError:
+                continue  # no ack in time: send it again (the server stores it once)
+            except socketio.exceptions.SocketIOError:
+                return  # disconnected: sent again after the reconnect
+            status = ack.get("status") if isinstance(ack, dict) else None
+            if status in ("stored", "duplicate"):
+                if self._stored(cid):
+                    self.seen += 1
+            elif status == "refused":
+                self._stored(cid)
+            else:
+                await asyncio.sleep(RETRY_SECONDS)
 
     async def say(self, text: str, mid: Optional[str] = None) -> None:
         if mid:
             self.typed[mid] = time.monotonic()
-        self.outbox.append((text, mid))
-        await self._flush()
+        self.outbox.append((text, mid, uuid.uuid4().hex))
+        self._kick()
 
     # ---- what the customer does -------------------------------------------------------------------
     async def run(self, until: float) -> None:

@@ -133,6 +133,7 @@ async def count(stack: Any, session: aiohttp.ClientSession, base: str, superviso
         "parked_for_a_person": parked,
         "conversations": {key: conv for c in customers for key, conv in c.conversations.items()},
         "connections": {"customer_reconnects": sum(c.reconnects for c in customers),
+                        "customer_resends": sum(c.resends for c in customers),
                         "customer_new_handle_forced": sum(c.new_handle_forced for c in customers),
                         "customer_told_to_type_again": sum(c.told_retype for c in customers),
                         "agent_reconnects": sum(a.reconnects for a in agents)},

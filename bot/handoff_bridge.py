@@ -385,7 +385,8 @@ class HandoffBridge(OutboxMixin):
         lines: List[Dict[str, Any]] = []
         for e in tracker.events:
             if isinstance(e, UserUttered) and e.text and not e.text.startswith(EXTERNAL_MESSAGE_PREFIX):
-                lines.append({"speaker": "customer", "text": e.text})
+                lines.append({"speaker": "customer", "text": e.text, **({"message_id": e.message_id}
+                                                                        if e.message_id else {})})
             elif isinstance(e, BotUttered) and e.text:
                 data = e.metadata or {}
                 line = {"speaker": "agent" if data.get("agent") else "bot", "text": e.text}
@@ -405,12 +406,15 @@ class HandoffBridge(OutboxMixin):
         if self.app is None or not await self.escalation_of(message.sender_id):
             return False
         agent = self.app.ctx.agent
-        # Parsed before taking the conversation's lock, so an agent's message is never held up by it.
-        message.parse_data = await agent.processor.parse_message(message)
+        # Parsed under the conversation's lock, so that a message parsed faster never overtakes an earlier one.
         async with agent.lock_store.lock(message.sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
             tracker = await agent.processor.get_tracker(message.sender_id)
             if not tracker.is_paused():
-                return False  # the bot has it again: Rasa handles the message (parse_data saves a second parse)
+                return False  # the bot has it again: Rasa handles the message
+            if message.message_id and any(isinstance(e, UserUttered) and e.message_id == message.message_id
+                                          for e in reversed(tracker.events)):
+                return True  # a client's resend of a message stored already (bot/channels/once.py)
+            message.parse_data = await agent.processor.parse_message(message, tracker)
             await agent.processor._handle_message_with_tracker(message, tracker)
             await agent.processor.save_tracker(tracker)
             # Queued for the agent under the lock, in the tracker's order (after any earlier one Rasa stored).

@@ -15,6 +15,7 @@ MAX_METADATA_DEPTH = 32
 """How deeply metadata may nest: far more than any client needs, far less than what breaks Rasa's
 deep copies and JSON encoding of the tracker (Python's recursion limit)."""
 SENDER_PATTERN = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
+MESSAGE_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{8,64}$")
 
 
 class InvalidPayload(ValueError):
@@ -44,6 +45,7 @@ class IncomingMessage:
     sender: str
     text: str
     metadata: Optional[Dict[str, Any]]
+    message_id: Optional[str] = None  # the client's id of the message (bot/channels/once.py)
 
 
 def check_text(text: Any) -> str:
@@ -67,6 +69,16 @@ def check_sender(sender: Any) -> str:
         raise InvalidPayload(400, "invalid_sender",
                              "'sender' must be 1-128 characters of letters, digits and _ . : @ -")
     return sender
+
+
+def check_message_id(value: Any) -> Optional[str]:
+    """The client's id of a message (None: it sent none): 8-64 characters of letters, digits and _ . : -"""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MESSAGE_ID_PATTERN.match(value):
+        raise InvalidPayload(400, "invalid_message_id",
+                             "'message_id' must be 8-64 characters of letters, digits and _ . : -")
+    return value
 
 
 def _too_deep(what: str = "'metadata'") -> InvalidPayload:
@@ -102,7 +114,8 @@ def check_metadata(metadata: Any) -> Optional[Dict[str, Any]]:
 
 
 def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> IncomingMessage:
-    """Parse and check a REST channel request body: {"sender": str, "message": str, "metadata"?: {}}."""
+    """Parse and check a REST channel request body: {"sender": str, "message": str, "metadata"?: {},
+    "message_id"?: str}."""
     if len(body) > content_length_limit:
         raise InvalidPayload(413, "body_too_large",
                              f"the request body has {len(body)} bytes; the limit is {content_length_limit}")
@@ -121,11 +134,12 @@ def parse_rest_body(body: bytes, content_length_limit: int = MAX_BODY_BYTES) -> 
     if not isinstance(data, dict):
         raise InvalidPayload(400, "invalid_json", "the request body must be a JSON object")
     return IncomingMessage(check_sender(data.get("sender")), check_text(data.get("message")),
-                           check_metadata(data.get("metadata")))
+                           check_metadata(data.get("metadata")), check_message_id(data.get("message_id")))
 
 
 def parse_socketio_message(data: Any) -> IncomingMessage:
-    """Check a socket.io `user_uttered` event: {"message": str, "session_id": str, "customData"?: {}}."""
+    """Check a socket.io `user_uttered` event: {"message": str, "session_id": str, "customData"?: {},
+    "message_id"?: str}."""
     if data is TOO_DEEP:
         raise _too_deep("the event data")
     if not isinstance(data, dict):
@@ -134,4 +148,4 @@ def parse_socketio_message(data: Any) -> IncomingMessage:
     if session_id is None:
         raise InvalidPayload(400, "missing_session", "no session_id: send session_request first")
     return IncomingMessage(check_sender(session_id), check_text(data.get("message")),
-                           check_metadata(data.get("customData")))
+                           check_metadata(data.get("customData")), check_message_id(data.get("message_id")))

@@ -19,6 +19,7 @@ from sanic.response import HTTPResponse
 from bot.channels.buttons import checked_text
 from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, sign, verify
+from bot.channels.once import handle_once, in_order, stored_already
 from bot.channels.payload import InvalidPayload, parse_rest_body
 from bot.handoff_bridge import NoticeCollector, bridge
 from common.pii import warm_up
@@ -36,7 +37,12 @@ UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assista
 
 
 class CheckedRestInput(RestInput):
-    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?}; replies as a JSON list.
+    """`POST /webhooks/rest/webhook` with {"sender", "message", "metadata"?, "message_id"?}; replies as a JSON
+    list.
+
+    ``message_id`` (optional, 8-64 characters of letters, digits and _ . : -) is the client's id of the
+    message: a request sent again with the same id (after a timeout, a 5xx or a lost connection) is not stored
+    or answered again; it gets 200 and an empty list. Without it every request is a new message.
 
     ``sender`` is a conversation handle (bot/identity.py): ``POST /webhooks/rest/conversations``
     issues one, or the shop signs its own ids with CHAT_SESSION_SECRET. Anything else gets 403, so nobody
@@ -121,18 +127,25 @@ class CheckedRestInput(RestInput):
             if conversation is None:
                 return response.json({"error": "unknown_sender", "message": UNKNOWN_SENDER}, status=403)
             collector = NoticeCollector()
-            if live is not None:
-                await live.count_conversation(conversation)
+            mid = incoming.message_id
+            agent = request.app.ctx.agent
             try:
-                text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is only text
-                message = UserMessage(text, collector, conversation, input_channel=self.name(),
-                                      metadata=with_verified_customer(incoming.metadata))
-                # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
-                if live is not None and await live.store_customer_message(message):
-                    return response.json([])
-                await on_new_message(message)
-                if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
-                    await live.forward_stored(conversation)
+                async with in_order(conversation):
+                    if mid and live is not None and await live.escalation_of(conversation) and \
+                            await stored_already(agent, conversation, mid):
+                        return response.json([])  # a resend of a message stored already: not answered twice
+                    if live is not None:
+                        await live.count_conversation(conversation)
+                    text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is text
+                    message = UserMessage(text, collector, conversation, input_channel=self.name(), message_id=mid,
+                                          metadata=with_verified_customer(incoming.metadata))
+                    # While a person has the chat the message goes into the tracker and to them; the bot stays
+                    # quiet.
+                    if live is not None and await live.store_customer_message(message):
+                        return response.json([])
+                    await handle_once(agent, message, mid)
+                    if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
+                        await live.forward_stored(conversation)
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},

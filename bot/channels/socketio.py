@@ -11,6 +11,11 @@ with no other customer's token. With live handoff on, a customer who disconnects
 person and does not come back within HANDOFF_CUSTOMER_GRACE_SECONDS is reported gone (the bridge marks
 the escalation abandoned).
 
+Delivery: a `user_uttered` with a client `message_id` is acknowledged (the socket.io ack, on the same connection,
+not through Redis) with {"status": "stored"|"duplicate"} once it is in the tracker, {"status": "failed"} when it
+could not be stored (the client sends it again); a resend of a stored id is neither stored nor answered again,
+and a conversation's messages are handled in the order they arrived (bot/channels/once.py).
+
 Origins: only pages on the server's own origin may connect (python-engineio checks the Origin header of the
 handshake, WebSocket and polling alike), plus the origins listed in CHAT_ALLOWED_ORIGINS (comma-separated;
 ``*`` allows any). Behind a proxy that terminates TLS, the proxy must pass X-Forwarded-Proto (and
@@ -46,6 +51,7 @@ from bot.channels.buttons import checked_text
 from bot.channels.customer import TOKEN_KEY, signed_in_customer, with_verified_customer
 from bot.identity import new_handle, verify
 from bot.channels.payload import TOO_DEEP, MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
+from bot.channels.once import DUPLICATE, STORED, handle_once, in_order, stored_already
 from bot.handoff_bridge import bridge, notice_fields
 from common.pii import warm_up
 
@@ -249,8 +255,11 @@ class CheckedSocketIOInput(SocketIOInput):
                 await _maybe_await(sio.enter_room(sid, conversation, namespace=self.namespace))
             live = bridge()
             if live is not None:
-                await live.customer_back(conversation)
-            await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace)
+                try:
+                    await live.customer_back(conversation)
+                except Exception as e:  # noqa: BLE001 - Redis down: confirm anyway, messages are acked or not
+                    logger.warning("noting that %s is back failed: %r", conversation, e)
+            await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace, ignore_queue=True)
 
         @sio.on("history_request", namespace=self.namespace)
         async def history_request(sid: Text, _data: Any = None) -> None:
@@ -262,7 +271,8 @@ class CheckedSocketIOInput(SocketIOInput):
             conversation = session.get("conversation") if session else None
             if live is None or live.app is None or not conversation:
                 return
-            await sio.emit("history", await live.history(conversation), room=sid, namespace=self.namespace)
+            await sio.emit("history", await live.history(conversation), room=sid, namespace=self.namespace,
+                           ignore_queue=True)
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: Text) -> None:
@@ -274,35 +284,65 @@ class CheckedSocketIOInput(SocketIOInput):
             if conversation and not others_in_room(sio, self.namespace, conversation, sid):
                 await live.customer_left(conversation)
 
+        @webhook.listener("after_server_start")
+        async def keep_app(app: Any, _loop: Any) -> None:
+            self.app = app
+
+        async def refuse(sid: Text, code: str) -> None:
+            # Straight to this socket, not through Redis (which may be what is down).
+            await sio.emit(self.bot_message_evt, {"text": notice(code), "notice": True}, room=sid,
+                           namespace=self.namespace, ignore_queue=True)
+
         @sio.on(self.user_message_evt, namespace=self.namespace)
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, data: Any) -> Optional[Dict[str, Any]]:
+            """The return value is the event's acknowledgement (answered on this connection, without Redis):
+            {"status": "stored"|"duplicate", "message_id"} once the message is in the tracker, {"status":
+            "failed"} otherwise (the client sends it again). Only a message with a client id is acknowledged."""
             try:
                 incoming = parse_socketio_message(data)
                 session = await sio.get_session(sid, namespace=self.namespace)
                 if not session or session.get("handle") != incoming.sender or other_customer(session, data):
                     raise InvalidPayload(403, "invalid_session", "this socket was not confirmed for that session")
             except InvalidPayload as exc:
-                await sio.emit(self.bot_message_evt, {"text": notice(exc.code), "notice": True}, room=sid,
-                               namespace=self.namespace)
-                return
+                await refuse(sid, exc.code)
+                return {"status": "refused", "error": exc.code}
             sender = session["conversation"] if self.session_persistence else sid
-            output = NoticeSocketIOOutput(sio, self.bot_message_evt)
-            live = bridge()
-            if live is not None:
-                await live.count_conversation(sender)
-            try:
-                text = await checked_text(server.get("app"), sender, incoming.text)  # a typed /intent is only text
-                message = UserMessage(text, output, sender, input_channel=self.name(),
-                                      metadata=with_verified_customer(incoming.metadata))
-                # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
-                if live is not None and await live.store_customer_message(message):
-                    return
-                await on_new_message(message)
-                if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
-                    await live.forward_stored(sender)
-            except Exception:
-                logger.exception("Message from %s failed", sender)
-                await sio.emit(self.bot_message_evt, {"text": notice("invalid_message"), "notice": True}, room=sid,
-                               namespace=self.namespace)
+            mid = incoming.message_id
+            async with in_order(sender):  # taken before any wait: the conversation's messages keep their order
+                try:
+                    status = await self._take(sender, incoming, on_new_message)
+                except Exception:
+                    logger.exception("Message from %s failed", sender)
+                    if mid is None:  # a client that cannot resend: ask the customer to
+                        await refuse(sid, "invalid_message")
+                    return {"status": "failed", "message_id": mid}
+            return {"status": status, "message_id": mid} if mid else None
 
         return webhook
+
+    async def _take(self, sender: str, incoming: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> str:
+        """Store (and answer) a customer message once: STORED or DUPLICATE (bot/channels/once.py)."""
+        output = NoticeSocketIOOutput(self.sio, self.bot_message_evt)
+        live = bridge()
+        agent = self.app.ctx.agent if getattr(self, "app", None) is not None else None
+        mid = incoming.message_id
+        # A resend must not reach the agent twice (forward() comes before the store, which checks under the lock).
+        if mid and agent is not None and live is not None and await live.escalation_of(sender) and \
+                await stored_already(agent, sender, mid):
+            return DUPLICATE
+        if live is not None:
+            await live.count_conversation(sender)
+        text = await checked_text(getattr(self, "app", None), sender, incoming.text)  # a typed /intent is text
+        message = UserMessage(text, output, sender, input_channel=self.name(), message_id=mid,
+                              metadata=with_verified_customer(incoming.metadata))
+        # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
+        if live is not None and await live.store_customer_message(message):
+            return STORED
+        if agent is None:
+            await on_new_message(message)
+            status = STORED
+        else:
+            status = await handle_once(agent, message, mid)
+        if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
+            await live.forward_stored(sender)
+        return status

@@ -4,7 +4,8 @@
  * It speaks the Rasa web-chat socket.io protocol, like rasa-webchat:
  *   connect          -> emit session_request {session_id: <stored handle or null>[, customData]}
  *   session_confirm  <- the conversation handle (kept in localStorage "brightcart_chat_session:<who>")
- *   user_uttered     -> {message, session_id[, customData]}
+ *   user_uttered     -> {message, session_id, message_id[, customData]}, acknowledged by the server:
+ *                       {status: "stored"|"duplicate"} once it is in the conversation's tracker
  *   bot_uttered      <- {text, quick_replies|buttons?, message_id?, agent?, agent_name?, notice?, handoff?,
  *                        queue_position?}
  *   typing           <- optional: show the typing indicator
@@ -13,6 +14,10 @@
  * person from the team; anything else is the assistant. Every text is set with textContent.
  * A message whose `message_id` is already on screen is dropped (the server delivers at least once: a retry,
  * or the history after a reconnect, may bring it again).
+ *
+ * A message the customer typed stays in the outbox (sessionStorage), marked "sending…", until the server
+ * acknowledges it; the widget sends one at a time, in order, and sends it again (same `message_id`, which the
+ * server stores once) after a reconnect or when no acknowledgement came within ACK_MS.
  *
  * Script tag options (data-*): data-open="false" starts minimised; data-socket-url / data-socket-path to
  * talk to another server (which must list this page's origin in CHAT_ALLOWED_ORIGINS);
@@ -30,6 +35,8 @@
   var OUTBOX_PREFIX = "brightcart_chat_outbox"; // sessionStorage: messages typed but not sent yet
   var OPEN_KEY = "brightcart_chat_open"; // sessionStorage: "0" when the customer minimised the window
   var TYPING_MS = 10000;
+  var ACK_MS = 20000; // no acknowledgement by then: send the message again
+  var RETRY_MS = 2000; // after a refusal ("failed": e.g. the server's Redis is down) try again this much later
   var MAX_LINES = 200;
   var MAX_CHARS = 2000;
   var BOT_NAME = "Brightcart assistant";
@@ -129,8 +136,21 @@
   var awaitingHistory = false;
   var outbox = readJSON(tab, OUTBOX_KEY, []);
   if (!Array.isArray(outbox)) outbox = [];
+  outbox = outbox.filter(function (item) { return item && typeof item.message === "string"; });
+  outbox.forEach(function (item) { if (typeof item.id !== "string") item.id = newMessageId(); });
+  var inFlight = null; // the outbox's first message while it waits for its acknowledgement
   var confirmed = false; // the socket is connected and its session confirmed: messages may go out
   var typingTimer = null;
+
+  // The client's id of a message (a UUID): the server stores a message with an id it holds already only once.
+  function newMessageId() {
+    var c = window.crypto;
+    if (c && typeof c.randomUUID === "function") return c.randomUUID();
+    var bytes = new Uint8Array(16);
+    if (c && typeof c.getRandomValues === "function") c.getRandomValues(bytes);
+    else for (var i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
 
   function validLine(line) {
     return line && typeof line === "object" && typeof line.text === "string" &&
@@ -347,31 +367,58 @@
     message = String(message || "").trim();
     if (!message) return;
     closeReplies();
-    var line = appendLine({ speaker: "customer", text: String(shown || message), pending: true });
-    outbox.push({ line: line.id, message: message.slice(0, MAX_CHARS) });
+    var id = newMessageId();
+    var line = appendLine({ speaker: "customer", text: String(shown || message), pending: true, messageId: id });
+    outbox.push({ line: line.id, message: message.slice(0, MAX_CHARS), id: id });
     save();
     flush();
   }
 
+  // Send the outbox's first message, unless one waits for its acknowledgement: one at a time, in order.
   function flush() {
-    if (!confirmed || !socket.connected || awaitingHistory) return;
-    var sentAny = false;
-    while (outbox.length) {
-      var item = outbox.shift();
-      var data = { message: item.message, session_id: state.handle };
-      if (options.customerToken) data.customData = { customer_token: options.customerToken };
-      socket.emit("user_uttered", data);
-      state.seen++;
-      var line = state.lines.filter(function (l) { return l.id === item.line; })[0];
-      if (line) {
-        line.pending = false;
-        rerenderLine(line);
-      }
-      sentAny = true;
+    if (inFlight || !outbox.length || !confirmed || !socket.connected || awaitingHistory) return;
+    var item = outbox[0];
+    var attempt = { id: item.id, timer: null };
+    inFlight = attempt;
+    var data = { message: item.message, session_id: state.handle, message_id: item.id };
+    if (options.customerToken) data.customData = { customer_token: options.customerToken };
+    attempt.timer = setTimeout(function () { settle(attempt, null); }, ACK_MS);
+    socket.emit("user_uttered", data, function (ack) { settle(attempt, ack); });
+    // The assistant answers in a moment; a person may take minutes, so no indicator while one has the chat.
+    if (state.mode === "bot") showTyping();
+  }
+
+  // The server's acknowledgement of an attempt (null: none came in time).
+  function settle(attempt, ack) {
+    var status = ack && typeof ack === "object" ? ack.status : null;
+    if (inFlight === attempt) {
+      clearTimeout(attempt.timer);
+      inFlight = null;
+    }
+    if (status === "stored" || status === "duplicate") {
+      if (sent(attempt.id)) state.seen++;
+    } else if (status === "refused") {
+      sent(attempt.id); // it can never be taken (the server said why in a notice): not sent again
+    } else {
+      if (!inFlight) setTimeout(flush, RETRY_MS);
+      return;
     }
     save();
-    // The assistant answers in a moment; a person may take minutes, so no indicator while one has the chat.
-    if (sentAny && state.mode === "bot") showTyping();
+    flush();
+  }
+
+  // The message left the outbox for good: no longer pending. False if it had already.
+  function sent(id) {
+    var index = -1;
+    outbox.forEach(function (item, i) { if (index < 0 && item.id === id) index = i; });
+    if (index < 0) return false;
+    var item = outbox.splice(index, 1)[0];
+    var line = state.lines.filter(function (l) { return l.id === item.line; })[0];
+    if (line) {
+      line.pending = false;
+      rerenderLine(line);
+    }
+    return true;
   }
 
   form.addEventListener("submit", function (event) {
@@ -521,6 +568,8 @@
     var missing = Math.min(total - state.seen, lines.length);
     if (missing > 0) {
       lines.slice(-missing).forEach(function (line) {
+        // One of ours that the server stored but could not acknowledge (e.g. it restarted): sent, shown already.
+        if (line && line.speaker === "customer" && messageIdOf(line.message_id)) sent(line.message_id);
         if (!validLine(line) || alreadyShown(messageIdOf(line.message_id))) return;
         appendLine({ speaker: line.speaker, text: line.text, messageId: messageIdOf(line.message_id),
           agentName: line.speaker === "agent" ? String(line.agent_name || "Agent") : undefined });
@@ -539,6 +588,10 @@
 
   socket.on("disconnect", function (reason) {
     confirmed = false;
+    if (inFlight) { // no acknowledgement will come on this connection: sent again after the reconnect
+      clearTimeout(inFlight.timer);
+      inFlight = null;
+    }
     hideTyping();
     showBanner();
     // The server closed the socket (not the network): reconnect ourselves, the client will not.
