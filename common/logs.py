@@ -106,7 +106,9 @@ class CardMaskingFilter(logging.Filter):
 
 def _masking_factory(previous: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        return mask_record(previous(*args, **kwargs))
+        record = previous(*args, **kwargs)
+        # At interpreter shutdown this module's globals are already None while late __del__ methods still log.
+        return mask_record(record) if mask_record is not None else record
 
     setattr(factory, _MASKED, True)
     return factory
