@@ -394,7 +394,7 @@ return redis.call('ZREM', key, aid)
 """
 
 ADD_MESSAGE = PRELUDE + """
-local eid, speaker, author, text, now, mid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local eid, speaker, author, text, now, mid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] or ''
 local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
 if not f[1] then return {'missing'} end
 if mid ~= '' then  -- a repeat of a message id answers the message stored first, and emits nothing
