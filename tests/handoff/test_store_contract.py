@@ -554,7 +554,7 @@ def test_a_message_id_is_stored_at_most_once_per_escalation_with_one_event(store
     async def scenario():
         await store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0)
         e, _ = await store.create("c1", "general", 10, {}, 10.0, SPP)
-        other, _ = await store.create("c2", "general", 10, {}, 10.0, SPP)
+        other, _ = await store.create("c2", "general", 10, {}, 10.5, SPP)  # behind e in the queue
         start = await store.last_event_id()
         first = await store.add_message(e.id, "customer", "where is my parcel?", None, 11.0, message_id="m-1")
         again = await store.add_message(e.id, "customer", "where is my parcel?", None, 12.0, message_id="m-1")
