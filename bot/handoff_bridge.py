@@ -41,9 +41,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from contextvars import ContextVar
@@ -63,6 +65,16 @@ from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)
+SERVICE_MESSAGE_ID = re.compile(r"[A-Za-z0-9_.:/-]{1,128}")  # handoff/openapi.yml MessageId
+
+
+def service_message_id(message_id: str) -> str:
+    """The id the service stores a forwarded message under: the tracker's (Rasa's uuid hex), or a digest of
+    one the service's MessageId would refuse (a channel's own), the same on every try."""
+    if SERVICE_MESSAGE_ID.fullmatch(message_id):
+        return message_id
+    return hashlib.sha256(message_id.encode("utf-8")).hexdigest()
+
 
 Push = Callable[[str, Dict[str, Any]], Awaitable[None]]
 ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
@@ -272,19 +284,23 @@ class HandoffBridge(OutboxMixin):
         if not escalation or self.session is None:
             return False
         async with self.redis.pipeline(transaction=True) as pipe:
-            await pipe.rpush(FORWARDS + conversation_id, json.dumps({"text": text, "at": time.time()})).sadd(
+            await pipe.rpush(FORWARDS + conversation_id, json.dumps(
+                {"text": text, "at": time.time(), "message_id": uuid.uuid4().hex})).sadd(
                 FORWARDING, conversation_id).execute()
         await self.flush(conversation_id)
         return True
 
-    async def _post_message(self, escalation: str, text: str, delays: Tuple[float, ...] = (0.0,)) -> str:
-        """"sent", "ended" (the chat is over: the bot has it again) or "failed" (try later)."""
+    async def _post_message(self, escalation: str, text: str, delays: Tuple[float, ...] = (0.0,),
+                            message_id: Optional[str] = None) -> str:
+        """"sent", "ended" (the chat is over: the bot has it again) or "failed" (try later). With its
+        `message_id`, a message sent again (a crash after the POST) is stored and shown once by the service."""
         assert self.session is not None
+        body = {"text": text, **({"message_id": service_message_id(message_id)} if message_id else {})}
         for delay in delays:
             await asyncio.sleep(delay)
             try:
                 async with self.session.post(f"{self.service_url}/v1/handoffs/{escalation}/messages",
-                                             json={"text": text}, headers=self._auth()) as r:
+                                             json=body, headers=self._auth()) as r:
                     if r.status == 201:
                         return "sent"
                     if r.status in (404, 409):
@@ -325,7 +341,8 @@ class HandoffBridge(OutboxMixin):
                 raw = await self.redis.lindex(queue, 0)
                 if raw is None:
                     break
-                outcome = await self._post_message(escalation, json.loads(raw)["text"])
+                queued = json.loads(raw)
+                outcome = await self._post_message(escalation, queued["text"], message_id=queued.get("message_id"))
                 if outcome == "failed":
                     break
                 await self.redis.lpop(queue)

@@ -338,7 +338,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def post_message(request: Request, escalation_id: str) -> HTTPResponse:
         c = caller(request)
         data = body(request, "MessageIn")
-        return json_response(await app.ctx.service.message(c, escalation_id, data["text"]), status=201)
+        return json_response(await app.ctx.service.message(c, escalation_id, data["text"], data.get("message_id")),
+                             status=201)
 
     @app.post("/v1/handoffs/<escalation_id>/notes")
     async def post_note(request: Request, escalation_id: str) -> HTTPResponse:

@@ -20,6 +20,7 @@ class MemoryStore(MemoryAccess, Store):
         self._escalations: Dict[str, Escalation] = {}
         self._documents: Dict[str, Dict[str, Any]] = {}
         self._messages: Dict[str, List[Dict[str, Any]]] = {}
+        self._message_ids: Dict[str, Dict[str, int]] = {}  # escalation -> "speaker:author:message_id" -> seq
         self._notes: Dict[str, List[Dict[str, Any]]] = {}
         self._customers: Dict[str, Dict[str, float]] = {}  # customer key -> {escalation: created_at}
         self.conversations: Dict[str, set] = {}  # HyperLogLog key -> conversation ids (see the module doc)
@@ -396,9 +397,13 @@ class MemoryStore(MemoryAccess, Store):
             return copy.deepcopy(e)
 
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
-                          now: float) -> Dict[str, Any]:
+                          now: float, message_id: Optional[str] = None) -> Dict[str, Any]:
         async with self._lock:
             e = self._find(escalation_id)
+            seen = self._message_ids.setdefault(escalation_id, {})
+            sender_id = f"{speaker}:{author or ''}:{message_id}"  # ids are the sender's: another's never match
+            if message_id and sender_id in seen:
+                return dict(self._messages[escalation_id][seen[sender_id] - 1])
             if speaker == "agent":
                 if e.status != Status.ASSIGNED or e.agent_id != author:
                     raise Conflict(f"escalation {escalation_id} is {e.status.value}, not assigned to {author}")
@@ -408,6 +413,9 @@ class MemoryStore(MemoryAccess, Store):
             message = {"seq": len(messages) + 1, "speaker": speaker, "text": text, "at": now}
             if author:
                 message["author"] = author
+            if message_id:
+                message["message_id"] = message_id
+                seen[sender_id] = message["seq"]
             messages.append(message)
             self._emit(e.agent_id, {"type": "message", "escalation": e.id, "conversation_id": e.conversation_id,
                                     "agent": e.agent_id, "message": dict(message), "at": now})

@@ -8,6 +8,8 @@ the scripts may touch any of them):
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
+  msgids:<id>   hash   "<speaker>:<author>:<message_id>" -> seq of the message its sender stored with that id
+                       (a repeat adds nothing; kept, like msgs:<id>, as long as the escalation)
   notes:<id>    list   JSON internal notes of agents and supervisors (never messages)
   created       zset   every escalation by created_at (the day's statistics read a range of it)
   open          zset   escalations waiting, offered or assigned, by created_at (the SLA watch)
@@ -392,16 +394,22 @@ return redis.call('ZREM', key, aid)
 """
 
 ADD_MESSAGE = PRELUDE + """
-local eid, speaker, author, text, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local eid, speaker, author, text, now, mid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] or ''
 local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
 if not f[1] then return {'missing'} end
+if mid ~= '' then  -- a repeat of a message id answers the message stored first, and emits nothing
+  local seen = redis.call('HGET', P .. 'msgids:' .. eid, speaker .. ':' .. author .. ':' .. mid)
+  if seen then return {'ok', redis.call('LINDEX', P .. 'msgs:' .. eid, tonumber(seen) - 1)} end
+end
 if speaker == 'agent' then
   if f[1] ~= 'assigned' or f[2] ~= author then return {'conflict', f[1]} end
 elseif f[1] ~= 'waiting' and f[1] ~= 'offered' and f[1] ~= 'assigned' then return {'conflict', f[1]} end
 local seq = redis.call('RPUSH', P .. 'msgs:' .. eid, '')
-local m = {seq = seq, speaker = speaker, text = text, at = tonumber(now), author = author ~= '' and author or nil}
+local m = {seq = seq, speaker = speaker, text = text, at = tonumber(now), author = author ~= '' and author or nil,
+           message_id = mid ~= '' and mid or nil}
 local raw = cjson.encode(m)
 redis.call('LSET', P .. 'msgs:' .. eid, seq - 1, raw)
+if mid ~= '' then redis.call('HSET', P .. 'msgids:' .. eid, speaker .. ':' .. author .. ':' .. mid, seq) end
 emit(f[2] or '', {type = 'message', escalation = eid, conversation_id = f[3], agent = f[2] or nil, message = m,
                   at = tonumber(now)})
 return {'ok', raw}
@@ -659,8 +667,9 @@ class RedisStore(RedisAccess, Store):
         return self._summary(result[1])
 
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
-                          now: float) -> Dict[str, Any]:
-        result = await self._run("add_message", escalation_id, speaker, author or "", text, repr(now))
+                          now: float, message_id: Optional[str] = None) -> Dict[str, Any]:
+        result = await self._run("add_message", escalation_id, speaker, author or "", text, repr(now),
+                                 message_id or "")
         self._check(result, escalation_id, f"assigned to {author}" if speaker == "agent" else "open")
         return json.loads(result[1])
 

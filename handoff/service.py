@@ -381,11 +381,13 @@ class HandoffService(Sessions):
         self.metrics.finished.labels(status.value).inc()
         return done
 
-    async def message(self, caller: Caller, escalation_id: str, text: str) -> Dict[str, Any]:
+    async def message(self, caller: Caller, escalation_id: str, text: str,
+                      message_id: Optional[str] = None) -> Dict[str, Any]:
+        """Append the caller's message; a `message_id` its sender already stored here answers that message."""
         e = await self.get_for(caller, escalation_id)
         if caller.kind == "bot":
-            return await self.store.add_message(e.id, "customer", text, None, self.clock())
-        return await self.store.add_message(e.id, "agent", text, caller.agent_id, self.clock())
+            return await self.store.add_message(e.id, "customer", text, None, self.clock(), message_id)
+        return await self.store.add_message(e.id, "agent", text, caller.agent_id, self.clock(), message_id)
 
     async def set_status(self, agent_id: str, status: str) -> Agent:
         account = await self.store.account(agent_id)

@@ -239,9 +239,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def add_message(self, escalation_id: str, speaker: str, text: str, author: Optional[str],
-                          now: float) -> Dict[str, Any]:
-        """Append to the chat's messages ({"seq", "speaker", "text", "at", "author"}). The customer's side
-        may write while the chat is open; an agent only while it is assigned to them."""
+                          now: float, message_id: Optional[str] = None) -> Dict[str, Any]:
+        """Append to the chat's messages ({"seq", "speaker", "text", "at", "author"?, "message_id"?}). The
+        customer's side may write while the chat is open; an agent only while it is assigned to them. A
+        ``message_id`` already stored for this escalation adds nothing and emits nothing: the message stored
+        with it first is returned (a sender's retry is shown once), whatever the chat's status now."""
 
     @abc.abstractmethod
     async def messages(self, escalation_id: str) -> List[Dict[str, Any]]:

@@ -538,13 +538,23 @@ async function busy(button, work) {
   }
 }
 
+function clientMessageId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "console-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function sendReply() {
   const input = $("reply-input");
   const text = input.value.trim();
   if (!text) return;
   await busy($("reply-send"), async () => {
     const chat = selectedChat();
-    const message = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/messages`, { method: "POST", body: { text } });
+    // Sending the same text again after a failure (the answer may have been lost) reuses its id: the service
+    // stores and shows it once.
+    if (!chat.unsent || chat.unsent.text !== text) chat.unsent = { text, id: clientMessageId() };
+    const body = { text, message_id: chat.unsent.id };
+    const message = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/messages`, { method: "POST", body });
+    chat.unsent = null;
     chat.messages.set(message.seq, message);
     chat.draft = "";
     if (input.value.trim() === text) input.value = "";

@@ -546,3 +546,34 @@ def test_failed_logins_are_limited_per_agent_and_per_address_in_a_window(store):
     assert run(store.login_attempt("bob", "10.0.0.1", 2.0, limits)) == 0     # the address: 3 now
     assert 1 <= run(store.login_attempt("cat", "10.0.0.1", 2.0, limits)) <= 60
     assert run(store.login_attempt("cat", "10.0.0.3", 2.0, limits)) == 0
+
+
+def test_a_message_id_is_stored_at_most_once_per_escalation_with_one_event(store):
+    """A sender that retries after a crash (the bridge between its POST and its bookkeeping) sends the same
+    message_id again: the chat keeps one message, the agent gets one event, the repeat answers the original."""
+    async def scenario():
+        await store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0)
+        e, _ = await store.create("c1", "general", 10, {}, 10.0, SPP)
+        other, _ = await store.create("c2", "general", 10, {}, 10.5, SPP)  # behind e in the queue
+        start = await store.last_event_id()
+        first = await store.add_message(e.id, "customer", "where is my parcel?", None, 11.0, message_id="m-1")
+        again = await store.add_message(e.id, "customer", "where is my parcel?", None, 12.0, message_id="m-1")
+        later = await store.add_message(e.id, "customer", "hello?", None, 13.0, message_id="m-2")
+        plain = [await store.add_message(e.id, "customer", "no id", None, 14.0) for _ in range(2)]
+        elsewhere = await store.add_message(other.id, "customer", "same id, other chat", None, 15.0,
+                                            message_id="m-1")
+        await store.offer_next("general", 16.0, 30.0)
+        await store.accept(e.id, "ann", 16.0)
+        agents = [await store.add_message(e.id, "agent", "Hi, I'm Ann", "ann", 17.0, message_id="m-1")
+                  for _ in range(2)]  # an agent's id is theirs: a customer's same id is another message
+        return e, first, again, later, plain, elsewhere, await store.events(start, 0), agents
+    e, first, again, later, plain, elsewhere, events, agents = run(scenario())
+    assert agents[0] == agents[1] and (agents[0]["seq"], agents[0]["speaker"]) == (5, "agent")
+    assert again == first and first["seq"] == 1 and first["at"] == 11.0 and first["message_id"] == "m-1"
+    assert later["seq"] == 2 and [m["seq"] for m in plain] == [3, 4]  # no id: every call is a new message
+    assert "message_id" not in plain[0]
+    assert [(m["seq"], m["text"]) for m in run(store.messages(e.id))] == [
+        (1, "where is my parcel?"), (2, "hello?"), (3, "no id"), (4, "no id"), (5, "Hi, I'm Ann")]
+    assert elsewhere["seq"] == 1  # ids are per escalation
+    mine = [ev.data["message"] for ev in events if ev.data["type"] == "message" and ev.data["escalation"] == e.id]
+    assert [m["seq"] for m in mine] == [1, 2, 3, 4, 5]
