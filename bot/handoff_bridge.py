@@ -428,12 +428,13 @@ class HandoffBridge(OutboxMixin):
             tracker = await agent.processor.get_tracker(message.sender_id)
             if not tracker.is_paused():
                 return False  # the bot has it again: Rasa handles the message
-            if message.message_id and any(isinstance(e, UserUttered) and e.message_id == message.message_id
-                                          for e in reversed(tracker.events)):
-                return True  # a client's resend of a message stored already (bot/channels/once.py)
-            message.parse_data = await agent.processor.parse_message(message, tracker)
-            await agent.processor._handle_message_with_tracker(message, tracker)
-            await agent.processor.save_tracker(tracker)
+            if not (message.message_id and any(isinstance(e, UserUttered) and e.message_id == message.message_id
+                                               for e in reversed(tracker.events))):
+                message.parse_data = await agent.processor.parse_message(message, tracker)
+                await agent.processor._handle_message_with_tracker(message, tracker)
+                await agent.processor.save_tracker(tracker)
+            # else: a client's resend of a message stored already (bot/channels/once.py): not stored again, but
+            # queued if it is not yet (its first try may have failed between the save and the queueing).
             # Queued for the agent under the lock, in the tracker's order (after any earlier one Rasa stored).
             await self._queue_unforwarded(tracker)
         await self.flush(message.sender_id)

@@ -133,6 +133,7 @@ class CheckedRestInput(RestInput):
                 async with in_order(conversation):
                     if mid and live is not None and await live.escalation_of(conversation) and \
                             await stored_already(agent, conversation, mid):
+                        await live.forward_stored(conversation)  # queued for the agent if its first try was not
                         return response.json([])  # a resend of a message stored already: not answered twice
                     if live is not None:
                         await live.count_conversation(conversation)

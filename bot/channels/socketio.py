@@ -329,6 +329,7 @@ class CheckedSocketIOInput(SocketIOInput):
         # A resend must not reach the agent twice (forward() comes before the store, which checks under the lock).
         if mid and agent is not None and live is not None and await live.escalation_of(sender) and \
                 await stored_already(agent, sender, mid):
+            await live.forward_stored(sender)  # queued for the agent if its first try failed before that
             return DUPLICATE
         if live is not None:
             await live.count_conversation(sender)
