@@ -466,6 +466,7 @@ class HandoffBridge(OutboxMixin):
         if await self.escalation_of(conversation) != event.get("escalation"):
             return  # another bot's conversation, or one this bridge no longer follows
         if kind == "assigned":  # also after a transfer: the next agent's name replaces the last one's
+            await self._agree_paused(conversation, event["escalation"])
             name = event.get("agent_name") or event.get("agent") or "A colleague"
             if event.get("agent"):
                 await self.redis.hset(AGENT_NAMES, conversation, json.dumps({"id": event["agent"], "name": name}))
@@ -516,6 +517,24 @@ class HandoffBridge(OutboxMixin):
 
     async def _paused(self, conversation: str) -> bool:
         return (await self.app.ctx.agent.processor.get_tracker(conversation)).is_paused()
+
+    async def _agree_paused(self, conversation: str, escalation: str) -> None:
+        """A person has the chat, so the bot must be quiet: pause the tracker if it does not say so already. It
+        says so unless the Rasa server died between the action server creating the escalation and saving the
+        tracker (the request's turn is then lost); without this the customer's next messages would go to the
+        bot while an agent waits for them."""
+        if self.app is None:
+            return  # not serving conversations (no Rasa app): nothing to agree with
+        agent = self.app.ctx.agent
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            tracker = await agent.processor.get_tracker(conversation)
+            if tracker.is_paused():
+                return
+            logger.warning("%s: an agent has escalation %s but the tracker was not paused; pausing it", conversation,
+                           escalation)
+            for e in (SlotSet("handoff_escalation", {"id": escalation, "status": "assigned"}), ConversationPaused()):
+                tracker.update(e)
+            await agent.processor.save_tracker(tracker)
 
     async def _update_tracker(self, conversation: str, events: List[Event]) -> Any:
         """Append events to the conversation's tracker under its lock; the updated tracker."""

@@ -374,3 +374,35 @@ def test_a_parked_agent_message_replayed_reaches_the_customer_once(redis_server:
     assert in_tracker == ["hello", "your refund is on its way"]  # stored once (on the first try), replay or not
     assert pushed[1][1]["message_id"] == f"{parked_id}/1"  # the id it had: a customer who has it drops it
     assert sync.llen(DEAD_EVENTS) == 0
+
+
+def test_an_assigned_chat_whose_tracker_missed_the_pause_is_paused_so_the_customer_reaches_the_agent(redis_server: str):
+    """The soak's all-processes kill: the action server created the escalation, then Rasa died before it saved the
+    conversation's tracker (no pause in it). When the bridge handles the `assigned` event it makes the tracker agree
+    with the service: paused, so the customer's next messages go to the agent, not to the bot."""
+    from bot.handoff_bridge import HandoffBridge as Bridge
+
+    async def run() -> Any:
+        conversation = f"conv-{uuid.uuid4().hex[:8]}"
+        app = RasaApp("socketio")
+        bridge = Bridge(redis_server, "http://127.0.0.1:1", "token", prefix=f"{{t{uuid.uuid4().hex[:6]}}}:")
+        bridge.app = app
+        pushed: Pushed = []
+
+        async def push(to: str, message: Dict[str, Any]) -> None:
+            pushed.append((to, message))
+
+        bridge.register_output("socketio", push)
+        await bridge.redis.hset(ACTIVE, conversation, "e-lost")
+        base = {"conversation_id": conversation, "escalation": "e-lost"}
+        await bridge._handle_event("1-0", {**base, "type": "assigned", "agent": "ann", "agent_name": "Ann Baker",
+                                           "group": "general"})
+        tracker = await app.get_tracker(conversation)
+        await bridge.redis.hdel(ACTIVE, conversation)
+        await bridge.redis.close()
+        return tracker, pushed
+
+    tracker, pushed = asyncio.run(run())
+    assert tracker.is_paused()
+    assert tracker.get_slot("handoff_escalation") == {"id": "e-lost", "status": "assigned"}
+    assert [m["text"] for _, m in pushed] == ["[utter_handoff_agent_joined]"]
