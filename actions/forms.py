@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 from actions.orders import verified_customer
 from actions.ownership import FAILED, MAX_ATTEMPTS, VERIFIED, failures_from, locked
 from actions.parsing import address_from, order_number_from, rating_from, reason_from
-from actions.shop import ShopClient, shop_from_env
+from actions.shop import UsesShop
 
 VERIFICATION_SLOT = "order_verification"
 
@@ -25,7 +25,7 @@ def check(slot: Text, value: Any, parse: Callable[[Any], Optional[str]],
     return {slot: parsed}
 
 
-class _OrderNumberValidation(FormValidationAction, ABC):
+class _OrderNumberValidation(UsesShop, FormValidationAction, ABC):
     """Checks `order_number` (a malformed one is re-asked with `utter_invalid_order_number`), then, unless the
     conversation may already act on that order (signed in as its owner, or proved earlier), asks for the
     e-mail or postcode on it (`order_verification`, utter_ask_order_verification). A wrong answer, or any
@@ -34,15 +34,6 @@ class _OrderNumberValidation(FormValidationAction, ABC):
     set to "failed", the form ends, and the submit action offers a person.
 
     The shop client is made on first use; tests pass their own."""
-
-    def __init__(self, shop: Optional[ShopClient] = None) -> None:
-        self._shop = shop
-
-    @property
-    def shop(self) -> ShopClient:
-        if self._shop is None:
-            self._shop = shop_from_env()
-        return self._shop
 
     @abstractmethod
     def name(self) -> Text:

@@ -6,7 +6,7 @@ verification attempts ran out is offered a person instead (utter_order_verificat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.ownership import VerifiedCustomer, customer_of, locked
-from actions.shop import ChangeResult, OrderStatus, ReturnResult, ShopClient, format_date, shop_from_env
+from actions.shop import ChangeResult, OrderStatus, ReturnResult, UsesShop, format_date
 
 FORM_SLOTS = ("order_number", "order_verification", "new_address", "return_reason")
 
@@ -23,20 +23,11 @@ def clear_form_slots() -> List[Dict[Text, Any]]:
     return [SlotSet(slot, None) for slot in FORM_SLOTS]
 
 
-class ShopAction(Action, ABC):
+class ShopAction(UsesShop, Action, ABC):
     """Base of the actions that talk to the shop. Needs slot `order_number`.
 
     The shop client is made on first use (never at import or construction); tests pass their own.
     """
-
-    def __init__(self, shop: Optional[ShopClient] = None) -> None:
-        self._shop = shop
-
-    @property
-    def shop(self) -> ShopClient:
-        if self._shop is None:
-            self._shop = shop_from_env()
-        return self._shop
 
     @abstractmethod
     def name(self) -> Text:

@@ -157,3 +157,17 @@ def shop_from_env() -> ShopClient:
 
 def format_date(day: Optional[dt.date]) -> str:
     return day.strftime("%A %d %B").replace(" 0", " ") if day else "unknown"
+
+
+class UsesShop:
+    """What an action or form validator that talks to the shop shares: the client, made on first use (never at
+    import or construction, so the action server starts without the shop); tests pass their own."""
+
+    def __init__(self, shop: Optional[ShopClient] = None) -> None:
+        self._shop = shop
+
+    @property
+    def shop(self) -> ShopClient:
+        if self._shop is None:
+            self._shop = shop_from_env()
+        return self._shop
