@@ -38,22 +38,25 @@ def _ref_number(ref: str) -> Optional[int]:
 
 
 def fields_from_request(request: Dict[str, Any]) -> Dict[str, Any]:
-    """What the first team knew, from the bot's case brief: order number, product model, fault, error codes."""
+    """What the first team knew, from the bot's case brief: order number, product model, fault description,
+    error codes, the e-mail address the customer wrote."""
     brief = request.get("case_brief") or {}
     slots, found = brief.get("slots") or {}, {}
     for e in brief.get("entities") or []:
-        found.setdefault(e.get("type"), []).append(e.get("value"))
+        found.setdefault(str(e.get("type", "")).lower(), []).append(str(e.get("value")))
     out: Dict[str, Any] = {}
-    order = slots.get("order_id") or (found.get("order_id") or found.get("order_number") or [None])[0]
+    order = slots.get("order_number") or slots.get("order_id") or (found.get("order_number") or [None])[0]
     if order:
-        out["order_id"] = str(order)
+        out["order_id"] = str(order).lstrip("#")
     for key in ("product_model", "fault_description"):
         value = slots.get(key) or (found.get(key) or [None])[0]
         if value:
             out[key] = str(value)
     codes = found.get("error_code") or []
     if codes:
-        out["error_codes"] = list(dict.fromkeys(str(c) for c in codes))
+        out["error_codes"] = list(dict.fromkeys(codes))
+    if found.get("email"):
+        out["email"] = found["email"][-1]
     return out
 
 
@@ -107,9 +110,14 @@ class TicketService:
 
     async def find(self, ref: str) -> Ticket:
         number = _ref_number(ref)
-        if number is not None:
-            return await self.store.ticket_by_number(number)
-        return await self.store.ticket(ref)
+        try:
+            if number is not None:
+                return await self.store.ticket_by_number(number)
+            return await self.store.ticket(ref)
+        except NotFound:
+            missing = NotFound(ref)
+            missing.ticket = True  # type: ignore[attr-defined]  # the app says "no such ticket"
+            raise missing from None
 
     async def get_for(self, caller: Caller, ref: str) -> Ticket:
         t = await self.find(ref)
@@ -173,7 +181,8 @@ class TicketService:
         categories = list(brief.get("categories") or {})
         if flow is None and self.flows is not None and group is None:
             flow = self.flows.for_ticket(categories, list(brief.get("topics") or []))
-        requester = {"customer_id": customer.get("id"), "email": customer.get("email"),
+        fields = fields_from_request(request)
+        requester = {"customer_id": customer.get("id"), "email": customer.get("email") or fields.pop("email", None),
                      "channel": request.get("channel"), "conversation_id": e.conversation_id,
                      "lang": request.get("language")}
         tier = (customer.get("tags") or {}).get("vip_tier")
@@ -181,7 +190,7 @@ class TicketService:
         return await self.open_ticket(
             subject=subject or (brief.get("summary") or "Customer request").split(". Why a person")[0][:200],
             summary=brief.get("summary") or "", requester=requester, by=by, source=source,
-            group=group or e.skill_group, priority=e.priority, tags=tags, fields=fields_from_request(request),
+            group=group or e.skill_group, priority=e.priority, tags=tags, fields=fields,
             brief=brief, escalations=[e.id], flow=flow, request_key=f"escalation:{e.id}", why=why,
             assignee=assignee, note=note)
 
