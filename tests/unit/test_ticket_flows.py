@@ -105,3 +105,19 @@ def test_an_unknown_category_and_a_yaml_syntax_error_name_the_line(tmp_path, tab
     path = write(tmp_path, "    - {group: billing, target_hours: 4}\n", "    - {group: billing, target_hours: 4\n")
     msg = error(path, tables)
     assert msg.startswith(f"{path}: line ") and "not valid YAML" in msg
+
+
+def test_the_startup_policy_check_refuses_a_bad_flow_file(tmp_path):
+    """`python -m common` (run before anything starts) checks ticket_flows.yml with the other policy files."""
+    import subprocess
+    import sys
+    root = POLICY.parent
+    ok = subprocess.run([sys.executable, "-m", "common"], cwd=root, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.strip().endswith(", 3 ticket flows")
+    for name in ("categories", "handoff_policy", "skill_groups"):
+        (tmp_path / f"{name}.yml").write_text((POLICY / f"{name}.yml").read_text())
+    path = write(tmp_path, "{group: technical, target_hours: 8}", "{group: tech, target_hours: 8}")
+    bad = subprocess.run([sys.executable, "-m", "common", str(tmp_path)], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (f"error: {path}: line {line_of(path, 'group: tech,')}, flows.repair.steps[1].group: "
+                                  "unknown group 'tech'; known: after_sales, billing, general, technical, vip")
