@@ -127,8 +127,10 @@ def test_bad_holiday_time_zone_and_unknown_group_name_the_line(tmp_path):
     path = write(tmp_path, [("timezone: Asia/Shanghai", "timezone: Asia/Shangai")])
     assert error(path) == (f"{path}: line {line_of(path, 'Shangai')}, business_hours.default.timezone: "
                            "unknown time zone 'Asia/Shangai' (an IANA name such as Asia/Shanghai)")
-    path = write(tmp_path, [("business_hours:\n", "business_hours:\n  sales: {timezone: UTC, week: {mon: \"09:00-17:00\"}}\n")])
-    assert error(path).startswith(f"{path}: line {line_of(path, '  sales: {')}, business_hours.sales: unknown skill group 'sales'")
+    sales = '  sales: {timezone: UTC, week: {mon: "09:00-17:00"}}\n'
+    path = write(tmp_path, [("business_hours:\n", "business_hours:\n" + sales)])
+    assert error(path).startswith(
+        f"{path}: line {line_of(path, '  sales: {')}, business_hours.sales: unknown skill group 'sales'")
 
 
 def test_a_wrong_shape_is_refused_by_the_schema(tmp_path):
