@@ -40,6 +40,7 @@ from handoff.service import HandoffService, Invalid, iso, outcome_view
 from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, Event, LoginLimits, NotFound, Status, Store
 from handoff.tickets import routes as ticket_routes
+from handoff.tickets.flows import TicketFlows
 from handoff.tickets.service import TicketInvalid, TicketService
 
 log = logging.getLogger("handoff")
@@ -163,7 +164,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     canned = load_canned_responses(settings.canned_responses_file, groups.groups)
     document = build_document(groups)
     validators = BodyValidators(document)
-    ticket_flows = None  # TODO(flows): handoff/tickets/flows.py
+    ticket_flows = TicketFlows.load(settings.ticket_flows_file, groups.groups)
     metrics = Metrics()
     hub = Hub()
     app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")

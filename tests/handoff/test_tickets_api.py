@@ -155,3 +155,25 @@ def test_a_waiting_customer_leaves_a_message_and_an_agent_makes_a_ticket_from_a_
     finally:
         api("PUT", "/v1/agents/me/status", "ann", 200, json={"status": "offline"})
         api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "offline"})
+
+
+def test_a_repair_follows_its_flow_after_sales_technical_after_sales_with_due_times_per_step(api):
+    created = api("POST", "/v1/tickets", "bot", 201, json={
+        "subject": "Kettle K-200 does not heat", "flow": "repair", "request_key": "repair-1",
+        "requester": {"email": "li@example.com", "channel": "api"},
+        "fields": {"product_model": "K-200", "fault_description": "no heat", "error_codes": ["E42"]}})
+    label = created["label"]
+    assert (created["group"], created["flow"]["steps"], created["flow"]["step"]) == \
+        ("after_sales", ["after_sales", "technical", "after_sales"], 0)
+    api("POST", f"/v1/tickets/{label}/claim", "amy", 200)
+    step1 = api("POST", f"/v1/tickets/{label}/send", "amy", 200, json={"next_step": True, "note": "E42: firmware?"})
+    assert (step1["group"], step1["flow"]["step"], step1["state"]) == ("technical", 1, "on_hold")
+    assert step1["due_at"] and step1["fields"]["error_codes"] == ["E42"]
+    api("POST", f"/v1/tickets/{label}/claim", "tom", 200)
+    step2 = api("POST", f"/v1/tickets/{label}/send", "tom", 200, json={"next_step": True, "note": "reflashed"})
+    assert (step2["group"], step2["flow"]["step"], step2["state"], step2["assignee"]) == \
+        ("after_sales", 2, "open", "amy")
+    last = api("POST", f"/v1/tickets/{label}/send", "amy", 409, json={"next_step": True, "note": "again?"})
+    assert last["error"]["message"] == f"{label} is at the last step of the flow 'repair': solve it"
+    unknown = api("POST", "/v1/tickets", "bot", 422, json={"subject": "x", "flow": "nope"})
+    assert "unknown ticket flow 'nope'" in unknown["error"]["message"]
