@@ -195,6 +195,16 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     renderList();
   }
 
+  /** Whether the service lets me see `ticket` (as handoff/tickets/service.py decides): my groups', mine, or I supervise. */
+  const maySee = (ticket) => me.role === "supervisor" || ticket.assignee === me.id
+    || (me.skills || []).includes(ticket.group) || (me.skills || []).includes(ticket.owner_group);
+
+  /** The open ticket left my groups (sent on, or taken away): the page closes and says so. */
+  function gone(ticket) {
+    closeTicket();
+    done(t("page.gone", { label: ticket.label, group: ctx.groupName(ticket.group) }));
+  }
+
   async function loadTicket() {
     const label = s.open;
     if (!label) return;
@@ -317,7 +327,8 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       if (after) after();
       done(message ? message(ticket) : `${t("action.done")}`);
       if (what === "merge" && ticket.label !== label) s.open = ticket.label;
-      await loadTicket();
+      if (maySee(ticket)) await loadTicket();
+      else gone(ticket);
       refreshList();
     } catch (e) {
       fail(e);
@@ -334,7 +345,8 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     const id = event.ticket && event.ticket.id;
     if (s.detail && id && (id === s.detail.ticket.id || event.ticket.label === s.open)) {
       clearTimeout(s.pageTimer);
-      s.pageTimer = setTimeout(loadTicket, RELOAD_MS);
+      if (maySee(event.ticket)) s.pageTimer = setTimeout(loadTicket, RELOAD_MS);
+      else gone(event.ticket);
     }
   }
 
