@@ -110,11 +110,13 @@ function brief(ctx, b) {
     ...(b.entities || []).map((e) => [String(e.type).toLowerCase().replace(/_/g, " "), e.value]),
     ...Object.entries(b.slots || {}).filter(([, v]) => present(v)).map(([k, v]) => [k.replace(/_/g, " "), typeof v === "object" ? JSON.stringify(v) : v]),
   ];
+  const seen = new Set(); // an order number is often both an entity and a slot: once
+  const rows = captured.filter(([k, v]) => !seen.has(`${k}\u0000${v}`) && seen.add(`${k}\u0000${v}`));
   return el("div", { class: "ticket-brief", "data-testid": "ticket-brief" },
     el("h4", {}, ctx.t("chat.brief")),
     b.summary ? el("p", { "data-testid": "ticket-brief-summary" }, b.summary) : null,
     (b.topics || []).length ? el("p", {}, b.topics.map((x) => el("span", { class: "badge" }, String(x).replace(/_/g, " ")))) : null,
-    defs(captured));
+    defs(rows));
 }
 
 /** Each linked chat: the case brief, the transcript (the bot's part, then the chat with agents) and its notes. */

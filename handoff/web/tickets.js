@@ -58,7 +58,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     who: (id) => (id === me.id ? `${t("who.you")} (${me.name || me.id})` : id === "customer" ? t("who.customer")
       : id === "system" ? t("who.system") : String(id ?? "")),
   };
-  const s = { view: "groups", q: "", tickets: [], open: null, detail: null, listTimer: null, pageTimer: null, unsent: null };
+  const s = { view: "groups", q: "", tickets: [], open: null, detail: null, listTimer: null, pageTimer: null, loads: 0, lists: 0, unsent: null };
   const views = VIEWS.filter((v) => v !== "all" || me.role === "supervisor");
 
   // -- the shell (built once) ----------------------------------------------------------------------
@@ -132,8 +132,10 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     heading.textContent = s.q ? t("list.results", { q: s.q }) : t(`view.${s.view}`);
     const params = new URLSearchParams({ view: s.view });
     if (s.q) params.set("q", s.q);
+    const load = ++s.lists; // a slower answer to an older view or search must not replace a newer one
     try {
       const { tickets } = await api(`/v1/tickets?${params}`);
+      if (load !== s.lists) return;
       // The queue: the unassigned first (the API keeps its own order within each part).
       s.tickets = s.view === "groups" && !s.q ? [...tickets.filter((x) => !x.assignee), ...tickets.filter((x) => x.assignee)] : tickets;
       renderList();
@@ -181,11 +183,13 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     if (!s.detail) setChildren(head, el("p", { class: "muted" }, t("page.loading")));
     pageBody.hidden = false;
     await loadTicket();
-    page.scrollIntoView({ block: "start" });
+    if (getComputedStyle(listPane).display === "none") window.scrollTo(0, 0); // a phone: the page replaced the list
   }
 
   function closeTicket() {
     s.open = null;
+    s.loads += 1;
+    clearTimeout(s.pageTimer);
     s.detail = null;
     root.classList.remove("page-open");
     pageBody.hidden = true;
@@ -208,13 +212,14 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   async function loadTicket() {
     const label = s.open;
     if (!label) return;
+    const load = ++s.loads; // only the latest load counts: an older answer may come later
     try {
       const detail = await api(`/v1/tickets/${encodeURIComponent(label)}`);
-      if (s.open !== label) return; // the agent moved on meanwhile
+      if (s.open !== label || load !== s.loads) return; // the agent moved on meanwhile
       s.detail = detail;
       renderPage();
     } catch (e) {
-      fail(e);
+      if (s.open === label && load === s.loads) fail(e);
     }
   }
 
@@ -321,6 +326,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   async function act(button, what, body, message, after) {
     const label = s.open;
     if (!label) return;
+    clearTimeout(s.pageTimer); // this action reloads the page itself
     button.disabled = true;
     try {
       const ticket = await api(`/v1/tickets/${encodeURIComponent(label)}/${what}`, { method: "POST", body });

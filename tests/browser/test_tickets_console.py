@@ -22,6 +22,11 @@ TEAM = [{"id": "ann", "name": "Ann Baker", "skills": ["general", "after_sales"],
         {"id": "tom", "name": "Tom Reyes", "skills": ["technical"], "max_chats": 3},
         {"id": "sue", "name": "Sue Park", "skills": ["general"], "max_chats": 3, "role": "supervisor"}]
 WAIT = 15_000
+OUTSIDE = """() => [...document.querySelectorAll('[data-testid=ticket-page]')].flatMap(card => {
+    const edge = card.getBoundingClientRect().right + 0.5;
+    return [...card.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > edge)
+        .map(e => `${e.tagName}.${e.className}[${e.dataset.testid || ''}] ${Math.round(e.getBoundingClientRect().right)} > ${Math.round(edge)}`);
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +243,12 @@ def test_on_a_phone_the_list_then_the_ticket_then_back(browser: Browser, svc: Cl
     phone = console(contexts, browser, svc, "ben", "tickets-phone", viewport={"width": 390, "height": 844},
                     is_mobile=True, has_touch=True, device_scale_factor=2)
     page = phone.page
-    fits = "() => document.documentElement.scrollWidth <= window.innerWidth"
+    # Nothing wider than the phone, and nothing sticking out of its card (the list's, or the ticket page's).
+    fits = """() => document.documentElement.scrollWidth <= window.innerWidth &&
+        [...document.querySelectorAll('[data-testid=tickets-list-pane], [data-testid=ticket-page]')].every(card => {
+            const edge = card.getBoundingClientRect().right + 0.5;
+            return [...card.querySelectorAll('*')].every(e => e.getBoundingClientRect().right <= edge);
+        })"""
     expect(row(page, label)).to_be_visible(timeout=WAIT)
     expect(page.get_by_test_id("ticket-page")).to_be_hidden()
     assert page.evaluate(fits), "the list is wider than the phone"
@@ -250,7 +260,7 @@ def test_on_a_phone_the_list_then_the_ticket_then_back(browser: Browser, svc: Cl
     expect(page.get_by_test_id("ticket-reply-send")).to_be_visible()
     expect(page.get_by_test_id("ticket-transcript")).to_contain_text(XSS)
     assert page.locator('img[src="x"]').count() == 0
-    assert page.evaluate(fits), "the ticket page is wider than the phone"
+    assert page.evaluate(fits), ("the ticket page is wider than the phone", page.evaluate(OUTSIDE))
     box = page.get_by_test_id("timeline").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     phone.screenshot("phone-ticket")
