@@ -7,6 +7,8 @@ with its whole timeline and the chat's transcript; a hostile customer text shows
 from __future__ import annotations
 
 import concurrent.futures
+import time
+from datetime import datetime
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -31,7 +33,9 @@ OUTSIDE = """() => [...document.querySelectorAll('[data-testid=ticket-page]')].f
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    cluster = Cluster(tmp_path_factory.mktemp("tickets-console"))
+    folder = tmp_path_factory.mktemp("tickets-console")
+    (folder / "clock").write_text("0")
+    cluster = Cluster(folder, HANDOFF_CLOCK_FILE=str(folder / "clock"))
     try:
         cluster.start_redis()
         # In a thread of its own: add_agents runs an event loop, and Playwright's may already run in this one.
@@ -285,3 +289,31 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     sue.page.get_by_test_id("tickets-view-all").click()
     expect(row(sue.page, label)).to_be_visible(timeout=WAIT)
     no_errors(zh, sue)
+
+
+def test_due_soon_and_overdue_follow_the_services_clock(browser: Browser, svc: Cluster,
+                                                         contexts: List[BrowserContext]) -> None:
+    """Last in this module: it moves the service's clock (HANDOFF_CLOCK_FILE), then puts it back."""
+    ticket = night_ticket(svc, "web-due")
+    label = ticket["label"]
+    clock = svc.workdir / "clock"
+    left = datetime.fromisoformat(ticket["due_at"].replace("Z", "+00:00")).timestamp() - time.time()
+    ann = console(contexts, browser, svc, "ann", "tickets-due")
+    try:
+        clock.write_text(str(left - 3600))  # an hour before it is due
+        ann.page.get_by_test_id("tickets-view-due").click()
+        expect(row(ann.page, label)).to_be_visible(timeout=WAIT)
+        expect(row(ann.page, label).get_by_test_id("ticket-overdue")).to_have_count(0)
+        ann.page.get_by_test_id("tickets-view-overdue").click()
+        expect(ann.page.get_by_test_id("tickets-heading")).to_have_text("Overdue")
+        expect(row(ann.page, label)).to_have_count(0)
+
+        clock.write_text(str(left + 3600))  # an hour late
+        ann.page.get_by_test_id("tickets-view-groups").click()
+        ann.page.get_by_test_id("tickets-view-overdue").click()
+        expect(row(ann.page, label).get_by_test_id("ticket-overdue")).to_have_text("overdue", timeout=WAIT)
+        open_ticket(ann.page, label)
+        expect(ann.page.get_by_test_id("ticket-page-overdue")).to_have_text("overdue")
+    finally:
+        clock.write_text("0")
+    no_errors(ann)
