@@ -58,7 +58,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     who: (id) => (id === me.id ? `${t("who.you")} (${me.name || me.id})` : id === "customer" ? t("who.customer")
       : id === "system" ? t("who.system") : String(id ?? "")),
   };
-  const s = { view: "groups", q: "", tickets: [], open: null, detail: null, listTimer: null, pageTimer: null, loads: 0, lists: 0, unsent: null };
+  const s = { view: "groups", q: "", tickets: [], open: null, detail: null, listTimer: null, pageTimer: null, loads: 0, lists: 0, unsent: null, fromList: false };
   const views = VIEWS.filter((v) => v !== "all" || me.role === "supervisor");
 
   // -- the shell (built once) ----------------------------------------------------------------------
@@ -87,15 +87,37 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     el("h3", {}, t("section.timeline")), timeline, actions.box, el("h3", {}, t("section.chats")), chats);
   const placeholder = el("p", { class: "empty", "data-testid": "ticket-none" }, t("page.none"));
   const page = el("section", { class: "card ticket-page", "data-testid": "ticket-page", "aria-label": t("list.title") },
-    el("button", { type: "button", class: "secondary ticket-back", "data-testid": "ticket-back", onclick: closeTicket }, `← ${t("page.back")}`),
+    el("button", { type: "button", class: "secondary ticket-back", "data-testid": "ticket-back", onclick: () => back() }, `← ${t("page.back")}`),
     problem, notice, placeholder, pageBody);
   setChildren(root, listPane, page);
   root.classList.add("tickets");
 
   tabs.chats.textContent = t("tab.chats");
   tabs.tickets.textContent = t("tab.tickets");
-  tabs.chats.addEventListener("click", () => show("chats"));
-  tabs.tickets.addEventListener("click", () => show("tickets"));
+  tabs.chats.addEventListener("click", () => go(""));
+  tabs.tickets.addEventListener("click", () => go(s.open ? `#${s.open}` : "#tickets"));
+
+  // -- where we are: the URL's hash (#tickets, #T-10042; none: chats), so the phone's back button and links work --
+  function go(hash, fromList = false) {
+    if (location.hash !== hash) history.pushState(null, "", hash || location.pathname + location.search);
+    s.fromList = fromList;
+    route();
+  }
+
+  function route() {
+    const hash = decodeURIComponent(location.hash);
+    const ticket = /^#(T-\d+)$/i.exec(hash);
+    if (!ticket && hash !== "#tickets") return show("chats");
+    if (root.hidden) show("tickets");
+    if (ticket && s.open !== ticket[1].toUpperCase()) openTicket(ticket[1].toUpperCase());
+    else if (!ticket && s.open) closeTicket();
+  }
+  window.addEventListener("popstate", route);
+
+  function back() {
+    if (s.fromList) history.back(); // where the agent came from: the phone's back button does the same
+    else go("#tickets");
+  }
 
   function show(which) {
     const tickets = which === "tickets";
@@ -155,7 +177,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       ? `${ctx.groupName(x.group)} (${t("row.owner", { group: ctx.groupName(x.owner_group) })})` : ctx.groupName(x.group);
     return el("li", { "data-testid": "ticket-row", "data-label": x.label, "data-state": x.state,
       class: [x.label === s.open ? "selected" : "", x.overdue ? "overdue" : ""].join(" ").trim() },
-    el("button", { type: "button", onclick: () => openTicket(x.label), "aria-current": x.label === s.open ? "true" : null },
+    el("button", { type: "button", onclick: () => go(`#${x.label}`, true), "aria-current": x.label === s.open ? "true" : null },
       el("span", { class: "ticket-row-top" },
         el("strong", { class: "ticket-label" }, x.label),
         el("span", { class: `badge state-${x.state}`, "data-testid": "ticket-row-state" }, ctx.stateName(x.state)),
@@ -205,6 +227,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
 
   /** The open ticket left my groups (sent on, or taken away): the page closes and says so. */
   function gone(ticket) {
+    history.replaceState(null, "", "#tickets");
     closeTicket();
     done(t("page.gone", { label: ticket.label, group: ctx.groupName(ticket.group) }));
   }
@@ -259,6 +282,9 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       "aria-label": t("action.merge"), size: "10" });
     const mergeSend = el("button", { type: "submit", class: "secondary", "data-testid": "ticket-merge-send" }, t("action.merge_send"));
 
+    const assignTo = el("input", { "data-testid": "ticket-assign-agent", maxlength: "64", placeholder: t("action.assign_placeholder"),
+      "aria-label": t("action.assign"), pattern: "[a-z0-9][a-z0-9_.\\-]{0,63}", size: "10" });
+    const assignSend = el("button", { type: "submit", class: "secondary", "data-testid": "ticket-assign-send" }, t("action.assign_send"));
     const form = (label, testid, onsubmit, ...content) => el("form", { autocomplete: "off", "data-testid": testid,
       onsubmit: (e) => { e.preventDefault(); onsubmit(e.submitter || e.target.querySelector("button[type=submit]")); } },
     el("fieldset", {}, el("legend", {}, label), ...content));
@@ -271,7 +297,8 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
         el("label", { for: "ticket-note", class: "visually-hidden" }, t("action.note")), noteInput, noteSend)),
       form(t("action.state"), "ticket-state-form", changeState, stateSelect, stateReason, stateSend),
       form(t("action.send"), "ticket-send-form", sendToTeam, sendGroup, sendNote, sendSend, nextStep),
-      form(t("action.merge"), "ticket-merge-form", merge, mergeInto, mergeSend));
+      form(t("action.merge"), "ticket-merge-form", merge, mergeInto, mergeSend),
+      me.role === "supervisor" ? form(t("action.assign"), "ticket-assign-form", assign, assignTo, assignSend) : null);
 
     claim.addEventListener("click", () => act(claim, "claim", undefined, (x) => t("action.claimed", { label: x.label })));
     nextStep.addEventListener("click", () => {
@@ -311,6 +338,13 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       act(button, "merge", { into }, (x) => t("page.merged", { label: x.label }), () => { mergeInto.value = ""; });
     }
 
+    function assign(button) {
+      const agent = assignTo.value.trim();
+      if (!agent) return fail(new Error(t("error.need_agent")));
+      act(button, "assign", { agent_id: agent }, (x) => t("action.assigned", { label: x.label, agent: x.assignee }),
+        () => { assignTo.value = ""; });
+    }
+
     function update(ticket) {
       claim.hidden = ticket.assignee === me.id;
       stateSelect.value = ticket.state;
@@ -332,7 +366,10 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       const ticket = await api(`/v1/tickets/${encodeURIComponent(label)}/${what}`, { method: "POST", body });
       if (after) after();
       done(message ? message(ticket) : `${t("action.done")}`);
-      if (what === "merge" && ticket.label !== label) s.open = ticket.label;
+      if (what === "merge" && ticket.label !== label) {
+        s.open = ticket.label;
+        history.replaceState(null, "", `#${ticket.label}`);
+      }
       if (maySee(ticket)) await loadTicket();
       else gone(ticket);
       refreshList();
@@ -362,6 +399,6 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     if (s.open) loadTicket();
   }
 
-  show("chats");
+  route(); // a link to /console/#T-10042 opens that ticket
   return { onEvent, refresh, show };
 }

@@ -269,9 +269,14 @@ def test_on_a_phone_the_list_then_the_ticket_then_back(browser: Browser, svc: Cl
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     phone.screenshot("phone-ticket")
 
-    page.get_by_test_id("ticket-back").click()
+    page.go_back()  # the phone's own back button
     expect(page.get_by_test_id("tickets-list-pane")).to_be_visible()
     expect(page.get_by_test_id("ticket-page")).to_be_hidden()
+    open_ticket(page, label)
+    page.get_by_test_id("ticket-back").click()  # the page's
+    expect(page.get_by_test_id("tickets-list-pane")).to_be_visible()
+    expect(page.get_by_test_id("ticket-page")).to_be_hidden()
+    assert page.url.endswith("/console/#tickets")
     page.get_by_test_id("tab-chats").click()
     expect(page.get_by_test_id("chat-list")).to_be_attached()
     expect(page.get_by_test_id("tickets-view")).to_be_hidden()
@@ -288,7 +293,22 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     sue = console(contexts, browser, svc, "sue", "tickets-sue")
     sue.page.get_by_test_id("tickets-view-all").click()
     expect(row(sue.page, label)).to_be_visible(timeout=WAIT)
-    no_errors(zh, sue)
+    expect(zh.page.get_by_test_id("ticket-assign-form")).to_have_count(0)
+
+    # A link to the ticket opens it after the log-in; a supervisor assigns it.
+    tab = Watched(sue.page.context, "tickets-linked")  # a new tab: a session of its own (sessionStorage)
+    linked = tab.page
+    linked.goto(f"{svc.urls[0]}/console/#{label}")
+    linked.get_by_test_id("login-agent").fill("sue")
+    linked.get_by_test_id("login-password").fill(PASSWORD)
+    linked.get_by_test_id("login-submit").click()
+    expect(linked.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
+    linked.get_by_test_id("ticket-assign-agent").fill("ben")
+    linked.get_by_test_id("ticket-assign-send").click()
+    expect(linked.get_by_test_id("ticket-notice")).to_have_text(f"{label} is with ben now.", timeout=WAIT)
+    expect(linked.get_by_test_id("ticket-assignee")).to_have_text("ben")
+    expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("ben", timeout=WAIT)  # live
+    no_errors(zh, sue, tab)
 
 
 def test_due_soon_and_overdue_follow_the_services_clock(browser: Browser, svc: Cluster,
