@@ -105,7 +105,12 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   }
 
   function route() {
-    const hash = decodeURIComponent(location.hash);
+    let hash = location.hash;
+    try {
+      hash = decodeURIComponent(hash);
+    } catch {
+      // a malformed address: taken as it is (it opens nothing)
+    }
     const ticket = /^#(T-\d+)$/i.exec(hash);
     if (!ticket && hash !== "#tickets") return show("chats");
     if (root.hidden) show("tickets");
