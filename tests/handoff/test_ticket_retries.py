@@ -1,0 +1,49 @@
+"""Retried ticket requests against a real service process over real Redis: a request whose answer was lost
+(its process killed after the change was written, a dropped connection) is sent again, and the customer sees
+what the agent did once."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, Dict, List
+
+import redis as redis_lib
+import requests
+
+from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
+
+
+def customer_events(service: Cluster, conversation: str) -> List[Dict[str, Any]]:
+    """What the bot's bridge reads for this conversation (the service's event stream)."""
+    r = redis_lib.Redis.from_url(service.redis_url, decode_responses=True)
+    said = [json.loads(f["e"]) for _, f in r.xrange("{ho}:events")]
+    return [e for e in said if e.get("conversation_id") == conversation]
+
+
+def test_a_retried_reply_with_its_message_id_reaches_the_customer_once_and_is_answered_200(service: Cluster):
+    url, ann = service.urls[0], bearer(service.login("ann"))
+    conversation = f"retry-{uuid.uuid4().hex[:6]}"
+    made = requests.post(f"{url}/v1/tickets", headers=bearer(BOT_TOKEN), json={
+        "subject": "my parcel", "skill_group": "general", "request_key": conversation,
+        "requester": {"customer_id": "c-retry", "channel": "socketio", "conversation_id": conversation}})
+    assert made.status_code == 201, made.text
+    label = made.json()["label"]
+    assert requests.post(f"{url}/v1/tickets/{label}/claim", headers=ann).status_code == 200
+
+    answers = []
+    for body in ({"text": "It ships tomorrow.", "message_id": "console-r1"},
+                 {"text": "It ships tomorrow.", "message_id": "console-r1"},  # the console's retry
+                 {"text": "Anything else?"}, {"text": "Anything else?"},  # no message_id: two replies
+                 {"text": "It has arrived, closing.", "state": "solved", "message_id": "console-r2"},
+                 {"text": "It has arrived, closing.", "state": "solved", "message_id": "console-r2"}):  # again
+        answers.append(requests.post(f"{url}/v1/tickets/{label}/replies", json=body, headers=ann))
+
+    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    assert [a.json()["state"] for a in answers] == ["pending"] * 4 + ["solved"] * 2
+    timeline = requests.get(f"{url}/v1/tickets/{label}", headers=ann).json()["timeline"]
+    replies = ["It ships tomorrow.", "Anything else?", "Anything else?", "It has arrived, closing."]
+    assert [e["text"] for e in timeline if e["kind"] == "reply"] == replies
+    assert [(e["from"], e["to"]) for e in timeline if e["kind"] == "state"] == [
+        ("new", "open"), ("open", "pending"), ("pending", "solved")]
+    told = [e["text"] for e in customer_events(service, conversation) if e["type"] == "ticket_reply"]
+    assert told == replies
