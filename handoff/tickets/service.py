@@ -227,6 +227,8 @@ class TicketService:
         name = (await self.store.account(agent) or {}).get("name") or agent
         change = await self._apply([t.id], lambda ts: tr.reply(ts[0], agent, text, now, TicketState(then),
                                                                 message_id, name))
+        if not change.changed:  # a retry of a reply already made: nothing more to say or send
+            return change.ticket
         self.metrics.ticket_changes.labels("reply").inc()
         if self.on_reply is not None and change.ticket.requester.get("email"):
             entry = next(e for e in change.entries[t.id] if e["kind"] == "reply")

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from handoff.store import Conflict
 from handoff.tickets.model import ALLOWED, Ticket, TicketState, view
 
-KEEP_MESSAGE_IDS = 50  # the customer's latest message ids a ticket remembers (a sender's retry is added once)
+KEEP_MESSAGE_IDS = 50  # the latest message ids a ticket remembers, the customer's and the agents' replies' (a
+# sender's retry is added once)
 
 
 @dataclass
@@ -111,7 +112,11 @@ def assign(t: Ticket, agent: str, by: str, now: float, claim: bool = True) -> Ch
 def reply(t: Ticket, author: str, text: str, now: float, then: TicketState = TicketState.PENDING,
           message_id: Optional[str] = None, agent_name: Optional[str] = None) -> Change:
     """An agent's public reply: the customer sees it (chat, next visit, e-mail). The ticket then waits on the
-    customer (pending, the default), stays open, or is solved. Nobody had it: the author takes it."""
+    customer (pending, the default), stays open, or is solved. Nobody had it: the author takes it. A
+    ``message_id`` already replied on the ticket changes nothing, in any state (a retry after a lost answer: the
+    customer is told once)."""
+    if message_id and message_id in t.reply_ids:
+        return Change([t], changed=False)
     _active(t)
     if then not in (TicketState.PENDING, TicketState.OPEN, TicketState.SOLVED):
         raise Conflict(f"after a reply a ticket is pending, open or solved, not {then.value}")
@@ -125,6 +130,8 @@ def reply(t: Ticket, author: str, text: str, now: float, then: TicketState = Tic
     entries.append(entry("reply", author, now, text=text, via="chat" if t.requester.get("conversation_id") else None,
                          message_id=message_id))
     out.replied = True
+    if message_id:
+        out.reply_ids = [*t.reply_ids, message_id][-KEEP_MESSAGE_IDS:]
     if then == TicketState.SOLVED and out.state != TicketState.SOLVED:
         _solve(out, now)
     elif out.state != then and out.state != TicketState.ON_HOLD:

@@ -47,3 +47,21 @@ def test_a_retried_reply_with_its_message_id_reaches_the_customer_once_and_is_an
         ("new", "open"), ("open", "pending"), ("pending", "solved")]
     told = [e["text"] for e in customer_events(service, conversation) if e["type"] == "ticket_reply"]
     assert told == replies
+
+
+def test_the_reply_rule_adds_a_message_id_once_in_any_state_and_remembers_the_latest_50():
+    from handoff.tickets import transitions as tr
+    from handoff.tickets.model import Ticket, TicketState
+
+    t = Ticket(id="t1", number=10001, state=TicketState.OPEN, subject="s", group="general", owner_group="general",
+               priority=10, created_at=0.0, updated_at=0.0, assignee="ann")
+    first = tr.reply(t, "ann", "done", 1.0, TicketState.SOLVED, "m-1")
+    assert first.changed and first.ticket.state == TicketState.SOLVED and first.ticket.reply_ids == ["m-1"]
+    again = tr.reply(Ticket.from_json(first.ticket.to_json()), "ann", "done", 2.0, TicketState.SOLVED, "m-1")
+    assert not again.changed and again.entries == {} and again.events == []
+    later = first.ticket
+    later.state = TicketState.OPEN
+    for n in range(2, 60):
+        later = tr.reply(later, "ann", "x", float(n), TicketState.OPEN, f"m-{n}").ticket
+    assert later.reply_ids == [f"m-{n}" for n in range(10, 60)]
+    assert tr.reply(later, "ann", "x", 61.0, TicketState.OPEN, "m-1").changed  # forgotten: a new reply
