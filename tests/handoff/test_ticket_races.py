@@ -77,3 +77,18 @@ def test_a_message_sent_while_its_ticket_is_merged_lands_once_and_is_never_refus
                          if e["kind"] == "customer"] for label in (a, b)}
         assert sum(texts.count(f"message {i}") for texts in where.values()) == 1, where  # once, on one of them
         assert where[answered["label"]] == [f"message {i}"], (where, answered["label"])
+
+
+def test_a_retried_message_the_duplicate_took_before_the_merge_is_not_added_again(two: Cluster):
+    ann = bearer(two.login("ann"))
+    url = two.urls[1]
+    duplicate, kept = ticket(url, "retry-merge-a"), ticket(url, "retry-merge-b")
+    body = {"text": "it is broken", "via": "chat", "message_id": "retry-merge-m1"}
+    for label, said in ((duplicate, body), (kept, {"text": "order 7", "via": "email", "message_id": "mail-1"})):
+        assert requests.post(f"{url}/v1/tickets/{label}/customer_messages", json=said,
+                             headers=bearer(BOT_TOKEN)).status_code == 200
+    assert requests.post(f"{url}/v1/tickets/{duplicate}/merge", json={"into": kept}, headers=ann).status_code == 200
+    again = requests.post(f"{url}/v1/tickets/{duplicate}/customer_messages", json=body, headers=bearer(BOT_TOKEN))
+    assert (again.status_code, again.json()["label"]) == (200, kept)
+    timeline = requests.get(f"{url}/v1/tickets/{kept}", headers=ann).json()["timeline"]
+    assert [e["text"] for e in timeline if e["kind"] == "customer"] == ["order 7"]  # it is on the duplicate's, once
