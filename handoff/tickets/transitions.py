@@ -266,6 +266,9 @@ def merge(source: Ticket, target: Ticket, by: str, now: float) -> Change:
     dst.tags = list(dict.fromkeys([*dst.tags, *src.tags]))
     for k, v in src.fields.items():
         dst.fields.setdefault(k, v)
+    seen = [*target.fields.get("_message_ids", []), *source.fields.get("_message_ids", [])]
+    if seen:  # the customer's retry of a message the duplicate took is not added to this one again
+        dst.fields["_message_ids"] = list(dict.fromkeys(seen))[-KEEP_MESSAGE_IDS:]
     entries = {src.id: [entry("merged", by, now, to=dst.label, **{"from": source.state.value})],
                dst.id: [entry("merged", by, now, **{"from": src.label}),
                         *[entry("linked", by, now, escalation=e) for e in src.escalations
