@@ -65,3 +65,20 @@ def test_the_reply_rule_adds_a_message_id_once_in_any_state_and_remembers_the_la
         later = tr.reply(later, "ann", "x", float(n), TicketState.OPEN, f"m-{n}").ticket
     assert later.reply_ids == [f"m-{n}" for n in range(10, 60)]
     assert tr.reply(later, "ann", "x", 61.0, TicketState.OPEN, "m-1").changed  # forgotten: a new reply
+
+
+def test_a_retried_merge_is_answered_with_the_kept_ticket_and_merges_nothing_again(service: Cluster):
+    url, ann = service.urls[0], bearer(service.login("ann"))
+    labels = []
+    for n in range(2):
+        made = requests.post(f"{url}/v1/tickets", headers=bearer(BOT_TOKEN), json={
+            "subject": f"duplicate {n}", "skill_group": "general",
+            "requester": {"customer_id": "c-merge", "channel": "api"}})
+        assert made.status_code == 201, made.text
+        labels.append(made.json()["label"])
+    duplicate, kept = labels
+    answers = [requests.post(f"{url}/v1/tickets/{duplicate}/merge", json={"into": kept}, headers=ann)
+               for _ in range(2)]  # the second: the agent's retry after a lost answer
+    assert [(a.status_code, a.json().get("label")) for a in answers] == [(200, kept), (200, kept)], answers[1].text
+    timeline = requests.get(f"{url}/v1/tickets/{kept}", headers=ann).json()["timeline"]
+    assert [e["from"] for e in timeline if e["kind"] == "merged"] == [duplicate]
