@@ -252,9 +252,11 @@ def customer_message(t: Ticket, text: str, via: str, now: float, reopen_seconds:
 
 def merge(source: Ticket, target: Ticket, by: str, now: float) -> Change:
     """A duplicate merged into another ticket: the duplicate is closed (pointing at the other), whose chats and
-    tags the other gains."""
+    tags the other gains. Merging again into the same ticket changes nothing (a retry after a lost answer)."""
     if source.id == target.id:
         raise Conflict("a ticket cannot be merged into itself")
+    if source.merged_into == target.label:
+        return Change([source, target], changed=False)
     for t in (source, target):
         if t.state == TicketState.CLOSED:
             raise Conflict(f"{t.label} is closed")
