@@ -2,9 +2,9 @@
 
 Starts a real redis-server and 1, then 2 handoff-service processes (a fresh Redis for each), and drives each
 operation with N concurrent clients (closed loop: a client sends its next request when the last is answered),
-spread over the processes, for a fixed time. Each ticket operation is measured right after the escalation
-operation it corresponds to, in the same run, on the same processes, with the same clients, so the figure
-to read is the ratio between them (this machine's speed cancels out):
+spread over the processes, for a fixed time. Each ticket operation is measured in slices alternating with the
+escalation operation it corresponds to, in the same run, on the same processes, with the same clients, so the
+figure to read is the ratio between them (this machine's speed and its other load cancel out):
 
   ticket create  POST /v1/tickets (bot token, request key)       vs  handoff create  POST /v1/handoffs (bot)
   ticket claim   POST /v1/tickets/{label}/claim (agent)           vs  handoff accept  POST /v1/handoffs/{id}/accept
