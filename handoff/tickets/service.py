@@ -33,6 +33,17 @@ class TicketInvalid(ValueError):
     """Names a group, flow, agent or ticket that does not exist (HTTP 422)."""
 
 
+class _Merged(Exception):
+    """Found inside an atomic step: the ticket was merged into ``into`` since it was read (nothing written)."""
+
+    def __init__(self, into: str) -> None:
+        super().__init__(into)
+        self.into = into
+
+
+MERGE_HOPS = 20  # a chain of merges followed for a customer's message (a merge target is never closed: no loops)
+
+
 def _ref_number(ref: str) -> Optional[int]:
     return parse_label(ref) if ref[:1] in "Tt" or ref.isdigit() else None
 
@@ -227,6 +238,8 @@ class TicketService:
         name = (await self.store.account(agent) or {}).get("name") or agent
         change = await self._apply([t.id], lambda ts: tr.reply(ts[0], agent, text, now, TicketState(then),
                                                                 message_id, name))
+        if not change.changed:  # a retry of a reply already made: nothing more to say or send
+            return change.ticket
         self.metrics.ticket_changes.labels("reply").inc()
         if self.on_reply is not None and change.ticket.requester.get("email"):
             entry = next(e for e in change.entries[t.id] if e["kind"] == "reply")
@@ -286,17 +299,30 @@ class TicketService:
         return change.tickets[1]
 
     async def customer_message(self, ref: str, text: str, via: str, message_id: Optional[str] = None) -> Ticket:
-        """The customer's answer, from the chat (the bot) or by e-mail."""
+        """The customer's answer, from the chat (the bot) or by e-mail. It lands on the ticket the customer's was
+        merged into (followed through every merge, also one made while this message is on its way): a merged
+        ticket never refuses it as closed."""
         t = await self.find(ref)
-        if t.merged_into:
-            t = await self.find(t.merged_into)
         now = self.clock()
-        due = self.due(t.group, now)
-        change = await self._apply([t.id], lambda ts: tr.customer_message(ts[0], text, via, now, self.reopen_seconds,
-                                                                           due, message_id))
-        if change.changed:
-            self.metrics.ticket_changes.labels("customer").inc()
-        return change.ticket
+        for _ in range(MERGE_HOPS):
+            if t.merged_into:
+                t = await self.find(t.merged_into)
+                continue
+            due = self.due(t.group, now)
+
+            def rule(ts: List[Ticket], due: float = due) -> tr.Change:
+                if ts[0].merged_into:
+                    raise _Merged(ts[0].merged_into)
+                return tr.customer_message(ts[0], text, via, now, self.reopen_seconds, due, message_id)
+            try:
+                change = await self._apply([t.id], rule)
+            except _Merged as moved:
+                t = await self.find(moved.into)
+                continue
+            if change.changed:
+                self.metrics.ticket_changes.labels("customer").inc()
+            return change.ticket
+        raise Conflict(f"{ref} was merged more than {MERGE_HOPS} times over")
 
     # -- views -----------------------------------------------------------------------------------------
     async def lookup(self, conversation_id: str = "", customer_id: str = "", email: str = "",
