@@ -12,6 +12,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json as json_response
 
 from handoff.auth import Forbidden
+from handoff.tickets.errors import TicketInvalid
 from handoff.tickets.model import parse_label, view
 
 
@@ -86,7 +87,6 @@ def register(app: Sanic, h: Helpers) -> None:
         a = request.args
         number = parse_label(a.get("number", "")) if a.get("number") else None
         if not (a.get("conversation_id") or a.get("customer_id") or a.get("email")):
-            from handoff.tickets.service import TicketInvalid
             raise TicketInvalid("give conversation_id, customer_id or email: whose tickets")
         return json_response({"tickets": await tickets().lookup(a.get("conversation_id", ""), a.get("customer_id", ""),
                                                                  a.get("email", ""), number)})

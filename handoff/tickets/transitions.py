@@ -228,13 +228,13 @@ def customer_message(t: Ticket, text: str, via: str, now: float, reopen_seconds:
     """The customer's answer (chat or e-mail): pending -> open; solved within the reopen window -> open
     (reopened). A closed ticket (or solved past the window) takes no more: Conflict, the bot opens a new one. A
     ``message_id`` already on the ticket changes nothing (a sender's retry)."""
-    if message_id and message_id in t.fields.get("_message_ids", []):
+    if message_id and message_id in t.customer_ids:
         return Change([t], changed=False)
     if t.state == TicketState.CLOSED or (t.state == TicketState.SOLVED and now - (t.solved_at or now) > reopen_seconds):
         raise Conflict(f"{t.label} is closed: a new message needs a new ticket")
     out = _copy(t, now)
     if message_id:
-        out.fields["_message_ids"] = [*t.fields.get("_message_ids", []), message_id][-KEEP_MESSAGE_IDS:]
+        out.customer_ids = [*t.customer_ids, message_id][-KEEP_MESSAGE_IDS:]
     entries = [entry("customer", "customer", now, text=text, via=via, message_id=message_id)]
     if t.state in (TicketState.PENDING, TicketState.SOLVED, TicketState.NEW):
         to = TicketState.OPEN if t.state != TicketState.NEW else TicketState.NEW
@@ -268,9 +268,9 @@ def merge(source: Ticket, target: Ticket, by: str, now: float) -> Change:
     dst.tags = list(dict.fromkeys([*dst.tags, *src.tags]))
     for k, v in src.fields.items():
         dst.fields.setdefault(k, v)
-    seen = [*target.fields.get("_message_ids", []), *source.fields.get("_message_ids", [])]
+    seen = [*target.customer_ids, *source.customer_ids]
     if seen:  # the customer's retry of a message the duplicate took is not added to this one again
-        dst.fields["_message_ids"] = list(dict.fromkeys(seen))[-KEEP_MESSAGE_IDS:]
+        dst.customer_ids = list(dict.fromkeys(seen))[-KEEP_MESSAGE_IDS:]
     entries = {src.id: [entry("merged", by, now, to=dst.label, **{"from": source.state.value})],
                dst.id: [entry("merged", by, now, **{"from": src.label}),
                         *[entry("linked", by, now, escalation=e) for e in src.escalations
