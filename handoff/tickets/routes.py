@@ -125,7 +125,8 @@ def register(app: Sanic, h: Helpers) -> None:
     async def send(request: Request, ref: str) -> HTTPResponse:
         c = h.agent(request)
         data = h.body(request, "TicketSendIn")
-        return out(await tickets().send(c, ref, data["note"], data.get("skill_group"), bool(data.get("next_step"))))
+        return out(await tickets().send(c, ref, data["note"], data.get("skill_group"), bool(data.get("next_step")),
+                                        data.get("from_step")))
 
     @app.post("/v1/tickets/<ref>/merge")
     async def merge(request: Request, ref: str) -> HTTPResponse:

@@ -261,8 +261,9 @@ class TicketService(TicketViews, TicketSweep):
         return change.ticket
 
     async def send(self, caller: Caller, ref: str, note_text: str, group: Optional[str] = None,
-                   next_step: bool = False) -> Ticket:
-        """To another team, or to the flow's next step; the team's time is recorded."""
+                   next_step: bool = False, from_step: Optional[int] = None) -> Ticket:
+        """To another team, or to the flow's next step; the team's time is recorded. ``from_step``: the step the
+        sender saw (0-based): a retry after the ticket moved on from it changes nothing, any other step is 409."""
         t = await self.get_for(caller, ref)
         step: Optional[int] = None
         target_hours: Optional[float] = None
@@ -270,7 +271,7 @@ class TicketService(TicketViews, TicketSweep):
             if not t.flow:
                 raise Conflict(f"{t.label} follows no flow: send it to a team instead")
             steps = t.flow["steps"]
-            step = int(t.flow.get("step", 0)) + 1
+            step = (int(t.flow.get("step", 0)) if from_step is None else from_step) + 1
             if step >= len(steps):
                 raise Conflict(f"{t.label} is at the last step of the flow {t.flow['name']!r}: solve it")
             group = steps[step]
@@ -284,7 +285,7 @@ class TicketService(TicketViews, TicketSweep):
         before_group = t.group
         change = await self._apply([t.id], lambda ts: tr.send(ts[0], group, caller.agent_id or "", now, note_text,
                                                               step, due))
-        spent = next((e.get("seconds") for e in change.entries[t.id] if e["kind"] == "team"), None)
+        spent = next((e.get("seconds") for e in change.entries.get(t.id, []) if e["kind"] == "team"), None)
         if spent is not None:
             self.metrics.ticket_team_seconds.labels(before_group).observe(spent)
         self.metrics.ticket_changes.labels("sent").inc()

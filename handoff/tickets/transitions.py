@@ -197,6 +197,12 @@ def send(t: Ticket, to_group: str, by: str, now: float, note_text: str = "", ste
     owner team puts it on hold for them (the agent who had it is remembered); coming back to the owner team
     makes it open again, with that agent."""
     _active(t)
+    if step is not None and t.flow is not None:  # decided on the ticket as it is now, not as the sender read it
+        current = int(t.flow.get("step", 0))
+        if current == step and t.group == to_group:
+            return Change([t], changed=False)  # a retry: it has moved on to this step already
+        if current != step - 1:
+            raise Conflict(f"{t.label} is at step {current + 1} of the flow {t.flow['name']!r} now")
     if to_group == t.group:
         raise Conflict(f"{t.label} is with {to_group} already")
     out = _copy(t, now)

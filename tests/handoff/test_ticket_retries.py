@@ -82,3 +82,22 @@ def test_a_retried_merge_is_answered_with_the_kept_ticket_and_merges_nothing_aga
     assert [(a.status_code, a.json().get("label")) for a in answers] == [(200, kept), (200, kept)], answers[1].text
     timeline = requests.get(f"{url}/v1/tickets/{kept}", headers=ann).json()["timeline"]
     assert [e["from"] for e in timeline if e["kind"] == "merged"] == [duplicate]
+
+
+def test_a_retried_next_step_with_the_step_it_saw_moves_the_ticket_once(service: Cluster):
+    url, ann = service.urls[0], bearer(service.login("ann"))
+    made = requests.post(f"{url}/v1/tickets", headers=bearer(BOT_TOKEN), json={
+        "subject": "kettle does not heat", "flow": "repair", "request_key": f"step-{uuid.uuid4().hex[:6]}"})
+    assert made.status_code == 201, made.text
+    label = made.json()["label"]
+    assert requests.post(f"{url}/v1/tickets/{label}/claim", headers=ann).status_code == 200
+    body = {"next_step": True, "from_step": 0, "note": "E42: firmware?"}
+    first = requests.post(f"{url}/v1/tickets/{label}/send", json=body, headers=ann)
+    again = requests.post(f"{url}/v1/tickets/{label}/send", json=body, headers=ann)  # the answer was lost
+    assert first.status_code == again.status_code == 200, again.text
+    assert (again.json()["group"], again.json()["flow"]["step"]) == ("technical", 1)  # not moved on twice
+    stale = requests.post(f"{url}/v1/tickets/{label}/send", json={**body, "from_step": 2}, headers=ann)
+    assert stale.status_code == 409 and stale.json()["error"]["message"] == \
+        f"{label} is at the last step of the flow 'repair': solve it"
+    timeline = requests.get(f"{url}/v1/tickets/{label}", headers=ann).json()["timeline"]
+    assert [(e["from"], e["to"]) for e in timeline if e["kind"] == "team"] == [("after_sales", "technical")]
