@@ -13,7 +13,10 @@ tests first, on a quiet service, then the generated cases.
 """
 from __future__ import annotations
 
+import re
+import time
 import uuid
+from datetime import datetime
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
@@ -35,18 +38,26 @@ schemathesis.experimental.OPEN_API_3_1.enable()
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 POSITIVE, NEGATIVE = DataGenerationMethod.positive, DataGenerationMethod.negative
 MAX_EXAMPLES = 30
+LABEL = re.compile(r"T-\d+")
+LOCAL_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
 
 # Who calls each operation in the generated cases: the bot, a supervisor (sue), or nobody. In the order
 # the generated cases run: what acts on live escalations before what ends them, and the survey after
-# that (it needs a closed chat: the generated cases close some).
+# that (it needs a closed chat: the generated cases close some); on live tickets, what changes them before
+# what solves, closes and merges them.
 AUTH: Dict[str, Optional[str]] = {
     "getHandoff": "supervisor", "postMessage": "bot", "postNote": "supervisor", "acceptHandoff": "supervisor",
-    "transferHandoff": "supervisor", "closeHandoff": "supervisor", "releaseHandoff": "supervisor",
-    "abandonHandoff": "bot", "submitSurvey": "bot", "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
+    "ticketFromChat": "supervisor", "transferHandoff": "supervisor", "closeHandoff": "supervisor",
+    "releaseHandoff": "supervisor", "leaveMessage": "bot", "abandonHandoff": "bot", "submitSurvey": "bot",
+    "createHandoff": "bot", "getQueues": "supervisor", "getMe": "supervisor",
     "getMyHandoffs": "supervisor", "setStatus": "supervisor", "getMeta": "supervisor", "listAgents": "supervisor",
     "getStatsToday": "supervisor", "getUndelivered": "supervisor", "disableAgent": "supervisor",
     "enableAgent": "supervisor", "removeAgent": "supervisor", "logout": "own", "login": None, "health": None,
     "metrics": None,
+    "createTicket": "bot", "listTickets": "supervisor", "lookupTickets": "bot", "getTicket": "supervisor",
+    "claimTicket": "supervisor", "assignTicket": "supervisor", "replyTicket": "supervisor",
+    "ticketCustomerMessage": "bot", "noteTicket": "supervisor", "sendTicket": "supervisor",
+    "setTicketState": "supervisor", "mergeTicket": "supervisor",
 }
 # "own": a token of sue's own, logged in for the test (logging out voids it, not the one the others share).
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
@@ -99,15 +110,20 @@ class Api:
                        "own": service.login("sue")}
         self.wrap_up = operations["closeHandoff"].schema.raw_schema["components"]["schemas"]["WrapUpCode"]["enum"]
 
-    def case(self, operation_id: str, id: Optional[str] = None, body: Any = None) -> Any:
-        kwargs: Dict[str, Any] = {"path_parameters": {"id": id} if id is not None else None}
+    def case(self, operation_id: str, id: Optional[str] = None, body: Any = None,
+             query: Optional[Dict[str, str]] = None) -> Any:
+        """``id``: the path's one parameter (an escalation or agent id, or a ticket's ref)."""
+        operation = self.operations[operation_id]
+        name = "ref" if "{ref}" in operation.path else "id"
+        kwargs: Dict[str, Any] = {"path_parameters": {name: id} if id is not None else None, "query": query}
         if body is not None:
             kwargs.update(body=body, media_type="application/json")
-        return self.operations[operation_id].make_case(**kwargs)
+        return operation.make_case(**kwargs)
 
     def call(self, operation_id: str, who: Optional[str], expect: int, id: Optional[str] = None,
-             body: Any = None, checks: Tuple[Any, ...] = CHECKS, **kwargs: Any) -> requests.Response:
-        case = self.case(operation_id, id, body)
+             body: Any = None, checks: Tuple[Any, ...] = CHECKS, query: Optional[Dict[str, str]] = None,
+             **kwargs: Any) -> requests.Response:
+        case = self.case(operation_id, id, body, query)
         headers = {**(bearer(self.tokens[who]) if who else {}), **kwargs.pop("headers", {})}
         response = case.call(base_url=self.base, session=self.session, headers=headers, timeout=10, **kwargs)
         case.validate_response(response, checks=checks)
@@ -115,8 +131,8 @@ class Api:
         return response
 
     def __call__(self, operation_id: str, who: Optional[str], expect: int, id: Optional[str] = None,
-                 body: Any = None) -> Any:
-        return self.call(operation_id, who, expect, id, body).json()
+                 body: Any = None, query: Optional[Dict[str, str]] = None) -> Any:
+        return self.call(operation_id, who, expect, id, body, query=query).json()
 
     def status(self, **statuses: str) -> None:
         for agent, status in statuses.items():
@@ -137,6 +153,12 @@ def quiet(api: Api) -> Iterator[Api]:
     api.status(ann="offline", bob="offline", sue="offline")
     yield api
     api.status(ann="offline", bob="offline", sue="offline")
+
+
+def _instant(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time the service wrote (UTC, with a Z)."""
+    assert text.endswith("Z"), text
+    return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
 
 
 # -- the document --------------------------------------------------------------------------------
@@ -257,8 +279,18 @@ def test_waiting_abandoned_and_ticket(quiet: Api) -> None:
     api.status(ann="offline")
     ticket = api.create(skill_group="billing")
     assert (ticket["status"], ticket["queue_position"], ticket["estimated_wait_seconds"]) == ("ticket", None, None)
-    assert ticket["ticket"]["reply_within_hours"] == 24 and ticket["ticket"]["reply_by"].endswith("Z")
-    assert api("getHandoff", "bot", 200, id=ticket["id"])["outcome"]["reply_within_hours"] == 24
+    # What the bot tells the customer: the ticket's number and when the answer is due (business hours, in the
+    # team's time zone: the service works the hours out, so only the shape and the order of times are checked).
+    told = ticket["ticket"]
+    assert LABEL.fullmatch(told["label"]) and told["timezone"] and LOCAL_TIME.fullmatch(told["due_local"])
+    due, reply_by = _instant(told["due_at"]), _instant(told["reply_by"])
+    assert due > time.time() and abs(due - reply_by) < 60
+    outcome = api("getHandoff", "bot", 200, id=ticket["id"])["outcome"]
+    assert (outcome["reply_by"], outcome["timezone"]) == (told["reply_by"], told["timezone"])
+    page = api("getTicket", "sue", 200, id=told["label"])
+    assert (page["ticket"]["id"], page["ticket"]["state"], page["ticket"]["due_at"]) == (told["id"], "new",
+                                                                                          told["due_at"])
+    assert [c["escalation_id"] for c in page["chats"]] == [ticket["id"]]
 
 
 def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
@@ -358,6 +390,171 @@ def test_logout_disable_enable_remove(api: Api) -> None:
     api.call("logout", "bot", 403)
     api.call("logout", None, 401)
     assert "handoff_escalations_total" in api.call("metrics", None, 200).text
+
+
+# -- a real ticket, every response validated ------------------------------------------------------
+def _ticket_request(key: str, **changes: Any) -> Dict[str, Any]:
+    """A ticket from another channel (the bot): the customer's ids, e-mail and order number all unique to ``key``."""
+    return {"subject": "Kettle K-200 shows E42", "summary": "Stopped heating after two weeks.",
+            "requester": {"customer_id": f"cust-{key}", "name": "Kim", "email": f"Kim.{key}@Example.com",
+                          "channel": "api", "conversation_id": f"conv-{key}"},
+            "skill_group": "after_sales", "priority": 20, "tags": ["kettle"],
+            "fields": {"order_id": f"ord-{key}", "product_model": "K-200", "error_codes": ["E42"]}, **changes}
+
+
+def test_life_of_a_ticket(quiet: Api) -> None:
+    api = quiet
+    key = uuid.uuid4().hex[:12]
+    request = _ticket_request(key, request_key=f"mail:{key}")
+    response = api.call("createTicket", "bot", 201, body=request)
+    t = response.json()
+    label, tid = t["label"], t["id"]
+    assert LABEL.fullmatch(label) and t["number"] == int(label[2:]) and response.headers["Location"] == \
+        f"/v1/tickets/{label}"
+    assert (t["state"], t["group"], t["owner_group"], t["source"], t["assignee"], t["priority"]) == \
+        ("new", "after_sales", "after_sales", "api", None, 20)
+    assert t["fields"]["order_id"] == f"ord-{key}" and t["requester"]["email"] == f"Kim.{key}@Example.com"
+    assert _instant(t["due_at"]) > time.time() and t["overdue"] is False
+    assert api("createTicket", "bot", 200, body=request)["id"] == tid  # a retry: the same ticket
+    api("createTicket", "bot", 403, body={"subject": "from a chat", "escalation_id": "e-1"})  # the agent's
+
+    def listed(who: str, **query: str) -> List[str]:
+        return [x["label"] for x in api("listTickets", who, 200, query=query)["tickets"]]
+
+    assert label in listed("ann", view="groups") and label not in listed("ann", view="mine")
+    assert label not in listed("bob", view="groups") and label in listed("sue", view="all")
+    assert label not in listed("ann", view="overdue") and label in listed("ann", state="new", view="groups")
+    listed("ann", view="due")
+    assert listed("ann", view="groups", skill_group="billing") == []
+    for q in (label, label.lower().replace("-", ""), f"ord-{key}", f"kim.{key}@example.com", f"cust-{key}"):
+        assert listed("ann", q=q) == [label], q
+    assert listed("bob", q=label) == []  # not his group's
+    api("listTickets", "ann", 403, query={"view": "all"})
+    api("listTickets", "bot", 403)
+    api("listTickets", None, 401)
+    assert "view" in api.call("listTickets", "ann", 422, query={"view": "everything"}).text
+
+    page = api("getTicket", "ann", 200, id=label)
+    assert page["ticket"]["id"] == tid and page["chats"] == []
+    assert [e["kind"] for e in page["timeline"]] == ["created"]
+    assert api("getTicket", "sue", 200, id=tid)["ticket"]["label"] == label  # by id too
+    api("getTicket", "bob", 403, id=label)
+    api("getTicket", "bot", 403, id=label)
+    missing = api("getTicket", "sue", 404, id="T-99999")
+    assert missing["error"]["message"] == "no such ticket: T-99999"
+    api("claimTicket", "ann", 404, id="no-such-ticket")
+
+    claimed = api("claimTicket", "ann", 200, id=label)
+    assert (claimed["state"], claimed["assignee"], claimed["owner_agent"]) == ("open", "ann", "ann")
+    assert api("claimTicket", "ann", 200, id=label)["assignee"] == "ann"  # hers already: no change
+    second = api("claimTicket", "sue", 409, id=label)
+    assert second["error"]["message"] == f"{label} is already with ann"
+    api("claimTicket", "bob", 403, id=label)
+    assert label in listed("ann", view="mine")
+
+    replied = api("replyTicket", "ann", 200, id=label, body={"text": "Which firmware does it show?",
+                                                              "message_id": f"r-{key}"})
+    assert (replied["state"], replied["due_at"]) == ("pending", None)
+    api("replyTicket", "bot", 403, id=label, body={"text": "the bot does not reply on tickets"})
+    answer = {"text": "Firmware 1.9", "via": "email", "message_id": f"m-{key}"}
+    answered = api("ticketCustomerMessage", "bot", 200, id=label, body=answer)
+    assert answered["state"] == "open" and answered["due_at"]
+    assert api("ticketCustomerMessage", "bot", 200, id=tid, body=answer)["updated_at"] == answered["updated_at"]
+    api("ticketCustomerMessage", "ann", 403, id=label, body={"text": "agents reply, they do not answer"})
+    noted = api("noteTicket", "ann", 200, id=label, body={"text": "1.9 has the E42 bug"})
+    assert noted["state"] == "open"
+    api("noteTicket", "bob", 403, id=label, body={"text": "not my team's"})
+
+    sent = api("sendTicket", "ann", 200, id=label, body={"skill_group": "technical", "note": "E42 on 1.9: flash?"})
+    assert (sent["state"], sent["group"], sent["owner_group"], sent["assignee"]) == \
+        ("on_hold", "technical", "after_sales", None)
+    assert label not in listed("ann", view="mine") and label in listed("ann", view="groups")  # still her team's
+    api("sendTicket", "sue", 409, id=label, body={"skill_group": "technical", "note": "there already"})
+    api("sendTicket", "sue", 409, id=label, body={"next_step": True, "note": "it follows no flow"})
+    back = api("sendTicket", "sue", 200, id=label, body={"skill_group": "after_sales", "note": "flashed 2.1"})
+    assert (back["state"], back["group"], back["assignee"]) == ("open", "after_sales", "ann")
+    assert set(back["team_seconds"]) == {"after_sales", "technical"}
+
+    assert api("assignTicket", "sue", 200, id=label, body={"agent_id": "bob"})["assignee"] == "bob"
+    assert api("getTicket", "bob", 200, id=label)["ticket"]["assignee"] == "bob"  # his now, though not his team's
+    api("assignTicket", "ann", 403, id=label, body={"agent_id": "ann"})
+    api("assignTicket", "sue", 422, id=label, body={"agent_id": "nobody"})
+    api("assignTicket", "sue", 200, id=label, body={"agent_id": "ann"})
+
+    duplicate = api("createTicket", "bot", 201, body=_ticket_request(key, subject="Kettle again"))
+    merged = api("mergeTicket", "ann", 200, id=duplicate["id"], body={"into": label})
+    assert merged["id"] == tid and merged["state"] == "open"
+    gone = api("getTicket", "ann", 200, id=duplicate["label"])["ticket"]
+    assert (gone["state"], gone["merged_into"]) == ("closed", label)
+    api("mergeTicket", "ann", 409, id=label, body={"into": duplicate["label"]})  # closed
+    api("mergeTicket", "ann", 409, id=label, body={"into": tid})  # itself
+    api("mergeTicket", "ann", 404, id=label, body={"into": "T-99999"})
+
+    on_hold = api("setTicketState", "ann", 200, id=label, body={"state": "on_hold", "reason": "parts ordered"})
+    assert on_hold["state"] == "on_hold"
+    solved = api("setTicketState", "ann", 200, id=label, body={"state": "solved", "reason": "fixed"})
+    assert solved["state"] == "solved" and solved["solved_at"] and solved["due_at"] is None
+    refused = api("setTicketState", "ann", 409, id=label, body={"state": "pending"})
+    assert refused["error"]["message"] == f"{label} cannot go from solved to pending"
+    api("replyTicket", "ann", 409, id=label, body={"text": "one more thing"})
+    reopened = api("ticketCustomerMessage", "bot", 200, id=label, body={"text": "It broke again", "via": "chat"})
+    assert reopened["state"] == "open" and reopened["solved_at"] is None
+    api("replyTicket", "ann", 200, id=label, body={"text": "Replaced under warranty", "state": "solved"})
+    assert api("setTicketState", "ann", 200, id=label, body={"state": "closed"})["state"] == "closed"
+    late = api("ticketCustomerMessage", "bot", 409, id=label, body={"text": "thanks!"})
+    assert late["error"]["message"] == f"{label} is closed: a new message needs a new ticket"
+    api("setTicketState", "ann", 409, id=label, body={"state": "open"})
+
+    timeline = api("getTicket", "sue", 200, id=label)["timeline"]
+    assert [e["seq"] for e in timeline] == list(range(1, len(timeline) + 1))
+    said = [(e["kind"], e["by"], e["text"], e["public"]) for e in timeline if "text" in e]
+    assert said == [("reply", "ann", "Which firmware does it show?", True), ("customer", "customer", "Firmware 1.9", True),
+                    ("note", "ann", "1.9 has the E42 bug", False), ("note", "ann", "E42 on 1.9: flash?", False),
+                    ("note", "sue", "flashed 2.1", False), ("customer", "customer", "It broke again", True),
+                    ("reply", "ann", "Replaced under warranty", True)]
+    states = [(e["from"], e["to"]) for e in timeline if e["kind"] == "state"]
+    assert states == [("new", "open"), ("open", "pending"), ("pending", "open"), ("open", "on_hold"),
+                      ("on_hold", "open"), ("open", "on_hold"), ("on_hold", "solved"), ("solved", "open"),
+                      ("open", "solved"), ("solved", "closed")]
+    assert [(e["from"], e["to"]) for e in timeline if e["kind"] == "team"] == [("after_sales", "technical"),
+                                                                                ("technical", "after_sales")]
+    assert [e["from"] for e in timeline if e["kind"] == "merged"] == [duplicate["label"]]
+
+    mine = api("lookupTickets", "bot", 200, query={"conversation_id": f"conv-{key}"})["tickets"]
+    assert [(x["label"], x["state"]) for x in mine] == [(duplicate["label"], "closed"), (label, "closed")]
+    by_number = api("lookupTickets", "bot", 200, query={"email": f"kim.{key}@example.com", "number": label})
+    assert [x["id"] for x in by_number["tickets"]] == [tid]
+    assert api("lookupTickets", "bot", 200, query={"customer_id": "someone-else", "number": label}) == {"tickets": []}
+    api("lookupTickets", "bot", 422, query={"number": label})  # whose tickets?
+    api("lookupTickets", "ann", 403, query={"conversation_id": f"conv-{key}"})
+
+
+def test_a_ticket_from_a_chat_and_a_message_left_in_the_queue(quiet: Api) -> None:
+    api = quiet
+    api.status(ann="online")
+    offered = api.create()["id"]
+    api("acceptHandoff", "ann", 200, id=offered)
+    made = api("ticketFromChat", "ann", 201, id=offered, body={"note": "call back tomorrow"})
+    assert (made["source"], made["assignee"], made["state"], made["escalations"]) == ("agent", "ann", "open",
+                                                                                     [offered])
+    assert api("ticketFromChat", "ann", 200, id=offered)["id"] == made["id"]  # one per chat; no body is fine
+    api("ticketFromChat", "bob", 403, id=offered)
+    api("ticketFromChat", "bot", 403, id=offered)
+    api("ticketFromChat", "sue", 404, id="no-such-escalation")
+    page = api("getTicket", "ann", 200, id=made["label"])
+    assert page["chats"][0]["escalation_id"] == offered and page["chats"][0]["transcript"]
+
+    chats = [api.create()["id"] for _ in range(3)]  # ann has 3 chats at most: the third waits
+    waiting = api("getHandoff", "sue", 200, id=chats[-1])
+    assert waiting["status"] == "waiting"
+    api("leaveMessage", "ann", 403, id=chats[-1])
+    left = api("leaveMessage", "bot", 200, id=chats[-1])
+    assert left["status"] == "ticket" and LABEL.fullmatch(left["ticket"]["label"]) and left["ticket"]["due_local"]
+    api("leaveMessage", "bot", 409, id=chats[-1])
+    api("leaveMessage", "bot", 404, id="no-such-escalation")
+    api("closeHandoff", "ann", 200, id=offered, body={"resolved": False, "wrap_up": api.wrap_up[0]})
+    for chat in chats[:-1]:
+        api("abandonHandoff", "bot", 200, id=chat)
 
 
 # -- bad bodies: 400 and 422 -----------------------------------------------------------------------
