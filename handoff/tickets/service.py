@@ -127,14 +127,14 @@ class TicketService:
     # -- birth ---------------------------------------------------------------------------------------
     def _check_group(self, group: str) -> None:
         if group not in self.groups.groups:
-            raise TicketInvalid(f"unknown skill group {group!r} (known: {', '.join(self.groups.groups)})")
+            raise TicketInvalid(f"skill_group: unknown skill group {group!r} (known: {', '.join(self.groups.groups)})")
 
     def _flow(self, name: Optional[str]) -> Optional[Dict[str, Any]]:
         if not name:
             return None
         if self.flows is None or name not in self.flows.names():
             known = ", ".join(self.flows.names()) if self.flows is not None else "none"
-            raise TicketInvalid(f"unknown ticket flow {name!r} (known: {known})")
+            raise TicketInvalid(f"flow: unknown ticket flow {name!r} (known: {known})")
         return {"name": name, "step": 0, "steps": [s.group for s in self.flows.get(name).steps]}
 
     async def open_ticket(self, *, subject: str, requester: Dict[str, Any], by: str, source: str,
@@ -211,7 +211,7 @@ class TicketService:
         if not caller.is_supervisor:
             raise Forbidden("only supervisors may assign a ticket to someone")
         if await self.store.account(agent_id) is None:
-            raise TicketInvalid(f"unknown agent {agent_id!r}")
+            raise TicketInvalid(f"agent_id: unknown agent {agent_id!r}")
         now = self.clock()
         change = await self._apply([t.id], lambda ts: tr.assign(ts[0], agent_id, caller.agent_id or "", now,
                                                                  claim=False))

@@ -563,6 +563,16 @@ def chat(api: Api) -> str:
     return api.create(skill_group="billing")["id"]  # nobody online: a ticket, but any id will do
 
 
+@pytest.fixture(scope="module")
+def ticket(api: Api) -> str:
+    return api("createTicket", "bot", 201, body=_ticket_request(uuid.uuid4().hex[:12]))["label"]
+
+
+def _path_id(api: Api, operation_id: str, chat: str, ticket: str) -> Optional[str]:
+    path = api.operations[operation_id].path
+    return ticket if "{ref}" in path else chat if "{id}" in path else None
+
+
 def bad_bodies() -> List[Tuple[str, str, Any, str]]:
     """(operationId, who, body breaking the schema, the field the error must name)."""
     def request(**changes: Any) -> Dict[str, Any]:
@@ -607,6 +617,41 @@ def bad_bodies() -> List[Tuple[str, str, Any, str]]:
         ("postNote", "sue", {}, "text"),
         ("setStatus", "sue", {"status": "busy"}, "status"),
         ("setStatus", "sue", {}, "status"),
+        ("createTicket", "bot", {}, "subject"),
+        ("createTicket", "bot", {"subject": ""}, "subject"),
+        ("createTicket", "bot", {"subject": "x", "skill_group": "nowhere"}, "skill_group"),
+        ("createTicket", "bot", {"subject": "x", "requester": {"email": "not an address"}}, "requester.email"),
+        ("createTicket", "bot", {"subject": "x", "requester": {"phone": "123"}}, "phone"),
+        ("createTicket", "bot", {"subject": "x", "priority": -1}, "priority"),
+        ("createTicket", "bot", {"subject": "x", "tags": [""]}, "tags.0"),
+        ("createTicket", "bot", {"subject": "x", "fields": {"colour": "red"}}, "colour"),
+        ("createTicket", "bot", {"subject": "x", "request_key": "a key with spaces"}, "request_key"),
+        ("createTicket", "bot", {"subject": "x", "flow": "no_such_flow"}, "flow"),
+        ("assignTicket", "sue", {"agent_id": "Not An Id"}, "agent_id"),
+        ("assignTicket", "sue", {"agent_id": "nobody"}, "agent_id"),
+        ("assignTicket", "sue", {}, "agent_id"),
+        ("replyTicket", "sue", {"text": ""}, "text"),
+        ("replyTicket", "sue", {"text": "hi", "state": "closed"}, "state"),
+        ("replyTicket", "sue", {"text": "hi", "message_id": "has spaces"}, "message_id"),
+        ("replyTicket", "sue", {"text": "hi", "public": False}, "public"),
+        ("noteTicket", "sue", {"text": ""}, "text"),
+        ("noteTicket", "sue", {}, "text"),
+        ("setTicketState", "sue", {"state": "done"}, "state"),
+        ("setTicketState", "sue", {}, "state"),
+        ("setTicketState", "sue", {"state": "open", "reason": "x" * 501}, "reason"),
+        ("sendTicket", "sue", {"note": "x"}, "skill_group or next_step"),
+        ("sendTicket", "sue", {"skill_group": "nowhere", "note": "x"}, "skill_group"),
+        ("sendTicket", "sue", {"next_step": False, "note": "x"}, "next_step"),
+        ("sendTicket", "sue", {"skill_group": "technical"}, "note"),
+        ("mergeTicket", "sue", {}, "into"),
+        ("mergeTicket", "sue", {"into": ""}, "into"),
+        ("ticketCustomerMessage", "bot", {"text": ""}, "text"),
+        ("ticketCustomerMessage", "bot", {"text": "hi", "via": "sms"}, "via"),
+        ("ticketCustomerMessage", "bot", {"via": "chat"}, "text"),
+        ("ticketFromChat", "sue", {"skill_group": "nowhere"}, "skill_group"),
+        ("ticketFromChat", "sue", {"subject": "x" * 201}, "subject"),
+        ("ticketFromChat", "sue", {"flow": "no_such_flow"}, "flow"),
+        ("ticketFromChat", "sue", {"assignee": "ann"}, "assignee"),
     ]
 
 
@@ -622,12 +667,18 @@ MALFORMED = [b"{not json", b"\xff\xfe", b'{"text": "unterminated', b'{"text": Na
              b"[" * 5000 + b"]" * 5000]
 
 
+TICKET_BODIES = [("createTicket", "bot"), ("assignTicket", "sue"), ("replyTicket", "sue"), ("noteTicket", "sue"),
+                 ("setTicketState", "sue"), ("sendTicket", "sue"), ("mergeTicket", "sue"),
+                 ("ticketCustomerMessage", "bot")]
+
+
 @pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"), ("postNote", "sue"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
                                               ("releaseHandoff", "sue"), ("setStatus", "sue"),
-                                              ("submitSurvey", "bot"), ("login", None)])
-def test_malformed_json_is_400(api: Api, chat: str, operation_id: str, who: Optional[str]) -> None:
-    id = chat if "{id}" in api.operations[operation_id].path else None
+                                              ("submitSurvey", "bot"), ("login", None), *TICKET_BODIES,
+                                              ("ticketFromChat", "sue")])
+def test_malformed_json_is_400(api: Api, chat: str, ticket: str, operation_id: str, who: Optional[str]) -> None:
+    id = _path_id(api, operation_id, chat, ticket)
     for raw in MALFORMED:
         response = api.call(operation_id, who, 400, id=id, data=raw, headers={"Content-Type": "application/json"})
         assert response.json()["error"]["code"] == "bad_request"
@@ -636,9 +687,9 @@ def test_malformed_json_is_400(api: Api, chat: str, operation_id: str, who: Opti
 
 @pytest.mark.parametrize("operation_id,who,body,field", bad_bodies(),
                          ids=[f"{b[0]}-{b[3]}" for b in bad_bodies()])
-def test_schema_violation_is_422(api: Api, chat: str, operation_id: str, who: str, body: Any,
+def test_schema_violation_is_422(api: Api, chat: str, ticket: str, operation_id: str, who: str, body: Any,
                                  field: str) -> None:
-    id = chat if "{id}" in api.operations[operation_id].path else None
+    id = _path_id(api, operation_id, chat, ticket)
     response = api.call(operation_id, who, 422, id=id, body=body)
     assert response.json()["error"]["code"] == "invalid"
     assert field in _error(response)
@@ -646,10 +697,13 @@ def test_schema_violation_is_422(api: Api, chat: str, operation_id: str, who: st
 
 @pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"), ("postNote", "sue"),
                                               ("closeHandoff", "sue"), ("transferHandoff", "sue"),
-                                              ("setStatus", "sue"), ("submitSurvey", "bot"), ("login", None)])
-def test_not_an_object_or_no_body_is_422(api: Api, chat: str, operation_id: str, who: Optional[str]) -> None:
-    id = chat if "{id}" in api.operations[operation_id].path else None
-    for raw in (b"", b"[]", b'"text"', b"null"):
+                                              ("setStatus", "sue"), ("submitSurvey", "bot"), ("login", None),
+                                              *TICKET_BODIES, ("ticketFromChat", "sue")])
+def test_not_an_object_or_no_body_is_422(api: Api, chat: str, ticket: str, operation_id: str,
+                                         who: Optional[str]) -> None:
+    id = _path_id(api, operation_id, chat, ticket)
+    optional = not api.operations[operation_id].definition.raw["requestBody"].get("required")
+    for raw in (b"[]", b'"text"', b"null") if optional else (b"", b"[]", b'"text"', b"null"):
         response = api.call(operation_id, who, 422, id=id, data=raw, headers={"Content-Type": "application/json"})
         assert _error(response)
 
