@@ -716,37 +716,81 @@ def live(api: Api) -> List[str]:
     return [api.create(topics=[])["id"] for _ in range(6)]
 
 
-def _with_live_id(operation: Any, strategy: st.SearchStrategy, live: List[str]) -> st.SearchStrategy:
-    if "{id}" not in operation.path:
+@pytest.fixture(scope="module")
+def live_tickets(api: Api) -> List[Dict[str, Any]]:
+    """Tickets for the generated cases to act on, one in each team, each with its own customer, e-mail address,
+    conversation and order number (so searches and the bot's lookups find something)."""
+    groups = api.operations["createTicket"].schema.raw_schema["components"]["schemas"]["SkillGroup"]["enum"]
+    return [api("createTicket", "bot", 201, body=_ticket_request(f"gen{n}-{uuid.uuid4().hex[:8]}", skill_group=g))
+            for n, g in enumerate(groups)]
+
+
+def _refs(tickets: List[Dict[str, Any]]) -> List[str]:
+    """The ways a path names a ticket: its label (T-10042) and its id."""
+    return [ref for t in tickets for ref in (t["label"], t["id"])]
+
+
+def _with_live_id(operation: Any, strategy: st.SearchStrategy, live: List[str],
+                  tickets: List[Dict[str, Any]]) -> st.SearchStrategy:
+    name = "ref" if "{ref}" in operation.path else "id" if "{id}" in operation.path else None
+    if name is None:
         return strategy
+    ids = _refs(tickets) if name == "ref" else live
 
     def use(pair: Tuple[Any, Optional[str]]) -> Any:
         case, id = pair
         if id is not None:
-            case.path_parameters = {**(case.path_parameters or {}), "id": id}
+            case.path_parameters = {**(case.path_parameters or {}), name: id}
         return case
 
-    return st.tuples(strategy, st.sampled_from([None, *live])).map(use)
+    return st.tuples(strategy, st.sampled_from([None, *ids])).map(use)
 
 
-def _with_known_names(operation: Any, strategy: st.SearchStrategy) -> st.SearchStrategy:
-    """Positive cases naming skill groups and agents the service knows some of the time: random names give
-    422 (unknown skill group in a handoff request, unknown agent in a transfer) before anything happens."""
+def _known_names(operation: Any, tickets: List[Dict[str, Any]]) -> Dict[str, List[Any]]:
+    """operationId -> what to put in a generated case some of the time (see _with_known_names)."""
+    groups = operation.schema.raw_schema["components"]["schemas"]["SkillGroup"]["enum"]
+    requesters = [t["requester"] for t in tickets]
+    return {
+        "createHandoff": groups, "transferHandoff": ["ann", "bob", "sue", None],
+        "assignTicket": ["ann", "bob", "sue"], "mergeTicket": _refs(tickets),
+        "createTicket": [True, False], "ticketFromChat": [True, False],
+        "listTickets": [None, *({"skill_group": g} for g in groups), *({"q": t["label"]} for t in tickets),
+                        *({"q": t["fields"]["order_id"]} for t in tickets), *({"q": r["email"]} for r in requesters)],
+        "lookupTickets": [None, *({"conversation_id": r["conversation_id"]} for r in requesters),
+                          *({"customer_id": r["customer_id"], "number": t["label"]}
+                            for r, t in zip(requesters, tickets)),
+                          *({"email": r["email"]} for r in requesters)],
+    }
+
+
+def _named(operation_id: str, case: Any, name: Any) -> None:
+    body = case.body if isinstance(case.body, dict) else {}
+    if operation_id == "createHandoff" and isinstance(body.get("routing"), dict):
+        body["routing"]["skill_group"] = name
+    elif operation_id in ("transferHandoff", "assignTicket") and "agent_id" in body and name:
+        body["agent_id"] = name
+    elif operation_id == "mergeTicket" and "into" in body:
+        body["into"] = name
+    elif operation_id in ("createTicket", "ticketFromChat") and name:
+        body.pop("flow", None)  # no flows configured: any name is unknown
+        body.pop("escalation_id", None)  # the bot's: only agents make tickets from chats
+    elif operation_id in ("listTickets", "lookupTickets") and name:
+        case.query = {**(case.query or {}), **name}
+
+
+def _with_known_names(operation: Any, strategy: st.SearchStrategy,
+                      tickets: List[Dict[str, Any]]) -> st.SearchStrategy:
+    """Positive cases naming skill groups, agents, tickets, customers and flows the service knows some of the
+    time: random names give 422 (unknown skill group in a handoff request, unknown agent in a transfer or an
+    assignment, unknown flow), 404 (merging into no ticket) or empty lists before anything happens."""
     operation_id = operation.definition.raw["operationId"]
-    if operation_id == "createHandoff":
-        names = operation.schema.raw_schema["components"]["schemas"]["SkillGroup"]["enum"]
-    elif operation_id == "transferHandoff":
-        names = ["ann", "bob", "sue", None]
-    else:
+    names = _known_names(operation, tickets).get(operation_id)
+    if names is None:
         return strategy
 
-    def use(pair: Tuple[Any, Optional[str]]) -> Any:
+    def use(pair: Tuple[Any, Any]) -> Any:
         case, name = pair
-        body = case.body
-        if operation_id == "createHandoff" and isinstance(body, dict) and isinstance(body.get("routing"), dict):
-            body["routing"]["skill_group"] = name
-        if operation_id == "transferHandoff" and isinstance(body, dict) and "agent_id" in body and name:
-            body["agent_id"] = name
+        _named(operation_id, case, name)
         return case
 
     return st.tuples(strategy, st.sampled_from(names)).map(use)
@@ -756,15 +800,15 @@ def _with_known_names(operation: Any, strategy: st.SearchStrategy) -> st.SearchS
                                                  if not (m is NEGATIVE and op in POSITIVE_ONLY)],
                          ids=lambda v: getattr(v, "value", v))
 def test_generated_cases(operation_id: str, method: DataGenerationMethod, api: Api, live: List[str],
-                         base: str, session: requests.Session) -> None:
+                         live_tickets: List[Dict[str, Any]], base: str, session: requests.Session) -> None:
     operation = api.operations[operation_id]
     who = AUTH[operation_id]
     if who == "own":
         api.tokens["own"] = api.service.login("sue")
     headers = bearer(api.tokens[{"supervisor": "sue", "own": "own"}.get(who, "bot")]) if who else {}
-    strategy = _with_live_id(operation, operation.as_strategy(data_generation_method=method), live)
+    strategy = _with_live_id(operation, operation.as_strategy(data_generation_method=method), live, live_tickets)
     if method is POSITIVE:
-        strategy = _with_known_names(operation, strategy)
+        strategy = _with_known_names(operation, strategy, live_tickets)
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
               phases=[Phase.explicit, Phase.generate], print_blob=False,
