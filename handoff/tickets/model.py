@@ -38,6 +38,7 @@ ALLOWED: Dict[TicketState, tuple] = {
     TicketState.CLOSED: (),
 }
 LABEL = re.compile(r"^\s*(?:T[-\s]?)?(\d{1,12})\s*$", re.IGNORECASE)
+TICKET_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex: never the name of the store's other keys (count, ix:...)
 FIRST_NUMBER = 10001
 
 

@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 from handoff.auth import Caller, Forbidden
 from handoff.store import Conflict, NotFound, Store
 from handoff.tickets import transitions as tr
-from handoff.tickets.model import ACTIVE, Ticket, TicketState, iso, parse_label, view
+from handoff.tickets.model import ACTIVE, TICKET_ID, Ticket, TicketState, iso, parse_label, view
 
 log = logging.getLogger(__name__)
 VIEWS = ("mine", "groups", "all", "due", "overdue")
@@ -109,10 +109,14 @@ class TicketService:
         raise Forbidden(f"{t.label} belongs to groups you are not in")
 
     async def find(self, ref: str) -> Ticket:
+        """The ticket a label (T-10042) or an id names. Anything else is no ticket, never read from the store:
+        the store's other keys under the tickets' prefix (``count``, ``numbers``, ``ix:all``...) are not tickets."""
         number = _ref_number(ref)
         try:
             if number is not None:
                 return await self.store.ticket_by_number(number)
+            if not TICKET_ID.match(ref):
+                raise NotFound(ref)
             return await self.store.ticket(ref)
         except NotFound:
             missing = NotFound(ref)

@@ -725,6 +725,10 @@ def live_tickets(api: Api) -> List[Dict[str, Any]]:
             for n, g in enumerate(groups)]
 
 
+# Names of the store's keys under the tickets' prefix that are not tickets (each ref was a 500).
+STORE_KEYS = ["count", "numbers", "ix:all"]
+
+
 def _refs(tickets: List[Dict[str, Any]]) -> List[str]:
     """The ways a path names a ticket: its label (T-10042) and its id."""
     return [ref for t in tickets for ref in (t["label"], t["id"])]
@@ -735,7 +739,7 @@ def _with_live_id(operation: Any, strategy: st.SearchStrategy, live: List[str],
     name = "ref" if "{ref}" in operation.path else "id" if "{id}" in operation.path else None
     if name is None:
         return strategy
-    ids = _refs(tickets) if name == "ref" else live
+    ids = [*_refs(tickets), *STORE_KEYS] if name == "ref" else live
 
     def use(pair: Tuple[Any, Optional[str]]) -> Any:
         case, id = pair

@@ -155,3 +155,16 @@ def test_a_waiting_customer_leaves_a_message_and_an_agent_makes_a_ticket_from_a_
     finally:
         api("PUT", "/v1/agents/me/status", "ann", 200, json={"status": "offline"})
         api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "offline"})
+
+
+def test_a_ref_naming_another_store_key_is_no_such_ticket(api):
+    """A ref is a label or a ticket id: the names of the store's other keys under the tickets' prefix (the number
+    counter, the number table, an index, a timeline, a request key) were read as tickets (500)."""
+    made = api("POST", "/v1/tickets", "bot", 201, json={"subject": "keys", "request_key": "ref-keys-1"})
+    for ref in ("count", "numbers", "ix:all", f"{made['id']}:tl", "key:ref-keys-1"):
+        missing = api("GET", f"/v1/tickets/{ref}", "sue", 404)
+        assert missing["error"]["message"] == f"no such ticket: {ref}"
+        api("POST", f"/v1/tickets/{ref}/claim", "sue", 404)
+        api("POST", f"/v1/tickets/{ref}/customer_messages", "bot", 404, json={"text": "hello?"})
+        api("POST", f"/v1/tickets/{made['label']}/merge", "sue", 404, json={"into": ref})
+    assert api("GET", f"/v1/tickets/{made['id']}", "sue", 200)["ticket"]["label"] == made["label"]
