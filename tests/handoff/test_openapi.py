@@ -829,8 +829,11 @@ def test_generated_cases(operation_id: str, method: DataGenerationMethod, api: A
 
 
 # -- Redis down: 503 where the document says so ----------------------------------------------------
-def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
+def test_redis_down_is_503(service: Cluster, api: Api, live: List[str], live_tickets: List[Dict[str, Any]]) -> None:
     """Runs last: stops Redis, checks every operation's answer against the document, starts it again."""
+    ref = live_tickets[0]["label"]
+    queries = {"lookupTickets": {"conversation_id": live_tickets[0]["requester"]["conversation_id"]},
+               "listTickets": {"view": "groups"}}
     calls = [("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
              ("postMessage", "bot", live[0], {"text": "hello?"}), ("acceptHandoff", "sue", live[0], None),
              ("postNote", "sue", live[0], {"text": "noted"}), ("listAgents", "sue", None, None),
@@ -844,13 +847,22 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str]) -> None:
              ("login", None, None, {"agent_id": "sue", "password": PASSWORD}), ("getMe", "sue", None, None),
              ("setStatus", "sue", None, {"status": "away"}), ("getMyHandoffs", "sue", None, None),
              ("disableAgent", "sue", "bob", None), ("enableAgent", "sue", "bob", None),
-             ("removeAgent", "sue", "bob", None), ("logout", "own", None, None), ("health", None, None, None)]
+             ("removeAgent", "sue", "bob", None), ("logout", "own", None, None), ("health", None, None, None),
+             ("createTicket", "bot", None, {"subject": "Redis is down"}), ("listTickets", "sue", None, None),
+             ("lookupTickets", "bot", None, None), ("getTicket", "sue", ref, None), ("claimTicket", "sue", ref, None),
+             ("assignTicket", "sue", ref, {"agent_id": "ann"}), ("replyTicket", "sue", ref, {"text": "hello"}),
+             ("noteTicket", "sue", ref, {"text": "noted"}), ("setTicketState", "sue", ref, {"state": "solved"}),
+             ("sendTicket", "sue", ref, {"skill_group": "billing", "note": "yours"}),
+             ("mergeTicket", "sue", ref, {"into": live_tickets[1]["label"]}),
+             ("ticketCustomerMessage", "bot", ref, {"text": "hello?"}),
+             ("ticketFromChat", "sue", live[0], {"note": "call back"}), ("leaveMessage", "bot", live[0], None)]
     api.tokens["own"] = service.login("sue")
     assert {c[0] for c in calls} == set(AUTH) - {"metrics", "getMeta"}  # both answer without Redis
     service.stop_redis()
     try:
         for operation_id, who, id, body in calls:
-            response = api.call(operation_id, who, 503, id=id, body=body, checks=CHECKS[1:])  # a 503, documented
+            response = api.call(operation_id, who, 503, id=id, body=body, checks=CHECKS[1:],  # a 503, documented
+                                query=queries.get(operation_id))
             if operation_id != "health":
                 assert response.json()["error"]["code"] == "unavailable"
                 assert response.headers["Retry-After"] == "1"
