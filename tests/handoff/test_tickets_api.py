@@ -168,3 +168,16 @@ def test_a_ref_naming_another_store_key_is_no_such_ticket(api):
         api("POST", f"/v1/tickets/{ref}/customer_messages", "bot", 404, json={"text": "hello?"})
         api("POST", f"/v1/tickets/{made['label']}/merge", "sue", 404, json={"into": ref})
     assert api("GET", f"/v1/tickets/{made['id']}", "sue", 200)["ticket"]["label"] == made["label"]
+
+
+def test_the_message_ids_a_ticket_remembers_are_not_among_its_fields(api):
+    """The customer's message ids (kept so a sender's retry is added once) are the service's own: the ticket's
+    fields show what is known about the case (order, product, fault), in answers and on the page."""
+    label = night_ticket(api, "night-ids")["label"]
+    answer = {"text": "It is a K-200", "via": "chat", "message_id": "night-ids-1"}
+    first = api("POST", f"/v1/tickets/{label}/customer_messages", "bot", 200, json=answer)
+    again = api("POST", f"/v1/tickets/{label}/customer_messages", "bot", 200, json=answer)
+    page = api("GET", f"/v1/tickets/{label}", "sue", 200)
+    for shown in (first["fields"], again["fields"], page["ticket"]["fields"]):
+        assert shown == {"order_id": "123456"}
+    assert [e["text"] for e in page["timeline"] if e["kind"] == "customer"] == ["It is a K-200"]
