@@ -13,6 +13,7 @@ from sanic.response import HTTPResponse, json as json_response
 
 from handoff.auth import Forbidden
 from handoff.tickets.model import parse_label, view
+from handoff.tickets.service import LIST_LIMIT, TicketInvalid
 
 
 @dataclass
@@ -24,10 +25,11 @@ class Helpers:
 
 
 def _limit(request: Request) -> int:
-    try:
-        return int(request.args.get("limit", "50"))
-    except ValueError:
-        return 50
+    """The listing's ``limit``: 50 unless given; anything but a whole number from 1 to LIST_LIMIT is a 422."""
+    text = request.args.get("limit", "50")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= LIST_LIMIT):
+        raise TicketInvalid(f"limit: a whole number from 1 to {LIST_LIMIT}, not {text!r}")
+    return int(text)
 
 
 def register(app: Sanic, h: Helpers) -> None:
@@ -84,10 +86,11 @@ def register(app: Sanic, h: Helpers) -> None:
     async def lookup(request: Request) -> HTTPResponse:
         h.bot(request)
         a = request.args
-        number = parse_label(a.get("number", "")) if a.get("number") else None
         if not (a.get("conversation_id") or a.get("customer_id") or a.get("email")):
-            from handoff.tickets.service import TicketInvalid
             raise TicketInvalid("give conversation_id, customer_id or email: whose tickets")
+        number = parse_label(a.get("number", "")) if a.get("number") else None
+        if a.get("number") and number is None:  # not "every ticket of theirs"
+            raise TicketInvalid(f"number: {a.get('number')!r} is not a ticket number (T-10042)")
         return json_response({"tickets": await tickets().lookup(a.get("conversation_id", ""), a.get("customer_id", ""),
                                                                  a.get("email", ""), number)})
 

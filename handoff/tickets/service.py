@@ -26,6 +26,7 @@ from handoff.tickets.model import ACTIVE, TICKET_ID, Ticket, TicketState, iso, p
 
 log = logging.getLogger(__name__)
 VIEWS = ("mine", "groups", "all", "due", "overdue")
+STATES = tuple(s.value for s in TicketState)
 LIST_LIMIT = 200
 
 
@@ -336,6 +337,10 @@ class TicketService:
         by number, customer id, e-mail or order number."""
         if which not in VIEWS:
             raise TicketInvalid(f"view: one of {', '.join(VIEWS)}")
+        if state and state not in STATES:
+            raise TicketInvalid(f"state: one of {', '.join(STATES)}, not {state!r}")
+        if group:
+            self._check_group(group)
         limit = max(1, min(limit, LIST_LIMIT))
         now = self.clock()
         skills = await self.skills(caller)

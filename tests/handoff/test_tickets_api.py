@@ -181,3 +181,23 @@ def test_the_message_ids_a_ticket_remembers_are_not_among_its_fields(api):
     for shown in (first["fields"], again["fields"], page["ticket"]["fields"]):
         assert shown == {"order_id": "123456"}
     assert [e["text"] for e in page["timeline"] if e["kind"] == "customer"] == ["It is a K-200"]
+
+
+def test_the_bots_lookup_of_a_number_that_is_not_one_finds_nothing_else(api):
+    """Asked about "T-1x" the bot must not be given the customer's other tickets as if they were that one."""
+    label = night_ticket(api, "night-lookup")["label"]
+    found = api("GET", "/v1/tickets/lookup", "bot", 200, params={"conversation_id": "night-lookup", "number": label})
+    assert [t["label"] for t in found["tickets"]] == [label]
+    for number in (f"{label}x", "T-", "ticket"):
+        bad = api("GET", "/v1/tickets/lookup", "bot", 422, params={"conversation_id": "night-lookup", "number": number})
+        assert bad["error"]["message"] == f"number: {number!r} is not a ticket number (T-10042)"
+
+
+def test_a_listing_with_a_bad_limit_state_or_group_says_which(api):
+    """A typo in a filter is a 422 naming it, not an empty list that looks like "no tickets"."""
+    for params, field in (({"limit": "ten"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
+                          ({"state": "opened"}, "state"), ({"skill_group": "tech"}, "skill_group")):
+        bad = api("GET", "/v1/tickets", "sue", 422, params={"view": "all", **params})
+        assert bad["error"]["message"].startswith(f"{field}: "), bad
+    assert api("GET", "/v1/tickets", "sue", 200, params={"view": "all", "limit": "1", "state": "new",
+                                                         "skill_group": "after_sales"})["tickets"]
