@@ -54,6 +54,8 @@ def register(app: Sanic, h: Helpers) -> None:
             by=by, source="api", group=data.get("skill_group"), priority=data.get("priority", 10),
             tags=data.get("tags") or [], fields=data.get("fields") or {}, flow=data.get("flow"),
             request_key=data.get("request_key", ""), assignee=None)
+        if not created and c.kind == "agent":  # the key's ticket: an agent sees it only if it is one they may
+            await tickets().check_may(c, t)
         return out(t, 201 if created else 200)
 
     async def ticket_from_chat(request: Request, escalation_id: str, data: Dict[str, Any]) -> HTTPResponse:

@@ -201,3 +201,13 @@ def test_a_listing_with_a_bad_limit_state_or_group_says_which(api):
         assert bad["error"]["message"].startswith(f"{field}: "), bad
     assert api("GET", "/v1/tickets", "sue", 200, params={"view": "all", "limit": "1", "state": "new",
                                                          "skill_group": "after_sales"})["tickets"]
+
+
+def test_a_request_key_does_not_show_an_agent_a_ticket_of_other_groups(api):
+    """A repeated request_key answers the ticket it made: to an agent, only when it is one they may see."""
+    body = {"subject": "Refund for order 99", "skill_group": "billing", "request_key": "mail:refund-99.example.com"}
+    made = api("POST", "/v1/tickets", "bot", 201, json=body)
+    refused = api("POST", "/v1/tickets", "ann", 403, json=body)  # ann is not in billing
+    assert refused["error"]["message"] == f"{made['label']} belongs to groups you are not in"
+    assert api("POST", "/v1/tickets", "bob", 200, json=body)["id"] == made["id"]
+    assert api("POST", "/v1/tickets", "bot", 200, json=body)["id"] == made["id"]
