@@ -1,12 +1,16 @@
 """The published OpenAPI document (GET /v1/openapi.json) against the running service.
 
 1. Real escalations go through their lives (create, retry, read, accept, messages, transfer, close,
-   survey, release, abandon, waiting, ticket) and every live response is validated against the document, so
-   the 200/201 schemas are checked on real data (generated ids mostly give 404).
+   survey, release, abandon, waiting, ticket), and so do real tickets (create, retry, list, search, page,
+   claim, assign, reply, the customer's answer, note, to another team and back, merge, states, the bot's
+   lookup; a ticket from a chat, a message left in the queue); every live response is validated against the
+   document, so the 200/201 schemas are checked on real data (generated ids mostly give 404).
 2. Malformed JSON gives 400 and a body that breaks its schema 422, with an error naming the field.
 3. Schemathesis generates positive and negative cases for every operation in the document and checks
    each response: no 5xx, a documented status code and content type, a body matching its schema.
-   Operations on one escalation get a live id half of the time.
+   Operations on one escalation get a live id, and those on one ticket a live label or id, most of the time;
+   positive cases name known agents, groups, tickets and customers some of the time.
+4. With Redis down every operation that needs it answers 503, as documented.
 
 The tests share one service (the module's ``service`` fixture) and run in file order: the explicit
 tests first, on a quiet service, then the generated cases.
@@ -31,7 +35,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from tests.handoff.cluster import BOT_TOKEN, PASSWORD, Cluster, bearer, small_team_service
-from tests.handoff.requests import handoff_request
+from tests.handoff.requests import handoff_request, ticket_request
 
 schemathesis.experimental.OPEN_API_3_1.enable()
 
@@ -393,19 +397,10 @@ def test_logout_disable_enable_remove(api: Api) -> None:
 
 
 # -- a real ticket, every response validated ------------------------------------------------------
-def _ticket_request(key: str, **changes: Any) -> Dict[str, Any]:
-    """A ticket from another channel (the bot): the customer's ids, e-mail and order number all unique to ``key``."""
-    return {"subject": "Kettle K-200 shows E42", "summary": "Stopped heating after two weeks.",
-            "requester": {"customer_id": f"cust-{key}", "name": "Kim", "email": f"Kim.{key}@Example.com",
-                          "channel": "api", "conversation_id": f"conv-{key}"},
-            "skill_group": "after_sales", "priority": 20, "tags": ["kettle"],
-            "fields": {"order_id": f"ord-{key}", "product_model": "K-200", "error_codes": ["E42"]}, **changes}
-
-
 def test_life_of_a_ticket(quiet: Api) -> None:
     api = quiet
     key = uuid.uuid4().hex[:12]
-    request = _ticket_request(key, request_key=f"mail:{key}")
+    request = ticket_request(key, request_key=f"mail:{key}")
     response = api.call("createTicket", "bot", 201, body=request)
     t = response.json()
     label, tid = t["label"], t["id"]
@@ -481,7 +476,7 @@ def test_life_of_a_ticket(quiet: Api) -> None:
     api("assignTicket", "sue", 422, id=label, body={"agent_id": "nobody"})
     api("assignTicket", "sue", 200, id=label, body={"agent_id": "ann"})
 
-    duplicate = api("createTicket", "bot", 201, body=_ticket_request(key, subject="Kettle again"))
+    duplicate = api("createTicket", "bot", 201, body=ticket_request(key, subject="Kettle again"))
     merged = api("mergeTicket", "ann", 200, id=duplicate["id"], body={"into": label})
     assert merged["id"] == tid and merged["state"] == "open"
     gone = api("getTicket", "ann", 200, id=duplicate["label"])["ticket"]
@@ -565,7 +560,7 @@ def chat(api: Api) -> str:
 
 @pytest.fixture(scope="module")
 def ticket(api: Api) -> str:
-    return api("createTicket", "bot", 201, body=_ticket_request(uuid.uuid4().hex[:12]))["label"]
+    return api("createTicket", "bot", 201, body=ticket_request(uuid.uuid4().hex[:12]))["label"]
 
 
 def _path_id(api: Api, operation_id: str, chat: str, ticket: str) -> Optional[str]:
@@ -721,7 +716,7 @@ def live_tickets(api: Api) -> List[Dict[str, Any]]:
     """Tickets for the generated cases to act on, one in each team, each with its own customer, e-mail address,
     conversation and order number (so searches and the bot's lookups find something)."""
     groups = api.operations["createTicket"].schema.raw_schema["components"]["schemas"]["SkillGroup"]["enum"]
-    return [api("createTicket", "bot", 201, body=_ticket_request(f"gen{n}-{uuid.uuid4().hex[:8]}", skill_group=g))
+    return [api("createTicket", "bot", 201, body=ticket_request(f"gen{n}-{uuid.uuid4().hex[:8]}", skill_group=g))
             for n, g in enumerate(groups)]
 
 
