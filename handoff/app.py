@@ -45,6 +45,10 @@ from handoff.tickets.service import TicketInvalid, TicketService
 
 log = logging.getLogger("handoff")
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# Bodies that need one of two fields (the schema's anyOf): what to say instead of "not valid under any of the
+# given schemas", which names no field.
+ONE_OF_THESE = {"TransferIn": "give skill_group or agent_id: where the chat goes",
+                "TicketSendIn": "give skill_group or next_step: where the ticket goes"}
 
 
 class BadBody(Exception):
@@ -297,9 +301,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             raise BadBody("the body is not valid JSON: a string holds a lone surrogate (not Unicode text)") from None
         problems = validators.errors(schema, data)
         if problems:
-            if schema == "TransferIn" and any("any of the given schemas" in p for p in problems):
-                problems = [p for p in problems if "any of the given schemas" not in p] + [
-                    "give skill_group or agent_id: where the chat goes"]
+            if schema in ONE_OF_THESE and any("any of the given schemas" in p for p in problems):
+                problems = [p for p in problems if "any of the given schemas" not in p] + [ONE_OF_THESE[schema]]
             raise BodyInvalid("; ".join(problems[:10]))
         return data
 

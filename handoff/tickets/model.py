@@ -38,6 +38,7 @@ ALLOWED: Dict[TicketState, tuple] = {
     TicketState.CLOSED: (),
 }
 LABEL = re.compile(r"^\s*(?:T[-\s]?)?(\d{1,12})\s*$", re.IGNORECASE)
+TICKET_ID = re.compile(r"^[0-9a-f]{32}$")  # uuid4().hex: never the name of the store's other keys (count, ix:...)
 FIRST_NUMBER = 10001
 
 
@@ -122,7 +123,8 @@ def view(t: Ticket, now: float) -> Dict[str, Any]:
     return {"id": t.id, "number": t.number, "label": t.label, "state": t.state.value, "subject": t.subject,
             "summary": t.summary, "source": t.source, "requester": t.requester, "group": t.group,
             "owner_group": t.owner_group, "assignee": t.assignee, "owner_agent": t.owner_agent,
-            "priority": t.priority, "tags": t.tags, "fields": t.fields, "flow": t.flow,
+            "priority": t.priority, "tags": t.tags, "flow": t.flow,
+            "fields": {k: v for k, v in t.fields.items() if not k.startswith("_")},  # _message_ids: the service's
             "created_at": iso(t.created_at), "updated_at": iso(t.updated_at), "due_at": iso(t.due_at),
             "solved_at": iso(t.solved_at), "team_seconds": t.time_in_teams(now), "merged_into": t.merged_into,
             "escalations": t.escalations, "overdue": bool(t.due_at is not None and t.active and now > t.due_at)}

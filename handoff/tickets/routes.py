@@ -14,6 +14,7 @@ from sanic.response import HTTPResponse, json as json_response
 from handoff.auth import Forbidden
 from handoff.tickets.errors import TicketInvalid
 from handoff.tickets.model import parse_label, view
+from handoff.tickets.views import LIST_LIMIT
 
 
 @dataclass
@@ -25,10 +26,11 @@ class Helpers:
 
 
 def _limit(request: Request) -> int:
-    try:
-        return int(request.args.get("limit", "50"))
-    except ValueError:
-        return 50
+    """The listing's ``limit``: 50 unless given; anything but a whole number from 1 to LIST_LIMIT is a 422."""
+    text = request.args.get("limit", "50")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= LIST_LIMIT):
+        raise TicketInvalid(f"limit: a whole number from 1 to {LIST_LIMIT}, not {text!r}")
+    return int(text)
 
 
 def register(app: Sanic, h: Helpers) -> None:
@@ -53,6 +55,8 @@ def register(app: Sanic, h: Helpers) -> None:
             by=by, source="api", group=data.get("skill_group"), priority=data.get("priority", 10),
             tags=data.get("tags") or [], fields=data.get("fields") or {}, flow=data.get("flow"),
             request_key=data.get("request_key", ""), assignee=None)
+        if not created and c.kind == "agent":  # the key's ticket: an agent sees it only if it is one they may
+            await tickets().check_may(c, t)
         return out(t, 201 if created else 200)
 
     async def ticket_from_chat(request: Request, escalation_id: str, data: Dict[str, Any]) -> HTTPResponse:
@@ -85,9 +89,11 @@ def register(app: Sanic, h: Helpers) -> None:
     async def lookup(request: Request) -> HTTPResponse:
         h.bot(request)
         a = request.args
-        number = parse_label(a.get("number", "")) if a.get("number") else None
         if not (a.get("conversation_id") or a.get("customer_id") or a.get("email")):
             raise TicketInvalid("give conversation_id, customer_id or email: whose tickets")
+        number = parse_label(a.get("number", "")) if a.get("number") else None
+        if a.get("number") and number is None:  # not "every ticket of theirs"
+            raise TicketInvalid(f"number: {a.get('number')!r} is not a ticket number (T-10042)")
         return json_response({"tickets": await tickets().lookup(a.get("conversation_id", ""), a.get("customer_id", ""),
                                                                  a.get("email", ""), number)})
 

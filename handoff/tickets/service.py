@@ -22,14 +22,12 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 from handoff.auth import Caller, Forbidden
 from handoff.store import Conflict, NotFound, Store
 from handoff.tickets import transitions as tr
+from handoff.tickets.errors import TicketInvalid
+from handoff.tickets.model import TICKET_ID, Ticket, TicketState, iso, parse_label
 from handoff.tickets.sweep import TicketSweep
 from handoff.tickets.views import TicketViews
-from handoff.tickets.errors import TicketInvalid
-from handoff.tickets.model import Ticket, TicketState, iso, parse_label
 
 log = logging.getLogger(__name__)
-VIEWS = ("mine", "groups", "all", "due", "overdue")
-LIST_LIMIT = 200
 
 
 class _Merged(Exception):
@@ -119,10 +117,14 @@ class TicketService(TicketViews, TicketSweep):
         raise Forbidden(f"{t.label} belongs to groups you are not in")
 
     async def find(self, ref: str) -> Ticket:
+        """The ticket a label (T-10042) or an id names. Anything else is no ticket, never read from the store:
+        the store's other keys under the tickets' prefix (``count``, ``numbers``, ``ix:all``...) are not tickets."""
         number = _ref_number(ref)
         try:
             if number is not None:
                 return await self.store.ticket_by_number(number)
+            if not TICKET_ID.match(ref):
+                raise NotFound(ref)
             return await self.store.ticket(ref)
         except NotFound:
             missing = NotFound(ref)
@@ -137,14 +139,14 @@ class TicketService(TicketViews, TicketSweep):
     # -- birth ---------------------------------------------------------------------------------------
     def _check_group(self, group: str) -> None:
         if group not in self.groups.groups:
-            raise TicketInvalid(f"unknown skill group {group!r} (known: {', '.join(self.groups.groups)})")
+            raise TicketInvalid(f"skill_group: unknown skill group {group!r} (known: {', '.join(self.groups.groups)})")
 
     def _flow(self, name: Optional[str]) -> Optional[Dict[str, Any]]:
         if not name:
             return None
         if self.flows is None or name not in self.flows.names():
             known = ", ".join(self.flows.names()) if self.flows is not None else "none"
-            raise TicketInvalid(f"unknown ticket flow {name!r} (known: {known})")
+            raise TicketInvalid(f"flow: unknown ticket flow {name!r} (known: {known})")
         return {"name": name, "step": 0, "steps": [s.group for s in self.flows.get(name).steps]}
 
     async def open_ticket(self, *, subject: str, requester: Dict[str, Any], by: str, source: str,
@@ -221,7 +223,7 @@ class TicketService(TicketViews, TicketSweep):
         if not caller.is_supervisor:
             raise Forbidden("only supervisors may assign a ticket to someone")
         if await self.store.account(agent_id) is None:
-            raise TicketInvalid(f"unknown agent {agent_id!r}")
+            raise TicketInvalid(f"agent_id: unknown agent {agent_id!r}")
         now = self.clock()
         change = await self._apply([t.id], lambda ts: tr.assign(ts[0], agent_id, caller.agent_id or "", now,
                                                                  claim=False))

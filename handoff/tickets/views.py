@@ -7,9 +7,10 @@ from typing import Any, Dict, List, Optional
 from handoff.auth import Caller, Forbidden
 from handoff.store import NotFound
 from handoff.tickets.errors import TicketInvalid
-from handoff.tickets.model import iso, parse_label, view
+from handoff.tickets.model import TicketState, iso, parse_label, view
 
 VIEWS = ("mine", "groups", "all", "due", "overdue")
+STATES = tuple(s.value for s in TicketState)
 LIST_LIMIT = 200
 
 
@@ -51,6 +52,10 @@ class TicketViews:
         by number, customer id, e-mail or order number."""
         if which not in VIEWS:
             raise TicketInvalid(f"view: one of {', '.join(VIEWS)}")
+        if state and state not in STATES:
+            raise TicketInvalid(f"state: one of {', '.join(STATES)}, not {state!r}")
+        if group:
+            self._check_group(group)  # type: ignore[attr-defined]
         limit = max(1, min(limit, LIST_LIMIT))
         now = self.clock()
         skills = await self.skills(caller)

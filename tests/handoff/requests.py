@@ -1,4 +1,5 @@
-"""Handoff requests as action_request_handoff builds them (schemas/handoff_request.schema.json)."""
+"""Handoff requests as action_request_handoff builds them (schemas/handoff_request.schema.json), and tickets
+as the bot opens them for other channels (POST /v1/tickets)."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -35,3 +36,12 @@ def handoff_request(conversation_id: str, skill_group: str = "general", tier: st
         "decision": {"triggers": [{"name": t, "reason": f"{t} fired"} for t in (triggers or ["explicit_request"])]},
         "routing": {"skill_group": skill_group, "reason": "test", "priority": 10, "priority_reasons": ["base 10"]},
     }
+
+
+def ticket_request(key: str, **changes: Any) -> Dict[str, Any]:
+    """A ticket from another channel (the bot): the customer's ids, e-mail and order number all unique to ``key``."""
+    return {"subject": "Kettle K-200 shows E42", "summary": "Stopped heating after two weeks.",
+            "requester": {"customer_id": f"cust-{key}", "name": "Kim", "email": f"Kim.{key}@Example.com",
+                          "channel": "api", "conversation_id": f"conv-{key}"},
+            "skill_group": "after_sales", "priority": 20, "tags": ["kettle"],
+            "fields": {"order_id": f"ord-{key}", "product_model": "K-200", "error_codes": ["E42"]}, **changes}

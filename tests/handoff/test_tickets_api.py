@@ -180,7 +180,6 @@ def test_a_repair_follows_its_flow_after_sales_technical_after_sales_with_due_ti
 
 
 def test_billing_tickets_go_by_themselves_to_the_online_agent_with_the_fewest_open_tickets(api, svc):
-    from tests.handoff.cluster import Cluster  # noqa: F401  (svc is the running service)
     svc.add_agents([{"id": "bev", "skills": ["billing"], "max_chats": 1}])
     api.tokens["bev"] = svc.login("bev")
     api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "online"})
@@ -204,3 +203,59 @@ def test_billing_tickets_go_by_themselves_to_the_online_agent_with_the_fewest_op
     finally:
         for a in ("bob", "bev"):
             api("PUT", "/v1/agents/me/status", a, 200, json={"status": "offline"})
+
+
+def test_a_ref_naming_another_store_key_is_no_such_ticket(api):
+    """A ref is a label or a ticket id: the names of the store's other keys under the tickets' prefix (the number
+    counter, the number table, an index, a timeline, a request key) were read as tickets (500)."""
+    made = api("POST", "/v1/tickets", "bot", 201, json={"subject": "keys", "request_key": "ref-keys-1"})
+    for ref in ("count", "numbers", "ix:all", f"{made['id']}:tl", "key:ref-keys-1"):
+        missing = api("GET", f"/v1/tickets/{ref}", "sue", 404)
+        assert missing["error"]["message"] == f"no such ticket: {ref}"
+        api("POST", f"/v1/tickets/{ref}/claim", "sue", 404)
+        api("POST", f"/v1/tickets/{ref}/customer_messages", "bot", 404, json={"text": "hello?"})
+        api("POST", f"/v1/tickets/{made['label']}/merge", "sue", 404, json={"into": ref})
+    assert api("GET", f"/v1/tickets/{made['id']}", "sue", 200)["ticket"]["label"] == made["label"]
+
+
+def test_the_message_ids_a_ticket_remembers_are_not_among_its_fields(api):
+    """The customer's message ids (kept so a sender's retry is added once) are the service's own: the ticket's
+    fields show what is known about the case (order, product, fault), in answers and on the page."""
+    label = night_ticket(api, "night-ids")["label"]
+    answer = {"text": "It is a K-200", "via": "chat", "message_id": "night-ids-1"}
+    first = api("POST", f"/v1/tickets/{label}/customer_messages", "bot", 200, json=answer)
+    again = api("POST", f"/v1/tickets/{label}/customer_messages", "bot", 200, json=answer)
+    page = api("GET", f"/v1/tickets/{label}", "sue", 200)
+    for shown in (first["fields"], again["fields"], page["ticket"]["fields"]):
+        assert shown == {"order_id": "123456"}
+    assert [e["text"] for e in page["timeline"] if e["kind"] == "customer"] == ["It is a K-200"]
+
+
+def test_the_bots_lookup_of_a_number_that_is_not_one_finds_nothing_else(api):
+    """Asked about "T-1x" the bot must not be given the customer's other tickets as if they were that one."""
+    label = night_ticket(api, "night-lookup")["label"]
+    found = api("GET", "/v1/tickets/lookup", "bot", 200, params={"conversation_id": "night-lookup", "number": label})
+    assert [t["label"] for t in found["tickets"]] == [label]
+    for number in (f"{label}x", "T-", "ticket"):
+        bad = api("GET", "/v1/tickets/lookup", "bot", 422, params={"conversation_id": "night-lookup", "number": number})
+        assert bad["error"]["message"] == f"number: {number!r} is not a ticket number (T-10042)"
+
+
+def test_a_listing_with_a_bad_limit_state_or_group_says_which(api):
+    """A typo in a filter is a 422 naming it, not an empty list that looks like "no tickets"."""
+    for params, field in (({"limit": "ten"}, "limit"), ({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"),
+                          ({"state": "opened"}, "state"), ({"skill_group": "tech"}, "skill_group")):
+        bad = api("GET", "/v1/tickets", "sue", 422, params={"view": "all", **params})
+        assert bad["error"]["message"].startswith(f"{field}: "), bad
+    assert api("GET", "/v1/tickets", "sue", 200, params={"view": "all", "limit": "1", "state": "new",
+                                                         "skill_group": "after_sales"})["tickets"]
+
+
+def test_a_request_key_does_not_show_an_agent_a_ticket_of_other_groups(api):
+    """A repeated request_key answers the ticket it made: to an agent, only when it is one they may see."""
+    body = {"subject": "Refund for order 99", "skill_group": "billing", "request_key": "mail:refund-99.example.com"}
+    made = api("POST", "/v1/tickets", "bot", 201, json=body)
+    refused = api("POST", "/v1/tickets", "ann", 403, json=body)  # ann is not in billing
+    assert refused["error"]["message"] == f"{made['label']} belongs to groups you are not in"
+    assert api("POST", "/v1/tickets", "bob", 200, json=body)["id"] == made["id"]
+    assert api("POST", "/v1/tickets", "bot", 200, json=body)["id"] == made["id"]
