@@ -136,7 +136,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     expect(ann.page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
     expect(ann.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ann Baker)")
     expect(ann.page.get_by_test_id("ticket-claim")).to_be_hidden()
-    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("ann", timeout=WAIT)  # live on ben's page too
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("Ann Baker", timeout=WAIT)  # live, by name
     ben.page.get_by_test_id("ticket-claim").click()
     expect(ben.page.get_by_test_id("ticket-error")).to_have_text(f"{label} is already with ann")
 
@@ -171,7 +171,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     team = entry(tom.page, "team")
     expect(team.get_by_test_id("entry-change")).to_have_text("After-sales → Technical support")
     expect(team.get_by_test_id("entry-seconds")).to_contain_text("in After-sales")
-    expect(entry(tom.page, "reply", "Which firmware version is on it?")).to_have_count(1)
+    expect(entry(tom.page, "reply", "Which firmware version is on it?").get_by_test_id("entry-by")).to_have_text("Ann Baker")
     expect(entry(tom.page, "note", "probably the 2.0 firmware bug")).to_have_count(1)
     expect(entry(tom.page, "note", "E42 on a K-200: firmware?")).to_have_count(1)
     expect(entry(tom.page, "customer", f"still broken {XSS}")).to_have_attribute("data-public", "true")
@@ -183,6 +183,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     expect(tom.page.get_by_test_id("ticket-brief-summary")).to_contain_text("Customer asks where order 123456 is")
     expect(tom.page.get_by_test_id("ticket-owner-group")).to_have_text("After-sales")
     expect(tom.page.get_by_test_id("ticket-assignee")).to_have_text("unassigned")
+    expect(tom.page.get_by_test_id("ticket-owner-agent")).to_have_text("Ann Baker")
 
     # The hostile customer text: shown as text in the transcript and the timeline, no element made, nothing ran.
     expect(tom.page.get_by_text(XSS, exact=False)).to_have_count(2)
@@ -305,9 +306,9 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     expect(linked.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
     linked.get_by_test_id("ticket-assign-agent").fill("ben")
     linked.get_by_test_id("ticket-assign-send").click()
-    expect(linked.get_by_test_id("ticket-notice")).to_have_text(f"{label} is with ben now.", timeout=WAIT)
-    expect(linked.get_by_test_id("ticket-assignee")).to_have_text("ben")
-    expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("ben", timeout=WAIT)  # live
+    expect(linked.get_by_test_id("ticket-notice")).to_have_text(f"{label} is with Ben Ortiz now.", timeout=WAIT)
+    expect(linked.get_by_test_id("ticket-assignee")).to_have_text("Ben Ortiz")
+    expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("Ben Ortiz", timeout=WAIT)  # live
     no_errors(zh, sue, tab)
 
 
