@@ -312,6 +312,55 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     no_errors(zh, sue, tab)
 
 
+def test_next_step_follows_the_repair_flow_to_technical_and_back_to_the_first_agent(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    """policy/ticket_flows.yml's repair: after_sales -> technical -> after_sales, moved by the "Next step" button."""
+    r = requests.post(svc.urls[0] + "/v1/tickets", headers=bearer(BOT_TOKEN), timeout=10,
+                      json={"subject": "K-200 does not start", "flow": "repair",
+                            "requester": {"customer_id": "cust-flow", "email": "flow@example.com"}})
+    assert r.status_code == 201, r.text
+    label = r.json()["label"]
+    ben = console(contexts, browser, svc, "ben", "tickets-flow-ben")
+    tom = console(contexts, browser, svc, "tom", "tickets-flow-tom")
+
+    open_ticket(ben.page, label)
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 1 of 3 (After-sales)")
+    ben.page.get_by_test_id("ticket-claim").click()
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ben Ortiz)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-next-step")).to_have_text("Next step (Technical support)")
+    ben.page.get_by_test_id("ticket-next-step").click()  # without the note the next team reads first: refused here
+    expect(ben.page.get_by_test_id("ticket-error")).to_have_text("Write a note for the team: they read it first.")
+    ben.page.get_by_test_id("ticket-send-note").fill("does not power on; please diagnose")
+    ben.page.get_by_test_id("ticket-next-step").click()
+    # Ben still sees it (after-sales owns it), on hold with technical, step 2.
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 2 of 3 (Technical support)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-state")).to_have_text("On hold (with another team)")
+    expect(ben.page.get_by_test_id("ticket-group")).to_have_text("Technical support")
+
+    expect(row(tom.page, label)).to_be_visible(timeout=WAIT)  # live
+    open_ticket(tom.page, label)
+    expect(tom.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 2 of 3 (Technical support)")
+    expect(tom.page.get_by_test_id("ticket-owner-agent")).to_have_text("Ben Ortiz")
+    expect(entry(tom.page, "note", "does not power on").get_by_test_id("entry-by")).to_have_text("Ben Ortiz")
+    tom.page.get_by_test_id("ticket-claim").click()
+    expect(tom.page.get_by_test_id("ticket-assignee")).to_have_text("You (Tom Reyes)", timeout=WAIT)
+    expect(tom.page.get_by_test_id("ticket-next-step")).to_have_text("Next step (After-sales)")
+    tom.page.get_by_test_id("ticket-send-note").fill("board replaced under warranty; send it back")
+    tom.page.get_by_test_id("ticket-next-step").click()
+    expect(tom.page.get_by_test_id("ticket-notice")).to_have_text(
+        f"{label} went to After-sales: it is no longer in your groups.", timeout=WAIT)
+
+    # Back with ben, live: open again and his, the last step (no next one).
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 3 of 3 (After-sales)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-state")).to_have_text("Open")
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ben Ortiz)")
+    expect(ben.page.get_by_test_id("ticket-next-step")).to_be_hidden()
+    expect(entry(ben.page, "team").get_by_test_id("entry-change")).to_have_text(
+        ["After-sales → Technical support", "Technical support → After-sales"])
+    expect(entry(ben.page, "team").get_by_test_id("entry-by")).to_have_text(["You (Ben Ortiz)", "Tom Reyes"])
+    no_errors(ben, tom)
+
+
 def test_due_soon_and_overdue_follow_the_services_clock(browser: Browser, svc: Cluster,
                                                          contexts: List[BrowserContext]) -> None:
     """Last in this module: it moves the service's clock (HANDOFF_CLOCK_FILE), then puts it back."""
