@@ -46,7 +46,8 @@ function clientMessageId() {
 /**
  * Builds the Tickets view into `root` and wires the `tabs` ({chats, tickets} buttons) to switch between it and
  * `chatsView`. `api` is common.js's client; `me` the logged-in agent; `meta` GET /v1/meta. Returns
- * `{onEvent(ticketEvent), refresh(), show(view)}`.
+ * `{onEvent(ticketEvent), refresh(), show(view), open(label), t}` (`open` shows that ticket; `t` is the catalog's
+ * translator, for the console's other ticket wording).
  */
 export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   const t = await loadCatalog(pickLang());
@@ -409,5 +410,5 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   }
 
   route(); // a link to /console/#T-10042 opens that ticket
-  return { onEvent, refresh, show };
+  return { onEvent, refresh, show, open: (label) => go(`#${label}`), t };
 }

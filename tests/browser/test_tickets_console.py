@@ -7,6 +7,7 @@ with its whole timeline and the chat's transcript; a hostile customer text shows
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from datetime import datetime
 from typing import Any, Dict, Iterator, List, Tuple
@@ -310,6 +311,84 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     expect(linked.get_by_test_id("ticket-assignee")).to_have_text("Ben Ortiz")
     expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("Ben Ortiz", timeout=WAIT)  # live
     no_errors(zh, sue, tab)
+
+
+def test_a_live_chat_followed_up_as_a_ticket_one_per_chat_while_the_chat_stays_open(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    """Ann takes a live chat, makes a ticket of it with a note (a wrong flow first: the service's words), opens it
+    by its link in the Tickets view (transcript, brief, note), asks again (the same ticket), then closes the chat."""
+    ann = console(contexts, browser, svc, "ann", "followup-ann")
+    page = ann.page
+    page.get_by_test_id("tab-chats").click()
+    page.get_by_test_id("status-select").select_option("online")
+    expect(page.get_by_test_id("status-select")).to_have_value("online")
+    try:
+        r = requests.post(svc.urls[0] + "/v1/handoffs", headers=bearer(BOT_TOKEN), timeout=10,
+                          json=handoff_request("web-followup", "general", text=f"the parcel never came {XSS}"))
+        assert r.status_code == 201 and r.json()["status"] != "ticket", r.text
+        chat = r.json()["id"]
+        page.get_by_test_id("offer-accept").click()
+        expect(page.locator(f'[data-testid="chat-item"][data-escalation="{chat}"]')).to_be_visible(timeout=WAIT)
+        page.get_by_test_id("reply-input").fill("I am looking into it now.")
+        page.get_by_test_id("reply-send").click()
+        expect(page.get_by_test_id("transcript")).to_contain_text("I am looking into it now.", timeout=WAIT)
+
+        expect(page.get_by_test_id("chat-ticket-group").locator("option").first).to_have_text(
+            "Team: this chat's (After-sales)")  # the service routed it there (order status)
+        page.get_by_test_id("chat-ticket-flow").fill("no-such-flow")
+        page.get_by_test_id("chat-ticket-send").click()
+        expect(page.get_by_test_id("chat-ticket-error")).to_contain_text("unknown ticket flow 'no-such-flow'", timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-result")).to_be_hidden()
+        page.get_by_test_id("chat-ticket-flow").fill("")
+        page.get_by_test_id("chat-ticket-note").fill("courier claim filed; call her back on Monday")
+        page.get_by_test_id("chat-ticket-send").click()
+        result = page.get_by_test_id("chat-ticket-result")
+        expect(result).to_have_text(re.compile(r"^T-\d+ made from this chat\. The chat stays open\.$"), timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-error")).to_be_hidden()
+        label = page.get_by_test_id("chat-ticket-link").inner_text()
+        ann.screenshot("chat-follow-up")
+
+        # The chat is still open and still ann's.
+        expect(page.get_by_test_id("chat-ended")).to_be_hidden()
+        expect(page.get_by_test_id("reply-input")).to_be_enabled()
+        expect(page.locator(f'[data-testid="chat-item"][data-escalation="{chat}"]')).not_to_have_class(re.compile("ended"))
+
+        # Asking again: the same ticket (one per chat).
+        page.get_by_test_id("chat-ticket-send").click()
+        expect(result).to_have_text(f"This chat has its ticket already: {label}.", timeout=WAIT)
+        mine = requests.get(svc.urls[0] + "/v1/tickets?view=mine", headers=bearer(svc.login("ann")), timeout=10).json()
+        assert [t["label"] for t in mine["tickets"] if t["requester"].get("conversation_id") == "web-followup"] == [label]
+
+        # The link opens it in the Tickets view: the chat's transcript (the bot's part and ann's reply), brief, note.
+        page.get_by_test_id("chat-ticket-link").click()
+        expect(page.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
+        expect(page.get_by_test_id("tickets-view")).to_be_visible()
+        assert page.url.endswith(f"/console/#{label}")
+        expect(page.get_by_test_id("ticket-assignee")).to_have_text("You (Ann Baker)")
+        expect(page.get_by_test_id("ticket-group")).to_have_text("After-sales")
+        transcript = page.get_by_test_id("ticket-transcript")
+        expect(transcript).to_contain_text("where is my order 123456?")
+        expect(transcript).to_contain_text(f"the parcel never came {XSS}")
+        expect(transcript).to_contain_text("I am looking into it now.")
+        expect(page.get_by_test_id("ticket-brief-summary")).to_contain_text("Customer asks where order 123456 is")
+        note = entry(page, "note", "courier claim filed; call her back on Monday")
+        expect(note).to_have_attribute("data-public", "false")
+        expect(note.get_by_test_id("entry-by")).to_have_text("You (Ann Baker)")
+        assert page.locator('img[src="x"]').count() == 0
+
+        # Back in the Chats view: the chat is there, open; ann closes it; the link stays.
+        page.get_by_test_id("tab-chats").click()
+        expect(page.get_by_test_id("reply-input")).to_be_enabled()
+        page.get_by_test_id("close-wrapup").select_option(index=1)
+        page.get_by_test_id("close-resolved").select_option("no")
+        page.get_by_test_id("close-send").click()
+        expect(page.get_by_test_id("chat-ended")).to_be_visible(timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-link")).to_have_text(label)
+        expect(page.get_by_test_id("chat-ticket-send")).to_be_disabled()
+        no_errors(ann, refused=(422,))  # the unknown flow
+    finally:  # the other tests' tickets are born with nobody online
+        requests.put(svc.urls[0] + "/v1/agents/me/status", headers=bearer(svc.login("ann")), json={"status": "offline"},
+                     timeout=10).raise_for_status()
 
 
 def test_next_step_follows_the_repair_flow_to_technical_and_back_to_the_first_agent(
