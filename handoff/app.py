@@ -415,11 +415,18 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.get("/v1/meta")
     async def meta(request: Request) -> HTTPResponse:
         agent(request)
+        try:  # the names the pages show for agent ids; without Redis the rest still answers, with no names
+            accounts = [(a, await app.ctx.store.account(a) or {}) for a in await app.ctx.store.accounts()]
+        except UNAVAILABLE:
+            accounts = []
+        agents = [{"id": a, "name": acc.get("name") or a, "skills": [s for s in acc.get("skills", "").split(",") if s]}
+                  for a, acc in accounts]
         return json_response({
             "skill_groups": [{"id": g, "name": groups.name(g)} for g in groups.groups],
             "wrap_up_codes": groups.wrap_up_codes, "canned_responses": canned,
             "reservation_seconds": settings.reservation_seconds,
-            "first_response_target_seconds": groups.first_response_seconds})
+            "first_response_target_seconds": groups.first_response_seconds,
+            "agents": agents})
 
     @app.get("/v1/agents")
     async def list_agents(request: Request) -> HTTPResponse:

@@ -34,11 +34,12 @@ export function setCurrentAgent(agent) {
 }
 
 /**
- * Calls the service with the session's bearer token; resolves to the JSON answer (null for an empty one).
- * Rejects with an ApiError whose message is the service's own `error.message`. A 401 drops the token,
- * so the next `requireLogin` shows the login form.
+ * Calls the service with the session's bearer token; resolves to the JSON answer (null for an empty one), or
+ * with `withStatus` to `{status, data}` (a 201 and a 200 may mean "made" and "there already"). Rejects with an
+ * ApiError whose message is the service's own `error.message`. A 401 drops the token, so the next
+ * `requireLogin` shows the login form.
  */
-export async function api(path, { method = "GET", body } = {}) {
+export async function api(path, { method = "GET", body, withStatus = false } = {}) {
   const headers = { Accept: "application/json" };
   const t = token();
   if (t) headers.Authorization = `Bearer ${t}`;
@@ -70,7 +71,7 @@ export async function api(path, { method = "GET", body } = {}) {
     throw new ApiError(response.status, err.code || `http_${response.status}`,
       err.message || `${method} ${path} failed (HTTP ${response.status})`);
   }
-  return data;
+  return withStatus ? { status: response.status, data } : data;
 }
 
 /** Logs in; stores the token and the agent. Resolves to the agent. */

@@ -1,5 +1,5 @@
 // The agent console: offers, my chats side by side, the transcript and case brief of the selected
-// one, replies, canned responses, internal notes, transfer, release and close.
+// one, replies, canned responses, internal notes, transfer, release, a follow-up ticket and close.
 //
 // Data: the WebSocket (/v1/agents/me/stream: a snapshot, then events) drives everything live; the
 // queues are also polled every 5 s; a chat's record (GET /v1/handoffs/{id}) is loaded when it
@@ -8,6 +8,7 @@
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
+import { mountChatTicket } from "/web/chat_ticket.js";
 
 const QUEUE_POLL_MS = 5000;
 const ERROR_MS = 10000;
@@ -27,7 +28,8 @@ const state = {
   offers: new Map(), // escalation id -> {id, conversation_id, group, priority, deadline (ms, our clock)}
   skewMs: 0, // server clock minus ours, from the events' `at`
   flash: false,
-  tickets: null, // the Tickets view (tickets.js): {onEvent, refresh, show}
+  tickets: null, // the Tickets view (tickets.js): {onEvent, refresh, show, open, t}
+  followUp: null, // "Follow up as a ticket" for the selected chat (chat_ticket.js): {show}
 };
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -213,6 +215,7 @@ function renderSelected() {
   const chat = state.chats.get(state.selected);
   $("no-chat").hidden = !!chat;
   $("chat-view").hidden = !chat;
+  if (state.followUp) state.followUp.show(chat || null);
   if (!chat) {
     renderBrief(null);
     return;
@@ -739,6 +742,8 @@ async function main() {
   try {
     state.tickets = await mountTickets({ api, me: state.me, meta: state.meta, root: $("tickets-view"), chatsView: $("chats-view"),
       tabs: { chats: $("tab-chats"), tickets: $("tab-tickets") } });
+    state.followUp = mountChatTicket({ api, t: state.tickets.t, meta: state.meta, root: $("chat-ticket"),
+      openTicket: state.tickets.open, groupName });
   } catch (e) {
     fail(e);
   }

@@ -1,7 +1,7 @@
 // The ticket page's read-only parts, for tickets.js: the header with the details, the timeline and the linked
 // chats (transcript, case brief, chat notes). Pure builders: (ctx, data) -> nodes; `ctx` gives the wording
-// (`t`), names (`groupName`, `stateName`, `who`) and the agent (`me`). Every text goes through `el`
-// (textContent): customer text is never parsed as HTML.
+// (`t`), names (`groupName`, `stateName`, `who`: agents by their names from GET /v1/meta) and the agent (`me`).
+// Every text goes through `el` (textContent): customer text is never parsed as HTML.
 import { el, fmtSeconds, fmtTime } from "/web/common.js";
 
 const present = (v) => v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0);
@@ -44,7 +44,7 @@ export function renderTicketHead(ctx, ticket) {
       [t("field.group"), ctx.groupName(ticket.group), "ticket-group"],
       [t("field.owner_group"), ticket.owner_group !== ticket.group ? ctx.groupName(ticket.owner_group) : null, "ticket-owner-group"],
       [t("field.assignee"), ticket.assignee ? ctx.who(ticket.assignee) : t("row.unassigned"), "ticket-assignee"],
-      [t("field.owner_agent"), ticket.owner_agent && ticket.owner_agent !== ticket.assignee ? ctx.who(ticket.owner_agent) : null],
+      [t("field.owner_agent"), ticket.owner_agent && ticket.owner_agent !== ticket.assignee ? ctx.who(ticket.owner_agent) : null, "ticket-owner-agent"],
       [t("field.due"), due, "ticket-due"],
       [t("field.priority"), ticket.priority],
       [t("field.created"), fmtTime(ticket.created_at)],

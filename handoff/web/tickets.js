@@ -46,17 +46,20 @@ function clientMessageId() {
 /**
  * Builds the Tickets view into `root` and wires the `tabs` ({chats, tickets} buttons) to switch between it and
  * `chatsView`. `api` is common.js's client; `me` the logged-in agent; `meta` GET /v1/meta. Returns
- * `{onEvent(ticketEvent), refresh(), show(view)}`.
+ * `{onEvent(ticketEvent), refresh(), show(view), open(label), t}` (`open` shows that ticket; `t` is the catalog's
+ * translator, for the console's other ticket wording).
  */
 export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   const t = await loadCatalog(pickLang());
   const groupNames = Object.fromEntries((meta.skill_groups || []).map((g) => [g.id, g.name]));
+  // Agents by name (GET /v1/meta's `agents`); an id the console does not know (an account made since) as it is.
+  const agentNames = Object.fromEntries((meta.agents || []).map((a) => [a.id, a.name]));
   const ctx = {
     t, me,
     groupName: (id) => groupNames[id] || String(id ?? ""),
     stateName: (s) => t(`state.${s}`),
     who: (id) => (id === me.id ? `${t("who.you")} (${me.name || me.id})` : id === "customer" ? t("who.customer")
-      : id === "system" ? t("who.system") : String(id ?? "")),
+      : id === "system" ? t("who.system") : id === "bot" ? t("who.bot") : agentNames[id] || String(id ?? "")),
   };
   const s = { view: "groups", q: "", tickets: [], open: null, detail: null, listTimer: null, pageTimer: null, loads: 0, lists: 0, unsent: null, fromList: false };
   const views = VIEWS.filter((v) => v !== "all" || me.role === "supervisor");
@@ -288,7 +291,9 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     const mergeSend = el("button", { type: "submit", class: "secondary", "data-testid": "ticket-merge-send" }, t("action.merge_send"));
 
     const assignTo = el("input", { "data-testid": "ticket-assign-agent", maxlength: "64", placeholder: t("action.assign_placeholder"),
-      "aria-label": t("action.assign"), pattern: "[a-z0-9][a-z0-9_.\\-]{0,63}", size: "10" });
+      "aria-label": t("action.assign"), pattern: "[a-z0-9][a-z0-9_.\\-]{0,63}", size: "10", list: "ticket-agents" });
+    const agentChoices = el("datalist", { id: "ticket-agents" }, // the id to type, offered by name
+      (meta.agents || []).map((a) => el("option", { value: a.id, label: `${a.name} (${(a.skills || []).map(ctx.groupName).join(", ")})` })));
     const assignSend = el("button", { type: "submit", class: "secondary", "data-testid": "ticket-assign-send" }, t("action.assign_send"));
     const form = (label, testid, onsubmit, ...content) => el("form", { autocomplete: "off", "data-testid": testid,
       onsubmit: (e) => { e.preventDefault(); onsubmit(e.submitter || e.target.querySelector("button[type=submit]")); } },
@@ -303,7 +308,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       form(t("action.state"), "ticket-state-form", changeState, stateSelect, stateReason, stateSend),
       form(t("action.send"), "ticket-send-form", sendToTeam, sendGroup, sendNote, sendSend, nextStep),
       form(t("action.merge"), "ticket-merge-form", merge, mergeInto, mergeSend),
-      me.role === "supervisor" ? form(t("action.assign"), "ticket-assign-form", assign, assignTo, assignSend) : null);
+      me.role === "supervisor" ? form(t("action.assign"), "ticket-assign-form", assign, assignTo, agentChoices, assignSend) : null);
 
     claim.addEventListener("click", () => act(claim, "claim", undefined, (x) => t("action.claimed", { label: x.label })));
     nextStep.addEventListener("click", () => {
@@ -346,7 +351,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     function assign(button) {
       const agent = assignTo.value.trim();
       if (!agent) return fail(new Error(t("error.need_agent")));
-      act(button, "assign", { agent_id: agent }, (x) => t("action.assigned", { label: x.label, agent: x.assignee }),
+      act(button, "assign", { agent_id: agent }, (x) => t("action.assigned", { label: x.label, agent: ctx.who(x.assignee) }),
         () => { assignTo.value = ""; });
     }
 
@@ -405,5 +410,5 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   }
 
   route(); // a link to /console/#T-10042 opens that ticket
-  return { onEvent, refresh, show };
+  return { onEvent, refresh, show, open: (label) => go(`#${label}`), t };
 }

@@ -7,6 +7,7 @@ with its whole timeline and the chat's transcript; a hostile customer text shows
 from __future__ import annotations
 
 import concurrent.futures
+import re
 import time
 from datetime import datetime
 from typing import Any, Dict, Iterator, List, Tuple
@@ -136,7 +137,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     expect(ann.page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
     expect(ann.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ann Baker)")
     expect(ann.page.get_by_test_id("ticket-claim")).to_be_hidden()
-    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("ann", timeout=WAIT)  # live on ben's page too
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("Ann Baker", timeout=WAIT)  # live, by name
     ben.page.get_by_test_id("ticket-claim").click()
     expect(ben.page.get_by_test_id("ticket-error")).to_have_text(f"{label} is already with ann")
 
@@ -171,7 +172,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     team = entry(tom.page, "team")
     expect(team.get_by_test_id("entry-change")).to_have_text("After-sales → Technical support")
     expect(team.get_by_test_id("entry-seconds")).to_contain_text("in After-sales")
-    expect(entry(tom.page, "reply", "Which firmware version is on it?")).to_have_count(1)
+    expect(entry(tom.page, "reply", "Which firmware version is on it?").get_by_test_id("entry-by")).to_have_text("Ann Baker")
     expect(entry(tom.page, "note", "probably the 2.0 firmware bug")).to_have_count(1)
     expect(entry(tom.page, "note", "E42 on a K-200: firmware?")).to_have_count(1)
     expect(entry(tom.page, "customer", f"still broken {XSS}")).to_have_attribute("data-public", "true")
@@ -183,6 +184,7 @@ def test_the_queue_a_claim_race_a_reply_a_note_and_a_send_to_technical_seen_live
     expect(tom.page.get_by_test_id("ticket-brief-summary")).to_contain_text("Customer asks where order 123456 is")
     expect(tom.page.get_by_test_id("ticket-owner-group")).to_have_text("After-sales")
     expect(tom.page.get_by_test_id("ticket-assignee")).to_have_text("unassigned")
+    expect(tom.page.get_by_test_id("ticket-owner-agent")).to_have_text("Ann Baker")
 
     # The hostile customer text: shown as text in the transcript and the timeline, no element made, nothing ran.
     expect(tom.page.get_by_text(XSS, exact=False)).to_have_count(2)
@@ -305,10 +307,137 @@ def test_the_tickets_view_speaks_chinese_in_a_chinese_browser_and_all_is_for_sup
     expect(linked.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
     linked.get_by_test_id("ticket-assign-agent").fill("ben")
     linked.get_by_test_id("ticket-assign-send").click()
-    expect(linked.get_by_test_id("ticket-notice")).to_have_text(f"{label} is with ben now.", timeout=WAIT)
-    expect(linked.get_by_test_id("ticket-assignee")).to_have_text("ben")
-    expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("ben", timeout=WAIT)  # live
+    expect(linked.get_by_test_id("ticket-notice")).to_have_text(f"{label} is with Ben Ortiz now.", timeout=WAIT)
+    expect(linked.get_by_test_id("ticket-assignee")).to_have_text("Ben Ortiz")
+    expect(row(zh.page, label).get_by_test_id("ticket-row-assignee")).to_have_text("Ben Ortiz", timeout=WAIT)  # live
     no_errors(zh, sue, tab)
+
+
+def test_a_live_chat_followed_up_as_a_ticket_one_per_chat_while_the_chat_stays_open(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    """Ann takes a live chat, makes a ticket of it with a note (a wrong flow first: the service's words), opens it
+    by its link in the Tickets view (transcript, brief, note), asks again (the same ticket), then closes the chat."""
+    ann = console(contexts, browser, svc, "ann", "followup-ann")
+    page = ann.page
+    page.get_by_test_id("tab-chats").click()
+    page.get_by_test_id("status-select").select_option("online")
+    expect(page.get_by_test_id("status-select")).to_have_value("online")
+    try:
+        r = requests.post(svc.urls[0] + "/v1/handoffs", headers=bearer(BOT_TOKEN), timeout=10,
+                          json=handoff_request("web-followup", "general", text=f"the parcel never came {XSS}"))
+        assert r.status_code == 201 and r.json()["status"] != "ticket", r.text
+        chat = r.json()["id"]
+        page.get_by_test_id("offer-accept").click()
+        expect(page.locator(f'[data-testid="chat-item"][data-escalation="{chat}"]')).to_be_visible(timeout=WAIT)
+        page.get_by_test_id("reply-input").fill("I am looking into it now.")
+        page.get_by_test_id("reply-send").click()
+        expect(page.get_by_test_id("transcript")).to_contain_text("I am looking into it now.", timeout=WAIT)
+
+        expect(page.get_by_test_id("chat-ticket-group").locator("option").first).to_have_text(
+            "Team: this chat's (After-sales)")  # the service routed it there (order status)
+        page.get_by_test_id("chat-ticket-flow").fill("no-such-flow")
+        page.get_by_test_id("chat-ticket-send").click()
+        expect(page.get_by_test_id("chat-ticket-error")).to_contain_text("unknown ticket flow 'no-such-flow'", timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-result")).to_be_hidden()
+        page.get_by_test_id("chat-ticket-flow").fill("")
+        page.get_by_test_id("chat-ticket-note").fill("courier claim filed; call her back on Monday")
+        page.get_by_test_id("chat-ticket-send").click()
+        result = page.get_by_test_id("chat-ticket-result")
+        expect(result).to_have_text(re.compile(r"^T-\d+ made from this chat\. The chat stays open\.$"), timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-error")).to_be_hidden()
+        label = page.get_by_test_id("chat-ticket-link").inner_text()
+        ann.screenshot("chat-follow-up")
+
+        # The chat is still open and still ann's.
+        expect(page.get_by_test_id("chat-ended")).to_be_hidden()
+        expect(page.get_by_test_id("reply-input")).to_be_enabled()
+        expect(page.locator(f'[data-testid="chat-item"][data-escalation="{chat}"]')).not_to_have_class(re.compile("ended"))
+
+        # Asking again: the same ticket (one per chat).
+        page.get_by_test_id("chat-ticket-send").click()
+        expect(result).to_have_text(f"This chat has its ticket already: {label}.", timeout=WAIT)
+        mine = requests.get(svc.urls[0] + "/v1/tickets?view=mine", headers=bearer(svc.login("ann")), timeout=10).json()
+        assert [t["label"] for t in mine["tickets"] if t["requester"].get("conversation_id") == "web-followup"] == [label]
+
+        # The link opens it in the Tickets view: the chat's transcript (the bot's part and ann's reply), brief, note.
+        page.get_by_test_id("chat-ticket-link").click()
+        expect(page.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
+        expect(page.get_by_test_id("tickets-view")).to_be_visible()
+        assert page.url.endswith(f"/console/#{label}")
+        expect(page.get_by_test_id("ticket-assignee")).to_have_text("You (Ann Baker)")
+        expect(page.get_by_test_id("ticket-group")).to_have_text("After-sales")
+        transcript = page.get_by_test_id("ticket-transcript")
+        expect(transcript).to_contain_text("where is my order 123456?")
+        expect(transcript).to_contain_text(f"the parcel never came {XSS}")
+        expect(transcript).to_contain_text("I am looking into it now.")
+        expect(page.get_by_test_id("ticket-brief-summary")).to_contain_text("Customer asks where order 123456 is")
+        note = entry(page, "note", "courier claim filed; call her back on Monday")
+        expect(note).to_have_attribute("data-public", "false")
+        expect(note.get_by_test_id("entry-by")).to_have_text("You (Ann Baker)")
+        assert page.locator('img[src="x"]').count() == 0
+
+        # Back in the Chats view: the chat is there, open; ann closes it; the link stays.
+        page.get_by_test_id("tab-chats").click()
+        expect(page.get_by_test_id("reply-input")).to_be_enabled()
+        page.get_by_test_id("close-wrapup").select_option(index=1)
+        page.get_by_test_id("close-resolved").select_option("no")
+        page.get_by_test_id("close-send").click()
+        expect(page.get_by_test_id("chat-ended")).to_be_visible(timeout=WAIT)
+        expect(page.get_by_test_id("chat-ticket-link")).to_have_text(label)
+        expect(page.get_by_test_id("chat-ticket-send")).to_be_disabled()
+        no_errors(ann, refused=(422,))  # the unknown flow
+    finally:  # the other tests' tickets are born with nobody online
+        requests.put(svc.urls[0] + "/v1/agents/me/status", headers=bearer(svc.login("ann")), json={"status": "offline"},
+                     timeout=10).raise_for_status()
+
+
+def test_next_step_follows_the_repair_flow_to_technical_and_back_to_the_first_agent(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    """policy/ticket_flows.yml's repair: after_sales -> technical -> after_sales, moved by the "Next step" button."""
+    r = requests.post(svc.urls[0] + "/v1/tickets", headers=bearer(BOT_TOKEN), timeout=10,
+                      json={"subject": "K-200 does not start", "flow": "repair",
+                            "requester": {"customer_id": "cust-flow", "email": "flow@example.com"}})
+    assert r.status_code == 201, r.text
+    label = r.json()["label"]
+    ben = console(contexts, browser, svc, "ben", "tickets-flow-ben")
+    tom = console(contexts, browser, svc, "tom", "tickets-flow-tom")
+
+    open_ticket(ben.page, label)
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 1 of 3 (After-sales)")
+    ben.page.get_by_test_id("ticket-claim").click()
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ben Ortiz)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-next-step")).to_have_text("Next step (Technical support)")
+    ben.page.get_by_test_id("ticket-next-step").click()  # without the note the next team reads first: refused here
+    expect(ben.page.get_by_test_id("ticket-error")).to_have_text("Write a note for the team: they read it first.")
+    ben.page.get_by_test_id("ticket-send-note").fill("does not power on; please diagnose")
+    ben.page.get_by_test_id("ticket-next-step").click()
+    # Ben still sees it (after-sales owns it), on hold with technical, step 2.
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 2 of 3 (Technical support)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-state")).to_have_text("On hold (with another team)")
+    expect(ben.page.get_by_test_id("ticket-group")).to_have_text("Technical support")
+
+    expect(row(tom.page, label)).to_be_visible(timeout=WAIT)  # live
+    open_ticket(tom.page, label)
+    expect(tom.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 2 of 3 (Technical support)")
+    expect(tom.page.get_by_test_id("ticket-owner-agent")).to_have_text("Ben Ortiz")
+    expect(entry(tom.page, "note", "does not power on").get_by_test_id("entry-by")).to_have_text("Ben Ortiz")
+    tom.page.get_by_test_id("ticket-claim").click()
+    expect(tom.page.get_by_test_id("ticket-assignee")).to_have_text("You (Tom Reyes)", timeout=WAIT)
+    expect(tom.page.get_by_test_id("ticket-next-step")).to_have_text("Next step (After-sales)")
+    tom.page.get_by_test_id("ticket-send-note").fill("board replaced under warranty; send it back")
+    tom.page.get_by_test_id("ticket-next-step").click()
+    expect(tom.page.get_by_test_id("ticket-notice")).to_have_text(
+        f"{label} went to After-sales: it is no longer in your groups.", timeout=WAIT)
+
+    # Back with ben, live: open again and his, the last step (no next one).
+    expect(ben.page.get_by_test_id("ticket-flow")).to_have_text("repair: step 3 of 3 (After-sales)", timeout=WAIT)
+    expect(ben.page.get_by_test_id("ticket-state")).to_have_text("Open")
+    expect(ben.page.get_by_test_id("ticket-assignee")).to_have_text("You (Ben Ortiz)")
+    expect(ben.page.get_by_test_id("ticket-next-step")).to_be_hidden()
+    expect(entry(ben.page, "team").get_by_test_id("entry-change")).to_have_text(
+        ["After-sales → Technical support", "Technical support → After-sales"])
+    expect(entry(ben.page, "team").get_by_test_id("entry-by")).to_have_text(["You (Ben Ortiz)", "Tom Reyes"])
+    no_errors(ben, tom)
 
 
 def test_due_soon_and_overdue_follow_the_services_clock(browser: Browser, svc: Cluster,

@@ -316,6 +316,9 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert meta["first_response_target_seconds"] == 30 and meta["reservation_seconds"] == 30
     canned = {c["id"]: c for c in meta["canned_responses"]}
     assert {"greeting", "ask_order_number", "goodbye"} <= set(canned) and canned["greeting"]["groups"]
+    names = {a["id"]: a for a in meta["agents"]}  # the names the pages show instead of ids
+    assert {"ann", "bob", "sue"} <= set(names) and names["ann"]["skills"] == ["general", "after_sales"]
+    assert all(set(a) == {"id", "name", "skills"} and a["name"] for a in meta["agents"])  # no password hash, no more
     assert api("getMeta", "sue", 200) == meta
     api("getMeta", "bot", 403)
 
@@ -862,7 +865,8 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str], live_tic
                 assert response.json()["error"]["code"] == "unavailable"
                 assert response.headers["Retry-After"] == "1"
         assert "handoff_escalations_total" in api.call("metrics", None, 200).text
-        assert api("getMeta", "sue", 200)["wrap_up_codes"] == api.wrap_up  # from the policy files, not Redis
+        meta = api("getMeta", "sue", 200)
+        assert meta["wrap_up_codes"] == api.wrap_up and meta["agents"] == []  # the policy files; no names without Redis
     finally:
         service.start_redis()
     api("health", None, 200)
