@@ -310,11 +310,13 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       form(t("action.merge"), "ticket-merge-form", merge, mergeInto, mergeSend),
       me.role === "supervisor" ? form(t("action.assign"), "ticket-assign-form", assign, assignTo, agentChoices, assignSend) : null);
 
+    let shownStep = 0;
     claim.addEventListener("click", () => act(claim, "claim", undefined, (x) => t("action.claimed", { label: x.label })));
     nextStep.addEventListener("click", () => {
       const text = sendNote.value.trim();
       if (!text) return fail(new Error(t("error.need_note")));
-      act(nextStep, "send", { next_step: true, note: text }, null, () => { sendNote.value = ""; });
+      // from_step: the step shown here, so a retry after a lost answer does not move the ticket on twice
+      act(nextStep, "send", { next_step: true, from_step: shownStep, note: text }, null, () => { sendNote.value = ""; });
     });
 
     function reply(button) {
@@ -356,6 +358,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     }
 
     function update(ticket) {
+      shownStep = ticket.flow ? Number(ticket.flow.step || 0) : 0;
       claim.hidden = ticket.assignee === me.id;
       stateSelect.value = ticket.state;
       const flow = ticket.flow;
