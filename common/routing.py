@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from common.business_hours import Calendar, calendars_for
 from common.config import POLICY_DIR, ConfigError, load_yaml, require_known
 
 SKILL_GROUPS_FILE = POLICY_DIR / "skill_groups.yml"
@@ -40,7 +41,12 @@ class SkillGroups:
         self.rules: List[Dict[str, Any]] = document["routing"]
         self.default_group: str = document["default_group"]
         self.priority_cfg: Dict[str, Any] = document["priority"]
-        self.ticket_reply_hours: float = (document.get("tickets") or {}).get("reply_within_hours", 24)
+        tickets = document.get("tickets") or {}
+        self.ticket_reply_hours: float = tickets.get("reply_within_hours", 24)
+        # A ticket's first answer is due this many seconds of its group's business time after it is created;
+        # a solved ticket reopens when the customer writes within reopen_seconds (clock time).
+        self.ticket_reply_seconds: float = float(tickets.get("reply_within_business_hours", 4)) * 3600
+        self.reopen_seconds: float = float(tickets.get("reopen_days", 7)) * 86400
         self.wrap_up_codes: List[str] = list(document.get("wrap_up_codes") or ["other"])
         # Seconds to a person's first reply (the SLA the supervisor dashboard watches).
         self.first_response_seconds: float = (document.get("sla") or {}).get("first_response_seconds", 30)
@@ -55,6 +61,8 @@ class SkillGroups:
                 require_known(path, f"routing[{i}].when.category_in", rule["when"].get("category_in", []),
                               categories, "category")
         self._check_fallback_cycles()
+        # Every group's business calendar (business_hours: default, or the group's own).
+        self.calendars: Dict[str, Calendar] = calendars_for(document, names, self.path)
 
     @classmethod
     def load(cls, path: Union[str, Path] = SKILL_GROUPS_FILE,

@@ -15,6 +15,7 @@ from common.routing import SkillGroups
 
 HERE = Path(__file__).resolve().parent
 REQUEST_SCHEMA = HERE.parent / "schemas" / "handoff_request.schema.json"
+TICKETS_DOC = HERE / "tickets" / "openapi.yml"
 
 
 def _rewrite_refs(node: Any, prefix: str) -> Any:
@@ -32,6 +33,10 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
 def build_document(groups: SkillGroups) -> Dict[str, Any]:
     doc = yaml.safe_load((HERE / "openapi.yml").read_text(encoding="utf-8"))
     schemas = doc["components"]["schemas"]
+    tickets = yaml.safe_load(TICKETS_DOC.read_text(encoding="utf-8"))
+    doc["paths"].update(tickets["paths"])
+    for section, entries in tickets["components"].items():
+        doc["components"].setdefault(section, {}).update(entries)
     request = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
     for name, sub in request.pop("$defs", {}).items():
         schemas[f"HandoffRequest_{name}"] = _rewrite_refs(sub, "HandoffRequest")

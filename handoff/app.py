@@ -31,6 +31,7 @@ from common.routing import SkillGroups
 from handoff import pages
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
+from handoff.clock import make_clock
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token, new_epoch)
 from handoff.metrics import Metrics
@@ -38,6 +39,9 @@ from handoff.redis_store import RedisStore
 from handoff.service import HandoffService, Invalid, iso, outcome_view
 from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, Event, LoginLimits, NotFound, Status, Store
+from handoff.tickets import routes as ticket_routes
+from handoff.tickets.flows import TicketFlows
+from handoff.tickets.service import TicketInvalid, TicketService
 
 log = logging.getLogger("handoff")
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
@@ -77,10 +81,12 @@ class Hub:
         self.agents: Dict[str, Set[asyncio.Queue]] = {}
         self.supervisors: Set[asyncio.Queue] = set()
         self.callers: Dict[asyncio.Queue, Caller] = {}
+        self.skills: Dict[asyncio.Queue, Set[str]] = {}  # the groups each connection's agent is in (ticket events)
 
-    def add(self, caller: Caller) -> asyncio.Queue:
+    def add(self, caller: Caller, skills: Sequence[str] = ()) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(self.QUEUE)
         self.callers[q] = caller
+        self.skills[q] = set(skills)
         self.agents.setdefault(caller.agent_id or "", set()).add(q)
         if caller.is_supervisor:
             self.supervisors.add(q)
@@ -93,6 +99,7 @@ class Hub:
             self.agents.pop(caller.agent_id or "", None)
         self.supervisors.discard(q)
         self.callers.pop(q, None)
+        self.skills.pop(q, None)
 
     def close(self, agent_id: str, code: int, message: str, jti: Optional[str] = None) -> None:
         """Close the agent's WebSockets (only the one opened with token ``jti``, if given): their handlers
@@ -112,6 +119,9 @@ class Hub:
         targets: Set[asyncio.Queue] = set(self.supervisors)
         for agent_id in event.to:
             targets.update(self.agents.get(agent_id, ()))
+        groups = set(event.data.get("groups") or ()) if event.data.get("type") == "ticket" else set()
+        if groups:  # a ticket's change concerns its teams: everyone in them sees their queues move
+            targets.update(q for q, skills in self.skills.items() if skills & groups)
         if not targets:
             return
         payload = ujson.dumps({**event.data, "event_id": event.id})
@@ -154,6 +164,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     canned = load_canned_responses(settings.canned_responses_file, groups.groups)
     document = build_document(groups)
     validators = BodyValidators(document)
+    ticket_flows = TicketFlows.load(settings.ticket_flows_file, groups.groups)
     metrics = Metrics()
     hub = Hub()
     app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")
@@ -171,7 +182,10 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.access = Access(app.ctx.store, settings.auth_cache_seconds, unavailable=UNAVAILABLE)
         app.ctx.service = HandoffService(app.ctx.store, groups, metrics, settings.reservation_seconds,
                                          agent_grace_seconds=settings.agent_grace_seconds,
-                                         max_missed_offers=settings.max_missed_offers)
+                                         max_missed_offers=settings.max_missed_offers,
+                                         clock=make_clock(settings.clock_file))
+        app.ctx.tickets = TicketService(app.ctx.store, groups, ticket_flows, metrics, clock=app.ctx.service.clock)
+        app.ctx.service.tickets = app.ctx.tickets
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
@@ -191,6 +205,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             try:
                 await app.ctx.service.see(hub.present())  # before the sweep looks for lost agents
                 await app.ctx.service.sweep()
+                await app.ctx.tickets.sweep()
                 # Never past what a reader has not acknowledged (handoff/event_retention.py).
                 kept = await app.ctx.store.trim_events(settings.events_cap)
                 if kept > settings.events_cap and time.monotonic() - warned > 60:
@@ -302,14 +317,15 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         if isinstance(exc, Forbidden):
             return error(403, "forbidden", str(exc))
         if isinstance(exc, NotFound):
-            return error(404, "not_found", f"no such escalation or agent: {exc}")
+            what = "ticket" if str(exc).startswith("T-") or getattr(exc, "ticket", False) else "escalation or agent"
+            return error(404, "not_found", f"no such {what}: {exc}")
         if isinstance(exc, Conflict):
             return error(409, "conflict", str(exc))
         if isinstance(exc, BadBody):
             return error(400, "bad_request", str(exc))
         if isinstance(exc, TooManyAttempts):
             return error(429, "too_many_requests", str(exc), {"Retry-After": str(exc.retry_after)})
-        if isinstance(exc, (BodyInvalid, Invalid)):
+        if isinstance(exc, (BodyInvalid, Invalid, TicketInvalid)):
             return error(422, "invalid", str(exc))
         if isinstance(exc, UNAVAILABLE):
             log.warning("Redis unavailable: %s", exc)
@@ -504,6 +520,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             await app.ctx.access.check(c)
             if c.kind != "agent":
                 raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
+            skills = (await app.ctx.service.agent_view(c.agent_id or ""))["skills"]
         except UNAVAILABLE as e:
             log.warning("websocket refused: Redis unavailable (%s)", e)
             await ws.close(code=1013, reason="the handoff store is unreachable; retry shortly")
@@ -513,7 +530,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             await ws.send(json.dumps({"type": "error", "error": {"code": code, "message": str(e) or "unauthorized"}}))
             await ws.close(code=code)
             return
-        q = hub.add(c)
+        q = hub.add(c, skills)
         metrics.ws_clients.inc()
         sender: Optional[asyncio.Future] = None
         try:
@@ -546,7 +563,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             hub.remove(c, q)
             metrics.ws_clients.dec()
 
-    # -- pages -----------------------------------------------------------------------------------
+    # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
+    ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------
@@ -571,6 +589,9 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 metrics.queue_oldest.labels(g).set(q["oldest_wait_seconds"])
                 metrics.agents_online.labels(g).set(q["agents_online"])
                 metrics.free_capacity.labels(g).set(q["free_capacity"])
+                metrics.ticket_queue.labels(g).set(await app.ctx.store.index_size(f"queue:{g}"))
+            for state, n in (await app.ctx.tickets.counts()).items():
+                metrics.tickets_by_state.labels(state).set(n)
             metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0]
                                     + (await app.ctx.store.list_entries(settings.dead_events_key, 0))[0])
         except UNAVAILABLE:

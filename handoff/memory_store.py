@@ -10,11 +10,12 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.memory_access import MemoryAccess
+from handoff.tickets.memory import MemoryTickets
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
                            away_reason, check_finish, check_leave, rank, survey_detail)
 
 
-class MemoryStore(MemoryAccess, Store):
+class MemoryStore(MemoryAccess, MemoryTickets, Store):
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._escalations: Dict[str, Escalation] = {}

@@ -54,3 +54,15 @@ class Metrics:
                                    registry=r)
         self.ws_clients = Gauge("handoff_websocket_clients", "Agent WebSocket connections to this process",
                                 registry=r)
+        # Tickets (handoff/tickets/): counters of this process; the per-state gauges are read from the store at scrape.
+        self.tickets_created = Counter("handoff_tickets_opened_total", "Tickets created, by group and source "
+                                       "(chat: nobody could take the chat; agent: from a chat; api)",
+                                       ["skill_group", "source"], registry=r)
+        self.ticket_changes = Counter("handoff_ticket_changes_total", "Ticket changes (claimed, reply, customer, "
+                                      "sent, a state)", ["change"], registry=r)
+        self.ticket_team_seconds = Histogram("handoff_ticket_team_seconds", "Time a ticket spent with a team before "
+                                             "it was sent on (per flow step)", ["skill_group"], registry=r,
+                                             buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200))
+        self.tickets_by_state = Gauge("handoff_tickets_by_state", "Tickets by state", ["state"], registry=r)
+        self.ticket_queue = Gauge("handoff_ticket_queue", "Tickets waiting for an agent, by group", ["skill_group"],
+                                  registry=r)

@@ -56,6 +56,7 @@ class Created:
     created: bool
     queue_position: Optional[int]
     estimated_wait_seconds: Optional[int]
+    ticket: Optional[Dict[str, Any]] = None  # the ticket the chat became: id, label, due_at, due_local, timezone
 
     def as_dict(self) -> Dict[str, Any]:
         e = self.escalation
@@ -64,7 +65,7 @@ class Created:
                 "estimated_wait_seconds": self.estimated_wait_seconds, "created": self.created}
         if e.status == Status.TICKET:
             body["ticket"] = {"reply_by": e.outcome.get("reply_by"),
-                              "reply_within_hours": e.outcome.get("reply_within_hours")}
+                              "reply_within_hours": e.outcome.get("reply_within_hours"), **(self.ticket or {})}
         return body
 
 
@@ -85,6 +86,7 @@ class HandoffService(Sessions):
         ageing = groups.priority_cfg.get("ageing") or {}
         # A waiting chat gains `points` every `every_seconds`: one point is worth this many seconds of waiting.
         self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
+        self.tickets: Any = None  # handoff.tickets.service.TicketService: a chat nobody can take becomes a ticket
 
     # -- the bot's side --------------------------------------------------------------------------
     def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -112,12 +114,10 @@ class HandoffService(Sessions):
         decision = self.route(request)
         now = self.clock()
         chain = self.groups.fallback_chain(decision["skill_group"])
-        hours = self.groups.ticket_reply_hours
         done = await self.store.escalate(
             request["conversation_id"], chain, decision["priority"], {"request": request, "routing": decision},
             now, self.seconds_per_point, request["created_at"], self.reservation_seconds,
-            {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours},
-            stats.facets_of(request, request["conversation_id"]))
+            self._ticket_outcome(chain[0], now), stats.facets_of(request, request["conversation_id"]))
         e = done.escalation
         if done.created:
             self.metrics.escalations.labels(chain[0]).inc()
@@ -127,7 +127,26 @@ class HandoffService(Sessions):
                 self.metrics.overflows.labels(chain[0], e.skill_group).inc()
             if e.status == Status.OFFERED:
                 self.metrics.offers.labels(e.skill_group).inc()
-        return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group))
+        ticket = None
+        if e.status == Status.TICKET:  # also on a retry: the ticket is made once (one per chat), even after a crash
+            ticket = await self._ticket_of(e, f"nobody online in {' -> '.join(chain)}")
+        return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group), ticket)
+
+    def _ticket_outcome(self, group: str, now: float) -> Dict[str, Any]:
+        """What a chat that becomes a ticket records: when the answer is due (business hours of the group)."""
+        hours = self.groups.ticket_reply_hours
+        if self.tickets is None:
+            return {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours}
+        due = self.tickets.due(group, now)
+        return {"reply_by": iso(due), "reply_within_hours": round((due - now) / 3600, 2),
+                **self.tickets.local(group, due)}
+
+    async def _ticket_of(self, e: Escalation, why: str) -> Optional[Dict[str, Any]]:
+        """The chat's ticket (made now if it has none): what the customer is told about it."""
+        if self.tickets is None:
+            return None
+        t, _ = await self.tickets.from_escalation(e.id, "system", "chat", why=why)
+        return {"id": t.id, "label": t.label, **self.tickets.local(t.group, t.due_at)}
 
     def _wait(self, e: Escalation, position: Optional[int], stats: QueueStats) -> Optional[int]:
         """Expected wait in seconds: 0 when offered or when a free slot is left for it; else the chats
@@ -141,12 +160,29 @@ class HandoffService(Sessions):
             return 0
         return math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
 
-    async def _ticket(self, e: Escalation, why: str) -> Escalation:
-        hours = self.groups.ticket_reply_hours
+    async def _ticket(self, e: Escalation, why: str) -> Tuple[Escalation, Optional[Dict[str, Any]]]:
+        """The waiting chat becomes a ticket: the ticket first (one per chat, so a crash in between leaves the chat
+        waiting, and the next try finds the same ticket), then the chat leaves the queue naming it, so the
+        bot's bridge can tell the customer its number and when the answer is due."""
         now = self.clock()
-        outcome = {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours}
+        ticket = await self._ticket_of(e, why)
+        outcome = self._ticket_outcome(e.skill_group, now)
+        if ticket:
+            outcome.update(ticket=ticket["label"], ticket_id=ticket["id"], reply_by=ticket["due_at"],
+                           due_local=ticket["due_local"], timezone=ticket["timezone"])
+        done = await self.store.leave_queue(e.id, Status.TICKET, now, why, outcome)
         self.metrics.tickets.labels(e.skill_group).inc()
-        return await self.store.leave_queue(e.id, Status.TICKET, now, why, outcome)
+        return done, ticket
+
+    async def leave_message(self, escalation_id: str) -> Created:
+        """The waiting customer leaves a message instead: the chat becomes a ticket (Conflict unless waiting or
+        offered)."""
+        e = await self.store.get(escalation_id)
+        if e.status not in (Status.WAITING, Status.OFFERED):
+            raise Conflict(f"the chat is {e.status.value}: only a waiting chat can become a message")
+        done, ticket = await self._ticket(e, "the customer left a message")
+        await self.dispatch_many(await self._agent_groups(e))
+        return Created(done, False, None, None, ticket)
 
     async def estimate(self, e: Escalation) -> Tuple[Optional[int], Optional[int]]:
         """Queue position and expected wait in seconds (0 when a free agent gets it now)."""

@@ -48,6 +48,9 @@ class Settings:
     undelivered_key: str = "shop:handoff:undelivered"
     # The bridge's list of the events of this service's stream it gave up on, also shown there.
     dead_events_key: str = "shop:handoff:dead_events"
+    # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clock.py).
+    clock_file: Optional[Path] = None
+    ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -104,6 +107,8 @@ class Settings:
             conversations_key=env.get("HANDOFF_CONVERSATIONS_KEY") or cls.conversations_key,
             undelivered_key=env.get("HANDOFF_UNDELIVERED_KEY") or cls.undelivered_key,
             dead_events_key=env.get("HANDOFF_DEAD_EVENTS_KEY") or cls.dead_events_key,
+            clock_file=Path(env["HANDOFF_CLOCK_FILE"]) if env.get("HANDOFF_CLOCK_FILE") else None,
+            ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
         )
 
 

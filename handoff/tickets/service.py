@@ -1,0 +1,414 @@
+"""What the handoff service does with tickets, over the TicketStore: who may do what, and when answers are due.
+
+Pure of HTTP (handoff/tickets/routes.py validates and calls these methods). Each change is one atomic store
+step (handoff/tickets/store.py) deciding by a pure rule (handoff/tickets/transitions.py).
+
+Who may act: an agent on the tickets of their groups (the team that has it or owns it) and the ones assigned
+to them; a supervisor on every ticket; the bot (service token) creates tickets, looks up a requester's own
+tickets and adds the customer's messages.
+
+Due times are in business hours (common/business_hours.py): the answer a customer waits for is due
+``tickets.reply_within_business_hours`` after they wrote, in the calendar of the team that has the ticket; a
+flow step's target likewise. Tickets are counted apart from live chats: an agent's ticket load is the number
+of tickets assigned to them (``agent:<id>`` index), never their chat capacity.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
+
+from handoff.auth import Caller, Forbidden
+from handoff.store import Conflict, NotFound, Store
+from handoff.tickets import transitions as tr
+from handoff.tickets.model import ACTIVE, Ticket, TicketState, iso, parse_label, view
+
+log = logging.getLogger(__name__)
+VIEWS = ("mine", "groups", "all", "due", "overdue")
+LIST_LIMIT = 200
+
+
+class TicketInvalid(ValueError):
+    """Names a group, flow, agent or ticket that does not exist (HTTP 422)."""
+
+
+def _ref_number(ref: str) -> Optional[int]:
+    return parse_label(ref) if ref[:1] in "Tt" or ref.isdigit() else None
+
+
+def fields_from_request(request: Dict[str, Any]) -> Dict[str, Any]:
+    """What the first team knew, from the bot's case brief: order number, product model, fault description,
+    error codes, the e-mail address the customer wrote."""
+    brief = request.get("case_brief") or {}
+    slots, found = brief.get("slots") or {}, {}
+    for e in brief.get("entities") or []:
+        found.setdefault(str(e.get("type", "")).lower(), []).append(str(e.get("value")))
+    out: Dict[str, Any] = {}
+    order = slots.get("order_number") or slots.get("order_id") or (found.get("order_number") or [None])[0]
+    if order:
+        out["order_id"] = str(order).lstrip("#")
+    for key in ("product_model", "fault_description"):
+        value = slots.get(key) or (found.get(key) or [None])[0]
+        if value:
+            out[key] = str(value)
+    codes = found.get("error_code") or []
+    if codes:
+        out["error_codes"] = list(dict.fromkeys(codes))
+    if found.get("email"):
+        out["email"] = found["email"][-1]
+    return out
+
+
+class TicketService:
+    def __init__(self, store: Store, groups: Any, flows: Any, metrics: Any, clock: Callable[[], float] = time.time,
+                 on_reply: Optional[Callable[[Ticket, Dict[str, Any]], Awaitable[None]]] = None) -> None:
+        self.store = store
+        self.groups = groups  # common.routing.SkillGroups (calendars, ticket reply time, reopen window)
+        self.flows = flows  # handoff.tickets.flows.TicketFlows, or None
+        self.metrics = metrics
+        self.clock = clock
+        self.on_reply = on_reply  # e-mail out (handoff/tickets/mail_out.py), when configured
+
+    # -- time ------------------------------------------------------------------------------------
+    def _calendar(self, group: str) -> Any:
+        return (getattr(self.groups, "calendars", None) or {}).get(group)
+
+    def due(self, group: str, start: float, seconds: Optional[float] = None) -> float:
+        """When an answer is due: ``seconds`` of the group's business hours after ``start``."""
+        if seconds is None:
+            seconds = float(getattr(self.groups, "ticket_reply_seconds", self.groups.ticket_reply_hours * 3600))
+        cal = self._calendar(group)
+        return cal.add(start, seconds) if cal is not None else start + seconds
+
+    def local(self, group: str, epoch: Optional[float]) -> Dict[str, Any]:
+        """The due time as a customer reads it: local time and the timezone of the team's calendar."""
+        cal = self._calendar(group)
+        if epoch is None:
+            return {"due_at": None, "due_local": None, "timezone": None}
+        if cal is None:
+            return {"due_at": iso(epoch), "due_local": (iso(epoch) or "")[:16].replace("T", " "), "timezone": "UTC"}
+        return {"due_at": iso(epoch), "due_local": cal.local(epoch), "timezone": cal.timezone}
+
+    @property
+    def reopen_seconds(self) -> float:
+        return float(getattr(self.groups, "reopen_seconds", 7 * 86400))
+
+    # -- access ------------------------------------------------------------------------------------
+    async def skills(self, caller: Caller) -> List[str]:
+        account = await self.store.account(caller.agent_id or "") or {}
+        return [s for s in account.get("skills", "").split(",") if s]
+
+    async def check_may(self, caller: Caller, t: Ticket) -> None:
+        if caller.kind != "agent":
+            raise Forbidden("this needs an agent's token")
+        if caller.is_supervisor or t.assignee == caller.agent_id:
+            return
+        if {t.group, t.owner_group} & set(await self.skills(caller)):
+            return
+        raise Forbidden(f"{t.label} belongs to groups you are not in")
+
+    async def find(self, ref: str) -> Ticket:
+        number = _ref_number(ref)
+        try:
+            if number is not None:
+                return await self.store.ticket_by_number(number)
+            return await self.store.ticket(ref)
+        except NotFound:
+            missing = NotFound(ref)
+            missing.ticket = True  # type: ignore[attr-defined]  # the app says "no such ticket"
+            raise missing from None
+
+    async def get_for(self, caller: Caller, ref: str) -> Ticket:
+        t = await self.find(ref)
+        await self.check_may(caller, t)
+        return t
+
+    # -- birth ---------------------------------------------------------------------------------------
+    def _check_group(self, group: str) -> None:
+        if group not in self.groups.groups:
+            raise TicketInvalid(f"unknown skill group {group!r} (known: {', '.join(self.groups.groups)})")
+
+    def _flow(self, name: Optional[str]) -> Optional[Dict[str, Any]]:
+        if not name:
+            return None
+        if self.flows is None or name not in self.flows.names():
+            known = ", ".join(self.flows.names()) if self.flows is not None else "none"
+            raise TicketInvalid(f"unknown ticket flow {name!r} (known: {known})")
+        return {"name": name, "step": 0, "steps": [s.group for s in self.flows.get(name).steps]}
+
+    async def open_ticket(self, *, subject: str, requester: Dict[str, Any], by: str, source: str,
+                          group: Optional[str] = None, summary: str = "", priority: int = 10,
+                          tags: Sequence[str] = (), fields: Optional[Dict[str, Any]] = None,
+                          brief: Optional[Dict[str, Any]] = None, escalations: Sequence[str] = (),
+                          flow: Optional[str] = None, request_key: str = "", why: str = "",
+                          assignee: Optional[str] = None, note: str = "") -> tuple:
+        """A new ticket (or the one ``request_key`` made before, and False)."""
+        flow_doc = self._flow(flow)
+        group = flow_doc["steps"][0] if flow_doc else (group or "general")
+        self._check_group(group)
+        now = self.clock()
+        due = self.due(group, now)
+
+        def make(number: int) -> tr.Change:
+            t = Ticket(id=uuid.uuid4().hex, number=number, state=TicketState.OPEN if assignee else TicketState.NEW,
+                       subject=subject[:200], group=group, owner_group=group, priority=int(priority),
+                       created_at=now, updated_at=now, summary=summary, source=source, requester=dict(requester),
+                       assignee=assignee, owner_agent=assignee, tags=list(dict.fromkeys(tags)),
+                       fields=dict(fields or {}), brief=dict(brief or {}), escalations=list(escalations),
+                       flow=flow_doc, due_at=due, team_since=now)
+            change = tr.created(t, by, now, why)
+            if note:
+                change.entries[t.id].append(tr.entry("note", by, now, text=note))
+            said = tr.customer_event("ticket_created", t, message_id=f"ticket-created/{t.id}", **self.local(group, due))
+            if said:
+                change.events.append(said)
+            return change
+
+        t, created = await self.store.create_ticket(make, request_key)
+        if created:
+            self.metrics.tickets_created.labels(t.group, source).inc()
+        return t, created
+
+    async def from_escalation(self, escalation_id: str, by: str, source: str, why: str = "",
+                              subject: str = "", group: Optional[str] = None, flow: Optional[str] = None,
+                              assignee: Optional[str] = None, note: str = "") -> tuple:
+        """The ticket of a chat (one per chat: asking again returns it): transcript and brief go with it."""
+        e = await self.store.get(escalation_id)
+        request = (await self.store.document(escalation_id)).get("request") or {}
+        brief = request.get("case_brief") or {}
+        customer = request.get("customer") or {}
+        categories = list(brief.get("categories") or {})
+        if flow is None and self.flows is not None and group is None:
+            flow = self.flows.for_ticket(categories, list(brief.get("topics") or []))
+        fields = fields_from_request(request)
+        requester = {"customer_id": customer.get("id"), "email": customer.get("email") or fields.pop("email", None),
+                     "channel": request.get("channel"), "conversation_id": e.conversation_id,
+                     "lang": request.get("language")}
+        tier = (customer.get("tags") or {}).get("vip_tier")
+        tags = [*(f"vip:{tier}" for _ in [0] if tier and tier != "none"), *categories]
+        return await self.open_ticket(
+            subject=subject or (brief.get("summary") or "Customer request").split(". Why a person")[0][:200],
+            summary=brief.get("summary") or "", requester=requester, by=by, source=source,
+            group=group or e.skill_group, priority=e.priority, tags=tags, fields=fields,
+            brief=brief, escalations=[e.id], flow=flow, request_key=f"escalation:{e.id}", why=why,
+            assignee=assignee, note=note)
+
+    # -- changes ---------------------------------------------------------------------------------------
+    async def _apply(self, ids: Sequence[str], rule: Callable[[List[Ticket]], tr.Change]) -> tr.Change:
+        return await self.store.change(ids, rule)
+
+    async def claim(self, caller: Caller, ref: str) -> Ticket:
+        t = await self.get_for(caller, ref)
+        agent, now = caller.agent_id or "", self.clock()
+        change = await self._apply([t.id], lambda ts: tr.assign(ts[0], agent, agent, now, claim=True))
+        if change.changed:
+            self.metrics.ticket_changes.labels("claimed").inc()
+        return change.ticket
+
+    async def assign(self, caller: Caller, ref: str, agent_id: str) -> Ticket:
+        t = await self.get_for(caller, ref)
+        if not caller.is_supervisor:
+            raise Forbidden("only supervisors may assign a ticket to someone")
+        if await self.store.account(agent_id) is None:
+            raise TicketInvalid(f"unknown agent {agent_id!r}")
+        now = self.clock()
+        change = await self._apply([t.id], lambda ts: tr.assign(ts[0], agent_id, caller.agent_id or "", now,
+                                                                 claim=False))
+        return change.ticket
+
+    async def reply(self, caller: Caller, ref: str, text: str, then: str = "pending",
+                    message_id: Optional[str] = None) -> Ticket:
+        t = await self.get_for(caller, ref)
+        if t.assignee and t.assignee != caller.agent_id and not caller.is_supervisor \
+                and t.group not in await self.skills(caller):
+            raise Forbidden(f"{t.label} is with {t.assignee}")
+        agent, now = caller.agent_id or "", self.clock()
+        name = (await self.store.account(agent) or {}).get("name") or agent
+        change = await self._apply([t.id], lambda ts: tr.reply(ts[0], agent, text, now, TicketState(then),
+                                                                message_id, name))
+        self.metrics.ticket_changes.labels("reply").inc()
+        if self.on_reply is not None and change.ticket.requester.get("email"):
+            entry = next(e for e in change.entries[t.id] if e["kind"] == "reply")
+            await self.on_reply(change.ticket, {**entry, "agent_name": name})
+        return change.ticket
+
+    async def note(self, caller: Caller, ref: str, text: str) -> Ticket:
+        t = await self.get_for(caller, ref)
+        now = self.clock()
+        return (await self._apply([t.id], lambda ts: tr.note(ts[0], caller.agent_id or "", text, now))).ticket
+
+    async def set_state(self, caller: Caller, ref: str, state: str, reason: str = "") -> Ticket:
+        t = await self.get_for(caller, ref)
+        now = self.clock()
+        due = self.due(t.group, now)
+        change = await self._apply([t.id], lambda ts: tr.set_state(ts[0], TicketState(state), caller.agent_id or "",
+                                                                    now, reason, due))
+        if change.changed:
+            self.metrics.ticket_changes.labels(state).inc()
+        return change.ticket
+
+    async def send(self, caller: Caller, ref: str, note_text: str, group: Optional[str] = None,
+                   next_step: bool = False) -> Ticket:
+        """To another team, or to the flow's next step; the team's time is recorded."""
+        t = await self.get_for(caller, ref)
+        step: Optional[int] = None
+        target_hours: Optional[float] = None
+        if next_step:
+            if not t.flow:
+                raise Conflict(f"{t.label} follows no flow: send it to a team instead")
+            steps = t.flow["steps"]
+            step = int(t.flow.get("step", 0)) + 1
+            if step >= len(steps):
+                raise Conflict(f"{t.label} is at the last step of the flow {t.flow['name']!r}: solve it")
+            group = steps[step]
+            if self.flows is not None:
+                target_hours = self.flows.get(t.flow["name"]).steps[step].target_hours
+        if not group:
+            raise TicketInvalid("give skill_group or next_step: where the ticket goes")
+        self._check_group(group)
+        now = self.clock()
+        due = self.due(group, now, target_hours * 3600 if target_hours else None)
+        before_group = t.group
+        change = await self._apply([t.id], lambda ts: tr.send(ts[0], group, caller.agent_id or "", now, note_text,
+                                                              step, due))
+        spent = next((e.get("seconds") for e in change.entries[t.id] if e["kind"] == "team"), None)
+        if spent is not None:
+            self.metrics.ticket_team_seconds.labels(before_group).observe(spent)
+        self.metrics.ticket_changes.labels("sent").inc()
+        return change.ticket
+
+    async def merge(self, caller: Caller, ref: str, into: str) -> Ticket:
+        source, target = await self.get_for(caller, ref), await self.get_for(caller, into)
+        now = self.clock()
+        change = await self._apply([source.id, target.id],
+                                   lambda ts: tr.merge(ts[0], ts[1], caller.agent_id or "", now))
+        return change.tickets[1]
+
+    async def customer_message(self, ref: str, text: str, via: str, message_id: Optional[str] = None) -> Ticket:
+        """The customer's answer, from the chat (the bot) or by e-mail."""
+        t = await self.find(ref)
+        if t.merged_into:
+            t = await self.find(t.merged_into)
+        now = self.clock()
+        due = self.due(t.group, now)
+        change = await self._apply([t.id], lambda ts: tr.customer_message(ts[0], text, via, now, self.reopen_seconds,
+                                                                           due, message_id))
+        if change.changed:
+            self.metrics.ticket_changes.labels("customer").inc()
+        return change.ticket
+
+    # -- views -----------------------------------------------------------------------------------------
+    async def lookup(self, conversation_id: str = "", customer_id: str = "", email: str = "",
+                     number: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The requester's tickets (the bot asks for its customer): newest first. A number only counts when it
+        is one of theirs."""
+        ids: List[str] = []
+        for kind, value in (("conversation", conversation_id), ("customer", customer_id),
+                            ("email", email.lower())):
+            if value:
+                ids += await self.store.index(f"{kind}:{value}", 50, reverse=True)
+        tickets = await self.store.tickets(list(dict.fromkeys(ids)))
+        if number is not None:
+            tickets = [t for t in tickets if t.number == number]
+        now = self.clock()
+        out = []
+        for t in sorted(tickets, key=lambda x: -x.created_at):
+            out.append({"id": t.id, "label": t.label, "state": t.state.value, "subject": t.subject,
+                        "group": t.group, "group_name": self._name(t.group), "merged_into": t.merged_into,
+                        **self.local(t.group, t.due_at), "updated_at": iso(t.updated_at),
+                        "overdue": bool(t.due_at and t.active and now > t.due_at)})
+        return out
+
+    def _name(self, group: str) -> str:
+        try:
+            return self.groups.name(group)
+        except KeyError:
+            return group
+
+    async def listing(self, caller: Caller, which: str = "mine", q: str = "", state: str = "", group: str = "",
+                      limit: int = 50) -> List[Dict[str, Any]]:
+        """An agent's views: mine, my groups', due soon/overdue (of my groups), all (supervisors); or a search
+        by number, customer id, e-mail or order number."""
+        if which not in VIEWS:
+            raise TicketInvalid(f"view: one of {', '.join(VIEWS)}")
+        limit = max(1, min(limit, LIST_LIMIT))
+        now = self.clock()
+        skills = await self.skills(caller)
+        if q:
+            ids = await self._search(q.strip())
+        elif which == "mine":
+            ids = await self.store.index(f"agent:{caller.agent_id}", LIST_LIMIT)
+        elif which == "all":
+            if not caller.is_supervisor:
+                raise Forbidden("only supervisors see every ticket")
+            ids = await self.store.index("all", LIST_LIMIT, reverse=True)
+        elif which in ("due", "overdue"):
+            horizon = now if which == "overdue" else now + 4 * 3600
+            ids = await self.store.index("due", LIST_LIMIT * 5, max_score=horizon)
+        else:
+            ids = []
+            for g in (group and [group]) or skills:
+                ids += await self.store.index(f"queue:{g}", LIST_LIMIT)
+                ids += await self.store.index(f"group:{g}", LIST_LIMIT, reverse=True)
+        tickets = await self.store.tickets(list(dict.fromkeys(ids)))
+        out = []
+        for t in tickets:
+            if not (caller.is_supervisor or t.assignee == caller.agent_id or {t.group, t.owner_group} & set(skills)):
+                continue
+            if (state and t.state.value != state) or (group and group not in (t.group, t.owner_group)):
+                continue
+            out.append(view(t, now))
+            if len(out) >= limit:
+                break
+        return out
+
+    async def _search(self, q: str) -> List[str]:
+        number = parse_label(q)
+        ids: List[str] = []
+        if number is not None:
+            try:
+                ids.append((await self.store.ticket_by_number(number)).id)
+            except NotFound:
+                pass
+        for kind in ("customer", "email", "order", "conversation"):
+            ids += await self.store.index(f"{kind}:{q.lower() if kind == 'email' else q}", 50, reverse=True)
+        return ids
+
+    async def detail(self, caller: Caller, ref: str) -> Dict[str, Any]:
+        """The ticket page: the ticket, its timeline, and every linked chat's transcript, brief, messages and
+        notes."""
+        t = await self.get_for(caller, ref)
+        chats = []
+        for escalation_id in t.escalations:
+            try:
+                request = (await self.store.document(escalation_id)).get("request") or {}
+                chats.append({"escalation_id": escalation_id, "transcript": request.get("transcript") or [],
+                              "brief": request.get("case_brief") or {},
+                              "messages": await self.store.messages(escalation_id),
+                              "notes": await self.store.notes(escalation_id)})
+            except NotFound:
+                continue
+        timeline = await self.store.timeline(t.id)
+        for e in timeline:
+            e["at"] = iso(e["at"])
+        return {"ticket": {**view(t, self.clock()), **{k: v for k, v in self.local(t.group, t.due_at).items()
+                                                      if k != "due_at"}, "brief": t.brief},
+                "timeline": timeline, "chats": chats}
+
+    # -- the sweep ---------------------------------------------------------------------------------------
+    async def sweep(self) -> int:
+        """Close tickets solved longer ago than the reopen window. Any process may run it at any time."""
+        now = self.clock()
+        closed = 0
+        for ticket_id in await self.store.index("solved", 500, max_score=now - self.reopen_seconds):
+            try:
+                change = await self._apply([ticket_id], lambda ts: tr.close_solved(ts[0], now))
+                closed += int(change.changed)
+            except (Conflict, NotFound):
+                continue
+        return closed
+
+    async def counts(self) -> Dict[str, int]:
+        """Tickets per state (for the metrics)."""
+        return {s.value: await self.store.index_size(f"state:{s.value}") for s in TicketState}

@@ -1,0 +1,179 @@
+"""Tickets through the running service (a real redis-server and a real service process): born from chats,
+claimed, answered, sent between teams and back, with who may do what."""
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Iterator
+
+import pytest
+import requests
+
+from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
+from tests.handoff.requests import handoff_request
+
+TEAM = [{"id": "ann", "name": "Ann Li", "skills": ["general", "after_sales"], "max_chats": 3},
+        {"id": "amy", "skills": ["after_sales"], "max_chats": 3},
+        {"id": "tom", "name": "Tom", "skills": ["technical"], "max_chats": 3},
+        {"id": "bob", "skills": ["billing"], "max_chats": 3},
+        {"id": "sue", "skills": ["general"], "max_chats": 3, "role": "supervisor"}]
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    cluster = Cluster(tmp_path_factory.mktemp("tickets"))
+    try:
+        cluster.start_redis()
+        cluster.add_agents(TEAM)
+        cluster.start_service()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+class Api:
+    def __init__(self, svc: Cluster) -> None:
+        self.base = svc.urls[0]
+        self.tokens = {"bot": BOT_TOKEN, **{a["id"]: svc.login(a["id"]) for a in TEAM}}
+
+    def __call__(self, method: str, path: str, who: str, expect: int, **kw):
+        r = requests.request(method, self.base + path, headers=bearer(self.tokens[who]), timeout=10, **kw)
+        assert r.status_code == expect, (method, path, who, r.status_code, r.text)
+        return r.json() if r.content else None
+
+
+@pytest.fixture(scope="module")
+def api(svc: Cluster) -> Api:
+    return Api(svc)
+
+
+def night_ticket(api: Api, conversation: str, group: str = "after_sales", **kw) -> dict:
+    """A handoff nobody is online for: the chat becomes a ticket."""
+    body = api("POST", "/v1/handoffs", "bot", 201, json=handoff_request(conversation, group, **kw))
+    assert body["status"] == "ticket"
+    return body["ticket"]
+
+
+def test_a_chat_nobody_can_take_becomes_a_ticket_with_a_number_and_a_due_time_and_a_retry_makes_no_second(api):
+    ticket = night_ticket(api, "night-1")
+    again = api("POST", "/v1/handoffs", "bot", 200, json=handoff_request("night-1", "after_sales"))
+    assert ticket["label"].startswith("T-") and again["ticket"]["label"] == ticket["label"]
+    assert ticket["due_at"] and ticket["due_local"] and ticket["timezone"]
+    page = api("GET", f"/v1/tickets/{ticket['label']}", "sue", 200)
+    t = page["ticket"]
+    assert (t["state"], t["group"], t["source"], t["assignee"]) == ("new", "after_sales", "chat", None)
+    assert t["fields"]["order_id"] == "123456" and t["requester"]["conversation_id"] == "night-1"
+    assert [m["text"] for m in page["chats"][0]["transcript"]][0] == "where is my order 123456?"
+    assert page["chats"][0]["brief"]["summary"].startswith("Customer asks where order 123456 is")
+    assert [e["kind"] for e in page["timeline"]] == ["created", "linked"]
+    lookup = api("GET", "/v1/tickets/lookup", "bot", 200, params={"conversation_id": "night-1"})
+    assert [x["label"] for x in lookup["tickets"]] == [ticket["label"]]
+
+
+def test_of_two_agents_claiming_at_once_exactly_one_wins(api):
+    label = night_ticket(api, "night-race")["label"]
+    paths = [("ann", f"/v1/tickets/{label}/claim"), ("amy", f"/v1/tickets/{label}/claim")] * 4
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda p: requests.post(api.base + p[1], headers=bearer(api.tokens[p[0]]),
+                                                      timeout=10), paths))
+    winners = {who for (who, _), r in zip(paths, codes) if r.status_code == 200}
+    assert len(winners) == 1 and {r.status_code for r in codes} <= {200, 409}
+    conflict = next(r for r in codes if r.status_code == 409).json()["error"]["message"]
+    assert conflict == f"{label} is already with {winners.pop()}"
+
+
+def test_a_ticket_goes_to_technical_and_back_and_the_timeline_has_every_change(api):
+    label = night_ticket(api, "night-repair")["label"]
+    api("POST", f"/v1/tickets/{label}/claim", "ann", 200)
+    assert label in [t["label"] for t in api("GET", "/v1/tickets", "ann", 200, params={"view": "mine"})["tickets"]]
+    replied = api("POST", f"/v1/tickets/{label}/replies", "ann", 200, json={"text": "Which model is it?"})
+    assert replied["state"] == "pending"
+    answered = api("POST", f"/v1/tickets/{label}/customer_messages", "bot", 200,
+                   json={"text": "Model K-200, error E42", "via": "chat", "message_id": "m1"})
+    assert answered["state"] == "open"
+    api("GET", f"/v1/tickets/{label}", "tom", 403)  # not technical's yet
+    sent = api("POST", f"/v1/tickets/{label}/send", "ann", 200,
+               json={"skill_group": "technical", "note": "E42 on a K-200: firmware?"})
+    assert (sent["state"], sent["group"], sent["owner_group"], sent["assignee"]) == \
+        ("on_hold", "technical", "after_sales", None)
+    queue = api("GET", "/v1/tickets", "tom", 200, params={"view": "groups"})["tickets"]
+    assert label in [t["label"] for t in queue]
+    page = api("GET", f"/v1/tickets/{label}", "tom", 200)  # technical sees the whole history and brief
+    assert "Model K-200, error E42" in [e.get("text") for e in page["timeline"]]
+    assert page["chats"][0]["brief"]["summary"]
+    api("POST", f"/v1/tickets/{label}/claim", "tom", 200)
+    api("POST", f"/v1/tickets/{label}/notes", "tom", 200, json={"text": "flashed 2.1, fixed"})
+    back = api("POST", f"/v1/tickets/{label}/send", "tom", 200,
+               json={"skill_group": "after_sales", "note": "firmware updated, please confirm with the customer"})
+    assert (back["state"], back["group"], back["assignee"]) == ("open", "after_sales", "ann")
+    solved = api("POST", f"/v1/tickets/{label}/state", "ann", 200, json={"state": "solved", "reason": "fixed"})
+    assert solved["state"] == "solved" and set(solved["team_seconds"]) == {"after_sales", "technical"}
+    timeline = api("GET", f"/v1/tickets/{label}", "sue", 200)["timeline"]
+    states = [(e["from"], e["to"]) for e in timeline if e["kind"] == "state"]
+    assert states == [("new", "open"), ("open", "pending"), ("pending", "open"), ("open", "on_hold"),
+                      ("on_hold", "open"), ("open", "solved")]
+    teams = [(e["from"], e["to"]) for e in timeline if e["kind"] == "team"]
+    assert teams == [("after_sales", "technical"), ("technical", "after_sales")]
+    assert all(e["seconds"] >= 0 for e in timeline if e["kind"] == "team")
+    assert [e["by"] for e in timeline if e["kind"] == "assigned"] == ["ann", "tom"]
+
+
+def test_who_may_act_on_a_ticket(api):
+    label = night_ticket(api, "night-auth", "billing", topics=["invoice"])["label"]
+    api("POST", f"/v1/tickets/{label}/claim", "ann", 403)  # not in billing
+    api("GET", "/v1/tickets", "bot", 403)
+    api("GET", "/v1/tickets", "ann", 403, params={"view": "all"})
+    assert label in [t["label"] for t in api("GET", "/v1/tickets", "sue", 200, params={"view": "all"})["tickets"]]
+    api("GET", "/v1/tickets/lookup", "ann", 403, params={"conversation_id": "night-auth"})
+    api("POST", f"/v1/tickets/{label}/assign", "bob", 403, json={"agent_id": "bob"})
+    assert api("POST", f"/v1/tickets/{label}/assign", "sue", 200, json={"agent_id": "bob"})["assignee"] == "bob"
+    missing = api("GET", "/v1/tickets/T-99999", "sue", 404)
+    assert missing["error"]["message"] == "no such ticket: T-99999"
+    bad = api("POST", f"/v1/tickets/{label}/state", "bob", 409, json={"state": "closed"})
+    assert bad["error"]["message"] == f"{label} cannot go from open to closed"
+    api("POST", f"/v1/tickets/{label}/send", "bob", 422, json={"skill_group": "nowhere", "note": "x"})
+
+
+def test_a_waiting_customer_leaves_a_message_and_an_agent_makes_a_ticket_from_a_chat(api, svc):
+    api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "online"})
+    try:
+        api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "away"})
+        waiting = api("POST", "/v1/handoffs", "bot", 201, json=handoff_request("queue-1", "general"))
+        assert waiting["status"] == "ticket"  # nobody online in general
+        api("PUT", "/v1/agents/me/status", "ann", 200, json={"status": "online"})
+        api("POST", "/v1/handoffs/" + api("POST", "/v1/handoffs", "bot", 201,
+                                          json=handoff_request("queue-2", "general"))["id"] + "/accept", "ann", 200)
+        second = api("POST", "/v1/handoffs", "bot", 201, json=handoff_request("queue-3", "general"))
+        left = api("POST", f"/v1/handoffs/{second['id']}/leave_message", "bot", 200)
+        assert second["status"] == "offered"  # to ann, who has room
+        assert left["status"] == "ticket" and left["ticket"]["label"].startswith("T-") and left["ticket"]["due_local"]
+        api("POST", f"/v1/handoffs/{second['id']}/leave_message", "bot", 409)
+        chat = api("GET", "/v1/agents/me/handoffs", "ann", 200)["handoffs"][0]["id"]
+        made = api("POST", f"/v1/handoffs/{chat}/ticket", "ann", 201, json={"note": "call back tomorrow"})
+        again = api("POST", f"/v1/handoffs/{chat}/ticket", "ann", 200, json={})
+        assert made["label"] == again["label"] and made["assignee"] == "ann" and made["source"] == "agent"
+        api("POST", f"/v1/handoffs/{chat}/ticket", "bob", 403)
+    finally:
+        api("PUT", "/v1/agents/me/status", "ann", 200, json={"status": "offline"})
+        api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "offline"})
+
+
+def test_a_repair_follows_its_flow_after_sales_technical_after_sales_with_due_times_per_step(api):
+    created = api("POST", "/v1/tickets", "bot", 201, json={
+        "subject": "Kettle K-200 does not heat", "flow": "repair", "request_key": "repair-1",
+        "requester": {"email": "li@example.com", "channel": "api"},
+        "fields": {"product_model": "K-200", "fault_description": "no heat", "error_codes": ["E42"]}})
+    label = created["label"]
+    assert (created["group"], created["flow"]["steps"], created["flow"]["step"]) == \
+        ("after_sales", ["after_sales", "technical", "after_sales"], 0)
+    api("POST", f"/v1/tickets/{label}/claim", "amy", 200)
+    step1 = api("POST", f"/v1/tickets/{label}/send", "amy", 200, json={"next_step": True, "note": "E42: firmware?"})
+    assert (step1["group"], step1["flow"]["step"], step1["state"]) == ("technical", 1, "on_hold")
+    assert step1["due_at"] and step1["fields"]["error_codes"] == ["E42"]
+    api("POST", f"/v1/tickets/{label}/claim", "tom", 200)
+    step2 = api("POST", f"/v1/tickets/{label}/send", "tom", 200, json={"next_step": True, "note": "reflashed"})
+    assert (step2["group"], step2["flow"]["step"], step2["state"], step2["assignee"]) == \
+        ("after_sales", 2, "open", "amy")
+    last = api("POST", f"/v1/tickets/{label}/send", "amy", 409, json={"next_step": True, "note": "again?"})
+    assert last["error"]["message"] == f"{label} is at the last step of the flow 'repair': solve it"
+    unknown = api("POST", "/v1/tickets", "bot", 422, json={"subject": "x", "flow": "nope"})
+    assert "unknown ticket flow 'nope'" in unknown["error"]["message"]
