@@ -60,12 +60,15 @@ UNSEEN_INTRO, ADDED = "utter_ticket_reply_unseen", "utter_ticket_message_added"
 
 def ticket_of(event: Mapping[str, Any]) -> Dict[str, Any]:
     """What an event says of its ticket, as one mapping for ticket_values: the event's own fields, an ending's
-    ``outcome`` and any ``ticket`` object inside either (later ones win)."""
+    ``outcome`` (whose ``ticket`` is the label, beside ``due_local`` and ``timezone``) and any ``ticket`` object
+    inside either (later ones win)."""
     merged: Dict[str, Any] = {}
     outcome = event.get("outcome") if isinstance(event.get("outcome"), Mapping) else {}
     for part in (event, outcome, outcome.get("ticket"), event.get("ticket")):
         if isinstance(part, Mapping):
             merged.update({k: v for k, v in part.items() if v is not None})
+    if isinstance(outcome.get("ticket"), str) and not merged.get("label"):  # an ending names it: "T-10042"
+        merged["label"] = outcome["ticket"]
     return merged
 
 

@@ -97,13 +97,14 @@ def told_about(events: Iterable[Any], ticket_label: str, except_ids: str = "") -
 
 def status_response(ticket: Mapping[str, Any], group_names: Mapping[str, str]) -> Tuple[str, Dict[str, str]]:
     """(response, values) saying where one ticket stands, from the service's short view of it: ``ticket_label``
-    always, ``group_name`` (the team that has it, by its name in policy/skill_groups.yml, else its id) and the
+    always, ``group_name`` (the team that has it: the service's name for it, else its name in policy/skill_groups.yml,
+    else its id) and the
     answer time (``due_local``, ``timezone``) when known."""
     number = ticket.get("number")
     values: Dict[str, str] = {"ticket_label": str(ticket.get("label") or (label(number) if isinstance(number, int)
                                                                            else "?"))}
     group = str(ticket.get("group") or "")
-    values["group_name"] = group_names.get(group, group) if group else ""
+    values["group_name"] = str(ticket.get("group_name") or group_names.get(group, group))
     if ticket.get("due_local"):
         values["due_local"] = str(ticket["due_local"])
         values["timezone"] = str(ticket.get("timezone") or "UTC")

@@ -121,6 +121,11 @@ def reply_event(conversation: str, state: str = "pending", text: str = "Please s
             "text": text, "author": "ann", "agent_name": "Ann Baker", "message_id": "r1", "state": state}
 
 
+# What the service's chat-became-a-ticket ending says (handoff/service.py, _ticket): the label, not an object.
+REAL_OUTCOME = {"reply_by": "2026-12-07T05:00:00Z", "reply_within_hours": 4.0, "ticket": "T-10042",
+                "ticket_id": TICKET["id"], "due_local": "2026-12-07 13:00", "timezone": "Asia/Shanghai"}
+
+
 def conv() -> str:
     return f"conv-{uuid.uuid4().hex[:8]}"
 
@@ -261,7 +266,7 @@ def test_leaving_a_message_in_the_queue_makes_a_ticket_told_once(redis_server: s
         assert s.redis.hget(ACTIVE, conversation) is None
         # the service's events for it (the chat ended as a ticket, a ticket was born) say nothing more
         ending = {"type": "ticket", "escalation": escalation, "conversation_id": conversation,
-                  "outcome": {"ticket": TICKET}}
+                  "outcome": REAL_OUTCOME}
         created = {"type": "ticket_created", "conversation_id": conversation, "ticket": TICKET["id"],
                    "label": "T-10042", "due_local": "2026-12-07 13:00", "timezone": "Asia/Shanghai", "state": "new"}
         await s.follow([ending, created], lambda: False, timeout=1.0)
@@ -327,7 +332,7 @@ def test_a_chat_that_ends_as_a_ticket_tells_its_number_and_time_or_the_older_ser
         for conversation in (new, old):
             await waiting_in_queue(s, conversation, f"esc-{conversation}")
         await s.follow([{"type": "ticket", "escalation": f"esc-{new}", "conversation_id": new,
-                         "outcome": {"reply_by": "2026-12-07T05:00:00Z", "ticket": TICKET}},
+                         "outcome": REAL_OUTCOME},
                         {"type": "ticket", "escalation": f"esc-{old}", "conversation_id": old,
                          "outcome": {"reply_by": "2026-11-25T10:00:00.000Z", "reply_within_hours": 24}}],
                        lambda: len(s.pushed) >= 2)
