@@ -42,6 +42,12 @@ def ticket_number_in(text: Any) -> Optional[int]:
     return int(found.group(1)) if found else None
 
 
+def is_ticket_label(text: str) -> bool:
+    """Whether a token is one of our ticket numbers ("T-10042", "t10042"), not a device's error code: the scores
+    must not read "what's happening with T-10042?" as a technical fault."""
+    return bool(TICKET_NUMBER.fullmatch(text.strip()))
+
+
 def reply_by_text(reply_by: Any) -> str:
     """An older service's ``reply_by`` ("2026-11-25T10:00:00.000Z") as "2026-11-25 10:00 UTC"."""
     return str(reply_by or "")[:16].replace("T", " ") + " UTC"

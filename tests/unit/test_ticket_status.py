@@ -166,3 +166,14 @@ def test_a_service_that_cannot_answer_gets_an_apology_not_a_crash(monkeypatch: p
         with_standin(ask)
     assert said["texts"] == ["Sorry, I can't look up your case right now. Please try again in a few minutes; your "
                              "case is safe with our team."]
+
+
+def test_asking_about_a_ticket_by_number_is_not_read_as_a_technical_fault():
+    from actions.scoring import score, tables
+
+    asked = [user("what's happening with my ticket T-10042?", "ticket_status")]
+    signals, _, decision = score(asked, tables())
+    assert signals.error_codes == [] and "system_error" not in signals.categories
+    assert not decision.handoff  # the old code handed off: "A technical fault (“T-10042”)"
+    fault = [user("the app shows error APP-1123 when I pay", "faq")]
+    assert score(fault, tables())[0].error_codes == ["APP-1123"]
