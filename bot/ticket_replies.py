@@ -38,7 +38,7 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
 from bot.outbox import RETRY, SENT, TICKET_MESSAGES, Sent, classify
-from common.customer_tickets import ticket_response, ticket_values, told_about
+from common.customer_tickets import reply_by_text, ticket_response, ticket_values, told_about
 
 if TYPE_CHECKING:  # the bridge imports this module
     from bot.handoff_bridge import HandoffBridge
@@ -199,7 +199,7 @@ class TicketReplies:
     async def ending(self, conversation: str, event: Dict[str, Any]) -> Tuple[Optional[str], Dict[str, Any]]:
         """For the bridge's ``ticket`` ending of a chat: the response and values that tell the customer, or
         (None, values) when a message told them of this ticket already (leave_message, ticket_created)."""
-        values = ticket_values(ticket_of(event)) or ticket_values({"reply_by": ""})
+        values = ticket_values(ticket_of(event)) or {"reply_by": reply_by_text(None)}
         if values.get("ticket_label") and await self._told(conversation, values["ticket_label"]):
             return None, values
         return ticket_response(values), values
@@ -316,7 +316,7 @@ class TicketReplies:
                 return False
             status, answer = await self._post_leave(escalation)
             if status in (200, 201) and answer.get("status") == "ticket":
-                values = ticket_values(answer.get("ticket")) or ticket_values({"reply_by": ""})
+                values = ticket_values(answer.get("ticket")) or {"reply_by": reply_by_text(None)}
                 response = LEAVE_DONE if values.get("due_local") else ticket_response(values) or LEAVE_DONE
                 generated = await agent.nlg.generate(response, tracker, tracker.get_latest_input_channel() or "rest",
                                                      **values)
