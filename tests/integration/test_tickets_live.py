@@ -135,3 +135,38 @@ def test_socketio_customer_leaves_a_message_in_the_queue_and_sees_the_answer_whe
     assert page["ticket"]["state"] == "solved"
     escalation = page["ticket"]["escalations"][0]
     assert record_of(stack, escalation)["status"] == "ticket"
+
+
+def test_socketio_customer_online_gets_the_answer_at_once_and_their_reply_goes_to_the_ticket(stack: RunCommand):
+    async def next_marked(inbox: "asyncio.Queue[Dict]") -> Dict:
+        while True:
+            message = await asyncio.wait_for(inbox.get(), 15)
+            if message.get("ticket"):
+                return message
+
+    async def scenario() -> tuple:
+        client, session_id, inbox = await socketio_session(stack.url)
+        await client.emit("user_uttered", {"message": "I want to talk to a human now", "session_id": session_id})
+        told = await next_marked(inbox)  # nobody is online: a ticket
+        reply(stack, told["ticket"], "Which colour is the blender?")
+        answer = await next_marked(inbox)  # connected: at once
+        acked = await client.call("user_uttered", {"message": "It is the red one", "session_id": session_id,
+                                                   "message_id": f"m-{uuid.uuid4().hex[:12]}"}, timeout=15)
+        added = await next_marked(inbox)
+        await client.disconnect()
+        return told, answer, acked, added
+
+    told, answer, acked, added = asyncio.run(scenario())
+    label = told["ticket"]
+    assert told["text"].startswith(f"Nobody from the team is available right now, so I've opened case {label}")
+    assert (answer["text"], answer["ticket"], answer["agent_name"]) == ("Which colour is the blender?", label,
+                                                                        "Sam Keller")
+    assert acked["status"] == "stored"
+    assert added["text"] == f"I've added that to your case {label}. Our team will get back to you here."
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        customer = [e for e in ticket_page(stack, label)["timeline"] if e["kind"] == "customer"]
+        if customer:
+            break
+        time.sleep(0.3)
+    assert [(e["text"], e.get("via")) for e in customer] == [("It is the red one", "chat")]
