@@ -47,6 +47,8 @@ class SkillGroups:
         # a solved ticket reopens when the customer writes within reopen_seconds (clock time).
         self.ticket_reply_seconds: float = float(tickets.get("reply_within_business_hours", 4)) * 3600
         self.reopen_seconds: float = float(tickets.get("reopen_days", 7)) * 86400
+        self.ticket_auto_assign: List[str] = list(tickets.get("auto_assign") or [])
+        self.max_tickets_per_agent: int = int(tickets.get("max_tickets_per_agent", 15))
         self.wrap_up_codes: List[str] = list(document.get("wrap_up_codes") or ["other"])
         # Seconds to a person's first reply (the SLA the supervisor dashboard watches).
         self.first_response_seconds: float = (document.get("sla") or {}).get("first_response_seconds", 30)
@@ -60,6 +62,7 @@ class SkillGroups:
             if categories is not None:
                 require_known(path, f"routing[{i}].when.category_in", rule["when"].get("category_in", []),
                               categories, "category")
+        require_known(path, "tickets.auto_assign", self.ticket_auto_assign, names, "skill group")
         self._check_fallback_cycles()
         # Every group's business calendar (business_hours: default, or the group's own).
         self.calendars: Dict[str, Calendar] = calendars_for(document, names, self.path)

@@ -79,6 +79,8 @@ class Ticket:
     team_since: float = 0.0
     merged_into: Optional[str] = None  # the label of the ticket this one was merged into
     replied: bool = False  # an agent has answered the customer at least once
+    customer_ids: List[str] = field(default_factory=list)  # the customer's latest message ids (a retry is added once)
+    reply_ids: List[str] = field(default_factory=list)  # the agents' latest reply message ids (a retry is added once)
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json as json_response
 
 from handoff.auth import Forbidden
+from handoff.tickets.errors import TicketInvalid
 from handoff.tickets.model import parse_label, view
 
 
@@ -86,7 +87,6 @@ def register(app: Sanic, h: Helpers) -> None:
         a = request.args
         number = parse_label(a.get("number", "")) if a.get("number") else None
         if not (a.get("conversation_id") or a.get("customer_id") or a.get("email")):
-            from handoff.tickets.service import TicketInvalid
             raise TicketInvalid("give conversation_id, customer_id or email: whose tickets")
         return json_response({"tickets": await tickets().lookup(a.get("conversation_id", ""), a.get("customer_id", ""),
                                                                  a.get("email", ""), number)})
@@ -125,7 +125,8 @@ def register(app: Sanic, h: Helpers) -> None:
     async def send(request: Request, ref: str) -> HTTPResponse:
         c = h.agent(request)
         data = h.body(request, "TicketSendIn")
-        return out(await tickets().send(c, ref, data["note"], data.get("skill_group"), bool(data.get("next_step"))))
+        return out(await tickets().send(c, ref, data["note"], data.get("skill_group"), bool(data.get("next_step")),
+                                        data.get("from_step")))
 
     @app.post("/v1/tickets/<ref>/merge")
     async def merge(request: Request, ref: str) -> HTTPResponse:

@@ -22,15 +22,25 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 from handoff.auth import Caller, Forbidden
 from handoff.store import Conflict, NotFound, Store
 from handoff.tickets import transitions as tr
-from handoff.tickets.model import ACTIVE, Ticket, TicketState, iso, parse_label, view
+from handoff.tickets.sweep import TicketSweep
+from handoff.tickets.views import TicketViews
+from handoff.tickets.errors import TicketInvalid
+from handoff.tickets.model import Ticket, TicketState, iso, parse_label
 
 log = logging.getLogger(__name__)
 VIEWS = ("mine", "groups", "all", "due", "overdue")
 LIST_LIMIT = 200
 
 
-class TicketInvalid(ValueError):
-    """Names a group, flow, agent or ticket that does not exist (HTTP 422)."""
+class _Merged(Exception):
+    """Found inside an atomic step: the ticket was merged into ``into`` since it was read (nothing written)."""
+
+    def __init__(self, into: str) -> None:
+        super().__init__(into)
+        self.into = into
+
+
+MERGE_HOPS = 20  # a chain of merges followed for a customer's message (a merge target is never closed: no loops)
 
 
 def _ref_number(ref: str) -> Optional[int]:
@@ -60,7 +70,7 @@ def fields_from_request(request: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-class TicketService:
+class TicketService(TicketViews, TicketSweep):
     def __init__(self, store: Store, groups: Any, flows: Any, metrics: Any, clock: Callable[[], float] = time.time,
                  on_reply: Optional[Callable[[Ticket, Dict[str, Any]], Awaitable[None]]] = None) -> None:
         self.store = store
@@ -227,6 +237,8 @@ class TicketService:
         name = (await self.store.account(agent) or {}).get("name") or agent
         change = await self._apply([t.id], lambda ts: tr.reply(ts[0], agent, text, now, TicketState(then),
                                                                 message_id, name))
+        if not change.changed:  # a retry of a reply already made: nothing more to say or send
+            return change.ticket
         self.metrics.ticket_changes.labels("reply").inc()
         if self.on_reply is not None and change.ticket.requester.get("email"):
             entry = next(e for e in change.entries[t.id] if e["kind"] == "reply")
@@ -249,8 +261,9 @@ class TicketService:
         return change.ticket
 
     async def send(self, caller: Caller, ref: str, note_text: str, group: Optional[str] = None,
-                   next_step: bool = False) -> Ticket:
-        """To another team, or to the flow's next step; the team's time is recorded."""
+                   next_step: bool = False, from_step: Optional[int] = None) -> Ticket:
+        """To another team, or to the flow's next step; the team's time is recorded. ``from_step``: the step the
+        sender saw (0-based): a retry after the ticket moved on from it changes nothing, any other step is 409."""
         t = await self.get_for(caller, ref)
         step: Optional[int] = None
         target_hours: Optional[float] = None
@@ -258,7 +271,7 @@ class TicketService:
             if not t.flow:
                 raise Conflict(f"{t.label} follows no flow: send it to a team instead")
             steps = t.flow["steps"]
-            step = int(t.flow.get("step", 0)) + 1
+            step = (int(t.flow.get("step", 0)) if from_step is None else from_step) + 1
             if step >= len(steps):
                 raise Conflict(f"{t.label} is at the last step of the flow {t.flow['name']!r}: solve it")
             group = steps[step]
@@ -272,7 +285,7 @@ class TicketService:
         before_group = t.group
         change = await self._apply([t.id], lambda ts: tr.send(ts[0], group, caller.agent_id or "", now, note_text,
                                                               step, due))
-        spent = next((e.get("seconds") for e in change.entries[t.id] if e["kind"] == "team"), None)
+        spent = next((e.get("seconds") for e in change.entries.get(t.id, []) if e["kind"] == "team"), None)
         if spent is not None:
             self.metrics.ticket_team_seconds.labels(before_group).observe(spent)
         self.metrics.ticket_changes.labels("sent").inc()
@@ -286,129 +299,27 @@ class TicketService:
         return change.tickets[1]
 
     async def customer_message(self, ref: str, text: str, via: str, message_id: Optional[str] = None) -> Ticket:
-        """The customer's answer, from the chat (the bot) or by e-mail."""
+        """The customer's answer, from the chat (the bot) or by e-mail. It lands on the ticket the customer's was
+        merged into (followed through every merge, also one made while this message is on its way): a merged
+        ticket never refuses it as closed."""
         t = await self.find(ref)
-        if t.merged_into:
-            t = await self.find(t.merged_into)
         now = self.clock()
-        due = self.due(t.group, now)
-        change = await self._apply([t.id], lambda ts: tr.customer_message(ts[0], text, via, now, self.reopen_seconds,
-                                                                           due, message_id))
-        if change.changed:
-            self.metrics.ticket_changes.labels("customer").inc()
-        return change.ticket
-
-    # -- views -----------------------------------------------------------------------------------------
-    async def lookup(self, conversation_id: str = "", customer_id: str = "", email: str = "",
-                     number: Optional[int] = None) -> List[Dict[str, Any]]:
-        """The requester's tickets (the bot asks for its customer): newest first. A number only counts when it
-        is one of theirs."""
-        ids: List[str] = []
-        for kind, value in (("conversation", conversation_id), ("customer", customer_id),
-                            ("email", email.lower())):
-            if value:
-                ids += await self.store.index(f"{kind}:{value}", 50, reverse=True)
-        tickets = await self.store.tickets(list(dict.fromkeys(ids)))
-        if number is not None:
-            tickets = [t for t in tickets if t.number == number]
-        now = self.clock()
-        out = []
-        for t in sorted(tickets, key=lambda x: -x.created_at):
-            out.append({"id": t.id, "label": t.label, "state": t.state.value, "subject": t.subject,
-                        "group": t.group, "group_name": self._name(t.group), "merged_into": t.merged_into,
-                        **self.local(t.group, t.due_at), "updated_at": iso(t.updated_at),
-                        "overdue": bool(t.due_at and t.active and now > t.due_at)})
-        return out
-
-    def _name(self, group: str) -> str:
-        try:
-            return self.groups.name(group)
-        except KeyError:
-            return group
-
-    async def listing(self, caller: Caller, which: str = "mine", q: str = "", state: str = "", group: str = "",
-                      limit: int = 50) -> List[Dict[str, Any]]:
-        """An agent's views: mine, my groups', due soon/overdue (of my groups), all (supervisors); or a search
-        by number, customer id, e-mail or order number."""
-        if which not in VIEWS:
-            raise TicketInvalid(f"view: one of {', '.join(VIEWS)}")
-        limit = max(1, min(limit, LIST_LIMIT))
-        now = self.clock()
-        skills = await self.skills(caller)
-        if q:
-            ids = await self._search(q.strip())
-        elif which == "mine":
-            ids = await self.store.index(f"agent:{caller.agent_id}", LIST_LIMIT)
-        elif which == "all":
-            if not caller.is_supervisor:
-                raise Forbidden("only supervisors see every ticket")
-            ids = await self.store.index("all", LIST_LIMIT, reverse=True)
-        elif which in ("due", "overdue"):
-            horizon = now if which == "overdue" else now + 4 * 3600
-            ids = await self.store.index("due", LIST_LIMIT * 5, max_score=horizon)
-        else:
-            ids = []
-            for g in (group and [group]) or skills:
-                ids += await self.store.index(f"queue:{g}", LIST_LIMIT)
-                ids += await self.store.index(f"group:{g}", LIST_LIMIT, reverse=True)
-        tickets = await self.store.tickets(list(dict.fromkeys(ids)))
-        out = []
-        for t in tickets:
-            if not (caller.is_supervisor or t.assignee == caller.agent_id or {t.group, t.owner_group} & set(skills)):
+        for _ in range(MERGE_HOPS):
+            if t.merged_into:
+                t = await self.find(t.merged_into)
                 continue
-            if (state and t.state.value != state) or (group and group not in (t.group, t.owner_group)):
-                continue
-            out.append(view(t, now))
-            if len(out) >= limit:
-                break
-        return out
+            due = self.due(t.group, now)
 
-    async def _search(self, q: str) -> List[str]:
-        number = parse_label(q)
-        ids: List[str] = []
-        if number is not None:
+            def rule(ts: List[Ticket], due: float = due) -> tr.Change:
+                if ts[0].merged_into:
+                    raise _Merged(ts[0].merged_into)
+                return tr.customer_message(ts[0], text, via, now, self.reopen_seconds, due, message_id)
             try:
-                ids.append((await self.store.ticket_by_number(number)).id)
-            except NotFound:
-                pass
-        for kind in ("customer", "email", "order", "conversation"):
-            ids += await self.store.index(f"{kind}:{q.lower() if kind == 'email' else q}", 50, reverse=True)
-        return ids
-
-    async def detail(self, caller: Caller, ref: str) -> Dict[str, Any]:
-        """The ticket page: the ticket, its timeline, and every linked chat's transcript, brief, messages and
-        notes."""
-        t = await self.get_for(caller, ref)
-        chats = []
-        for escalation_id in t.escalations:
-            try:
-                request = (await self.store.document(escalation_id)).get("request") or {}
-                chats.append({"escalation_id": escalation_id, "transcript": request.get("transcript") or [],
-                              "brief": request.get("case_brief") or {},
-                              "messages": await self.store.messages(escalation_id),
-                              "notes": await self.store.notes(escalation_id)})
-            except NotFound:
+                change = await self._apply([t.id], rule)
+            except _Merged as moved:
+                t = await self.find(moved.into)
                 continue
-        timeline = await self.store.timeline(t.id)
-        for e in timeline:
-            e["at"] = iso(e["at"])
-        return {"ticket": {**view(t, self.clock()), **{k: v for k, v in self.local(t.group, t.due_at).items()
-                                                      if k != "due_at"}, "brief": t.brief},
-                "timeline": timeline, "chats": chats}
-
-    # -- the sweep ---------------------------------------------------------------------------------------
-    async def sweep(self) -> int:
-        """Close tickets solved longer ago than the reopen window. Any process may run it at any time."""
-        now = self.clock()
-        closed = 0
-        for ticket_id in await self.store.index("solved", 500, max_score=now - self.reopen_seconds):
-            try:
-                change = await self._apply([ticket_id], lambda ts: tr.close_solved(ts[0], now))
-                closed += int(change.changed)
-            except (Conflict, NotFound):
-                continue
-        return closed
-
-    async def counts(self) -> Dict[str, int]:
-        """Tickets per state (for the metrics)."""
-        return {s.value: await self.store.index_size(f"state:{s.value}") for s in TicketState}
+            if change.changed:
+                self.metrics.ticket_changes.labels("customer").inc()
+            return change.ticket
+        raise Conflict(f"{ref} was merged more than {MERGE_HOPS} times over")

@@ -13,7 +13,7 @@ so a change rewrites exactly the entries that differ, and no view ever scans eve
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from handoff.tickets.model import ACTIVE, Ticket, TicketState
 from handoff.tickets.transitions import Change

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from handoff.store import Conflict
 from handoff.tickets.model import ALLOWED, Ticket, TicketState, view
 
-KEEP_MESSAGE_IDS = 50  # the customer's latest message ids a ticket remembers (a sender's retry is added once)
+KEEP_MESSAGE_IDS = 50  # the latest message ids a ticket remembers, the customer's and the agents' replies' (a
+# sender's retry is added once)
 
 
 @dataclass
@@ -111,7 +112,11 @@ def assign(t: Ticket, agent: str, by: str, now: float, claim: bool = True) -> Ch
 def reply(t: Ticket, author: str, text: str, now: float, then: TicketState = TicketState.PENDING,
           message_id: Optional[str] = None, agent_name: Optional[str] = None) -> Change:
     """An agent's public reply: the customer sees it (chat, next visit, e-mail). The ticket then waits on the
-    customer (pending, the default), stays open, or is solved. Nobody had it: the author takes it."""
+    customer (pending, the default), stays open, or is solved. Nobody had it: the author takes it. A
+    ``message_id`` already replied on the ticket changes nothing, in any state (a retry after a lost answer: the
+    customer is told once)."""
+    if message_id and message_id in t.reply_ids:
+        return Change([t], changed=False)
     _active(t)
     if then not in (TicketState.PENDING, TicketState.OPEN, TicketState.SOLVED):
         raise Conflict(f"after a reply a ticket is pending, open or solved, not {then.value}")
@@ -125,6 +130,8 @@ def reply(t: Ticket, author: str, text: str, now: float, then: TicketState = Tic
     entries.append(entry("reply", author, now, text=text, via="chat" if t.requester.get("conversation_id") else None,
                          message_id=message_id))
     out.replied = True
+    if message_id:
+        out.reply_ids = [*t.reply_ids, message_id][-KEEP_MESSAGE_IDS:]
     if then == TicketState.SOLVED and out.state != TicketState.SOLVED:
         _solve(out, now)
     elif out.state != then and out.state != TicketState.ON_HOLD:
@@ -190,6 +197,12 @@ def send(t: Ticket, to_group: str, by: str, now: float, note_text: str = "", ste
     owner team puts it on hold for them (the agent who had it is remembered); coming back to the owner team
     makes it open again, with that agent."""
     _active(t)
+    if step is not None and t.flow is not None:  # decided on the ticket as it is now, not as the sender read it
+        current = int(t.flow.get("step", 0))
+        if current == step and t.group == to_group:
+            return Change([t], changed=False)  # a retry: it has moved on to this step already
+        if current != step - 1:
+            raise Conflict(f"{t.label} is at step {current + 1} of the flow {t.flow['name']!r} now")
     if to_group == t.group:
         raise Conflict(f"{t.label} is with {to_group} already")
     out = _copy(t, now)
@@ -221,13 +234,13 @@ def customer_message(t: Ticket, text: str, via: str, now: float, reopen_seconds:
     """The customer's answer (chat or e-mail): pending -> open; solved within the reopen window -> open
     (reopened). A closed ticket (or solved past the window) takes no more: Conflict, the bot opens a new one. A
     ``message_id`` already on the ticket changes nothing (a sender's retry)."""
-    if message_id and message_id in t.fields.get("_message_ids", []):
+    if message_id and message_id in t.customer_ids:
         return Change([t], changed=False)
     if t.state == TicketState.CLOSED or (t.state == TicketState.SOLVED and now - (t.solved_at or now) > reopen_seconds):
         raise Conflict(f"{t.label} is closed: a new message needs a new ticket")
     out = _copy(t, now)
     if message_id:
-        out.fields["_message_ids"] = [*t.fields.get("_message_ids", []), message_id][-KEEP_MESSAGE_IDS:]
+        out.customer_ids = [*t.customer_ids, message_id][-KEEP_MESSAGE_IDS:]
     entries = [entry("customer", "customer", now, text=text, via=via, message_id=message_id)]
     if t.state in (TicketState.PENDING, TicketState.SOLVED, TicketState.NEW):
         to = TicketState.OPEN if t.state != TicketState.NEW else TicketState.NEW
@@ -245,9 +258,11 @@ def customer_message(t: Ticket, text: str, via: str, now: float, reopen_seconds:
 
 def merge(source: Ticket, target: Ticket, by: str, now: float) -> Change:
     """A duplicate merged into another ticket: the duplicate is closed (pointing at the other), whose chats and
-    tags the other gains."""
+    tags the other gains. Merging again into the same ticket changes nothing (a retry after a lost answer)."""
     if source.id == target.id:
         raise Conflict("a ticket cannot be merged into itself")
+    if source.merged_into == target.label:
+        return Change([source, target], changed=False)
     for t in (source, target):
         if t.state == TicketState.CLOSED:
             raise Conflict(f"{t.label} is closed")
@@ -259,6 +274,9 @@ def merge(source: Ticket, target: Ticket, by: str, now: float) -> Change:
     dst.tags = list(dict.fromkeys([*dst.tags, *src.tags]))
     for k, v in src.fields.items():
         dst.fields.setdefault(k, v)
+    seen = [*target.customer_ids, *source.customer_ids]
+    if seen:  # the customer's retry of a message the duplicate took is not added to this one again
+        dst.customer_ids = list(dict.fromkeys(seen))[-KEEP_MESSAGE_IDS:]
     entries = {src.id: [entry("merged", by, now, to=dst.label, **{"from": source.state.value})],
                dst.id: [entry("merged", by, now, **{"from": src.label}),
                         *[entry("linked", by, now, escalation=e) for e in src.escalations

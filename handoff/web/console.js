@@ -7,6 +7,7 @@
 // from events and from our own POSTs are merged by their seq / id, so nothing shows twice.
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+import { mountTickets } from "/web/tickets.js";
 
 const QUEUE_POLL_MS = 5000;
 const ERROR_MS = 10000;
@@ -26,6 +27,7 @@ const state = {
   offers: new Map(), // escalation id -> {id, conversation_id, group, priority, deadline (ms, our clock)}
   skewMs: 0, // server clock minus ours, from the events' `at`
   flash: false,
+  tickets: null, // the Tickets view (tickets.js): {onEvent, refresh, show}
 };
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -444,6 +446,10 @@ function queuesSoon() {
 // -- events ----------------------------------------------------------------------------------------
 function onEvent(event) {
   if (typeof event.at === "number") state.skewMs = event.at * 1000 - Date.now();
+  if (event.type === "ticket" && event.change) { // a ticket's change (a chat turned ticket has no `change`)
+    if (state.tickets) state.tickets.onEvent(event);
+    return;
+  }
   switch (event.type) {
     case "snapshot": return onSnapshot(event);
     case "offered":
@@ -482,6 +488,7 @@ function onEvent(event) {
 function onSnapshot(event) {
   state.me = { ...state.me, ...event.agent };
   renderWho();
+  if (state.tickets) state.tickets.refresh(); // after a reconnect: what the gap missed
   const present = new Set();
   state.offers.clear();
   for (const h of event.handoffs || []) {
@@ -726,6 +733,12 @@ async function main() {
   renderWho();
   try {
     fillMeta(await api("/v1/meta"));
+  } catch (e) {
+    fail(e);
+  }
+  try {
+    state.tickets = await mountTickets({ api, me: state.me, meta: state.meta, root: $("tickets-view"), chatsView: $("chats-view"),
+      tabs: { chats: $("tab-chats"), tickets: $("tab-tickets") } });
   } catch (e) {
     fail(e);
   }

@@ -177,3 +177,30 @@ def test_a_repair_follows_its_flow_after_sales_technical_after_sales_with_due_ti
     assert last["error"]["message"] == f"{label} is at the last step of the flow 'repair': solve it"
     unknown = api("POST", "/v1/tickets", "bot", 422, json={"subject": "x", "flow": "nope"})
     assert "unknown ticket flow 'nope'" in unknown["error"]["message"]
+
+
+def test_billing_tickets_go_by_themselves_to_the_online_agent_with_the_fewest_open_tickets(api, svc):
+    from tests.handoff.cluster import Cluster  # noqa: F401  (svc is the running service)
+    svc.add_agents([{"id": "bev", "skills": ["billing"], "max_chats": 1}])
+    api.tokens["bev"] = svc.login("bev")
+    api("PUT", "/v1/agents/me/status", "bob", 200, json={"status": "online"})
+    api("PUT", "/v1/agents/me/status", "bev", 200, json={"status": "online"})
+    try:
+        before = {a: len(api("GET", "/v1/tickets", a, 200, params={"view": "mine"})["tickets"]) for a in ("bob", "bev")}
+        labels = [api("POST", "/v1/tickets", "bot", 201, json={"subject": f"invoice {i}", "skill_group": "billing",
+                                                              "request_key": f"auto-{i}"})["label"]
+                  for i in range(4)]
+        import time
+        deadline = time.monotonic() + 10
+        while True:
+            mine = {a: [t["label"] for t in api("GET", "/v1/tickets", a, 200, params={"view": "mine"})["tickets"]]
+                    for a in ("bob", "bev")}
+            if sum(len(set(m) & set(labels)) for m in mine.values()) == 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        got = {a: len(set(m) & set(labels)) for a, m in mine.items()}
+        assert sum(got.values()) == 4
+        assert abs((before["bob"] + got["bob"]) - (before["bev"] + got["bev"])) <= 1  # the loads even out
+    finally:
+        for a in ("bob", "bev"):
+            api("PUT", "/v1/agents/me/status", a, 200, json={"status": "offline"})
