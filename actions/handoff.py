@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from common.config import validate
+from common.customer_tickets import TICKET_REPLY_BY_RESPONSE, reply_by_text, ticket_response, ticket_values
 from common.pii import find_entities, mask_cards, mask_cards_in
 from common.policy import Decision, Signals
 from common.tables import Tables
@@ -176,9 +177,9 @@ def status_message(delivery: Delivery) -> Tuple[str, Dict[str, Any], bool]:
         return "utter_handoff_delayed", {}, True
     if delivery.status != "sent":
         return "utter_handoff_failed", {}, False
-    if answer.get("status") == "ticket":
-        reply_by = (answer.get("ticket") or {}).get("reply_by") or ""
-        return "utter_handoff_ticket", {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}, False
+    if answer.get("status") == "ticket":  # the number and the answer time (an older service: the time in UTC)
+        values = ticket_values(answer.get("ticket")) or {"reply_by": reply_by_text(None)}
+        return ticket_response(values) or TICKET_REPLY_BY_RESPONSE, values, False
     if answer.get("status") == "waiting" and answer.get("queue_position"):
         wait = answer.get("estimated_wait_seconds")
         return "utter_handoff_queued", {"position": answer["queue_position"],

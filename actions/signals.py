@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from common.categories import CategoryMatcher, money_amounts
+from common.customer_tickets import is_ticket_label
 from common.pii import find_entities
 from common.policy import Signals
 
@@ -58,8 +59,9 @@ class TextFacts:
 
 @lru_cache(maxsize=8192)
 def text_facts(text: str, matcher: CategoryMatcher) -> TextFacts:
-    """Entities, categories and amounts of a text. Each turn rescans the conversation, so this is cached."""
-    found = find_entities(text)
+    """Entities, categories and amounts of a text. Each turn rescans the conversation, so this is cached. A ticket
+    number ("T-10042") is not an error code, whatever its shape."""
+    found = [e for e in find_entities(text) if not (e.label == "ERROR_CODE" and is_ticket_label(e.text))]
     return TextFacts(
         order_numbers=tuple(e.text.lstrip("#") for e in found if e.label == "ORDER_NUMBER"),
         error_codes=tuple(e.text for e in found if e.label == "ERROR_CODE"),

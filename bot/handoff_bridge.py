@@ -61,6 +61,7 @@ from redis.exceptions import LockError
 
 from bot.handoff_events import EventFollower
 from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
+from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
 from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
@@ -100,20 +101,23 @@ return 0
 """
 CLOSED_INTENT = "EXTERNAL_handoff_closed"
 ENDINGS = {"released": "utter_handoff_released", "closed": None, "ticket": "utter_handoff_ticket",
-           "abandoned": None}
+           "abandoned": None}  # a ticket's response depends on what the service says of it (bot/ticket_replies.py)
 # The responses that are notices rather than the bot talking, each with the handoff state it reports (the web
 # chat shows them apart, keeps a "waiting for an agent" line and knows when a person has the chat).
 NOTICES: Dict[str, Optional[str]] = {
     "utter_handoff_queued": "waiting", "utter_handoff_position_update": "waiting",
     "utter_handoff_connecting": "connecting", "utter_handoff_agent_joined": "joined",
     "utter_handoff_delayed": "delayed", "utter_handoff_failed": "failed", "utter_handoff_ticket": "ticket",
+    "utter_handoff_ticket_undated": "ticket", "utter_handoff_ticket_reply_by": "ticket",
+    "utter_leave_message_done": "ticket", "utter_leave_message_failed": "waiting", "utter_ticket_created": "ticket",
+    "utter_ticket_reply_unseen": None, "utter_ticket_message_added": None, "utter_ticket_solved": None,
     "utter_handoff_released": "released", "utter_handoff_closed": "closed",
     "utter_handoff_transferred": "transferred", "utter_handoff_agent_lost": "transferred",
     "utter_ask_survey_resolved": None, "utter_ask_survey_rating": None, "utter_survey_rating_invalid": None,
     "utter_survey_thanks": None,
 }
 # What a message pushed to a customer may carry besides its text and buttons.
-PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position")
+PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position", "ticket")
 
 
 def hand_back_events() -> List[Event]:
@@ -138,7 +142,7 @@ _HANDLING: ContextVar[Optional[_Handling]] = ContextVar("handoff_event", default
 
 def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
     """The fields that mark a message as a notice: {} for the bot's own words, else {"notice": True,
-    "handoff": state?, "queue_position": n?, "agent_name": name?}. `message` is what Rasa hands an output
+    "handoff": state?, "queue_position": n?, "agent_name": name?, "ticket": label?}. `message` is what Rasa hands an output
     channel (``utter_action`` names the response; the values it was filled with are beside it)."""
     response = message.get("utter_action")
     if response not in NOTICES:
@@ -151,6 +155,8 @@ def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
         fields["queue_position"] = int(position)
     if response == "utter_handoff_agent_joined" and message.get("agent_name"):
         fields["agent_name"] = str(message["agent_name"])
+    if message.get("ticket_label"):  # the ticket it is about: "T-10042"
+        fields["ticket"] = str(message["ticket_label"])
     return fields
 
 
@@ -183,6 +189,7 @@ class HandoffBridge(OutboxMixin):
         self.session: Optional[aiohttp.ClientSession] = None
         self.groups = SkillGroups.load(os.environ.get("HANDOFF_SKILL_GROUPS") or SKILL_GROUPS_FILE)
         self._stats_warned = 0.0
+        self.tickets = TicketReplies(self)  # the customer's side of tickets (bot/ticket_replies.py)
 
     @classmethod
     def from_env(cls) -> Optional["HandoffBridge"]:
@@ -232,6 +239,7 @@ class HandoffBridge(OutboxMixin):
             work = [asyncio.ensure_future(job) for job in (
                 self._follow_events(), self._drain(OUTBOX, SENDING, self._send),
                 self._drain(SURVEYS, SURVEYS_SENDING, self._send_survey), self._drain_forwards(),
+                self._drain(TICKET_OUTBOX, TICKET_SENDING, self.tickets.send_customer_message),
                 self._watch_customers(),
                 self._watch_positions())]
             try:
@@ -438,6 +446,8 @@ class HandoffBridge(OutboxMixin):
             # Queued for the agent under the lock, in the tracker's order (after any earlier one Rasa stored).
             await self._queue_unforwarded(tracker)
         await self.flush(message.sender_id)
+        if self.tickets.asks_to_leave(message.parse_data):  # parsed just now: "I'll leave a message" in the queue
+            await self.tickets.leave_message(message.sender_id)
         return True
 
     def _auth(self) -> Dict[str, str]:
@@ -458,6 +468,8 @@ class HandoffBridge(OutboxMixin):
     async def _on_event(self, event: Dict[str, Any]) -> None:
         kind, conversation = event.get("type"), event.get("conversation_id")
         if not conversation:
+            return
+        if await self.tickets.on_event(event):  # a ticket's, whether or not a chat of it is followed
             return
         if kind == "created":
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -485,12 +497,11 @@ class HandoffBridge(OutboxMixin):
         elif kind in ENDINGS:
             # The conversation is forgotten last, so that a failed try is tried again from the start.
             if await self._paused(conversation):
-                values = {}
-                if kind == "ticket":
-                    reply_by = ((event.get("outcome") or {}).get("reply_by") or "")
-                    values = {"reply_by": reply_by[:16].replace("T", " ") + " UTC"}
+                response, values = ENDINGS[kind], {}
+                if kind == "ticket":  # its number and answer time, unless the customer heard of it already
+                    response, values = await self.tickets.ending(conversation, event)
                 survey = [SlotSet("survey_escalation", event["escalation"])] if kind == "closed" else []
-                await self.resume(conversation, ENDINGS[kind], survey, **values)
+                await self.resume(conversation, response, survey, **values)
                 if kind == "closed":  # the rules say so and run the satisfaction survey
                     await self.trigger(conversation, CLOSED_INTENT)
             else:  # the bot has it already (the action server said "ticket" itself), or this is a retry

@@ -1,5 +1,6 @@
 """The outboxes the Rasa server's handoff bridge drains (bot/handoff_bridge.py): handoff requests the
-action server could not deliver (``shop:handoff:outbox``) and survey answers (``shop:handoff:surveys``).
+action server could not deliver (``shop:handoff:outbox``), survey answers (``shop:handoff:surveys``) and customer
+messages for tickets (``shop:tickets:outbox``, bot/ticket_replies.py).
 
 - Each item is moved to a ``..sending`` list while on its way (LMOVE), so a crash in between leaves it to be
   sent again, never lost.
@@ -35,7 +36,8 @@ POSITION = "shop:handoff:position"  # hash conversation id -> the queue position
 OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
 SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
 LATER = ":later"  # + outbox: zset of {"item", "attempts"} -> when to try again
-KINDS = {OUTBOX: "handoff", SURVEYS: "survey"}
+TICKET_MESSAGES = "shop:tickets:outbox"  # customer messages for tickets (bot/ticket_replies.py)
+KINDS = {OUTBOX: "handoff", SURVEYS: "survey", TICKET_MESSAGES: "ticket_message"}
 SENT, RETRY, REFUSED = "sent", "retry", "refused"
 
 # KEYS sending, later; ARGV raw item, next attempt time, {"item", "attempts"}

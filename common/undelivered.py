@@ -2,7 +2,7 @@
 ``shop:handoff:undelivered``, shared by the action server (a request the service refused at once) and the Rasa
 server's bridge (an outbox item the service refused later). Each entry is a JSON object:
 
-``{"kind": "handoff"|"survey", "conversation_id"?, "escalation"?, "status": HTTP status or null, "error": text,
+``{"kind": "handoff"|"survey"|"ticket_message", "conversation_id"?, "escalation"?, "status": HTTP status or null, "error": text,
 "attempts": n, "at": ISO time, "item": the request or survey item exactly as it was to be sent}``
 
 The bridge parks an event of the service's stream it failed HANDOFF_EVENT_TRIES times to handle (an agent's
@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
 UNDELIVERED = "shop:handoff:undelivered"
-OUTBOXES = {"handoff": "shop:handoff:outbox", "survey": "shop:handoff:surveys"}  # where a replay puts each kind
+OUTBOXES = {"handoff": "shop:handoff:outbox", "survey": "shop:handoff:surveys",
+            "ticket_message": "shop:tickets:outbox"}  # where a replay puts each kind
 DEAD_EVENTS = "shop:handoff:dead_events"  # events the bridge gave up on (bot/handoff_events.py)
 REPLAY_OF = "replay_of"  # stream field of a replayed event: its first id, which its message ids are made of
 
@@ -33,7 +34,7 @@ def parked(kind: str, item: Dict[str, Any], status: Optional[int], error: str, a
     moment = datetime.fromtimestamp(now, timezone.utc) if now is not None else datetime.now(timezone.utc)
     entry: Dict[str, Any] = {"kind": kind, "status": status, "error": error[:500], "attempts": attempts,
                              "at": moment.isoformat(timespec="seconds").replace("+00:00", "Z"), "item": item}
-    if kind == "handoff":
+    if kind in ("handoff", "ticket_message"):
         entry["conversation_id"] = item.get("conversation_id")
     else:
         entry["escalation"] = item.get("escalation")

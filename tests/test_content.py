@@ -22,10 +22,11 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
 
 
 def said_by_custom_actions() -> set:
-    """Responses that custom actions or the handoff bridge say (named in actions/*.py or
-    bot/handoff_bridge.py, or by the follow-up and form conventions)."""
+    """Responses that custom actions or the handoff bridge say (named in actions/*.py, bot/handoff_bridge.py,
+    bot/ticket_replies.py or common/customer_tickets.py, or by the follow-up and form conventions)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    sources = [*(ROOT / "actions").glob("*.py"), ROOT / "bot" / "handoff_bridge.py"]
+    sources = [*(ROOT / "actions").glob("*.py"), ROOT / "bot" / "handoff_bridge.py", ROOT / "bot" / "ticket_replies.py",
+               ROOT / "common" / "customer_tickets.py"]
     code = "\n".join(p.read_text() for p in sources)
     slots = {s for form in domain["forms"].values() for s in form["required_slots"]}
     return {name for name in domain["responses"]

@@ -108,6 +108,7 @@ class CheckedRestInput(RestInput):
                 raise CallbackFailed(f"REST callback for {conversation}: {problem}")
 
             live.register_output(self.name(), push)
+            live.tickets.rest_pushes = bool(callback)  # a reply to a ticket is pushed at once, else kept
 
             @webhook.listener("after_server_start")
             async def start_bridge(app: Any, _loop: Any) -> None:
@@ -137,13 +138,20 @@ class CheckedRestInput(RestInput):
                         return response.json([])  # a resend of a message stored already: not answered twice
                     if live is not None:
                         await live.count_conversation(conversation)
+                        # answers to their tickets kept since they last wrote come first (bot/ticket_replies.py)
+                        collector.messages.extend({"recipient_id": incoming.sender, **m}
+                                                  for m in await live.tickets.show_unseen(conversation))
                     text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is text
                     message = UserMessage(text, collector, conversation, input_channel=self.name(), message_id=mid,
                                           metadata=with_verified_customer(incoming.metadata))
                     # While a person has the chat the message goes into the tracker and to them; the bot stays
                     # quiet.
                     if live is not None and await live.store_customer_message(message):
-                        return response.json([])
+                        return response.json(collector.messages)
+                    said = await live.tickets.take_for_ticket(message) if live is not None else None
+                    if said is not None:  # a ticket waits for their answer: the message goes to it
+                        return response.json(collector.messages + [{"recipient_id": incoming.sender, **m}
+                                                                   for m in said])
                     await handle_once(agent, message, mid)
                     if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
                         await live.forward_stored(conversation)

@@ -257,9 +257,17 @@ class CheckedSocketIOInput(SocketIOInput):
             if live is not None:
                 try:
                     await live.customer_back(conversation)
+                    await live.tickets.online(conversation)
                 except Exception as e:  # noqa: BLE001 - Redis down: confirm anyway, messages are acked or not
                     logger.warning("noting that %s is back failed: %r", conversation, e)
             await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace, ignore_queue=True)
+            if live is not None and live.app is not None:
+                try:  # answers to their tickets that came while they were away, once (bot/ticket_replies.py)
+                    for message in await live.tickets.show_unseen(conversation):
+                        await sio.emit(self.bot_message_evt, web_chat_message(message), room=sid,
+                                       namespace=self.namespace, ignore_queue=True)
+                except Exception as e:  # noqa: BLE001 - kept for the next time they open the chat
+                    logger.warning("showing %s the answers to their tickets failed: %r", conversation, e)
 
         @sio.on("history_request", namespace=self.namespace)
         async def history_request(sid: Text, _data: Any = None) -> None:
@@ -283,6 +291,7 @@ class CheckedSocketIOInput(SocketIOInput):
             conversation = session.get("conversation") if session else None
             if conversation and not others_in_room(sio, self.namespace, conversation, sid):
                 await live.customer_left(conversation)
+                await live.tickets.offline(conversation)
 
         @webhook.listener("after_server_start")
         async def keep_app(app: Any, _loop: Any) -> None:
@@ -338,6 +347,13 @@ class CheckedSocketIOInput(SocketIOInput):
                               metadata=with_verified_customer(incoming.metadata))
         # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
         if live is not None and await live.store_customer_message(message):
+            return STORED
+        # A ticket waits for their answer (bot/ticket_replies.py): the message goes to it, not to the bot.
+        said = await live.tickets.take_for_ticket(message) if live is not None else None
+        if said is not None:
+            for reply in said:
+                await self.sio.emit(self.bot_message_evt, web_chat_message(reply), room=sender,
+                                    namespace=self.namespace)
             return STORED
         if agent is None:
             await on_new_message(message)

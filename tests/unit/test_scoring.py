@@ -200,6 +200,9 @@ def test_a_card_the_channel_already_masked_is_listed_as_a_card():
 @pytest.mark.parametrize("delivery,response,pause", [
     (Delivery("sent", {"status": "offered"}), "utter_handoff_connecting", True),
     (Delivery("sent", {"status": "ticket", "ticket": {"reply_by": "2026-11-25T10:00:00.000Z"}}),
+     "utter_handoff_ticket_reply_by", False),  # an older service: no number, the time in UTC
+    (Delivery("sent", {"status": "ticket", "ticket": {"label": "T-10042", "due_local": "2026-12-07 13:00",
+                                                      "timezone": "Asia/Shanghai", "reply_by": "x"}}),
      "utter_handoff_ticket", False),
     (Delivery("queued"), "utter_handoff_delayed", True),
     (Delivery("failed"), "utter_handoff_failed", False),
@@ -208,5 +211,7 @@ def test_a_card_the_channel_already_masked_is_listed_as_a_card():
 def test_the_customer_is_told_where_the_request_stands(delivery, response, pause):
     said, values, paused = status_message(delivery)
     assert (said, paused) == (response, pause)
-    if response == "utter_handoff_ticket":
+    if response == "utter_handoff_ticket_reply_by":
         assert values == {"reply_by": "2026-11-25 10:00 UTC"}
+    if response == "utter_handoff_ticket":
+        assert values == {"ticket_label": "T-10042", "due_local": "2026-12-07 13:00", "timezone": "Asia/Shanghai"}
