@@ -357,7 +357,13 @@ class HandoffService(Sessions):
             "messages": await self.store.messages(e.id), "notes": await self.store.notes(e.id),
             "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
             "previous": await self.previous(e, customer),
+            "tickets": await self.chat_tickets(e.id),
         }
+
+    async def chat_tickets(self, escalation_id: str) -> List[Dict[str, Any]]:
+        """The tickets the chat went on as (born from it, made from it by an agent, or merged into one)."""
+        tickets = await self.store.tickets(await self.store.index(f"chat:{escalation_id}", 10))
+        return [{"id": t.id, "label": t.label, "state": t.state.value, "merged_into": t.merged_into} for t in tickets]
 
     async def previous(self, e: Escalation, customer: str) -> List[Dict[str, Any]]:
         """Up to PREVIOUS earlier escalations of the same customer (their id, or else the same

@@ -35,6 +35,8 @@ def index_entries(t: Ticket) -> Dict[str, float]:
                         ("email", (req.get("email") or "").lower() or None), ("order", t.fields.get("order_id"))):
         if value:
             out[f"{kind}:{value}"] = t.created_at
+    for escalation_id in t.escalations:  # a chat's tickets, for its record
+        out[f"chat:{escalation_id}"] = t.created_at
     if t.merged_into:
         return out
     out[f"state:{t.state.value}"] = t.updated_at

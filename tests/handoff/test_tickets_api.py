@@ -259,3 +259,9 @@ def test_a_request_key_does_not_show_an_agent_a_ticket_of_other_groups(api):
     assert refused["error"]["message"] == f"{made['label']} belongs to groups you are not in"
     assert api("POST", "/v1/tickets", "bob", 200, json=body)["id"] == made["id"]
     assert api("POST", "/v1/tickets", "bot", 200, json=body)["id"] == made["id"]
+
+
+def test_a_chat_record_names_the_ticket_it_became_also_when_it_became_one_at_the_handoff(api):
+    created = api("POST", "/v1/handoffs", "bot", 201, json=handoff_request("night-record", "after_sales"))
+    record = api("GET", f"/v1/handoffs/{created['id']}", "sue", 200)
+    assert [(t["label"], t["state"]) for t in record["tickets"]] == [(created["ticket"]["label"], "new")]
