@@ -117,15 +117,19 @@ def html_text(html: str) -> str:
 
 
 def mail_text(message: EmailMessage) -> str:
-    """The text/plain body, else the text of the text/html body, else ""."""
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError):  # an unknown charset or broken transfer encoding
-        content = part.get_payload(decode=True).decode("utf-8", "replace")
-    return html_text(content) if part.get_content_subtype() == "html" else content
+    """The text/plain body, else (missing or blank) the text of the text/html body, else ""."""
+    for kind in ("plain", "html"):
+        part = message.get_body(preferencelist=(kind,))
+        if part is None:
+            continue
+        try:
+            content = part.get_content()
+        except (LookupError, ValueError):  # an unknown charset or a broken transfer encoding
+            content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        text = html_text(content) if kind == "html" else content
+        if text.strip():
+            return text
+    return ""
 
 
 def is_automatic(message: EmailMessage) -> bool:
