@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
@@ -178,10 +178,10 @@ class Mailer:
 
     async def step(self) -> None:
         """Send what is due again (own failures after their backoff, a silent process's entries after
-        ``claim_idle_seconds``), then what is new (waiting up to ``poll_seconds`` for it)."""
-        for entry_id, fields, tries in await self._claim_due():
-            await self._deliver(entry_id, fields, tries)
-        reply = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=10,
+        ``claim_idle_seconds``), then one new mail (waiting up to ``poll_seconds`` for it). Entries are taken one at
+        a time, just before they are sent, so none waits in this process long enough to look abandoned."""
+        await self._send_due()
+        reply = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: ">"}, count=1,
                                             block=max(1, int(self.smtp.poll_seconds * 1000)))
         for entry_id, fields in (reply[0][1] if reply else []):
             await self._deliver(_s(entry_id), fields, 1)
@@ -202,13 +202,12 @@ class Mailer:
                     and consumer["idle"] > self.smtp.claim_idle_seconds * 1000:
                 await self.redis.xgroup_delconsumer(self.stream, GROUP, name)
 
-    async def _claim_due(self) -> List[Tuple[str, Any, int]]:
-        """Pending entries whose wait is over, claimed by this consumer (XCLAIM: one claimer wins each)."""
+    async def _send_due(self) -> None:
+        """Claim (XCLAIM: one claimer wins each) and send, one by one, the pending entries whose wait is over."""
         low = self._cursor if self._cursor == "-" else f"({self._cursor}"
         pending = await self.redis.xpending_range(self.stream, GROUP, min=low, max="+", count=100,
                                                   idle=max(1, int(self.smtp.retry_seconds * 1000)))
         self._cursor = _s(pending[-1]["message_id"]) if len(pending) == 100 else "-"
-        out: List[Tuple[str, Any, int]] = []
         for item in pending:
             tries, idle = int(item["times_delivered"]), int(item["time_since_delivered"])
             wait = self.smtp.backoff(tries)
@@ -219,12 +218,11 @@ class Mailer:
             entry_id = _s(item["message_id"])
             claimed = await self.redis.xclaim(self.stream, GROUP, self.consumer, min_idle_time=int(wait * 1000),
                                               message_ids=[entry_id])
-            for claimed_id, fields in claimed or []:
-                if fields is None:  # deleted from the stream by hand: nothing to send
-                    await self.redis.xack(self.stream, GROUP, claimed_id)
+            for _, fields in claimed or []:
+                if fields is None:  # deleted from the stream by hand (Redis < 7 keeps it pending): nothing to send
+                    await self.redis.xack(self.stream, GROUP, entry_id)
                     continue
-                out.append((_s(claimed_id), fields, tries + 1))
-        return out
+                await self._deliver(entry_id, fields, tries + 1)
 
     async def _deliver(self, entry_id: str, fields: Any, tries: int) -> None:
         entry = {_s(k): _s(v) for k, v in (fields or {}).items()}

@@ -163,8 +163,10 @@ class Relay:
     """A real SMTP server (aiosmtpd, in a thread) standing in for the shop's mail relay. Recipients in ``defer`` get
     451 (try later), in ``reject`` 550."""
 
-    def __init__(self, port: int, defer: Tuple[str, ...] = (), reject: Tuple[str, ...] = ()) -> None:
+    def __init__(self, port: int, defer: Tuple[str, ...] = (), reject: Tuple[str, ...] = (),
+                 slow: Tuple[str, ...] = ()) -> None:
         self.received: List[Any] = []
+        self.slow = slow
         self.attempts: Dict[str, int] = {}
         self.defer, self.reject = defer, reject
         self.lock = threading.Lock()
@@ -182,6 +184,8 @@ class Relay:
 
     async def handle_DATA(self, server, session, envelope):
         mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        if set(envelope.rcpt_tos) & set(self.slow):
+            await asyncio.sleep(1.5)  # a slow relay: longer than the first retry wait, shorter than claim_idle
         with self.lock:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), mail))
         return "250 Message accepted for delivery"
@@ -314,14 +318,15 @@ def test_two_mailers_send_each_mail_once_and_take_over_what_a_dead_one_left(redi
         client = aioredis.Redis.from_url(redis_server, decode_responses=True)
         outbox = MailOutbox(client, p)
         await outbox.enqueue(*mail_for(20000))
+        await outbox.enqueue(*mail_for(20001, "slow@example.cn"))  # being sent for 1.5 s: not taken over meanwhile
         # A process read it, then died before sending it: it stays pending under its consumer.
         await client.xgroup_create(stream, "mailer", id="0")
         assert await client.xreadgroup("mailer", "dead-process", {stream: ">"}, count=1)
         for number in range(10001, 10031):
             await outbox.enqueue(*mail_for(number))
-        with Relay(port) as relay:
+        with Relay(port, slow=("slow@example.cn",)) as relay:
             tasks = [asyncio.ensure_future(Mailer(client, p, smtp(port), name).run()) for name in ("one", "two")]
-            await until(lambda: len(relay.received) >= 31)
+            await until(lambda: len(relay.received) >= 32)
             await asyncio.sleep(1.0)  # nothing more comes
             await stop(*tasks)
         await client.close()
@@ -329,7 +334,7 @@ def test_two_mailers_send_each_mail_once_and_take_over_what_a_dead_one_left(redi
 
     relay = run(scenario())
     labels = sorted(mail["Subject"].split("]")[0][1:] for _, _, mail in relay.received)
-    assert labels == sorted([f"T-{n}" for n in range(10001, 10031)] + ["T-20000"])  # each once, none lost
+    assert labels == sorted([f"T-{n}" for n in range(10001, 10031)] + ["T-20000", "T-20001"])  # each once, none lost
     assert r.xlen(stream) == 0 and r.xpending(stream, "mailer")["pending"] == 0
 
 
@@ -496,3 +501,29 @@ def test_html_replies_automatic_replies_and_oversized_mail():
     assert answer_text("Thanks!\n\nShop Support wrote:\n## Please type your reply above this line ##\nold", markers) \
         == "Thanks!"
     assert answer_text("Thanks!\n\n## 请在此行上方输入您的回复 ##\n请先重启打印机。", markers) == "Thanks!"
+
+
+def test_an_entry_deleted_by_hand_while_pending_is_dropped_not_sent_and_not_stuck(redis_server: str):
+    p, port = prefix(), free_port()
+    r = redis_lib.Redis.from_url(redis_server, decode_responses=True)
+    stream = f"{p}mail"
+
+    async def scenario() -> Relay:
+        client = aioredis.Redis.from_url(redis_server, decode_responses=True)
+        outbox = MailOutbox(client, p)
+        entry = await outbox.enqueue(*mail_for(30000))
+        await client.xgroup_create(stream, "mailer", id="0")
+        assert await client.xreadgroup("mailer", "dead-process", {stream: ">"}, count=1)
+        await client.xdel(stream, entry)  # an operator removed it
+        await outbox.enqueue(*mail_for(30001))
+        with Relay(port) as relay:
+            task = asyncio.ensure_future(Mailer(client, p, smtp(port, claim_idle_seconds=0.5), "one").run())
+            await until(lambda: relay.received and r.xpending(stream, "mailer")["pending"] == 0)
+            await asyncio.sleep(0.5)
+            await stop(task)
+        await client.close()
+        return relay
+
+    relay = run(scenario())
+    assert [mail["Subject"] for _, _, mail in relay.received] == ["[T-30001] Printer shows E04"]
+    assert r.llen(f"{p}mail:dead") == 0
