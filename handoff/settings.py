@@ -98,9 +98,10 @@ class Settings:
         if grace <= sweep_seconds:
             raise SettingsError(f"HANDOFF_AGENT_GRACE_SECONDS ({grace:g}) must be greater than HANDOFF_SWEEP_SECONDS "
                                 f"({sweep_seconds:g}): each process refreshes its agents' presence once a sweep")
+        bot_token = need("HANDOFF_BOT_TOKEN", 16)
         token_secret = need("HANDOFF_TOKEN_SECRET", 32)
         return cls(
-            bot_token=need("HANDOFF_BOT_TOKEN", 16),
+            bot_token=bot_token,
             token_secret=token_secret,
             host=env.get("HANDOFF_HOST", cls.host),
             port=int(number("HANDOFF_PORT", cls.port, int)),

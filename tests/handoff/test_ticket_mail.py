@@ -527,3 +527,27 @@ def test_an_entry_deleted_by_hand_while_pending_is_dropped_not_sent_and_not_stuc
     relay = run(scenario())
     assert [mail["Subject"] for _, _, mail in relay.received] == ["[T-30001] Printer shows E04"]
     assert r.llen(f"{p}mail:dead") == 0
+
+
+def test_a_customer_answering_the_sent_mail_in_their_client_adds_only_their_new_text(redis_server: str):
+    """The whole loop: the Mailer's mail as the relay received it, answered with the usual quoting, to its Reply-To."""
+    p, port = prefix(), free_port()
+    inbox = Inbox()
+
+    async def scenario(listen_port: int, loop: Any) -> None:
+        client = aioredis.Redis.from_url(redis_server, decode_responses=True)
+        chinese = ticket(requester={**ticket()["requester"], "language": "zh"})
+        await MailOutbox(client, p).enqueue(compose(chinese, reply("请先重启打印机。"), MAIL), "T-10042")
+        with Relay(port) as relay:
+            task = asyncio.ensure_future(Mailer(client, p, smtp(port), "one").run())
+            await until(lambda: relay.received)
+            await stop(task)
+        await client.close()
+        sent = relay.received[0][2]
+        quoted = "\n".join("> " + line for line in sent.get_body(("plain",)).get_content().splitlines())
+        answer = f"已经重启了，还是 E04。\n\n在 2026年12月6日 13:00，{sent['From']} 写道：\n{quoted}\n"
+        await loop.run_in_executor(None, lambda: send_reply(listen_port, sent["Reply-To"].addresses[0].addr_spec,
+                                                            answer, subject="Re: " + sent["Subject"]))
+
+    with_listener(inbox, scenario)
+    assert inbox.calls == [(TICKET_ID, "li.lei@example.cn", "已经重启了，还是 E04。", "<r1@example.cn>")]
