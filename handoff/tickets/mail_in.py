@@ -64,7 +64,8 @@ def answer_text(text: str, markers: Sequence[str] = ()) -> str:
         if any(marker and marker in bare for marker in markers):
             lines, cut = lines[:i], True
             break
-    body = ReplyText(text="\n".join(lines), languages=["en", "zh"], keep_hyphen_lists=True).read().replies[0].body
+    latest = ReplyText(text="\n".join(lines), languages=["en", "zh"], keep_hyphen_lists=True).read().replies[0]
+    body = latest.body if _looks_like_signature(latest.signatures) else latest.full_body
     lines = body.split("\n")
     while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith(">")):
         cut = cut or lines[-1].lstrip().startswith(">")
@@ -72,6 +73,14 @@ def answer_text(text: str, markers: Sequence[str] = ()) -> str:
     if cut and lines and lines[-1].rstrip().endswith(_ATTRIBUTION_END):
         lines.pop()
     return "\n".join(lines).strip()
+
+
+def _looks_like_signature(signature: str) -> bool:
+    """Whether what the library took for a signature starts like one: a short closing line ("Best regards,",
+    "谢谢，") or a separator / "Sent from my ..." line. It also starts a signature at any line beginning with
+    "Thanks," — "Thanks, but the lid is broken too." — and would drop the rest of the answer: text is kept then."""
+    first = next((line.strip(" >") for line in signature.split("\n") if line.strip(" >")), "")
+    return len(first) <= 25 or first.startswith(("--", "__", "Sent from", "Get Outlook", "从我的"))
 
 
 class _HtmlText(HTMLParser):

@@ -495,6 +495,11 @@ def test_html_replies_automatic_replies_and_oversized_mail():
     assert [call[2] for call in inbox.calls] == ["It works now, thanks!"]  # HTML read, quote and auto-reply dropped
     assert html_text("<p>a &amp; b</p><script>x()</script><p>c</p>") == "a & b\n\nc"
     assert answer_text("Yes.\n\n> only quoted\n> lines", ()) == "Yes."
+    # A closing and a name go; a line that merely starts like a closing keeps the rest of the answer.
+    assert answer_text("It works.\nBest regards,\nLi Lei\nACME Ltd.") == "It works."
+    assert answer_text("好的。\n谢谢，\n李雷") == "好的。"
+    assert answer_text("Got it.\nThanks, but the lid is broken too.\nPlease send a new one.\n\nSent from my iPhone") \
+        == "Got it.\nThanks, but the lid is broken too.\nPlease send a new one.\n\nSent from my iPhone"
     # A client that copies the old mail under the answer without quoting it: cut at our marker line, and the
     # attribution line just above it goes too.
     markers = MailText.load().markers()
