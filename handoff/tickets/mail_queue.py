@@ -141,7 +141,7 @@ def send_now(smtp: SmtpSettings, to: str, mail: str) -> None:
 
 class Mailer:
     """Sends the outbox's mails, as consumer ``consumer`` of the group ``mailer``: ``await Mailer(...).run()`` (runs
-    until cancelled; Redis outages are waited out). ``send`` replaces the SMTP call (tests of parking use the real one)."""
+    until ``stop()``; Redis outages are waited out). ``send`` replaces the SMTP call (tests of parking use the real one)."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str, smtp: SmtpSettings, consumer: str,
                  send: Send = send_now) -> None:
@@ -153,11 +153,18 @@ class Mailer:
         self.errors = f"{prefix}mail:errors"  # entry id -> the last error, for the parked record
         self.send = send
         self._cursor = "-"
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Make ``run`` return after the current step (at most ``poll_seconds`` when idle; a send in progress is
+        finished first). Cancelling the task alone is not enough: with redis-py 4.6 and async-timeout 4, a
+        cancellation that meets the pool's zero timeout in ``can_read_destructive`` is swallowed and lost."""
+        self._stopping = True
 
     async def run(self) -> None:
         await _until_done(self._join)
         await _until_done(self._forget_idle_consumers)
-        while True:
+        while not self._stopping:
             try:
                 await self.step()
             except asyncio.CancelledError:

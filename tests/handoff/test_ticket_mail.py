@@ -216,10 +216,19 @@ async def until(check, seconds: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def start(mailer: Mailer) -> "asyncio.Task":
+    task = asyncio.ensure_future(mailer.run())
+    task.mailer = mailer  # type: ignore[attr-defined]
+    return task
+
+
 async def stop(*tasks: "asyncio.Task") -> None:
     for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+        task.mailer.stop()  # type: ignore[attr-defined]
+    done, pending = await asyncio.wait(tasks, timeout=5)
+    assert not pending, "a Mailer did not stop"
+    for task in done:
+        task.result()  # run() returned, with no error
 
 
 def mail_for(number: int, email: str = "li.lei@example.cn", seq: int = 4) -> Any:
@@ -239,7 +248,7 @@ def test_the_mailer_delivers_through_the_smtp_relay_and_acknowledges(redis_serve
         assert await outbox.enqueue(message, label) is not None  # before any Mailer ran: still sent
         assert await outbox.enqueue(message, label) is None  # the same reply again: not a second mail
         with Relay(port) as relay:
-            task = asyncio.ensure_future(Mailer(client, p, smtp(port), "one").run())
+            task = start(Mailer(client, p, smtp(port), "one"))
             await until(lambda: relay.received)
             await until(lambda: r.xlen(f"{p}mail") == 0)
             await stop(task)
@@ -261,7 +270,7 @@ def test_mail_waits_while_the_relay_is_down_and_is_delivered_when_it_comes_up(re
 
     async def scenario() -> List[Any]:
         client = aioredis.Redis.from_url(redis_server, decode_responses=True)
-        task = asyncio.ensure_future(Mailer(client, p, smtp(port, tries=50), "one").run())
+        task = start(Mailer(client, p, smtp(port, tries=50), "one"))
         message, label = mail_for(10042)
         await MailOutbox(client, p).enqueue(message, label)
         await until(lambda: r.hlen(f"{p}mail:errors") == 1)  # a try failed: nobody listens on the port
@@ -287,7 +296,7 @@ def test_a_mail_that_always_fails_is_parked_after_its_tries_and_a_refused_one_at
     async def scenario() -> Relay:
         client = aioredis.Redis.from_url(redis_server, decode_responses=True)
         with Relay(port, defer=(busy,), reject=(gone,)) as relay:
-            task = asyncio.ensure_future(Mailer(client, p, smtp(port, tries=3), "one").run())
+            task = start(Mailer(client, p, smtp(port, tries=3), "one"))
             outbox = MailOutbox(client, p)
             await outbox.enqueue(*mail_for(10042, busy))
             await outbox.enqueue(*mail_for(10043, gone))
@@ -325,7 +334,7 @@ def test_two_mailers_send_each_mail_once_and_take_over_what_a_dead_one_left(redi
         for number in range(10001, 10031):
             await outbox.enqueue(*mail_for(number))
         with Relay(port, slow=("slow@example.cn",)) as relay:
-            tasks = [asyncio.ensure_future(Mailer(client, p, smtp(port), name).run()) for name in ("one", "two")]
+            tasks = [start(Mailer(client, p, smtp(port), name)) for name in ("one", "two")]
             await until(lambda: len(relay.received) >= 32)
             await asyncio.sleep(1.0)  # nothing more comes
             await stop(*tasks)
@@ -522,7 +531,7 @@ def test_an_entry_deleted_by_hand_while_pending_is_dropped_not_sent_and_not_stuc
         await client.xdel(stream, entry)  # an operator removed it
         await outbox.enqueue(*mail_for(30001))
         with Relay(port) as relay:
-            task = asyncio.ensure_future(Mailer(client, p, smtp(port, claim_idle_seconds=0.5), "one").run())
+            task = start(Mailer(client, p, smtp(port, claim_idle_seconds=0.5), "one"))
             await until(lambda: relay.received and r.xpending(stream, "mailer")["pending"] == 0)
             await asyncio.sleep(0.5)
             await stop(task)
@@ -544,7 +553,7 @@ def test_a_customer_answering_the_sent_mail_in_their_client_adds_only_their_new_
         chinese = ticket(requester={**ticket()["requester"], "language": "zh"})
         await MailOutbox(client, p).enqueue(compose(chinese, reply("请先重启打印机。"), MAIL), "T-10042")
         with Relay(port) as relay:
-            task = asyncio.ensure_future(Mailer(client, p, smtp(port), "one").run())
+            task = start(Mailer(client, p, smtp(port), "one"))
             await until(lambda: relay.received)
             await stop(task)
         await client.close()
