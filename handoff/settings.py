@@ -1,10 +1,14 @@
 """The handoff service's settings: environment variables (HANDOFF_*), checked at start with clear errors."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Tuple
+from email.utils import parseaddr
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +55,22 @@ class Settings:
     # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clock.py).
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
+    # Ticket e-mail (docs/ticket_mail.md). Out: on when smtp_host is set; in: on when mail_in_port is not 0.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: Optional[str] = None
+    smtp_password: Optional[str] = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = ""  # "Shop Support <support@shop.example>"
+    mail_reply_local: str = "support"  # reply addresses: <local>+T-10042.<token>@<mail_domain>
+    mail_domain: str = ""  # default: the domain of mail_from
+    mail_secret: str = field(default="", repr=False)  # signs reply addresses; default: derived from token_secret
+    mail_tries: int = 8  # sends of one mail before it is parked in <prefix>mail:dead
+    mail_retry_seconds: float = 30.0  # first retry after this, doubling (at most an hour)
+    mail_in_host: str = "127.0.0.1"
+    mail_in_port: int = 0
+    mail_in_max_bytes: int = 10 * 1024 * 1024
+    mail_text_file: Path = ROOT / "policy" / "ticket_mail.yml"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -81,9 +101,11 @@ class Settings:
         if grace <= sweep_seconds:
             raise SettingsError(f"HANDOFF_AGENT_GRACE_SECONDS ({grace:g}) must be greater than HANDOFF_SWEEP_SECONDS "
                                 f"({sweep_seconds:g}): each process refreshes its agents' presence once a sweep")
+        bot_token = need("HANDOFF_BOT_TOKEN", 16)
+        token_secret = need("HANDOFF_TOKEN_SECRET", 32)
         return cls(
-            bot_token=need("HANDOFF_BOT_TOKEN", 16),
-            token_secret=need("HANDOFF_TOKEN_SECRET", 32),
+            bot_token=bot_token,
+            token_secret=token_secret,
             host=env.get("HANDOFF_HOST", cls.host),
             port=int(number("HANDOFF_PORT", cls.port, int)),
             redis_url=env.get("HANDOFF_REDIS_URL", cls.redis_url),
@@ -109,6 +131,7 @@ class Settings:
             dead_events_key=env.get("HANDOFF_DEAD_EVENTS_KEY") or cls.dead_events_key,
             clock_file=Path(env["HANDOFF_CLOCK_FILE"]) if env.get("HANDOFF_CLOCK_FILE") else None,
             ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
+            **mail_settings(env, token_secret, number),
         )
 
 
@@ -125,3 +148,57 @@ def origins(raw: str) -> Tuple[str, ...]:
                                 "(scheme and host, optional port, nothing after)")
         out.append(f"{parts.scheme}://{parts.netloc.lower()}")
     return tuple(out)
+
+
+_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+                   r"[A-Za-z0-9])?$")
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*/=?^_`{|}~.-]{1,40}$")
+
+
+def mail_settings(env: Mapping[str, str], token_secret: str, number: Callable[..., float]) -> Dict[str, Any]:
+    """The ticket e-mail settings (HANDOFF_SMTP_*, HANDOFF_MAIL_*), checked; ``number`` reads a positive number."""
+    host = env.get("HANDOFF_SMTP_HOST", "").strip()
+    in_port = int(number("HANDOFF_MAIL_IN_PORT", 0.0, int, -1))
+    port = int(number("HANDOFF_SMTP_PORT", 25, int))
+    for name, value in (("HANDOFF_SMTP_PORT", port), ("HANDOFF_MAIL_IN_PORT", in_port)):
+        if value > 65535:
+            raise SettingsError(f"{name} must be a port number (1-65535), not {value}")
+    user, password = env.get("HANDOFF_SMTP_USER") or None, env.get("HANDOFF_SMTP_PASSWORD") or None
+    if bool(user) != bool(password):
+        raise SettingsError("HANDOFF_SMTP_USER and HANDOFF_SMTP_PASSWORD go together: set both or neither")
+    starttls = env.get("HANDOFF_SMTP_STARTTLS", "0").strip().lower()
+    if starttls not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"HANDOFF_SMTP_STARTTLS must be 1 or 0, not {starttls!r}")
+    mail_from = env.get("HANDOFF_MAIL_FROM", "").strip()
+    from_address = parseaddr(mail_from)[1]
+    if mail_from and (from_address.count("@") != 1 or "\n" in mail_from or "\r" in mail_from):
+        raise SettingsError(f"HANDOFF_MAIL_FROM must be an e-mail address such as "
+                            f"'Shop Support <support@shop.example>', not {mail_from!r}")
+    if (host or in_port) and not mail_from:
+        raise SettingsError("HANDOFF_MAIL_FROM is not set: ticket e-mail (HANDOFF_SMTP_HOST or HANDOFF_MAIL_IN_PORT) "
+                            "needs the address the mails come from")
+    if host and not _HOST.match(host) and not re.match(r"^[0-9.]+$|^\[?[0-9a-fA-F:]+\]?$", host):
+        raise SettingsError(f"HANDOFF_SMTP_HOST must be a host name or address, not {host!r}")
+    domain = (env.get("HANDOFF_MAIL_DOMAIN", "").strip() or from_address.rpartition("@")[2]).lower()
+    if domain and not _HOST.match(domain):
+        raise SettingsError(f"HANDOFF_MAIL_DOMAIN must be a domain such as shop.example, not {domain!r}")
+    local = env.get("HANDOFF_MAIL_REPLY_LOCAL", "").strip() or "support"
+    if not _LOCAL.match(local):
+        raise SettingsError(f"HANDOFF_MAIL_REPLY_LOCAL must be the part before the @ of an address, without '+' "
+                            f"(such as support), not {local!r}")
+    secret = env.get("HANDOFF_MAIL_SECRET", "")
+    if secret and len(secret) < 16:
+        raise SettingsError("HANDOFF_MAIL_SECRET must be at least 16 characters long")
+    if not secret:  # a key of its own, derived: the token secret itself never signs anything a customer sees
+        secret = hmac.new(token_secret.encode(), b"handoff ticket mail reply address", hashlib.sha256).hexdigest()
+    return {
+        "smtp_host": host, "smtp_port": port, "smtp_user": user, "smtp_password": password,
+        "smtp_starttls": starttls in ("1", "true", "yes"), "mail_from": mail_from, "mail_reply_local": local,
+        "mail_domain": domain, "mail_secret": secret,
+        "mail_tries": int(number("HANDOFF_MAIL_TRIES", Settings.mail_tries, int)),
+        "mail_retry_seconds": number("HANDOFF_MAIL_RETRY_SECONDS", Settings.mail_retry_seconds),
+        "mail_in_host": env.get("HANDOFF_MAIL_IN_HOST", "").strip() or Settings.mail_in_host,
+        "mail_in_port": in_port,
+        "mail_in_max_bytes": int(number("HANDOFF_MAIL_IN_MAX_BYTES", Settings.mail_in_max_bytes, int, 1023)),
+        "mail_text_file": Path(env.get("HANDOFF_MAIL_TEXT") or str(Settings.mail_text_file)),
+    }
