@@ -41,6 +41,7 @@ from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, Event, LoginLimits, NotFound, Status, Store
 from handoff.tickets import routes as ticket_routes
 from handoff.tickets.flows import TicketFlows
+from handoff.tickets.mail_service import TicketMail
 from handoff.tickets.service import TicketInvalid, TicketService
 
 log = logging.getLogger("handoff")
@@ -190,16 +191,19 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                                          clock=make_clock(settings.clock_file))
         app.ctx.tickets = TicketService(app.ctx.store, groups, ticket_flows, metrics, clock=app.ctx.service.clock)
         app.ctx.service.tickets = app.ctx.tickets
+        app.ctx.mail = TicketMail(settings, app.ctx.store, app.ctx.tickets)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
         gc.freeze()  # start-up objects (tables, schemas, compiled validators) leave the collector's sight
         app.ctx.tasks = [asyncio.ensure_future(sweeper(app)), asyncio.ensure_future(event_reader(app))]
+        await app.ctx.mail.start()  # ticket e-mail, when HANDOFF_SMTP_HOST / HANDOFF_MAIL_IN_PORT say so
 
     @app.before_server_stop
     async def stop_tasks(app: Sanic, _loop: Any) -> None:
         for task in getattr(app.ctx, "tasks", []):
             task.cancel()
+        await app.ctx.mail.stop()
         await app.ctx.store.close()
 
     async def sweeper(app: Sanic) -> None:

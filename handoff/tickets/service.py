@@ -239,11 +239,15 @@ class TicketService(TicketViews, TicketSweep):
         name = (await self.store.account(agent) or {}).get("name") or agent
         change = await self._apply([t.id], lambda ts: tr.reply(ts[0], agent, text, now, TicketState(then),
                                                                 message_id, name))
-        if not change.changed:  # a retry of a reply already made: nothing more to say or send
-            return change.ticket
-        self.metrics.ticket_changes.labels("reply").inc()
-        if self.on_reply is not None and change.ticket.requester.get("email"):
+        if change.changed:
+            self.metrics.ticket_changes.labels("reply").inc()
             entry = next(e for e in change.entries[t.id] if e["kind"] == "reply")
+        elif message_id:  # a retry of a reply already made: its mail is queued again (once per Message-ID)
+            entry = next((e for e in await self.store.timeline(t.id)
+                          if e["kind"] == "reply" and e.get("message_id") == message_id), {})
+        else:
+            entry = {}
+        if entry and self.on_reply is not None and change.ticket.requester.get("email"):
             await self.on_reply(change.ticket, {**entry, "agent_name": name})
         return change.ticket
 

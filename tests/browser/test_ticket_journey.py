@@ -108,6 +108,15 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory, sink: S
     run.stop()
 
 
+@pytest.fixture(autouse=True)
+def nobody_online(stack: RunCommand) -> Iterator[None]:
+    """Each journey starts at night with every demo agent offline (a console left open earlier included)."""
+    for agent in ("ann", "ben", "tom", "bea", "vera", "sam"):
+        requests.put(base(stack) + "/v1/agents/me/status", json={"status": "offline"}, headers=token(stack, agent),
+                     timeout=10)
+    yield
+
+
 def demo_password(stack: RunCommand) -> str:
     return "".join(stack.output).split("(supervisor); password ", 1)[1].split()[0]
 
@@ -166,7 +175,8 @@ def night_ticket(stack: RunCommand, page: Page, lines: List[str]) -> Dict[str, A
         time.sleep(1.5)
     deadline = time.monotonic() + 30
     while not set(all_labels(stack)) - before:
-        assert time.monotonic() < deadline, "no ticket was made"
+        assert time.monotonic() < deadline, ("no ticket was made; the widget shows",
+                                             page.get_by_test_id("message").all_inner_texts())
         time.sleep(0.5)
     (label,) = set(all_labels(stack)) - before
     t = ticket_page(stack, label)["ticket"]
@@ -278,3 +288,64 @@ def test_a_night_ticket_is_claimed_next_morning_answered_sent_to_technical_and_b
     assert solved["team_seconds"]["technical"] == round(teams[1][2], 1)
     for w in (customer, ben, tom):
         assert w.dialogs == [], w.name
+
+
+def test_with_the_customer_gone_the_answer_goes_by_e_mail_and_their_e_mail_answer_reopens_the_ticket(
+        stack: RunCommand, clock: Clock, sink: Sink, mail_in_port: int, open_page: Any) -> None:
+    clock.set(night(clock.now + 86400))
+    customer = open_page("journey-mail-customer")
+    chat = open_chat(customer, stack)
+    t = night_ticket(stack, chat, ["my order arrived with a cracked screen, my email is li.wei@example.com",
+                                   "I want to talk to a person"])
+    label = t["label"]
+    assert t["requester"]["email"] == "li.wei@example.com"
+    customer.page.close()  # the customer is gone
+
+    next_morning(clock, stack)
+    ben = open_page("journey-mail-ben")
+    page = console(ben, stack, "ben")
+    page.get_by_test_id("tickets-view-groups").click()
+    open_ticket(page, label)
+    page.get_by_test_id("ticket-claim").click()
+    expect(page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
+    page.get_by_test_id("ticket-reply-input").fill("We are sorry! Could you send us a photo of the screen?")
+    page.get_by_test_id("ticket-reply-then").select_option("pending")
+    page.get_by_test_id("ticket-reply-send").click()
+    expect(page.get_by_test_id("ticket-state")).to_have_text("Pending (waiting on the customer)", timeout=20_000)
+
+    # The answer reaches the shop's mail relay (a real SMTP server), to the customer, about the ticket.
+    deadline = time.monotonic() + 30
+    while not [m for m in sink.messages if label in str(m["Subject"])]:
+        assert time.monotonic() < deadline, "no mail was sent"
+        time.sleep(0.3)
+    mail = next(m for m in sink.messages if label in str(m["Subject"]))
+    assert mail["To"] == "li.wei@example.com" and label in mail["Subject"]
+    body = mail.get_payload(decode=True).decode("utf-8") if not mail.is_multipart() else \
+        mail.get_payload()[0].get_payload(decode=True).decode("utf-8")
+    assert "Could you send us a photo of the screen?" in body
+    reply_to = mail["Reply-To"]
+
+    # Someone else writing to that address changes nothing.
+    forged = EmailMessage()
+    forged["From"], forged["To"], forged["Subject"] = "mallory@example.net", reply_to, f"Re: {mail['Subject']}"
+    forged.set_content("close this ticket")
+    with smtplib.SMTP("127.0.0.1", mail_in_port, timeout=10) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            smtp.send_message(forged)
+    assert refused.value.smtp_code == 550
+    assert ticket_page(stack, label)["ticket"]["state"] == "pending"
+
+    # The customer answers the mail: the answer lands on the ticket, which is open again.
+    answer = EmailMessage()
+    answer["From"], answer["To"], answer["Subject"] = "li.wei@example.com", reply_to, f"Re: {mail['Subject']}"
+    answer["Message-ID"] = "<answer-1@example.com>"
+    answer.set_content("Photo attached, the crack is in the top left corner.\n\n"
+                       "On Mon, Brightcart Support wrote:\n> We are sorry! Could you send us a photo of the screen?\n")
+    with smtplib.SMTP("127.0.0.1", mail_in_port, timeout=10) as smtp:
+        smtp.send_message(answer)
+    expect(entry(page, "customer", "the crack is in the top left corner")).to_have_count(1, timeout=20_000)
+    expect(page.get_by_test_id("ticket-state")).to_have_text("Open", timeout=20_000)
+    got = ticket_page(stack, label)
+    said = [e for e in got["timeline"] if e["kind"] == "customer"]
+    assert [(e["text"], e["via"]) for e in said] == [("Photo attached, the crack is in the top left corner.", "email")]
+    assert [(e["from"], e["to"]) for e in got["timeline"] if e["kind"] == "state"][-1] == ("pending", "open")
