@@ -445,7 +445,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.get("/v1/undelivered")
     async def undelivered(request: Request) -> HTTPResponse:
         supervisor(request)
-        return json_response(await app.ctx.service.undelivered(settings.undelivered_key, settings.dead_events_key))
+        return json_response(await app.ctx.service.undelivered(settings.undelivered_key, settings.dead_events_key,
+                                                               dead_mail_key=f"{settings.redis_prefix}mail:dead"))
 
     @app.post("/v1/agents/login")
     async def login(request: Request) -> HTTPResponse:
@@ -607,7 +608,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             for state, n in (await app.ctx.tickets.counts()).items():
                 metrics.tickets_by_state.labels(state).set(n)
             metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0]
-                                    + (await app.ctx.store.list_entries(settings.dead_events_key, 0))[0])
+                                    + (await app.ctx.store.list_entries(settings.dead_events_key, 0))[0]
+                                    + (await app.ctx.store.list_entries(f"{settings.redis_prefix}mail:dead", 0))[0])
         except UNAVAILABLE:
             pass  # counters are still worth scraping
         return HTTPResponse(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)

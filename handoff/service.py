@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 from common.routing import SkillGroups
 from common.undelivered import describe, describe_dead
+from handoff.tickets.mail_queue import describe_parked
 from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
@@ -489,16 +490,19 @@ class HandoffService(Sessions):
         conversations = await self.store.count_conversations(stats.day_keys(conversations_key, now))
         return stats.today(recent, open_chats, messages, conversations, now, self.groups.first_response_seconds)
 
-    async def undelivered(self, key: str, dead_events_key: str, limit: int = 100) -> Dict[str, Any]:
-        """GET /v1/undelivered: what the bot could not deliver here (refused, list ``key``) and the events of
-        this service the bot's bridge gave up on (list ``dead_events_key``): the oldest ``limit`` of each,
-        oldest first (unreadable entries last), without request bodies or message texts; ``total`` counts
-        them all."""
+    async def undelivered(self, key: str, dead_events_key: str, limit: int = 100,
+                          dead_mail_key: str = "") -> Dict[str, Any]:
+        """GET /v1/undelivered: what the bot could not deliver here (refused, list ``key``), the events of this
+        service the bot's bridge gave up on (list ``dead_events_key``) and the tickets' mails the relay never
+        took (list ``dead_mail_key``): the oldest ``limit`` of each, oldest first (unreadable entries last),
+        without request bodies, message texts or mails; ``total`` counts them all."""
         refused, entries = await self.store.list_entries(key, limit)
         dead, events = await self.store.list_entries(dead_events_key, limit)
-        items = [describe(raw) for raw in entries] + [describe_dead(raw) for raw in events]
+        mails, parked = await self.store.list_entries(dead_mail_key, limit) if dead_mail_key else (0, [])
+        items = [describe(raw) for raw in entries] + [describe_dead(raw) for raw in events] + \
+            [describe_parked(raw) for raw in parked]
         items.sort(key=lambda i: (not isinstance(i.get("at"), str), str(i.get("at") or "")))
-        return {"total": refused + dead, "items": items}
+        return {"total": refused + dead + mails, "items": items}
 
     async def queues(self) -> List[Dict[str, Any]]:
         now = self.clock()

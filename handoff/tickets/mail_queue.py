@@ -277,6 +277,21 @@ class Mailer:
                   entry.get("message_id"), tries, self.dead, error)
 
 
+def describe_parked(raw: str) -> Dict[str, Any]:
+    """A parked mail as a supervisor's list shows it (kind "mail", GET /v1/undelivered): which ticket, why, how
+    often tried and when, never the mail itself or its address; a broken record says so."""
+    try:
+        record = json.loads(raw)
+        out: Dict[str, Any] = {"kind": "mail", "id": str(record["id"]), "ticket": record.get("ticket"),
+                               "error": str(record.get("error") or "")[:500], "attempts": int(record.get("tries") or 0)}
+        at = record.get("at")
+        if isinstance(at, (int, float)) and not isinstance(at, bool):
+            out["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(at)))
+        return out
+    except (ValueError, AttributeError, KeyError, TypeError, OverflowError, OSError):
+        return {"kind": "unreadable", "error": raw[:200]}
+
+
 def _s(value: Any) -> Any:
     """Text from what a Redis client without decode_responses returns."""
     return value.decode("utf-8") if isinstance(value, bytes) else value

@@ -354,12 +354,21 @@ def test_undelivered_items_of_every_kind_match_the_document(api: Api) -> None:
                                                             "escalation": "e-2", "message": {"text": "hi"}},
                                      "error": "ConnectionError()", "tries": 10, "at": 1_700_000_000.5}),
             json.dumps({"id": "2-0", "event": None, "error": "not a JSON object", "tries": 0, "at": 1_700_000_001}))
+    # a ticket's reply the mail relay never took (handoff/tickets/mail_queue.py parks it so)
+    r.rpush("{ho}:mail:dead", json.dumps({"id": "3-0", "ticket": "T-10077", "to": "li@example.com", "message_id": "<m@x>",
+                                         "error": "550 no such user", "tries": 1, "at": 1_700_000_002,
+                                         "mail": "Subject: secret"}))
     try:
         shown = api("getUndelivered", "sue", 200)  # validated against the document
-        assert shown["total"] == 5 and sorted(i["kind"] for i in shown["items"]) == [
-            "event", "event", "handoff", "survey", "unreadable"]
+        assert shown["total"] == 6 and sorted(i["kind"] for i in shown["items"]) == [
+            "event", "event", "handoff", "mail", "survey", "unreadable"]
+        mail = next(i for i in shown["items"] if i["kind"] == "mail")
+        assert (mail["ticket"], mail["error"], mail["attempts"]) == ("T-10077", "550 no such user", 1)
+        assert "to" not in mail and "mail" not in mail  # never the address or the mail itself
+        metrics = api.call("metrics", None, 200).text
+        assert "handoff_undelivered_items 6.0" in metrics
     finally:
-        r.delete(UNDELIVERED, DEAD_EVENTS)
+        r.delete(UNDELIVERED, DEAD_EVENTS, "{ho}:mail:dead")
 
 
 def test_login_me_health_metrics(api: Api) -> None:
