@@ -5,30 +5,10 @@ import uuid
 import pytest
 
 from handoff.memory_store import MemoryStore
-from handoff.redis_store import RedisStore
 from handoff.store import Agent, Conflict, NotFound, Status
+from tests.handoff.stores import store, loop, run  # noqa: F401  (store, loop: fixtures)
 
 SPP = 10.0  # seconds of waiting worth one priority point
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(request):
-    if request.param == "memory":
-        return MemoryStore()
-    url = request.getfixturevalue("redis_server")
-    return RedisStore.from_url(url, prefix=f"{{t{uuid.uuid4().hex[:8]}}}:")
-
-
-def run(coro):
-    return asyncio.get_event_loop().run_until_complete(coro)
-
-
-@pytest.fixture(autouse=True)
-def loop():
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
 
 
 def test_create_is_idempotent_per_open_conversation(store):

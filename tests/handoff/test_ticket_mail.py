@@ -22,6 +22,7 @@ from handoff.settings import Settings, SettingsError
 from handoff.tickets.mail_in import InboundMail, Refused, answer_text, html_text
 from handoff.tickets.mail_out import (MailError, Mailer, MailOutbox, MailSettings, MailText, SmtpSettings, compose,
                                       parse_reply_address, reply_address, token_matches)
+from tests.handoff.stores import loop, run  # noqa: F401  (loop: a fixture)
 
 SECRET = "reply-secret-for-tests-0123456789"
 MAIL = MailSettings(mail_from="Shop Support <support@shop.example>", domain="shop.example", secret=SECRET)
@@ -44,18 +45,6 @@ def reply(text: str = "Please restart the printer and tell me what it shows.", s
 def parsed(message: Any) -> Any:
     """The mail as a receiving client reads it (bytes on the wire, parsed again)."""
     return message_from_bytes(message.as_bytes(), policy=policy.default)
-
-
-@pytest.fixture(autouse=True)
-def loop():
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-
-
-def run(coro):
-    return asyncio.get_event_loop().run_until_complete(coro)
 
 
 # --- composing -------------------------------------------------------------------------------------------------------

@@ -5,31 +5,10 @@ import uuid
 
 import pytest
 
-from handoff.memory_store import MemoryStore
-from handoff.redis_store import RedisStore
 from handoff.store import Conflict, NotFound
 from handoff.tickets import transitions as tr
 from handoff.tickets.model import Ticket, TicketState, parse_label
-
-
-@pytest.fixture(params=["memory", "redis"])
-def store(request):
-    if request.param == "memory":
-        return MemoryStore()
-    url = request.getfixturevalue("redis_server")
-    return RedisStore.from_url(url, prefix=f"{{t{uuid.uuid4().hex[:8]}}}:")
-
-
-@pytest.fixture(autouse=True)
-def loop():
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield loop
-    loop.close()
-
-
-def run(coro):
-    return asyncio.get_event_loop().run_until_complete(coro)
+from tests.handoff.stores import store, loop, run  # noqa: F401  (store, loop: fixtures)
 
 
 def maker(group="after_sales", now=1000.0, conversation="c1", priority=10, due=5000.0):

@@ -1,0 +1,30 @@
+"""What the store tests share: both stores (the in-memory twin and Redis over a real redis-server, each test on a
+prefix of its own), and a fresh event loop per test to run their coroutines on."""
+import asyncio
+import uuid
+from typing import Any, Iterator
+
+import pytest
+
+from handoff.memory_store import MemoryStore
+from handoff.redis_store import RedisStore
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request: Any) -> Any:
+    if request.param == "memory":
+        return MemoryStore()
+    url = request.getfixturevalue("redis_server")
+    return RedisStore.from_url(url, prefix=f"{{t{uuid.uuid4().hex[:8]}}}:")
+
+
+@pytest.fixture(autouse=True)
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.get_event_loop().run_until_complete(coro)
