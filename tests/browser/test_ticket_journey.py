@@ -208,6 +208,21 @@ def entry(page: Page, kind: str, text: str = "") -> Any:
     return found.filter(has_text=text) if text else found
 
 
+def claim_and_answer(w: Watched, stack: RunCommand, label: str, text: str) -> Page:
+    """Ben logs into the console, finds the ticket in his groups' queue, claims it and answers the customer (the
+    ticket then waits on them). His console page."""
+    page = console(w, stack, "ben")
+    page.get_by_test_id("tickets-view-groups").click()
+    open_ticket(page, label)
+    page.get_by_test_id("ticket-claim").click()
+    expect(page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
+    page.get_by_test_id("ticket-reply-input").fill(text)
+    page.get_by_test_id("ticket-reply-then").select_option("pending")
+    page.get_by_test_id("ticket-reply-send").click()
+    expect(page.get_by_test_id("ticket-state")).to_have_text("Pending (waiting on the customer)", timeout=20_000)
+    return page
+
+
 def next_morning(clock: Clock, stack: RunCommand, group: str = "after_sales") -> None:
     """09:30 on the next business morning of the group's calendar (the service's clock, every process)."""
     from common.routing import SKILL_GROUPS_FILE, SkillGroups
@@ -228,15 +243,7 @@ def test_a_night_ticket_is_claimed_next_morning_answered_sent_to_technical_and_b
 
     next_morning(clock, stack)
     ben = open_page("journey-ben")
-    page = console(ben, stack, "ben")
-    page.get_by_test_id("tickets-view-groups").click()
-    open_ticket(page, label)
-    page.get_by_test_id("ticket-claim").click()
-    expect(page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
-    page.get_by_test_id("ticket-reply-input").fill("Sorry about that! Is the kettle's light blinking red?")
-    page.get_by_test_id("ticket-reply-then").select_option("pending")
-    page.get_by_test_id("ticket-reply-send").click()
-    expect(page.get_by_test_id("ticket-state")).to_have_text("Pending (waiting on the customer)", timeout=20_000)
+    page = claim_and_answer(ben, stack, label, "Sorry about that! Is the kettle's light blinking red?")
 
     # The customer, still in the widget, sees the answer and replies there: it lands on the ticket.
     wait_for_line(chat, "Is the kettle's light blinking red?")
@@ -303,15 +310,7 @@ def test_with_the_customer_gone_the_answer_goes_by_e_mail_and_their_e_mail_answe
 
     next_morning(clock, stack)
     ben = open_page("journey-mail-ben")
-    page = console(ben, stack, "ben")
-    page.get_by_test_id("tickets-view-groups").click()
-    open_ticket(page, label)
-    page.get_by_test_id("ticket-claim").click()
-    expect(page.get_by_test_id("ticket-notice")).to_have_text(f"{label} is yours now.")
-    page.get_by_test_id("ticket-reply-input").fill("We are sorry! Could you send us a photo of the screen?")
-    page.get_by_test_id("ticket-reply-then").select_option("pending")
-    page.get_by_test_id("ticket-reply-send").click()
-    expect(page.get_by_test_id("ticket-state")).to_have_text("Pending (waiting on the customer)", timeout=20_000)
+    page = claim_and_answer(ben, stack, label, "We are sorry! Could you send us a photo of the screen?")
 
     # The answer reaches the shop's mail relay (a real SMTP server), to the customer, about the ticket.
     deadline = time.monotonic() + 30
