@@ -49,6 +49,8 @@ class SkillGroups:
         self.reopen_seconds: float = float(tickets.get("reopen_days", 7)) * 86400
         self.ticket_auto_assign: List[str] = list(tickets.get("auto_assign") or [])
         self.max_tickets_per_agent: int = int(tickets.get("max_tickets_per_agent", 15))
+        # A handoff outside its group's business hours: "queue" (served when someone is online) or "ticket".
+        self.outside_business_hours: str = str(tickets.get("outside_business_hours", "queue"))
         self.wrap_up_codes: List[str] = list(document.get("wrap_up_codes") or ["other"])
         # Seconds to a person's first reply (the SLA the supervisor dashboard watches).
         self.first_response_seconds: float = (document.get("sla") or {}).get("first_response_seconds", 30)

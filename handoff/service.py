@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
@@ -28,6 +27,7 @@ from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.metrics import Metrics
 from handoff.sessions import Sessions
+from handoff.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
 from handoff.store import Agent, Conflict, Escalation, NotFound, NotYours, QueueStats, Status, Store
 
 log = logging.getLogger(__name__)
@@ -51,31 +51,10 @@ def outcome_view(outcome: Dict[str, Any]) -> Dict[str, Any]:
     return {**outcome, "survey": {**survey, "at": iso(survey["at"])}}
 
 
-@dataclass
-class Created:
-    escalation: Escalation
-    created: bool
-    queue_position: Optional[int]
-    estimated_wait_seconds: Optional[int]
-    ticket: Optional[Dict[str, Any]] = None  # the ticket the chat became: id, label, due_at, due_local, timezone
-
-    def as_dict(self) -> Dict[str, Any]:
-        e = self.escalation
-        body = {"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
-                "skill_group": e.skill_group, "priority": e.priority, "queue_position": self.queue_position,
-                "estimated_wait_seconds": self.estimated_wait_seconds, "created": self.created}
-        if e.status == Status.TICKET:
-            body["ticket"] = {"reply_by": e.outcome.get("reply_by"),
-                              "reply_within_hours": e.outcome.get("reply_within_hours"), **(self.ticket or {})}
-            if (self.ticket or {}).get("due_at"):  # the ticket's own answer time, to the millisecond
-                body["ticket"]["reply_by"] = self.ticket["due_at"]  # type: ignore[index]
-        return body
-
-
 PREVIOUS = 10  # earlier escalations of the same customer shown in a record
 
 
-class HandoffService(Sessions):
+class HandoffService(Sessions, ChatTickets):
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
                  clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0,
                  max_missed_offers: int = 2) -> None:
@@ -117,6 +96,8 @@ class HandoffService(Sessions):
         decision = self.route(request)
         now = self.clock()
         chain = self.groups.fallback_chain(decision["skill_group"])
+        if self._closed(chain[0], now):
+            return await self._after_hours(request, decision, chain[0], now)
         done = await self.store.escalate(
             request["conversation_id"], chain, decision["priority"], {"request": request, "routing": decision},
             now, self.seconds_per_point, request["created_at"], self.reservation_seconds,
@@ -135,22 +116,6 @@ class HandoffService(Sessions):
             ticket = await self._ticket_of(e, f"nobody online in {' -> '.join(chain)}")
         return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group), ticket)
 
-    def _ticket_outcome(self, group: str, now: float) -> Dict[str, Any]:
-        """What a chat that becomes a ticket records: when the answer is due (business hours of the group)."""
-        hours = self.groups.ticket_reply_hours
-        if self.tickets is None:
-            return {"reply_by": iso(now + hours * 3600), "reply_within_hours": hours}
-        due = self.tickets.due(group, now)
-        return {"reply_by": iso(due), "reply_within_hours": round((due - now) / 3600, 2),
-                **self.tickets.local(group, due)}
-
-    async def _ticket_of(self, e: Escalation, why: str) -> Optional[Dict[str, Any]]:
-        """The chat's ticket (made now if it has none): what the customer is told about it."""
-        if self.tickets is None:
-            return None
-        t, _ = await self.tickets.from_escalation(e.id, "system", "chat", why=why)
-        return {"id": t.id, "label": t.label, **self.tickets.local(t.group, t.due_at)}
-
     def _wait(self, e: Escalation, position: Optional[int], stats: QueueStats) -> Optional[int]:
         """Expected wait in seconds: 0 when offered or when a free slot is left for it; else the chats
         ahead of it over the group's capacity, times the group's handling time. None: not known (a ticket)."""
@@ -162,30 +127,6 @@ class HandoffService(Sessions):
         if ahead <= 0:
             return 0
         return math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
-
-    async def _ticket(self, e: Escalation, why: str) -> Tuple[Escalation, Optional[Dict[str, Any]]]:
-        """The waiting chat becomes a ticket: the ticket first (one per chat, so a crash in between leaves the chat
-        waiting, and the next try finds the same ticket), then the chat leaves the queue naming it, so the
-        bot's bridge can tell the customer its number and when the answer is due."""
-        now = self.clock()
-        ticket = await self._ticket_of(e, why)
-        outcome = self._ticket_outcome(e.skill_group, now)
-        if ticket:
-            outcome.update(ticket=ticket["label"], ticket_id=ticket["id"], reply_by=ticket["due_at"],
-                           due_local=ticket["due_local"], timezone=ticket["timezone"])
-        done = await self.store.leave_queue(e.id, Status.TICKET, now, why, outcome)
-        self.metrics.tickets.labels(e.skill_group).inc()
-        return done, ticket
-
-    async def leave_message(self, escalation_id: str) -> Created:
-        """The waiting customer leaves a message instead: the chat becomes a ticket (Conflict unless waiting or
-        offered)."""
-        e = await self.store.get(escalation_id)
-        if e.status not in (Status.WAITING, Status.OFFERED):
-            raise Conflict(f"the chat is {e.status.value}: only a waiting chat can become a message")
-        done, ticket = await self._ticket(e, "the customer left a message")
-        await self.dispatch_many(await self._agent_groups(e))
-        return Created(done, False, None, None, ticket)
 
     async def estimate(self, e: Escalation) -> Tuple[Optional[int], Optional[int]]:
         """Queue position and expected wait in seconds (0 when a free agent gets it now)."""
@@ -251,6 +192,9 @@ class HandoffService(Sessions):
         names = list(self.groups.groups)
         for stats in await self.store.queue_stats(names):
             if stats.waiting == 0:
+                continue
+            if self._closed(stats.group, now):  # closing time: who still waits gets a ticket
+                await self._close_queue(stats.group)
                 continue
             if stats.online > 0:
                 await self.dispatch(stats.group)
