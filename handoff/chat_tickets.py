@@ -79,11 +79,11 @@ class ChatTickets:
         return {"reply_by": iso(due), "reply_within_hours": round((due - now) / 3600, 2),
                 **self.tickets.local(group, due)}
 
-    async def _ticket_of(self, e: Escalation, why: str) -> Optional[Dict[str, Any]]:
+    async def _ticket_of(self, e: Escalation, why: str, now: Optional[float] = None) -> Optional[Dict[str, Any]]:
         """The chat's ticket (made now if it has none): what the customer is told about it."""
         if self.tickets is None:
             return None
-        t, _ = await self.tickets.from_escalation(e.id, "system", "chat", why=why)
+        t, _ = await self.tickets.from_escalation(e.id, "system", "chat", why=why, now=now)
         return {"id": t.id, "label": t.label, **self.tickets.local(t.group, t.due_at)}
 
     async def _ticket(self, e: Escalation, why: str) -> Tuple[Escalation, Optional[Dict[str, Any]]]:
@@ -91,7 +91,7 @@ class ChatTickets:
         waiting, and the next try finds the same ticket), then the chat leaves the queue naming it, so the
         bot's bridge can tell the customer its number and when the answer is due."""
         now = self.clock()
-        ticket = await self._ticket_of(e, why)
+        ticket = await self._ticket_of(e, why, now)
         outcome = self._ticket_outcome(e.skill_group, now)
         if ticket:
             outcome.update(ticket=ticket["label"], ticket_id=ticket["id"], reply_by=ticket["due_at"],

@@ -113,7 +113,8 @@ class HandoffService(Sessions, ChatTickets):
                 self.metrics.offers.labels(e.skill_group).inc()
         ticket = None
         if e.status == Status.TICKET:  # also on a retry: the ticket is made once (one per chat), even after a crash
-            ticket = await self._ticket_of(e, f"nobody online in {' -> '.join(chain)}")
+            # `now`: the answer time told is the one the chat recorded (the same moment, the same calendar)
+            ticket = await self._ticket_of(e, f"nobody online in {' -> '.join(chain)}", now if done.created else None)
         return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group), ticket)
 
     def _wait(self, e: Escalation, position: Optional[int], stats: QueueStats) -> Optional[int]:

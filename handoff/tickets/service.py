@@ -154,12 +154,13 @@ class TicketService(TicketViews, TicketSweep):
                           tags: Sequence[str] = (), fields: Optional[Dict[str, Any]] = None,
                           brief: Optional[Dict[str, Any]] = None, escalations: Sequence[str] = (),
                           flow: Optional[str] = None, request_key: str = "", why: str = "",
-                          assignee: Optional[str] = None, note: str = "") -> tuple:
-        """A new ticket (or the one ``request_key`` made before, and False)."""
+                          assignee: Optional[str] = None, note: str = "", now: Optional[float] = None) -> tuple:
+        """A new ticket (or the one ``request_key`` made before, and False). ``now``: the moment it was asked for
+        (its answer is due from then), when the caller already reasoned with one."""
         flow_doc = self._flow(flow)
         group = flow_doc["steps"][0] if flow_doc else (group or "general")
         self._check_group(group)
-        now = self.clock()
+        now = self.clock() if now is None else now
         due = self.due(group, now)
 
         def make(number: int) -> tr.Change:
@@ -184,7 +185,7 @@ class TicketService(TicketViews, TicketSweep):
 
     async def from_escalation(self, escalation_id: str, by: str, source: str, why: str = "",
                               subject: str = "", group: Optional[str] = None, flow: Optional[str] = None,
-                              assignee: Optional[str] = None, note: str = "") -> tuple:
+                              assignee: Optional[str] = None, note: str = "", now: Optional[float] = None) -> tuple:
         """The ticket of a chat (one per chat: asking again returns it): transcript and brief go with it."""
         e = await self.store.get(escalation_id)
         request = (await self.store.document(escalation_id)).get("request") or {}
@@ -204,7 +205,7 @@ class TicketService(TicketViews, TicketSweep):
             summary=brief.get("summary") or "", requester=requester, by=by, source=source,
             group=group or e.skill_group, priority=e.priority, tags=tags, fields=fields,
             brief=brief, escalations=[e.id], flow=flow, request_key=f"escalation:{e.id}", why=why,
-            assignee=assignee, note=note)
+            assignee=assignee, note=note, now=now)
 
     # -- changes ---------------------------------------------------------------------------------------
     async def _apply(self, ids: Sequence[str], rule: Callable[[List[Ticket]], tr.Change]) -> tr.Change:
