@@ -1,4 +1,4 @@
-"""A small real HTTP server standing in for the handoff service's ticket endpoints (CONTRACT.md, "HTTP API"), for
+"""A small real HTTP server standing in for the handoff service's ticket endpoints (handoff/tickets/openapi.yml), for
 the bot's side of tickets: it records every request (method, path, query, body, token) and answers what the
 test scripted, or the contract's default answer."""
 from __future__ import annotations

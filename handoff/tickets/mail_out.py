@@ -7,7 +7,7 @@ consumer group ``mailer``) is in handoff/tickets/mail_queue.py, re-exported here
   where token = the first 16 hex digits of HMAC-SHA256(secret, ticket id). Only someone who holds the secret (or
   got a mail of that ticket) can write one; a guessed or altered address does not verify (handoff/tickets/mail_in.py
   refuses it with 550). The label in it only finds the ticket; the token proves the address was ours.
-- ``compose(ticket, reply, settings)``: the ticket view and the timeline entry as in the contract (CONTRACT.md). Only a
+- ``compose(ticket, reply, settings)``: the ticket view and the timeline entry as the API shows them (handoff/tickets/openapi.yml). Only a
   public ``reply`` entry is ever composed: a note is refused (MailError), so it cannot reach a customer by mistake.
   Header values made of customer or agent text (subject, name) have every control character and line break replaced
   by a space, so no header can be injected; the recipient must be one plain ASCII address, else MailError.
