@@ -81,11 +81,11 @@ class MemoryTickets(TicketStore):
         return [{"seq": n, **json.loads(e)} for n, e in enumerate(entries, 1)]
 
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
-                    max_score: float = float("inf"), reverse: bool = False) -> List[str]:
+                    max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
         members = self._ticket_state()["ix"].get(name, {})
         ranked = sorted(((score, i) for i, score in members.items() if min_score <= score <= max_score),
                         reverse=reverse)
-        return [i for _, i in ranked[:limit]]
+        return [i for _, i in ranked[offset:offset + limit]]
 
     async def index_size(self, name: str) -> int:
         return len(self._ticket_state()["ix"].get(name, {}))

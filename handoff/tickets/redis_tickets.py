@@ -116,13 +116,13 @@ class RedisTickets(TicketStore):
         return [{"seq": n, **json.loads(raw)} for n, raw in enumerate(raws, 1)]
 
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
-                    max_score: float = float("inf"), reverse: bool = False) -> List[str]:
+                    max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
         key = f"{self.p}t:ix:{name}"
         lo = "-inf" if min_score == float("-inf") else repr(min_score)
         hi = "+inf" if max_score == float("inf") else repr(max_score)
         if reverse:
-            return await self.r.zrevrangebyscore(key, hi, lo, start=0, num=limit)
-        return await self.r.zrangebyscore(key, lo, hi, start=0, num=limit)
+            return await self.r.zrevrangebyscore(key, hi, lo, start=offset, num=limit)
+        return await self.r.zrangebyscore(key, lo, hi, start=offset, num=limit)
 
     async def index_size(self, name: str) -> int:
         return int(await self.r.zcard(f"{self.p}t:ix:{name}"))

@@ -33,6 +33,14 @@ def _limit(request: Request) -> int:
     return int(text)
 
 
+def _offset(request: Request) -> int:
+    """``offset`` of view=all: 0 unless given; a whole number up to 1,000,000, else a 422."""
+    text = request.args.get("offset", "0")
+    if not (text.isascii() and text.isdigit() and int(text) <= 1_000_000):
+        raise TicketInvalid(f"offset: a whole number from 0 to 1000000, not {text!r}")
+    return int(text)
+
+
 def register(app: Sanic, h: Helpers) -> None:
     def tickets() -> Any:
         return app.ctx.tickets
@@ -80,10 +88,14 @@ def register(app: Sanic, h: Helpers) -> None:
     @app.get("/v1/tickets")
     async def list_tickets(request: Request) -> HTTPResponse:
         c = h.agent(request)
-        found = await tickets().listing(c, request.args.get("view", "mine"), request.args.get("q", ""),
-                                        request.args.get("state", ""), request.args.get("skill_group", ""),
-                                        _limit(request))
-        return json_response({"tickets": found})
+        which, q, offset = request.args.get("view", "mine"), request.args.get("q", ""), _offset(request)
+        if which == "all" and not q:  # every ticket, newest first, a page at a time
+            found, after = await tickets().all_page(c, offset, _limit(request), request.args.get("state", ""),
+                                                    request.args.get("skill_group", ""))
+            return json_response({"tickets": found, "next_offset": after})
+        found = await tickets().listing(c, which, q, request.args.get("state", ""),
+                                        request.args.get("skill_group", ""), _limit(request))
+        return json_response({"tickets": found, "next_offset": None})
 
     @app.get("/v1/tickets/lookup")
     async def lookup(request: Request) -> HTTPResponse:

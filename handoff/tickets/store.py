@@ -90,8 +90,9 @@ class TicketStore(abc.ABC):
 
     @abc.abstractmethod
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
-                    max_score: float = float("inf"), reverse: bool = False) -> List[str]:
-        """Ticket ids of the index ``name`` (see index_entries), lowest score first (``reverse``: highest)."""
+                    max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
+        """Ticket ids of the index ``name`` (see index_entries), lowest score first (``reverse``: highest), from the
+        ``offset``-th on."""
 
     @abc.abstractmethod
     async def index_size(self, name: str) -> int:

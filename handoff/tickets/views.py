@@ -2,7 +2,7 @@
 the ticket page (a mixin of handoff.tickets.service.TicketService: its store, clock, groups and access checks)."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from handoff.auth import Caller, Forbidden
 from handoff.store import NotFound
@@ -86,6 +86,22 @@ class TicketViews:
             if len(out) >= limit:
                 break
         return out
+
+    async def all_page(self, caller: Caller, offset: int, limit: int, state: str = "",
+                       group: str = "") -> Tuple[List[Dict[str, Any]], Optional[int]]:
+        """Every ticket, newest first (supervisors): the ``limit`` tickets from the ``offset``-th on, kept when they
+        match ``state`` and ``group``, and the offset of the next page (None after the last)."""
+        if not caller.is_supervisor:
+            raise Forbidden("only supervisors see every ticket")
+        if state and state not in STATES:
+            raise TicketInvalid(f"state: one of {', '.join(STATES)}, not {state!r}")
+        if group:
+            self._check_group(group)  # type: ignore[attr-defined]
+        ids = await self.store.index("all", limit, reverse=True, offset=offset)
+        now = self.clock()
+        page = [view(t, now) for t in await self.store.tickets(ids)
+                if not (state and t.state.value != state) and not (group and group not in (t.group, t.owner_group))]
+        return page, (offset + len(ids) if len(ids) == limit else None)
 
     async def _search(self, q: str) -> List[str]:
         number = parse_label(q)

@@ -73,12 +73,15 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   const heading = el("h2", { "data-testid": "tickets-heading" });
   const list = el("ul", { class: "ticket-list", "data-testid": "ticket-list", "aria-live": "polite" });
   const listEmpty = el("p", { class: "empty small", "data-testid": "tickets-empty", hidden: true });
+  // view=all is paged by the service: "More" fetches the next page (next_offset) and appends it
+  const more = el("button", { type: "button", class: "secondary", "data-testid": "tickets-more", hidden: true,
+    onclick: () => refreshList(s.next) }, t("list.more"));
   const listPane = el("section", { class: "card tickets-list", "data-testid": "tickets-list-pane" },
     el("div", { class: "ticket-views", role: "tablist" }, Object.values(viewButtons)),
     el("form", { class: "row ticket-search", role: "search", onsubmit: (e) => { e.preventDefault(); runSearch(search.value); } },
       el("label", { for: "tickets-q", class: "visually-hidden" }, t("search.label")), search,
       el("button", { type: "submit", "data-testid": "tickets-search-go" }, t("search.button"))),
-    heading, list, listEmpty);
+    heading, list, listEmpty, more);
 
   const problem = el("p", { class: "error", role: "alert", "data-testid": "ticket-error", hidden: true });
   const notice = el("p", { class: "ticket-notice", role: "status", "data-testid": "ticket-notice", hidden: true });
@@ -157,17 +160,21 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
     refreshList();
   }
 
-  async function refreshList() {
+  async function refreshList(offset) {
     for (const [v, b] of Object.entries(viewButtons)) b.setAttribute("aria-selected", String(!s.q && v === s.view));
     heading.textContent = s.q ? t("list.results", { q: s.q }) : t(`view.${s.view}`);
     const params = new URLSearchParams({ view: s.view });
     if (s.q) params.set("q", s.q);
+    if (offset) params.set("offset", String(offset));
     const load = ++s.lists; // a slower answer to an older view or search must not replace a newer one
     try {
-      const { tickets } = await api(`/v1/tickets?${params}`);
+      const { tickets, next_offset: next } = await api(`/v1/tickets?${params}`);
       if (load !== s.lists) return;
       // The queue: the unassigned first (the API keeps its own order within each part).
-      s.tickets = s.view === "groups" && !s.q ? [...tickets.filter((x) => !x.assignee), ...tickets.filter((x) => x.assignee)] : tickets;
+      const shown = s.view === "groups" && !s.q ? [...tickets.filter((x) => !x.assignee), ...tickets.filter((x) => x.assignee)] : tickets;
+      s.tickets = offset ? [...s.tickets, ...shown] : shown;
+      s.next = next ?? null;
+      more.hidden = s.next === null;
       renderList();
     } catch (e) {
       fail(e);

@@ -466,3 +466,26 @@ def test_due_soon_and_overdue_follow_the_services_clock(browser: Browser, svc: C
     finally:
         clock.write_text("0")
     no_errors(ann)
+
+
+def test_a_supervisor_sees_every_ticket_a_page_at_a_time(browser: Browser, svc: Cluster,
+                                                          contexts: List[BrowserContext]) -> None:
+    import redis as redis_lib
+    for i in range(55):  # more than one page (50)
+        r = requests.post(f"{svc.urls[0]}/v1/tickets", headers=bearer(BOT_TOKEN), timeout=10,
+                          json={"subject": f"paged {i}", "request_key": f"web-page-{i}"})
+        assert r.status_code in (200, 201), r.text
+    total = redis_lib.Redis.from_url(svc.redis_url).zcard("{ho}:t:ix:all")
+    sue = console(contexts, browser, svc, "sue", "tickets-paged")
+    sue.page.get_by_test_id("tickets-view-all").click()
+    rows = sue.page.get_by_test_id("ticket-row")
+    expect(sue.page.get_by_test_id("tickets-more")).to_be_visible(timeout=WAIT)  # the first page of All is in
+    expect(rows).to_have_count(50)
+    while sue.page.get_by_test_id("tickets-more").is_visible():
+        before = rows.count()
+        sue.page.get_by_test_id("tickets-more").click()
+        expect(rows).not_to_have_count(before, timeout=WAIT)
+    labels = [rows.nth(i).get_attribute("data-label") for i in range(rows.count())]
+    assert len(labels) == len(set(labels)) == total  # every ticket, once, newest first
+    expect(rows.first.get_by_test_id("ticket-row-subject")).to_have_text("paged 54")
+    no_errors(sue)

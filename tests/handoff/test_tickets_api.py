@@ -265,3 +265,21 @@ def test_a_chat_record_names_the_ticket_it_became_also_when_it_became_one_at_the
     created = api("POST", "/v1/handoffs", "bot", 201, json=handoff_request("night-record", "after_sales"))
     record = api("GET", f"/v1/handoffs/{created['id']}", "sue", 200)
     assert [(t["label"], t["state"]) for t in record["tickets"]] == [(created["ticket"]["label"], "new")]
+
+
+def test_a_supervisor_pages_through_every_ticket_newest_first(api, svc):
+    import redis as redis_lib
+    made = [api("POST", "/v1/tickets", "bot", 201, json={"subject": f"page {i}", "request_key": f"page-{i}"})["label"]
+            for i in range(5)]
+    total = redis_lib.Redis.from_url(svc.redis_url).zcard("{ho}:t:ix:all")
+    assert total >= 5
+    seen, offset = [], 0
+    while offset is not None:
+        page = api("GET", "/v1/tickets", "sue", 200, params={"view": "all", "limit": 7, "offset": offset})
+        seen += [t["label"] for t in page["tickets"]]
+        offset = page["next_offset"]
+    assert len(seen) == len(set(seen)) == total  # every ticket once, beyond the first page
+    assert seen[:5] == list(reversed(made))  # newest first
+    bad = api("GET", "/v1/tickets", "sue", 422, params={"view": "all", "offset": "-1"})
+    assert bad["error"]["message"] == "offset: a whole number from 0 to 1000000, not '-1'"
+    api("GET", "/v1/tickets", "ann", 403, params={"view": "all", "offset": 7})
