@@ -33,8 +33,6 @@ class Created:
         if e.status == Status.TICKET:
             body["ticket"] = {"reply_by": e.outcome.get("reply_by"),
                               "reply_within_hours": e.outcome.get("reply_within_hours"), **(self.ticket or {})}
-            if (self.ticket or {}).get("due_at"):  # the ticket's own answer time, to the millisecond
-                body["ticket"]["reply_by"] = self.ticket["due_at"]  # type: ignore[index]
         return body
 
 
