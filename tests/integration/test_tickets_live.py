@@ -18,15 +18,9 @@ import requests
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 from tests.conftest import free_port
 from tests.integration.running import RunCommand, handle, matches, socketio_session
+from tests.integration.test_live_handoff import callbacks  # noqa: F401  (the shop's callback server, a fixture)
 from tests.integration.test_live_handoff import (ANGRY, Callbacks, agent_offline, agent_online, handoff_url,
                                                  record_of, supervisor)
-
-
-@pytest.fixture(scope="module")
-def callbacks() -> Iterator[Callbacks]:
-    c = Callbacks()
-    yield c
-    c.server.shutdown()
 
 
 @pytest.fixture(scope="module")
