@@ -17,6 +17,9 @@ Each records exactly what it sent and what it was shown, by the unique id in eve
   (GET /v1/handoffs/{id}) and merges its messages by `seq`, as the console does; answers each customer
   message after a pause; closes the chat once it has answered the customer's last message (or after
   240 s without a new one).
+
+Why one file over 400 lines: the simulated customers and agents share the bookkeeping of what was sent and what was
+seen, which is the soak's verdict; splitting them would only export that state.
 """
 from __future__ import annotations
 

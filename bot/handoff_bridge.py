@@ -36,6 +36,10 @@
 Channels register how to push a message to a customer (``register_output``); any other Rasa connector
 gets the same behaviour by calling ``register_output`` with its own push function and ``forward``
 for each incoming message (see README, "Human handoff in the channels").
+
+Why over 400 lines: event handling, forwarding and queue notices share the bridge's state (tracker locks, the
+ACTIVE map); the outbox, the event follower and ticket replies are split out already (bot/outbox.py,
+bot/handoff_events.py, bot/ticket_replies.py); the rest is issue 18's split.
 """
 from __future__ import annotations
 

@@ -32,6 +32,9 @@ the scripts may touch any of them):
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script; trimmed by the sweeper, never past what
                 a consumer group has not acknowledged (handoff/event_retention.py)
+
+Why over 400 lines: each Lua script sits beside the method that runs it; access, tickets and event retention are
+split out (redis_access.py, tickets/redis_tickets.py, event_retention.py).
 """
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ agent gets it. Reconnecting within the grace period keeps the chats. Agents who 
 WebSocket (pure API users) are never seen, so never lost: their chats stay with them. Going
 offline by ``set_status`` keeps an agent's chats too (they finish or transfer them); with no chats
 left it also drops them from the presence record.
+
+Why over 400 lines: the escalation decisions in one place; sessions (sessions.py), chats becoming tickets
+(chat_tickets.py), statistics (stats.py) and tickets are split out.
 """
 from __future__ import annotations
 

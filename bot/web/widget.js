@@ -1,5 +1,6 @@
 /*
  * Brightcart chat widget. Vanilla JS, no build step; needs vendor/socket.io.min.js loaded first.
+ * Why one file over 400 lines: shops embed the widget as one script tag.
  *
  * It speaks the Rasa web-chat socket.io protocol, like rasa-webchat:
  *   connect          -> emit session_request {session_id: <stored handle or null>[, customData]}

@@ -6,6 +6,8 @@
 // becomes mine and again after every reconnect (to fill what the gap missed). Messages and notes
 // from events and from our own POSTs are merged by their seq / id, so nothing shows twice.
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
+// Why over 400 lines: the Chats view's parts share one state (the chats, the selection, the socket); the
+// Tickets view, the ticket page and the follow-up box are split out (tickets.js, ticket_page.js, chat_ticket.js).
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
 import { mountChatTicket } from "/web/chat_ticket.js";

@@ -14,6 +14,9 @@
 
 The tests share one service (the module's ``service`` fixture) and run in file order: the explicit
 tests first, on a quiet service, then the generated cases.
+
+Why one file over 400 lines: every generated case, the explicit life cycles and the Redis-down list run against one
+module-scoped service and must cover the same operations (test_every_operation_is_covered).
 """
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The store contract, run against the in-memory twin and the Redis store (a real redis-server)."""
+"""The store contract, run against the in-memory twin and the Redis store (a real redis-server).
+
+Why one file over 400 lines: one contract, every step of the store interface, run against both stores; the tickets'
+part is test_ticket_store.py.
+"""
 import asyncio
 import uuid
 
