@@ -96,6 +96,7 @@ class ChatTickets:
                            due_local=ticket["due_local"], timezone=ticket["timezone"])
         done = await self.store.leave_queue(e.id, Status.TICKET, now, why, outcome)
         self.metrics.tickets.labels(e.skill_group).inc()
+        await self.hooks.chat(done, "finished")  # type: ignore[attr-defined]
         return done, ticket
 
     async def leave_message(self, escalation_id: str) -> Created:

@@ -28,6 +28,7 @@ from common.undelivered import describe, describe_dead
 from handoff.tickets.mail_queue import describe_parked
 from handoff import stats
 from handoff.auth import Caller, Forbidden
+from handoff.clocks.hooks import Hooks
 from handoff.metrics import Metrics
 from handoff.sessions import Sessions
 from handoff.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
@@ -72,6 +73,7 @@ class HandoffService(Sessions, ChatTickets):
         # A waiting chat gains `points` every `every_seconds`: one point is worth this many seconds of waiting.
         self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
         self.tickets: Any = None  # handoff.tickets.service.TicketService: a chat nobody can take becomes a ticket
+        self.hooks = Hooks()  # the clocks listen to every change of a chat (handoff/clocks/hooks.py)
 
     # -- the bot's side --------------------------------------------------------------------------
     def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -114,6 +116,7 @@ class HandoffService(Sessions, ChatTickets):
                 self.metrics.overflows.labels(chain[0], e.skill_group).inc()
             if e.status == Status.OFFERED:
                 self.metrics.offers.labels(e.skill_group).inc()
+        await self.hooks.chat(e, "created")
         ticket = None
         if e.status == Status.TICKET:  # also on a retry: the ticket is made once (one per chat), even after a crash
             # `now`: the answer time told is the one the chat recorded (the same moment, the same calendar)
@@ -143,6 +146,7 @@ class HandoffService(Sessions, ChatTickets):
     async def abandon(self, escalation_id: str) -> Escalation:
         e = await self.store.leave_queue(escalation_id, Status.ABANDONED, self.clock(), "the customer left")
         self.metrics.finished.labels(Status.ABANDONED.value).inc()
+        await self.hooks.chat(e, "finished")
         await self.dispatch_many(await self._agent_groups(e))
         return e
 
@@ -168,11 +172,29 @@ class HandoffService(Sessions, ChatTickets):
                 break
             offered += 1
             self.metrics.offers.labels(group).inc()
+            await self._told(pair[0], "offered")
         return offered
 
     async def dispatch_many(self, groups: Iterable[str]) -> None:
         for group in dict.fromkeys(groups):
             await self.dispatch(group)
+
+    async def _told(self, escalation_id: str, what: str) -> None:
+        """Tell the clocks of a change this service made by id (they read the chat as it is now)."""
+        if self.hooks.chat_listeners:
+            try:
+                await self.hooks.chat(await self.store.get(escalation_id), what)
+            except NotFound:
+                pass
+
+    async def reconcile(self, limit: int = 2000) -> int:
+        """Tell the clocks of every open chat again (after a crash between a change and its timers)."""
+        if not self.hooks.chat_listeners:
+            return 0
+        ids = (await self.store.open_escalations())[:limit]
+        for e in await self.store.get_many(ids):
+            await self.hooks.chat(e, "reconcile")
+        return len(ids)
 
     async def _agent_groups(self, e: Escalation) -> List[str]:
         if not e.agent_id:
@@ -189,6 +211,7 @@ class HandoffService(Sessions, ChatTickets):
         expired = await self.store.expire_offers(now, self.seconds_per_point, self.max_missed_offers)
         for escalation_id, agent_id in expired:
             self.metrics.offer_timeouts.inc()
+            await self._told(escalation_id, "requeued")
             log.info("offer of %s to %s timed out; back in the queue (offered next to someone else)",
                      escalation_id, agent_id)
         await self._count_set_away([agent_id for _, agent_id in expired])
@@ -229,6 +252,7 @@ class HandoffService(Sessions, ChatTickets):
                     await self.store.transfer(escalation_id, None, self.clock(), self.seconds_per_point,
                                               to_group=target, detail=f"overflow: no agent online in {group}")
                     self.metrics.overflows.labels(group, target).inc()
+                    await self._told(escalation_id, "transferred")
                 else:
                     await self._ticket(await self.store.get(escalation_id),
                                        f"nobody online in {' -> '.join(chain)}")
@@ -276,6 +300,7 @@ class HandoffService(Sessions, ChatTickets):
             except (Conflict, NotFound):
                 continue  # it moved on meanwhile (accepted elsewhere, closed, expired, abandoned)
             self.metrics.requeued.labels(e.skill_group).inc()
+            await self._told(escalation_id, "requeued")
             groups.append(e.skill_group)
         log.info("agent %s lost (no console for %g s): offline, %d chat(s) back in the queue", agent_id,
                  self.agent_grace_seconds, len(groups))
@@ -343,6 +368,7 @@ class HandoffService(Sessions, ChatTickets):
             raise Forbidden("this chat is not offered to you") from None
         self.metrics.assignments.labels(e.skill_group).inc()
         self.metrics.wait.labels(e.skill_group).observe(max(0.0, self.clock() - e.created_at))
+        await self.hooks.chat(e, "accepted")
         return e
 
     async def transfer(self, caller: Caller, escalation_id: str, to_group: Optional[str], to_agent: Optional[str],
@@ -357,6 +383,7 @@ class HandoffService(Sessions, ChatTickets):
                                           to_agent=to_agent, reservation_seconds=self.reservation_seconds,
                                           detail=f"transfer by {caller.agent_id}: {reason}")
         self.metrics.transfers.labels("agent" if to_agent else "group").inc()
+        await self.hooks.chat(moved, "transferred")
         await self.dispatch_many([moved.skill_group, *(await self._agent_groups(e))])
         return await self.store.get(moved.id)
 
@@ -372,6 +399,7 @@ class HandoffService(Sessions, ChatTickets):
         except NotYours:
             raise Forbidden("this chat is not assigned to you") from None
         self.metrics.finished.labels(status.value).inc()
+        await self.hooks.chat(done, "finished")
         return done
 
     async def message(self, caller: Caller, escalation_id: str, text: str,
@@ -379,8 +407,12 @@ class HandoffService(Sessions, ChatTickets):
         """Append the caller's message; a `message_id` its sender already stored here answers that message."""
         e = await self.get_for(caller, escalation_id)
         if caller.kind == "bot":
-            return await self.store.add_message(e.id, "customer", text, None, self.clock(), message_id)
-        return await self.store.add_message(e.id, "agent", text, caller.agent_id, self.clock(), message_id)
+            stored = await self.store.add_message(e.id, "customer", text, None, self.clock(), message_id)
+            await self.hooks.chat(e, "customer_message")
+            return stored
+        stored = await self.store.add_message(e.id, "agent", text, caller.agent_id, self.clock(), message_id)
+        await self.hooks.chat(e, "agent_message")
+        return stored
 
     async def set_status(self, agent_id: str, status: str) -> Agent:
         account = await self.store.account(agent_id)

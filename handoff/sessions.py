@@ -75,6 +75,7 @@ class Sessions:
             except (Conflict, NotFound):
                 continue
             self.metrics.requeued.labels(e.skill_group).inc()
+            await self._told(escalation_id, "requeued")  # type: ignore[attr-defined]
             groups.append(e.skill_group)
         await self.store.forget_agent(agent_id)
         log.warning("agent %s %s: offline, %d chat(s) back in the queue", agent_id, why, len(groups))

@@ -29,6 +29,7 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     reservation_seconds: float = 30.0  # an offer not accepted in this time goes to the next agent
     sweep_seconds: float = 1.0  # how often each process expires offers, overflows and fills free slots
+    reconcile_seconds: float = 30.0  # how often the sweep tells the clocks of every open chat and ticket again
     agent_grace_seconds: float = 60.0  # an agent whose console is disconnected this long loses their chats
     max_missed_offers: int = 2  # offers an agent lets lapse in a row before being set away (0: never)
     # Failed logins allowed per agent id and per client address in a fixed window, then 429 with Retry-After.
@@ -113,6 +114,7 @@ class Settings:
             token_ttl_seconds=int(number("HANDOFF_TOKEN_TTL_SECONDS", cls.token_ttl_seconds, int)),
             reservation_seconds=number("HANDOFF_RESERVATION_SECONDS", cls.reservation_seconds),
             sweep_seconds=sweep_seconds,
+            reconcile_seconds=number("HANDOFF_RECONCILE_SECONDS", cls.reconcile_seconds),
             agent_grace_seconds=grace,
             max_missed_offers=int(number("HANDOFF_MAX_MISSED_OFFERS", cls.max_missed_offers, int, -1)),
             login_max_failures_per_agent=int(number("HANDOFF_LOGIN_MAX_FAILURES_PER_AGENT",

@@ -20,10 +20,11 @@ import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
 
 from handoff.auth import Caller, Forbidden
+from handoff.clocks.hooks import Hooks
 from handoff.store import Conflict, NotFound, Store
 from handoff.tickets import transitions as tr
 from handoff.tickets.errors import TicketInvalid
-from handoff.tickets.model import TICKET_ID, Ticket, TicketState, iso, parse_label
+from handoff.tickets.model import ACTIVE, TICKET_ID, Ticket, TicketState, iso, parse_label
 from handoff.tickets.sweep import TicketSweep
 from handoff.tickets.views import TicketViews
 
@@ -77,6 +78,7 @@ class TicketService(TicketViews, TicketSweep):
         self.metrics = metrics
         self.clock = clock
         self.on_reply = on_reply  # e-mail out (handoff/tickets/mail_out.py), when configured
+        self.hooks = Hooks()  # the clocks listen to every change of a ticket (the app shares the chats' Hooks)
 
     # -- time ------------------------------------------------------------------------------------
     def _calendar(self, group: str) -> Any:
@@ -181,6 +183,7 @@ class TicketService(TicketViews, TicketSweep):
         t, created = await self.store.create_ticket(make, request_key)
         if created:
             self.metrics.tickets_created.labels(t.group, source).inc()
+            await self.hooks.ticket(t, "created")
         return t, created
 
     async def from_escalation(self, escalation_id: str, by: str, source: str, why: str = "",
@@ -209,7 +212,22 @@ class TicketService(TicketViews, TicketSweep):
 
     # -- changes ---------------------------------------------------------------------------------------
     async def _apply(self, ids: Sequence[str], rule: Callable[[List[Ticket]], tr.Change]) -> tr.Change:
-        return await self.store.change(ids, rule)
+        change = await self.store.change(ids, rule)
+        if change.changed:
+            for t in change.tickets:
+                await self.hooks.ticket(t, "changed")
+        return change
+
+    async def reconcile(self, limit: int = 2000) -> int:
+        """Tell the clocks of every active ticket again (after a crash between a change and its timers)."""
+        if not self.hooks.ticket_listeners:
+            return 0
+        ids: List[str] = []
+        for state in ACTIVE:
+            ids += await self.store.index(f"state:{state.value}", limit)
+        for t in await self.store.tickets(ids[:limit]):
+            await self.hooks.ticket(t, "reconcile")
+        return len(ids[:limit])
 
     async def claim(self, caller: Caller, ref: str) -> Ticket:
         t = await self.get_for(caller, ref)
