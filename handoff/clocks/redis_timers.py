@@ -132,7 +132,9 @@ class RedisTimers(TimerStore):
                       flat[i + 5]) for i in range(0, len(flat), 6)]
 
     async def complete_timer(self, timer: Timer, fired: Fired) -> bool:
-        body = {"events": [[to or "", json.dumps(ev)] for to, ev in fired.events],
+        # None values left out, as the store's own events (Lua tables drop nil) and the in-memory twin do
+        body = {"events": [[to or "", json.dumps({k: v for k, v in ev.items() if v is not None})]
+                           for to, ev in fired.events],
                 "log": [[subject, json.dumps(entry)] for subject, entry in fired.log],
                 "schedule": [[s.key, s.kind, repr(float(s.due)), json.dumps(s.payload)] for s in fired.schedule]}
         # cjson decodes [] as an empty object, which ipairs walks as empty too
