@@ -19,7 +19,9 @@ How "exactly once" holds with several processes and with a process killed at any
 
 So a timer's recorded firing (its events and log entries) happens exactly once; its side effects at least
 once and idempotent. A handler that raises is retried with backoff (``retry_timer``); after ``MAX_ATTEMPTS``
-the timer completes with a ``timer_failed`` event, so a poison timer never blocks the others.
+the timer completes with a ``timer_failed`` event, so a poison timer never blocks the others; so does a timer
+claimed more than ``MAX_ATTEMPTS`` times without completing (its handler kills or stalls its process), and a
+handler gets at most the lease's time before it counts as failed (a hanging handler never holds a slot).
 
 The clock is one clock: the store's server time (Redis ``TIME``), moved by the service clock's test offset
 (``HANDOFF_CLOCK_FILE``, handoff/clock.py) so a test can play "Monday morning" against real processes.
@@ -29,6 +31,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
@@ -152,6 +155,8 @@ class TimerRunner:
                        once: bool = False) -> bool:
         if kind not in self.handlers:
             raise ValueError(f"no handler for timer kind {kind!r}")
+        if isinstance(due, bool) or not isinstance(due, (int, float)) or not math.isfinite(due):
+            raise ValueError(f"timer {key!r}: due must be a finite epoch time in seconds, not {due!r}")
         return await self.store.schedule_timer(key, kind, due, payload or {}, once)
 
     async def cancel(self, key: str) -> bool:
@@ -168,26 +173,42 @@ class TimerRunner:
 
     async def _fire(self, timer: Timer) -> bool:
         async with self._gate:
-            handler = self.handlers.get(timer.kind)
             try:
-                if handler is None:
-                    raise LookupError(f"no handler for timer kind {timer.kind!r}")
-                fired = await handler(timer)
+                fired = await self._decide(timer)
             except Exception as e:  # noqa: BLE001 - one bad timer must not stop the others
-                if timer.attempt >= MAX_ATTEMPTS:
-                    log.error("timer %s (%s) failed %d times, dropped: %s", timer.key, timer.kind, timer.attempt, e)
-                    fired = Fired(events=[(None, {"type": "timer_failed", "key": timer.key, "kind": timer.kind,
-                                                  "error": str(e)[:300], "at": await self.now()})])
-                else:
+                if timer.attempt < MAX_ATTEMPTS:
                     backoff = min(300.0, 2.0 ** timer.attempt)
                     log.warning("timer %s (%s) failed (attempt %d), again in %.0f s: %s", timer.key, timer.kind,
                                 timer.attempt, backoff, e)
                     await self.store.retry_timer(timer, await self.now() + backoff)
                     return False
+                log.error("timer %s (%s) failed %d times, dropped: %s", timer.key, timer.kind, timer.attempt, e)
+                fired = await self._failed(timer, str(e))
             wrote = await self.store.complete_timer(timer, fired)
             if wrote and self.on_fired is not None:
                 self.on_fired(timer, max(0.0, await self.now() - timer.due))
             return wrote
+
+    async def _decide(self, timer: Timer) -> Fired:
+        """The handler's Fired. A timer claimed more than MAX_ATTEMPTS times without completing (its handler
+        ends or stalls its process every time) fails without running again; a handler gets the lease's time
+        (past it, its completion could write nothing anyway) and then counts as failed, so a hanging handler
+        never keeps its concurrency slot."""
+        if timer.attempt > MAX_ATTEMPTS:
+            log.error("timer %s (%s) claimed %d times without completing, dropped", timer.key, timer.kind,
+                      timer.attempt)
+            return await self._failed(timer, f"claimed {timer.attempt} times without completing")
+        handler = self.handlers.get(timer.kind)
+        if handler is None:
+            raise LookupError(f"no handler for timer kind {timer.kind!r}")
+        try:
+            return await asyncio.wait_for(handler(timer), self.lease_seconds)
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"the handler ran past the lease ({self.lease_seconds:g} s)") from None
+
+    async def _failed(self, timer: Timer, error: str) -> Fired:
+        return Fired(events=[(None, {"type": "timer_failed", "key": timer.key, "kind": timer.kind,
+                                     "error": error[:300], "at": await self.now()})])
 
     async def run(self, unavailable: Tuple[type, ...] = ()) -> None:
         """Fire timers until cancelled: a full batch is followed at once by the next claim."""
