@@ -33,6 +33,7 @@ from handoff import pages
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
+from handoff.clocks import autoclose
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token, new_epoch)
@@ -110,7 +111,9 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.tickets.hooks = app.ctx.service.hooks
         app.ctx.mail = TicketMail(settings, app.ctx.store, app.ctx.tickets)
         # Durable timers (handoff/clocks/): each concern registers the handler of its timer kinds here.
-        app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock))
+        app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock),
+                                     on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
+        autoclose.register(app)  # solved tickets close when the reopen window ends (handoff/clocks/autoclose.py)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
@@ -532,6 +535,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                 metrics.ticket_queue.labels(g).set(await app.ctx.store.index_size(f"queue:{g}"))
             for state, n in (await app.ctx.tickets.counts()).items():
                 metrics.tickets_by_state.labels(state).set(n)
+            await metrics.read_timers(app.ctx.timers)
             metrics.undelivered.set((await app.ctx.store.list_entries(settings.undelivered_key, 0))[0]
                                     + (await app.ctx.store.list_entries(settings.dead_events_key, 0))[0]
                                     + (await app.ctx.store.list_entries(f"{settings.redis_prefix}mail:dead", 0))[0])

@@ -5,6 +5,8 @@ store at scrape time, so every process reports the same, shared queues.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -66,3 +68,28 @@ class Metrics:
         self.tickets_by_state = Gauge("handoff_tickets_by_state", "Tickets by state", ["state"], registry=r)
         self.ticket_queue = Gauge("handoff_ticket_queue", "Tickets waiting for an agent, by group", ["skill_group"],
                                   registry=r)
+        # Durable timers (handoff/clocks/): counters and lateness of this process's firings; pending read at scrape.
+        self.timers_fired = Counter("handoff_timers_fired_total", "Timers fired (their completion written) by this "
+                                    "process, by kind", ["kind"], registry=r)
+        self.timer_lateness = Histogram("handoff_timer_lateness_seconds", "Seconds from a timer's due time to its "
+                                        "completion", ["kind"], registry=r,
+                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300))
+        self.timers_failed = Counter("handoff_timers_failed_total", "Timers that failed MAX_ATTEMPTS times (or were "
+                                     "claimed that often without completing) and completed with timer_failed",
+                                     ["kind"], registry=r)
+        self.timers_pending = Gauge("handoff_timers_pending", "Timers in the store: scheduled (of which due: "
+                                    "overdue, not yet claimed) and leased (being fired)", ["state"], registry=r)
+
+    def timer_fired(self, timer: Any, lateness: float) -> None:
+        """The runner's ``on_fired``."""
+        self.timers_fired.labels(timer.kind).inc()
+        self.timer_lateness.labels(timer.kind).observe(lateness)
+
+    def timer_failed(self, timer: Any) -> None:
+        """The runner's ``on_failed``."""
+        self.timers_failed.labels(timer.kind).inc()
+
+    async def read_timers(self, runner: Any) -> None:
+        """Set the pending gauge from the store (at scrape: every process reports the same, shared timers)."""
+        for state, n in (await runner.store.timer_counts(await runner.now())).items():
+            self.timers_pending.labels(state).set(n)

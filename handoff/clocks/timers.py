@@ -133,7 +133,8 @@ class TimerRunner:
 
     def __init__(self, store: TimerStore, offset: Callable[[], float] = lambda: 0.0,
                  lease_seconds: float = LEASE_SECONDS, batch: int = 500, poll_seconds: float = 0.2,
-                 concurrency: int = 64, on_fired: Optional[Callable[[Timer, float], None]] = None) -> None:
+                 concurrency: int = 64, on_fired: Optional[Callable[[Timer, float], None]] = None,
+                 on_failed: Optional[Callable[[Timer], None]] = None) -> None:
         self.store = store
         self.offset = offset
         self.lease_seconds = lease_seconds
@@ -142,6 +143,7 @@ class TimerRunner:
         self.handlers: Dict[str, Handler] = {}
         self._gate = asyncio.Semaphore(concurrency)
         self.on_fired = on_fired  # (timer, lateness seconds) after a completion that wrote: for metrics
+        self.on_failed = on_failed  # (timer) after a timer_failed completion that wrote
 
     def register(self, kind: str, handler: Handler) -> None:
         if kind in self.handlers:
@@ -172,32 +174,36 @@ class TimerRunner:
         return sum(done)
 
     async def _fire(self, timer: Timer) -> bool:
+        """Fire one claimed timer. A timer claimed more than MAX_ATTEMPTS times without completing (its handler
+        ends or stalls its process every time) fails without running again."""
         async with self._gate:
-            try:
-                fired = await self._decide(timer)
-            except Exception as e:  # noqa: BLE001 - one bad timer must not stop the others
-                if timer.attempt < MAX_ATTEMPTS:
-                    backoff = min(300.0, 2.0 ** timer.attempt)
-                    log.warning("timer %s (%s) failed (attempt %d), again in %.0f s: %s", timer.key, timer.kind,
-                                timer.attempt, backoff, e)
-                    await self.store.retry_timer(timer, await self.now() + backoff)
-                    return False
-                log.error("timer %s (%s) failed %d times, dropped: %s", timer.key, timer.kind, timer.attempt, e)
-                fired = await self._failed(timer, str(e))
+            failed = timer.attempt > MAX_ATTEMPTS
+            if failed:
+                log.error("timer %s (%s) claimed %d times without completing, dropped", timer.key, timer.kind,
+                          timer.attempt)
+                fired = await self._failed(timer, f"claimed {timer.attempt} times without completing")
+            else:
+                try:
+                    fired = await self._handle(timer)
+                except Exception as e:  # noqa: BLE001 - one bad timer must not stop the others
+                    if timer.attempt < MAX_ATTEMPTS:
+                        backoff = min(300.0, 2.0 ** timer.attempt)
+                        log.warning("timer %s (%s) failed (attempt %d), again in %.0f s: %s", timer.key, timer.kind,
+                                    timer.attempt, backoff, e)
+                        await self.store.retry_timer(timer, await self.now() + backoff)
+                        return False
+                    log.error("timer %s (%s) failed %d times, dropped: %s", timer.key, timer.kind, timer.attempt, e)
+                    failed, fired = True, await self._failed(timer, str(e))
             wrote = await self.store.complete_timer(timer, fired)
-            if wrote and self.on_fired is not None:
+            if wrote and failed and self.on_failed is not None:
+                self.on_failed(timer)
+            elif wrote and not failed and self.on_fired is not None:
                 self.on_fired(timer, max(0.0, await self.now() - timer.due))
             return wrote
 
-    async def _decide(self, timer: Timer) -> Fired:
-        """The handler's Fired. A timer claimed more than MAX_ATTEMPTS times without completing (its handler
-        ends or stalls its process every time) fails without running again; a handler gets the lease's time
-        (past it, its completion could write nothing anyway) and then counts as failed, so a hanging handler
-        never keeps its concurrency slot."""
-        if timer.attempt > MAX_ATTEMPTS:
-            log.error("timer %s (%s) claimed %d times without completing, dropped", timer.key, timer.kind,
-                      timer.attempt)
-            return await self._failed(timer, f"claimed {timer.attempt} times without completing")
+    async def _handle(self, timer: Timer) -> Fired:
+        """The handler's Fired. A handler gets the lease's time (past it, its completion could write nothing
+        anyway) and then counts as failed, so a hanging handler never keeps its concurrency slot."""
         handler = self.handlers.get(timer.kind)
         if handler is None:
             raise LookupError(f"no handler for timer kind {timer.kind!r}")

@@ -22,7 +22,8 @@ def setup(**kwargs: Any):
     store, clock = MemoryStore(), Clock()
     store.timer_clock = clock
     fired: List[Any] = []
-    runner = TimerRunner(store, on_fired=lambda t, late: fired.append((t.key, late)), **kwargs)
+    runner = TimerRunner(store, on_fired=lambda t, late: fired.append((t.key, late)),
+                         on_failed=lambda t: fired.append((t.key, "failed")), **kwargs)
     return store, clock, runner, fired
 
 
@@ -116,7 +117,7 @@ def test_a_handler_that_raises_is_retried_with_backoff_then_completes_with_timer
     failed = [e for e in events(store) if e["type"] == "timer_failed"]
     assert failed == [{"type": "timer_failed", "key": "b:1", "kind": "broken", "error": "ticket store said no",
                        "at": clock.now}]
-    assert [k for k, _ in fired] == ["f:1", "b:1"]
+    assert fired == [("f:1", 0.0), ("b:1", "failed")]              # on_failed, not on_fired
 
 
 def test_a_timer_of_a_kind_no_handler_is_registered_for_is_retried_then_failed():
@@ -154,7 +155,7 @@ def test_a_handler_that_hangs_gives_its_slot_back_when_its_lease_ends():
 def test_a_timer_claimed_more_than_max_attempts_times_without_completing_fails_without_running_again():
     """A handler that kills its process (or stalls past its lease) every time would otherwise be claimed
     forever, taking a process down each round."""
-    store, clock, runner, _ = setup(lease_seconds=5.0)
+    store, clock, runner, fired = setup(lease_seconds=5.0)
     ran: List[int] = []
 
     async def poison(t: Timer) -> Fired:
@@ -169,4 +170,4 @@ def test_a_timer_claimed_more_than_max_attempts_times_without_completing_fails_w
     assert run(runner.tick()) == 1 and ran == []
     [failed] = events(store)
     assert failed["type"] == "timer_failed" and failed["key"] == "p:1" and "claimed" in failed["error"]
-    assert run(store.get_timer("p:1")) is None
+    assert run(store.get_timer("p:1")) is None and fired == [("p:1", "failed")]
