@@ -55,10 +55,12 @@ class MemoryTimers(TimerStore):
     async def claim_timers(self, now: float, lease_seconds: float, limit: int) -> List[Timer]:
         s = self._timer_state()
         async with s["lock"]:
-            ready = sorted(((t["lease_until"] if t["lease"] else t["due"]), key) for key, t in s["timers"].items()
-                           if (t["lease_until"] if t["lease"] else t["due"]) <= now)
+            # as the Redis script: lapsed leases first (by lease deadline), then scheduled timers by due time
+            lapsed = sorted((t["lease_until"], key) for key, t in s["timers"].items()
+                            if t["lease"] and t["lease_until"] <= now)
+            due = sorted((t["due"], key) for key, t in s["timers"].items() if not t["lease"] and t["due"] <= now)
             out = []
-            for _, key in ready[:limit]:
+            for _, key in (lapsed + due)[:limit]:
                 t = s["timers"][key]
                 t["lease"], t["lease_until"] = uuid.uuid4().hex, now + lease_seconds
                 t["attempt"] += 1

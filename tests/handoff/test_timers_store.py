@@ -137,3 +137,21 @@ def test_payloads_and_follow_up_payloads_come_back_as_given(store, payload):
     assert t.payload == payload
     assert run(store.complete_timer(t, Fired(schedule=[Schedule("k2", "sla", 2.0, payload)]))) is True
     assert run(store.get_timer("k2")).payload == payload
+
+
+def test_lapsed_leases_are_taken_over_before_scheduled_timers_in_both_stores(store):
+    """The twins agree on the order: timers whose lease lapsed first (by lease deadline), then due ones by due."""
+    run(store.schedule_timer("held", "k", 10.0, {}))
+    run(store.claim_timers(10.0, 2.0, 10))                       # leased until 12.0
+    run(store.schedule_timer("early", "k", 5.0, {}))
+    run(store.schedule_timer("late", "k", 11.0, {}))
+    assert [t.key for t in run(store.claim_timers(13.0, 2.0, 1))] == ["held"]
+    assert [t.key for t in run(store.claim_timers(13.0, 2.0, 5))] == ["early", "late"]
+
+
+def test_a_completion_may_schedule_its_own_key_again_for_a_periodic_timer(store):
+    run(store.schedule_timer("scan", "scan", 10.0, {"round": 1}))
+    [t] = run(store.claim_timers(10.0, 30.0, 10))
+    assert run(store.complete_timer(t, Fired(schedule=[Schedule("scan", "scan", 70.0, {"round": 2})]))) is True
+    assert run(store.get_timer("scan")) == Timer("scan", "scan", 70.0, {"round": 2}, 0, "")
+    assert run(store.timer_counts(10.0)) == {"scheduled": 1, "due": 0, "leased": 0}
