@@ -171,3 +171,40 @@ def test_a_timer_claimed_more_than_max_attempts_times_without_completing_fails_w
     [failed] = events(store)
     assert failed["type"] == "timer_failed" and failed["key"] == "p:1" and "claimed" in failed["error"]
     assert run(store.get_timer("p:1")) is None and fired == [("p:1", "failed")]
+
+
+def test_the_metrics_count_firings_lateness_failures_and_pending_timers():
+    from handoff.metrics import Metrics
+    store, clock = MemoryStore(), Clock()
+    store.timer_clock = clock
+    metrics = Metrics()
+    runner = TimerRunner(store, on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
+
+    async def ok(t: Timer) -> Fired:
+        return Fired()
+
+    async def bad(t: Timer) -> Fired:
+        raise RuntimeError("no")
+
+    runner.register("ok", ok)
+    runner.register("bad", bad)
+    for i in range(3):
+        run(runner.schedule(f"ok:{i}", "ok", 999.0 + i))
+    run(runner.schedule("ok:later", "ok", 2000.0))
+    run(store.schedule_timer("bad:1", "bad", 1000.0, {}))
+    run(metrics.read_timers(runner))
+    sample = metrics.registry.get_sample_value
+    assert [sample("handoff_timers_pending", {"state": s}) for s in ("scheduled", "due", "leased")] == [5, 3, 0]
+    clock.now = 1001.5
+    run(runner.tick())
+    assert sample("handoff_timers_fired_total", {"kind": "ok"}) == 3
+    assert sample("handoff_timer_lateness_seconds_count", {"kind": "ok"}) == 3
+    assert sample("handoff_timer_lateness_seconds_sum", {"kind": "ok"}) == 2.5 + 1.5 + 0.5
+    assert sample("handoff_timer_lateness_seconds_bucket", {"kind": "ok", "le": "1.0"}) == 1
+    for _ in range(MAX_ATTEMPTS - 1):
+        clock.now = run(store.get_timer("bad:1")).due
+        run(runner.tick())
+    assert sample("handoff_timers_failed_total", {"kind": "bad"}) == 1
+    assert sample("handoff_timers_fired_total", {"kind": "bad"}) is None
+    run(metrics.read_timers(runner))
+    assert [sample("handoff_timers_pending", {"state": s}) for s in ("scheduled", "due", "leased")] == [1, 0, 0]
