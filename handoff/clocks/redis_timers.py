@@ -47,6 +47,11 @@ local P, now, until_, limit, tok = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber
 local out, n = {}, 0
 local function take(key)
   local tk = P .. 'timer:' .. key
+  if redis.call('EXISTS', tk) == 0 then  -- its hash is gone (deleted by hand, evicted): drop, never garble
+    redis.call('ZREM', P .. 'timers', key)
+    redis.call('ZREM', P .. 'timers:leased', key)
+    return
+  end
   n = n + 1
   local lease = tok .. n
   redis.call('HSET', tk, 'lease', lease)

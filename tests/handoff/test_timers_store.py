@@ -155,3 +155,15 @@ def test_a_completion_may_schedule_its_own_key_again_for_a_periodic_timer(store)
     assert run(store.complete_timer(t, Fired(schedule=[Schedule("scan", "scan", 70.0, {"round": 2})]))) is True
     assert run(store.get_timer("scan")) == Timer("scan", "scan", 70.0, {"round": 2}, 0, "")
     assert run(store.timer_counts(10.0)) == {"scheduled": 1, "due": 0, "leased": 0}
+
+
+def test_a_sorted_set_member_whose_timer_hash_is_gone_is_dropped_not_handed_out_garbled(store):
+    """Only reachable in Redis (a key deleted by hand, or evicted): the claim must not shift every later field."""
+    if not hasattr(store, "r"):
+        pytest.skip("the in-memory twin keeps a timer in one place")
+    for key, due in [("a", 1.0), ("gone", 2.0), ("c", 3.0)]:
+        run(store.schedule_timer(key, "k", due, {"key": key}))
+    run(store.r.delete(f"{store.p}timer:gone"))
+    claimed = run(store.claim_timers(10.0, 30.0, 10))
+    assert [(t.key, t.kind, t.payload) for t in claimed] == [("a", "k", {"key": "a"}), ("c", "k", {"key": "c"})]
+    assert run(store.timer_counts(10.0)) == {"scheduled": 0, "due": 0, "leased": 2}
