@@ -185,6 +185,8 @@ def test_the_queue_view_shows_the_surge_and_the_customers_record_says_so(env):
     assert queues["technical"]["surge"] == {"since": "1970-01-12T13:46:45.000Z", "overflow_to": "general",
                                             "waiting": 1, "wait_seconds": 480}
     assert queues["general"]["surge"] is None
+    last = env.run(env.store.get(env.run(env.store.waiting("technical"))[-1]))
+    assert env.run(env.service.estimate(last)) == (1, 480)  # what the last customer in the queue is told
     assert env.run(env.rule.surging("technical")) and not env.run(env.rule.surging("general"))
 
 
