@@ -55,11 +55,14 @@ class SurgeRule:
         room = {g: s.free - s.waiting for g, s in stats.items()}  # free slots left after the group's own queue
         steps = []
         for group in names:
-            step = await self._step(group, self.load(stats[group]), states.get(group), now)
-            steps.append(step)
-            target = step.state.overflow_to if step.state is not None and step.action != "stop" else None
-            if target and room.get(target, 0) > 0 and stats[group].waiting:
-                room[target] -= await self._overflow(group, target, room[target], now)
+            try:
+                step = await self._step(group, self.load(stats[group]), states.get(group), now)
+                steps.append(step)
+                target = step.state.overflow_to if step.state is not None and step.action != "stop" else None
+                if target and room.get(target, 0) > 0 and stats[group].waiting:
+                    room[target] -= await self._overflow(group, target, room[target], now)
+            except Exception:  # noqa: BLE001 - one group's failure must not stop the others (next sweep retries)
+                log.exception("surge rule failed for group %s", group)
         return steps
 
     async def _step(self, group: str, load: Load, state: Optional[SurgeState], now: float) -> Step:

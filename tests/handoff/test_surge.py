@@ -258,3 +258,24 @@ def test_over_redis_concurrent_sweeps_of_two_clients_start_and_end_each_surge_on
         env.run(env.store.close())
     finally:
         env.close()
+
+
+class FailsForTechnical(RoundTrips):
+    async def surge_change(self, group, *args, **kwargs):
+        if group == "technical":
+            raise RuntimeError("technical's step fails")
+        return await super().surge_change(group, *args, **kwargs)
+
+
+def test_a_group_whose_step_fails_does_not_stop_the_others(policy_file, caplog):
+    env = Env(FailsForTechnical(), policy_file)
+    try:
+        busy_technical(env)
+        env.agent("bea", ["billing"], max_chats=1)
+        for i in range(4):
+            env.run(env.service.create(handoff_request(f"b{i}", categories={"double_charge": "charged twice"})))
+        env.run(env.rule.sweep())
+        assert [e.data["group"] for e in env.events("surge_started")] == ["billing"]
+        assert "surge rule failed for group technical" in caplog.text
+    finally:
+        env.close()
