@@ -47,9 +47,10 @@ class Rule:
         return by_queue or by_wait
 
     def calm(self, load: "Load") -> bool:
-        """The queue is at or below the lower marks (an unknown wait counts as calm: nobody online, so the
-        service's own overflow moves the queue on)."""
-        if load.waiting > self.stop_waiting:
+        """The queue is at or below the lower marks and no start threshold is reached (so a surge never ends
+        while it would start again at once); an unknown wait counts as calm: nobody is online, and the
+        service's own overflow moves the queue on."""
+        if load.waiting > self.stop_waiting or self.busy(load):
             return False
         return self.stop_wait_seconds is None or load.wait_seconds is None or load.wait_seconds <= self.stop_wait_seconds
 
@@ -93,10 +94,6 @@ class Step:
 
     action: str
     state: Optional[SurgeState] = None
-
-    @property
-    def changed(self) -> bool:
-        return self.action in ("start", "stop")
 
 
 def estimated_wait(waiting: int, online: int, capacity: int, free: int, handle_seconds: int) -> Optional[int]:

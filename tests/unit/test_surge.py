@@ -119,3 +119,10 @@ def test_a_bad_policy_is_refused_with_its_line_and_key(tmp_path, groups, text, w
         SurgePolicy.load(groups, path)
     assert info.value.key == where
     assert message in info.value.message
+
+
+def test_a_surge_started_by_the_wait_alone_does_not_end_while_the_wait_stays_long():
+    only_queue_mark = Rule(start_waiting=None, start_wait_seconds=600, stop_waiting=2, stop_wait_seconds=None,
+                           calm_seconds=60.0, overflow_to=None, standby=())
+    assert run([(2, 960)] * 20, rule=only_queue_mark) == ["start"] + ["continue"] * 19
+    assert run([(2, 960)] + [(2, 100)] * 7, rule=only_queue_mark)[-1] == "stop"
