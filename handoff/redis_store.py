@@ -29,6 +29,7 @@ the scripts may touch any of them):
   accounts      set    every account's id (accounts:complete: set once the accounts saved before this
                        index existed were found with one SCAN)
   (cred:<id> epoch and disabled, revoked:<id>, login:*: see handoff/redis_access.py)
+  (surge:<group>, clog:group:<group>: the surge rule, see handoff/clocks/surge_store.py)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script; trimmed by the sweeper, never past what
                 a consumer group has not acknowledged (handoff/event_retention.py)
