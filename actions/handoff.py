@@ -182,6 +182,7 @@ def status_message(delivery: Delivery) -> Tuple[str, Dict[str, Any], bool]:
         return ticket_response(values) or TICKET_REPLY_BY_RESPONSE, values, False
     if answer.get("status") == "waiting" and answer.get("queue_position"):
         wait = answer.get("estimated_wait_seconds")
-        return "utter_handoff_queued", {"position": answer["queue_position"],
+        surge = "_surge" if answer.get("surge") else ""  # the group surges: more colleagues are joining
+        return f"utter_handoff_queued{surge}", {"position": answer["queue_position"],
                                         "wait_minutes": max(1, round((wait or 0) / 60))}, True
     return "utter_handoff_connecting", {}, True

@@ -110,6 +110,7 @@ ENDINGS = {"released": "utter_handoff_released", "closed": None, "ticket": "utte
 # chat shows them apart, keeps a "waiting for an agent" line and knows when a person has the chat).
 NOTICES: Dict[str, Optional[str]] = {
     "utter_handoff_queued": "waiting", "utter_handoff_position_update": "waiting",
+    "utter_handoff_queued_surge": "waiting", "utter_handoff_position_update_surge": "waiting",  # docs/surge.md
     "utter_handoff_connecting": "connecting", "utter_handoff_agent_joined": "joined",
     "utter_handoff_delayed": "delayed", "utter_handoff_failed": "failed", "utter_handoff_ticket": "ticket",
     "utter_handoff_ticket_undated": "ticket", "utter_handoff_ticket_reply_by": "ticket",
@@ -121,7 +122,7 @@ NOTICES: Dict[str, Optional[str]] = {
     "utter_survey_thanks": None,
 }
 # What a message pushed to a customer may carry besides its text and buttons.
-PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position", "ticket")
+PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position", "ticket", "surge")
 
 
 def hand_back_events() -> List[Event]:
@@ -146,7 +147,7 @@ _HANDLING: ContextVar[Optional[_Handling]] = ContextVar("handoff_event", default
 
 def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
     """The fields that mark a message as a notice: {} for the bot's own words, else {"notice": True,
-    "handoff": state?, "queue_position": n?, "agent_name": name?, "ticket": label?}. `message` is what Rasa hands an output
+    "handoff": state?, "queue_position": n?, "agent_name": name?, "ticket": label?, "surge": true?}. `message` is what Rasa hands an output
     channel (``utter_action`` names the response; the values it was filled with are beside it)."""
     response = message.get("utter_action")
     if response not in NOTICES:
@@ -157,6 +158,8 @@ def notice_fields(message: Dict[str, Any]) -> Dict[str, Any]:
     position = message.get("position")
     if NOTICES[response] == "waiting" and str(position).isdigit() and int(position) > 0:
         fields["queue_position"] = int(position)
+    if response.endswith("_surge"):  # the group is busy and more colleagues are joining (docs/surge.md)
+        fields["surge"] = True
     if response == "utter_handoff_agent_joined" and message.get("agent_name"):
         fields["agent_name"] = str(message["agent_name"])
     if message.get("ticket_label"):  # the ticket it is about: "T-10042"
@@ -716,7 +719,8 @@ class HandoffBridge(OutboxMixin):
             await self.redis.hdel(POSITION, conversation)
         elif position < told:
             await self.redis.hset(POSITION, conversation, position)
-            await self.say(conversation, "utter_handoff_position_update", position=position,
+            surge = "_surge" if record.get("surge") else ""  # the group surges: more colleagues are joining
+            await self.say(conversation, f"utter_handoff_position_update{surge}", position=position,
                            wait_minutes=max(1, round((record.get("estimated_wait_seconds") or 0) / 60)))
 
 

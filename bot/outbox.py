@@ -187,7 +187,8 @@ class OutboxMixin:
         """A delayed request reached the team: say where it stands now."""
         if answer.get("status") == "waiting" and answer.get("queue_position"):
             await self.redis.hset(POSITION, conversation, answer["queue_position"])
-            await self.say(conversation, "utter_handoff_queued", position=answer["queue_position"],
+            surge = "_surge" if answer.get("surge") else ""  # the group surges (docs/surge.md)
+            await self.say(conversation, f"utter_handoff_queued{surge}", position=answer["queue_position"],
                            wait_minutes=max(1, round((answer.get("estimated_wait_seconds") or 0) / 60)))
         elif answer.get("status") in ("offered", "assigned"):
             await self.say(conversation, "utter_handoff_connecting")

@@ -29,11 +29,13 @@ from sanic.response import HTTPResponse, json as json_response
 
 from common.canned import load_canned_responses
 from common.routing import SkillGroups
+from common.surge import SurgePolicy
 from handoff import pages
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
 from handoff.clocks import autoclose
+from handoff.clocks.surge import SurgeRule
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token, new_epoch)
@@ -87,6 +89,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     document = build_document(groups)
     validators = BodyValidators(document)
     ticket_flows = TicketFlows.load(settings.ticket_flows_file, groups.groups)
+    surge_policy = SurgePolicy.load(groups.groups, settings.surge_file)
     metrics = Metrics()
     hub = Hub()
     app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")
@@ -114,6 +117,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock),
                                      on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
         autoclose.register(app)  # solved tickets close when the reopen window ends (handoff/clocks/autoclose.py)
+        app.ctx.surge = SurgeRule(app.ctx.service, surge_policy, metrics)  # run by the sweeper (docs/surge.md)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
@@ -137,6 +141,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             try:
                 await app.ctx.service.see(hub.present())  # before the sweep looks for lost agents
                 await app.ctx.service.sweep()
+                await app.ctx.surge.sweep()
                 await app.ctx.tickets.sweep()
                 if time.monotonic() - reconciled > settings.reconcile_seconds:
                     reconciled = time.monotonic()  # timers a crash kept from being scheduled (handoff/clocks/hooks.py)
@@ -277,13 +282,14 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def create_handoff(request: Request) -> HTTPResponse:
         bot(request)
         created = await app.ctx.service.create(body(request, "HandoffRequest"))
-        return json_response(created.as_dict(), status=201 if created.created else 200,
+        surge = await app.ctx.surge.surging(created.escalation.skill_group)
+        return json_response({**created.as_dict(), "surge": surge}, status=201 if created.created else 200,
                              headers={"Location": f"/v1/handoffs/{created.escalation.id}"})
 
     @app.get("/v1/handoffs/<escalation_id>")
     async def get_handoff(request: Request, escalation_id: str) -> HTTPResponse:
         e = await app.ctx.service.get_for(caller(request), escalation_id)
-        return json_response(await app.ctx.service.record(e))
+        return json_response({**await app.ctx.service.record(e), "surge": await app.ctx.surge.surging(e.skill_group)})
 
     @app.post("/v1/handoffs/<escalation_id>/messages")
     async def post_message(request: Request, escalation_id: str) -> HTTPResponse:
@@ -342,7 +348,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     @app.get("/v1/queues")
     async def queues(request: Request) -> HTTPResponse:
         caller(request)
-        return json_response({"queues": await app.ctx.service.queues()})
+        return json_response({"queues": await app.ctx.surge.view(await app.ctx.service.queues())})
 
     @app.get("/v1/meta")
     async def meta(request: Request) -> HTTPResponse:

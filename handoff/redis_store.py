@@ -29,6 +29,7 @@ the scripts may touch any of them):
   accounts      set    every account's id (accounts:complete: set once the accounts saved before this
                        index existed were found with one SCAN)
   (cred:<id> epoch and disabled, revoked:<id>, login:*: see handoff/redis_access.py)
+  (surge:<group>, clog:group:<group>: the surge rule, see handoff/clocks/surge_store.py)
   presence      zset   agents by their last sighting (their console's WebSocket open on some process)
   events        stream every transition, written by the same script; trimmed by the sweeper, never past what
                 a consumer group has not acknowledged (handoff/event_retention.py)
@@ -51,6 +52,7 @@ from handoff.event_retention import TRIM_EVENTS
 from handoff.redis_access import RedisAccess
 from handoff.tickets.redis_tickets import RedisTickets
 from handoff.clocks.redis_timers import RedisTimers
+from handoff.clocks.surge_store import RedisSurges
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
 
@@ -447,7 +449,7 @@ return out
 """
 
 
-class RedisStore(RedisAccess, RedisTickets, RedisTimers, Store):
+class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix
