@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse, json as json_response
 from common.canned import load_canned_responses
 from common.routing import SkillGroups
 from handoff import pages
+from handoff.reports import routes as report_routes
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
@@ -505,6 +506,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
 
     # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
     ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
+    report_routes.register(app, report_routes.Helpers(supervisor, settings.conversations_key))
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------
