@@ -129,7 +129,7 @@ class Week:
 
     # -- plumbing --------------------------------------------------------------------------------
     def log(self, event: str, **fields: Any) -> None:
-        self.out.write(json.dumps({"type": event, "at": round(self.clock.now, 3), **fields}) + "\n")
+        self.out.write(json.dumps({"type": event, "at": self.clock.now, **fields}) + "\n")
 
     def start(self, at: float, process: AsyncIterator[float]) -> None:
         self.seq += 1

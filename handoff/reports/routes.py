@@ -82,7 +82,7 @@ def register(app: Sanic, h: Helpers) -> None:
                             headers={"Content-Disposition": f'attachment; filename="{name}"',
                                      "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
 
-    @app.get("/reports/weekly/")
+    @app.get("/reports/weekly/", strict_slashes=True)
     async def weekly_page(request: Request) -> HTTPResponse:
         if request.args.get("week") is not None:
             sm.parse_week(request.args.get("week"), tz())  # a bad week is a 422 here already

@@ -81,7 +81,8 @@ def chat_row(e: Escalation, messages: Sequence[Mapping[str, Any]], log: Sequence
     """The chat's row: ``messages`` its stored messages, ``log`` its clock log, ``tickets`` the tickets made from it."""
     topics = e.facets.get("topics") or []
     first_reply = next((m["at"] for m in messages if m.get("speaker") == "agent"), None)
-    closed_at = next((h["at"] for h in reversed(e.history) if h["status"] == Status.CLOSED.value), None)
+    # the first "closed" entry: the survey adds another one later (the status stays closed)
+    closed_at = next((h["at"] for h in e.history if h["status"] == Status.CLOSED.value), None)
     survey = e.outcome.get("survey") if isinstance(e.outcome.get("survey"), dict) else None
     solved = (e.status == Status.CLOSED and e.outcome.get("resolved") is True
               and not (survey is not None and survey.get("resolved") is False))
