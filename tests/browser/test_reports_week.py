@@ -12,7 +12,6 @@ import json
 import math
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 from zoneinfo import ZoneInfo
 
