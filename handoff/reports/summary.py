@@ -18,8 +18,9 @@ from handoff.service import Invalid
 from handoff.stats import iso, percentile, share
 
 MAX_DAYS = 92
-WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+WEEK = re.compile(r"^(\d{4})-W(\d{2})$", re.ASCII)
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+YEARS = (2000, 2100)  # what a report can cover (and what every time zone's arithmetic handles)
 
 
 class ReportInvalid(Invalid):
@@ -53,9 +54,16 @@ def _day(name: str, text: Optional[str]) -> date:
     if not text or not DAY.match(text):
         raise ReportInvalid(f"{name}: a date YYYY-MM-DD, not {text!r}")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ReportInvalid(f"{name}: {text!r} is not a calendar date") from None
+    _check_year(name, day)
+    return day
+
+
+def _check_year(name: str, day: date) -> None:
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ReportInvalid(f"{name}: a date from {YEARS[0]} to {YEARS[1]}, not {day.isoformat()}")
 
 
 def parse_range(first: Optional[str], last: Optional[str], tz: str) -> Range:
@@ -77,6 +85,7 @@ def parse_week(text: Optional[str], tz: str) -> Range:
         monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError:
         raise ReportInvalid(f"week: {text!r} is not a week of that year") from None
+    _check_year("week", monday)
     return Range(monday, monday + timedelta(days=6), tz)
 
 

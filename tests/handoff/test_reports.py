@@ -164,7 +164,7 @@ def test_first_response_and_resolution_p50_p90_and_the_resolution_ends_at_the_cl
 
 
 def test_reopen_rate_and_time_per_team_in_ticket_flows(world):
-    w, clock, run, tickets, ann = world, world["clock"], world["run"], world["tickets"], world["ann"]
+    clock, run, tickets, ann = world["clock"], world["run"], world["tickets"], world["ann"]
     t1, _ = run(tickets.open_ticket(subject="a", requester={"customer_id": "x"}, by="bot", source="api",
                                     group="general", brief={"topics": ["warranty"]}))
     t2, _ = run(tickets.open_ticket(subject="b", requester={"customer_id": "y"}, by="bot", source="api",
@@ -252,6 +252,8 @@ def test_csv_export_escapes_formulas_and_has_one_line_per_chat(world):
     ("2026-02-30", "2026-03-01", "from: '2026-02-30' is not a calendar date"),
     ("2026-11-29", "2026-11-23", "to (2026-11-23) is before from (2026-11-29)"),
     ("2026-01-01", "2026-12-31", "the range has 365 days; at most 92"),
+    ("0001-01-01", "0001-01-02", "from: a date from 2000 to 2100, not 0001-01-01"),
+    ("2026-11-23", "９９９９-12-31", "to: a date YYYY-MM-DD, not '９９９９-12-31'"),
 ])
 def test_a_bad_range_says_what_is_wrong(first, last, message):
     with pytest.raises(sm.ReportInvalid) as e:
@@ -264,7 +266,7 @@ def test_weeks_are_iso_weeks_in_the_business_time_zone():
     assert (r.first.isoformat(), r.last.isoformat(), sm.week_name(sm.previous_week(r).first)) == \
         ("2026-11-23", "2026-11-29", "2026-W47")
     assert r.start == datetime(2026, 11, 22, 16, tzinfo=timezone.utc).timestamp()
-    for bad in ("2026-48", "2026-W54", None):
+    for bad in ("2026-48", "2026-W54", None, "9999-W52", "٢٠٢٦-W48"):
         with pytest.raises(sm.ReportInvalid):
             sm.parse_week(bad, TZ)
 
