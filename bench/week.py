@@ -13,8 +13,14 @@ atomic completion (TimerRunner, as the SLA helper's handlers do). Time is a fake
 Besides the records, every step is appended to a raw event log (JSONL): tests/handoff/test_reports_week.py
 recomputes the figures from it independently of handoff/reports/.
 
-  ./run bench-week                         # last full week into the stack's Redis (REDIS_PORT / HANDOFF_REDIS_URL)
+  ./run bench-week                         # last full week into the running stack's Redis
   ./run bench-week --week 2026-W48 --seed 7 --events /tmp/week.jsonl --redis-url redis://127.0.0.1:6379/0
+
+Into a running stack: the agents ava..fay (and the supervisor sam, no password) are added and set online with
+every skill (a live chat may be offered to them: use a demo stack); run it once per week (a second run adds
+the week again). The SLA entries go through timers of kind bench_week_sla that this process fires at once; a
+running service that claims one first (it has no handler for it) retries it and finally drops it with a
+timer_failed event, and that entry is missing from the clock log (the raw events still list it).
 """
 from __future__ import annotations
 
@@ -327,18 +333,36 @@ async def replay(redis_url: str, week: str, seed: int, events: Path, prefix: str
         await store.close()
 
 
+def stack_redis_url(env: Dict[str, str]) -> str:
+    """The Redis of the stack ``./run`` starts: REDIS_URL / HANDOFF_REDIS_URL, else the embedded one (REDIS_PORT,
+    default 6379) with the password kept in <BOT_DATA_DIR>/secrets.env (bot/run_secrets.py)."""
+    given = env.get("REDIS_URL") or env.get("HANDOFF_REDIS_URL")
+    if given:
+        return given
+    secrets = Path(env.get("BOT_DATA_DIR") or Path(__file__).resolve().parent.parent / ".data") / "secrets.env"
+    password = ""
+    if secrets.exists():
+        for line in secrets.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "REDIS_PASSWORD":
+                password = value.strip()
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}127.0.0.1:{env.get('REDIS_PORT', '6379')}/0"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--week", default=last_full_week(time.time()), help="ISO week, e.g. 2026-W48")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--events", type=Path, default=Path("artifacts/week-events.jsonl"))
-    default_url = os.environ.get("HANDOFF_REDIS_URL") or f"redis://127.0.0.1:{os.environ.get('REDIS_PORT', '6379')}/0"
-    parser.add_argument("--redis-url", default=default_url)
+    parser.add_argument("--redis-url", default=None, help="default: the stack's Redis (see stack_redis_url)")
     args = parser.parse_args(argv)
     args.events.parent.mkdir(parents=True, exist_ok=True)
-    done = asyncio.run(replay(args.redis_url, args.week, args.seed, args.events))
+    done = asyncio.run(replay(args.redis_url or stack_redis_url(dict(os.environ)), args.week, args.seed, args.events))
     print(json.dumps(done))
-    print(f"open the dashboard's reports: /dashboard/#reports, or /reports/weekly/?week={args.week}")
+    first = monday_of(args.week)
+    print(f"raw events: {args.events}\nthe dashboard's report: /dashboard/#reports={first}..{first + timedelta(days=6)}"
+          f"\nthe weekly report: /reports/weekly/?week={args.week}")
     return 0
 
 
