@@ -19,7 +19,8 @@ from common.policy import Complexity, Decision, Signals
 from common.tables import Tables, load_tables
 
 from actions.context import customer_events
-from actions.signals import current_session, customer_tags, signals_from_events, text_facts
+from actions.signals import current_session, customer_tags, signals_from_events, text_facts, topic_of
+from actions.topic_counts import count_topic
 
 
 @lru_cache(maxsize=1)
@@ -84,6 +85,9 @@ class ActionScoreConversation(Action):
             "handoff_decision": decision.as_dict(),
             "customer_tags": customer_tags(current_session(events)),
         }
+        latest = next((e for e in reversed(events) if e.get("event") == "user"), None)
+        if latest is not None:  # the reports' containment by topic (actions/topic_counts.py); best effort
+            await count_topic(tracker.sender_id, topic_of(latest))
         # Only what changed: every event makes the tracker (and each later prediction) longer.
         return [SlotSet(name, value) for name, value in values.items() if tracker.get_slot(name) != value]
 

@@ -87,7 +87,7 @@ POSITION = "shop:handoff:position"  # hash conversation id -> the queue position
 LEFT = "shop:handoff:left"  # zset conversation id -> when its last web-chat socket went away
 AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
 CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
-STATS_TTL_SECONDS = 3 * 86400
+STATS_TTL_SECONDS = 100 * 86400  # the reports (handoff/reports/) cover up to 92 days
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
 FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
 FORWARDED = "shop:handoff:forwarded:"  # + conversation: set of the message ids queued for the agent (kept a day)
@@ -275,7 +275,7 @@ class HandoffBridge(OutboxMixin):
 
     async def count_conversation(self, conversation_id: str) -> None:
         """Count a customer message's conversation in today's (UTC) HyperLogLog for the supervisor dashboard
-        (``PFCOUNT shop:stats:conversations:<YYYY-MM-DD>``: conversations that day; kept 3 days). One pipelined
+        (``PFCOUNT shop:stats:conversations:<YYYY-MM-DD>``: conversations that day; kept 100 days for the reports). One pipelined
         call; never fails or holds up the message: a Redis hiccup loses that count, nothing else."""
         key = CONVERSATIONS_PER_DAY + time.strftime("%Y-%m-%d", time.gmtime())
         try:

@@ -16,6 +16,7 @@ from common.routing import SkillGroups
 HERE = Path(__file__).resolve().parent
 REQUEST_SCHEMA = HERE.parent / "schemas" / "handoff_request.schema.json"
 TICKETS_DOC = HERE / "tickets" / "openapi.yml"
+PARTS = (TICKETS_DOC, HERE / "reports" / "openapi.yml")  # each concern's paths and components, merged in
 
 
 def _rewrite_refs(node: Any, prefix: str) -> Any:
@@ -33,10 +34,11 @@ def _rewrite_refs(node: Any, prefix: str) -> Any:
 def build_document(groups: SkillGroups) -> Dict[str, Any]:
     doc = yaml.safe_load((HERE / "openapi.yml").read_text(encoding="utf-8"))
     schemas = doc["components"]["schemas"]
-    tickets = yaml.safe_load(TICKETS_DOC.read_text(encoding="utf-8"))
-    doc["paths"].update(tickets["paths"])
-    for section, entries in tickets["components"].items():
-        doc["components"].setdefault(section, {}).update(entries)
+    for part_file in PARTS:
+        part = yaml.safe_load(part_file.read_text(encoding="utf-8"))
+        doc["paths"].update(part["paths"])
+        for section, entries in (part.get("components") or {}).items():
+            doc["components"].setdefault(section, {}).update(entries)
     request = json.loads(REQUEST_SCHEMA.read_text(encoding="utf-8"))
     for name, sub in request.pop("$defs", {}).items():
         schemas[f"HandoffRequest_{name}"] = _rewrite_refs(sub, "HandoffRequest")

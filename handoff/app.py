@@ -31,6 +31,7 @@ from common.canned import load_canned_responses
 from common.routing import SkillGroups
 from common.surge import SurgePolicy
 from handoff import pages
+from handoff.reports import routes as report_routes
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
@@ -514,6 +515,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
 
     # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
     ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
+    report_routes.register(app, report_routes.Helpers(supervisor, settings.conversations_key))
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------

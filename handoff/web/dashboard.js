@@ -6,6 +6,7 @@
 // count up every second from the last answer. Text reaches the page only through `el` / textContent.
 // Charts: Chart.js (vendored, loaded with `defer` before this module); without it the charts say so
 // and everything else still works.
+import { mountReports } from "/web/reports.js";
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
 
 const POLL_MS = 5000;
@@ -523,6 +524,7 @@ async function main() {
   logoutButton.hidden = false;
   logoutButton.addEventListener("click", () => logout());
   refresh();
+  mountReports(document.getElementById("reports")).catch((e) => showError(`The report could not start: ${e.message}`));
   setInterval(tick, 1000);
   connectEvents(onEvent, { onState: onConnection });
   document.addEventListener("visibilitychange", () => {

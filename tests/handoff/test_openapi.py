@@ -65,6 +65,7 @@ AUTH: Dict[str, Optional[str]] = {
     "claimTicket": "supervisor", "assignTicket": "supervisor", "replyTicket": "supervisor",
     "ticketCustomerMessage": "bot", "noteTicket": "supervisor", "sendTicket": "supervisor",
     "setTicketState": "supervisor", "mergeTicket": "supervisor",
+    "reportSummary": "supervisor", "reportWeekly": "supervisor", "reportExport": "supervisor",
 }
 # "own": a token of sue's own, logged in for the test (logging out voids it, not the one the others share).
 # No parameters, no body, no security: nothing to negate, so schemathesis has no negative cases for them.
