@@ -33,6 +33,7 @@ from handoff import pages
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
+from handoff.clocks import sla as sla_clocks
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token, new_epoch)
@@ -111,6 +112,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.mail = TicketMail(settings, app.ctx.store, app.ctx.tickets)
         # Durable timers (handoff/clocks/): each concern registers the handler of its timer kinds here.
         app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock))
+
+    sla_clocks.register(app, groups)  # SLA warnings and breaches (handoff/clocks/sla.py), after the store exists
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:

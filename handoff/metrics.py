@@ -66,3 +66,8 @@ class Metrics:
         self.tickets_by_state = Gauge("handoff_tickets_by_state", "Tickets by state", ["state"], registry=r)
         self.ticket_queue = Gauge("handoff_ticket_queue", "Tickets waiting for an agent, by group", ["skill_group"],
                                   registry=r)
+        # SLA clocks (handoff/clocks/sla.py): warnings and breaches this process recorded.
+        self.sla_warnings = Counter("handoff_sla_warnings_total", "SLA warnings (a target's warning share reached)",
+                                    ["skill_group", "target", "kind"], registry=r)
+        self.sla_breaches = Counter("handoff_sla_breaches_total", "SLA breaches (a target missed)",
+                                    ["skill_group", "target", "kind"], registry=r)

@@ -51,6 +51,7 @@ from handoff.event_retention import TRIM_EVENTS
 from handoff.redis_access import RedisAccess
 from handoff.tickets.redis_tickets import RedisTickets
 from handoff.clocks.redis_timers import RedisTimers
+from handoff.clocks.priority_store import RedisPriority
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
 
@@ -447,7 +448,7 @@ return out
 """
 
 
-class RedisStore(RedisAccess, RedisTickets, RedisTimers, Store):
+class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisPriority, Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix

@@ -11,7 +11,7 @@ from common.business_hours import Calendar
 from common.config import ConfigError
 from common.routing import SkillGroups
 from common.sla import Breach, SlaPolicy, check_legacy, seconds
-from common.sla_clock import Clock, chat_clocks, measure, ticket_clocks
+from common.sla_clock import chat_clocks, measure, ticket_clocks
 
 POLICY = Path(__file__).resolve().parents[2] / "policy"
 ZONE = ZoneInfo("Asia/Shanghai")
