@@ -175,3 +175,19 @@ def test_a_pending_tickets_clock_stops_and_the_rest_runs_after_the_customer_answ
     kinds = [x["kind"] for x in detail["timeline"]]
     assert kinds.count("sla_breach") == 2 and kinds.count("priority") == 2 and "sla_warning" in kinds
     assert kinds.index("sla_breach") > kinds.index("customer")  # merged by time
+
+
+def test_the_service_does_not_start_with_a_bad_sla_file_or_an_old_target_that_disagrees(tmp_path):
+    from common.config import ConfigError
+    from handoff.app import create_app
+    from handoff.settings import Settings
+    bad = tmp_path / "sla.yml"
+    bad.write_text("version: 1\ntargets:\n  chat: {first_response: 30s}\n")
+    with pytest.raises(ConfigError, match=r"sla.yml: line 3, targets.chat: targets.chat.next_response is missing"):
+        create_app(Settings(bot_token="b" * 16, token_secret="s" * 32, sla_file=bad))
+    doc = yaml.safe_load((POLICY / "skill_groups.yml").read_text())
+    doc["sla"] = {"first_response_seconds": 45}
+    old = tmp_path / "skill_groups.yml"
+    old.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError, match=r"first_response_seconds: 45 s, but the SLA targets moved to"):
+        create_app(Settings(bot_token="b" * 16, token_secret="s" * 32, skill_groups_file=old))
