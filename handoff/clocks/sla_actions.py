@@ -53,7 +53,8 @@ async def chat_breach(service: Any, e: Any, breach: Breach, target: str, base_pr
     if breach.raise_priority:
         want = base_priority + breach.raise_priority
         try:  # recorded also when an earlier try of this timer raised it already (its record was not written)
-            await service.store.raise_chat_priority(e.id, want, service.seconds_per_point)
+            if await service.store.raise_chat_priority(e.id, want, service.seconds_per_point):
+                await service._told(e.id, "reconcile")  # a new priority band may change its targets
             priority = max(priority, want)
             out.append(_action("chat", ident, "raise_priority", f"{target}: priority {base_priority} -> {want}",
                                priority, now))
@@ -65,6 +66,7 @@ async def chat_breach(service: Any, e: Any, breach: Breach, target: str, base_pr
                 await service.store.transfer(e.id, None, now, service.seconds_per_point, to_group=breach.reoffer,
                                              detail=f"sla breach ({target}): re-offered to {breach.reoffer}")
             out.append(_action("chat", ident, "reoffer", f"{target}: re-offered to {breach.reoffer}", priority, now))
+            await service._told(e.id, "transferred")  # the new group's calendar and targets
             await service.dispatch(breach.reoffer)
         except (Conflict, NotFound):
             pass  # taken or ended meanwhile: it is not waiting any more
@@ -81,7 +83,7 @@ async def ticket_breach(tickets: Any, t: Ticket, breach: Breach, target: str, ba
     if breach.raise_priority:
         want = base_priority + breach.raise_priority
         try:
-            change = await tickets.store.change([t.id], raise_ticket_priority(want, target, now))
+            change = await tickets._apply([t.id], raise_ticket_priority(want, target, now))  # the clocks are told
             if change.ticket.active:
                 priority = max(priority, want)
                 out.append(_action("ticket", ident, "raise_priority", f"{target}: priority {base_priority} -> "
