@@ -9,7 +9,9 @@ handler may run twice (a lost lease), so each action is a "make it so" that chan
   moving a conversation away from a person mid-answer is a supervisor's call, who is told (the event).
 - notify_supervisor: an ``sla_action`` event only (every event reaches the supervisors' dashboard).
 
-Each action taken returns its ``sla_action`` event and clock-log entry, recorded with the breach."""
+Each action taken returns its ``sla_action`` event and clock-log entry, recorded with the breach. The clocks hear
+of what an action changed (a new group's calendar, a priority band's targets) at the sweep's next reconcile, not
+from here: by then this breach is in the clock log, so a re-targeted clock cannot record it a second time."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -53,8 +55,7 @@ async def chat_breach(service: Any, e: Any, breach: Breach, target: str, base_pr
     if breach.raise_priority:
         want = base_priority + breach.raise_priority
         try:  # recorded also when an earlier try of this timer raised it already (its record was not written)
-            if await service.store.raise_chat_priority(e.id, want, service.seconds_per_point):
-                await service._told(e.id, "reconcile")  # a new priority band may change its targets
+            await service.store.raise_chat_priority(e.id, want, service.seconds_per_point)
             priority = max(priority, want)
             out.append(_action("chat", ident, "raise_priority", f"{target}: priority {base_priority} -> {want}",
                                priority, now))
@@ -66,7 +67,6 @@ async def chat_breach(service: Any, e: Any, breach: Breach, target: str, base_pr
                 await service.store.transfer(e.id, None, now, service.seconds_per_point, to_group=breach.reoffer,
                                              detail=f"sla breach ({target}): re-offered to {breach.reoffer}")
             out.append(_action("chat", ident, "reoffer", f"{target}: re-offered to {breach.reoffer}", priority, now))
-            await service._told(e.id, "transferred")  # the new group's calendar and targets
             await service.dispatch(breach.reoffer)
         except (Conflict, NotFound):
             pass  # taken or ended meanwhile: it is not waiting any more
@@ -83,7 +83,7 @@ async def ticket_breach(tickets: Any, t: Ticket, breach: Breach, target: str, ba
     if breach.raise_priority:
         want = base_priority + breach.raise_priority
         try:
-            change = await tickets._apply([t.id], raise_ticket_priority(want, target, now))  # the clocks are told
+            change = await tickets.store.change([t.id], raise_ticket_priority(want, target, now))
             if change.ticket.active:
                 priority = max(priority, want)
                 out.append(_action("ticket", ident, "raise_priority", f"{target}: priority {base_priority} -> "

@@ -191,3 +191,19 @@ def test_the_service_does_not_start_with_a_bad_sla_file_or_an_old_target_that_di
     old.write_text(yaml.safe_dump(doc))
     with pytest.raises(ConfigError, match=r"first_response_seconds: 45 s, but the SLA targets moved to"):
         create_app(Settings(bot_token="b" * 16, token_secret="s" * 32, skill_groups_file=old))
+
+
+def test_a_chat_whose_priority_reaches_a_band_is_measured_by_the_bands_target_and_breached_once(env):
+    service, _, store, clock, run, agent, fire, _ = env
+    agent("ann", ["after_sales"], max_chats=1)
+    run(service.create(handoff_request("c0", topics=["order_status"])))  # ann's one slot
+    e = run(service.create(handoff_request("c1", topics=["order_status"]))).escalation
+    clock.now += 5
+    run(store.raise_chat_priority(e.id, 40, service.seconds_per_point))  # urgent: first response 20 s, not 30 s
+    run(service.reconcile())  # the sweep tells the clocks again
+    warned = of(fire(11), "sla_warning", "escalation", e.id)
+    assert [(w["target"], w["target_seconds"]) for w in warned] == [("first_response", 20)]  # at 16 s
+    breached = of(fire(4), "sla_breach", "escalation", e.id)
+    assert [(b["target"], b["target_seconds"]) for b in breached] == [("first_response", 20)]
+    events = fire(600)  # the timers of the 30 s target come and find their clock re-targeted
+    assert len(of(events, "sla_warning", "escalation", e.id)) == 1 and len(of(events, "sla_breach", "escalation", e.id)) == 1
