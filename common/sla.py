@@ -7,8 +7,8 @@ Which numbers apply to a record of kind ``chat`` or ``ticket`` in ``group`` with
 group's entry; each later layer replaces only the keys it names (a target, a whole breach action set).
 
 Guaranteed at load: the file matches schemas/sla.schema.json; every group named (``groups``, ``reoffer``) is a
-skill group of policy/skill_groups.yml; every target of both kinds has a number after the layers; a ``reoffer``
-never names the chat's own group. Any problem is a :class:`~common.config.ConfigError` naming the file, the line
+skill group of policy/skill_groups.yml; every target of both kinds has a number after the layers. A ``reoffer``
+to the chat's own group (or ``fallback`` of a group without one) is no action. Any problem is a :class:`~common.config.ConfigError` naming the file, the line
 and the key, raised when the service starts.
 """
 from __future__ import annotations
