@@ -37,6 +37,7 @@ from handoff.api_doc import BodyValidators, build_document
 from handoff.clock import make_clock
 from handoff.clocks import autoclose
 from handoff.clocks.surge import SurgeRule
+from handoff.clocks import sla as sla_clocks
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_header, caller_from_token,
                           check_password, issue_token, new_epoch)
@@ -119,6 +120,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                                      on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
         autoclose.register(app)  # solved tickets close when the reopen window ends (handoff/clocks/autoclose.py)
         app.ctx.surge = SurgeRule(app.ctx.service, surge_policy, metrics)  # run by the sweeper (docs/surge.md)
+
+    sla_clocks.register(app, groups)  # SLA warnings and breaches (handoff/clocks/sla.py), after the store exists
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:

@@ -15,13 +15,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from handoff.clocks.memory_timers import MemoryTimers
 from handoff.clocks.surge_store import MemorySurges
+from handoff.clocks.priority_store import MemoryPriority
 from handoff.memory_access import MemoryAccess
 from handoff.tickets.memory import MemoryTickets
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
                            away_reason, check_finish, check_leave, rank, survey_detail)
 
 
-class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, Store):
+class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, MemoryPriority, Store):
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._escalations: Dict[str, Escalation] = {}

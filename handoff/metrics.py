@@ -80,6 +80,12 @@ class Metrics:
         self.timers_pending = Gauge("handoff_timers_pending", "Timers in the store: scheduled (of which due: "
                                     "overdue, not yet claimed) and leased (being fired)", ["state"], registry=r)
 
+        # SLA clocks (handoff/clocks/sla.py): warnings and breaches this process recorded.
+        self.sla_warnings = Counter("handoff_sla_warnings_total", "SLA warnings (a target's warning share reached)",
+                                    ["skill_group", "target", "kind"], registry=r)
+        self.sla_breaches = Counter("handoff_sla_breaches_total", "SLA breaches (a target missed)",
+                                    ["skill_group", "target", "kind"], registry=r)
+
     def timer_fired(self, timer: Any, lateness: float) -> None:
         """The runner's ``on_fired``."""
         self.timers_fired.labels(timer.kind).inc()

@@ -53,6 +53,7 @@ from handoff.redis_access import RedisAccess
 from handoff.tickets.redis_tickets import RedisTickets
 from handoff.clocks.redis_timers import RedisTimers
 from handoff.clocks.surge_store import RedisSurges
+from handoff.clocks.priority_store import RedisPriority
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
 
@@ -449,7 +450,7 @@ return out
 """
 
 
-class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, Store):
+class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPriority, Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix

@@ -74,6 +74,7 @@ class HandoffService(Sessions, ChatTickets):
         self.seconds_per_point = ageing["every_seconds"] / ageing["points"] if ageing else 1e9
         self.tickets: Any = None  # handoff.tickets.service.TicketService: a chat nobody can take becomes a ticket
         self.hooks = Hooks()  # the clocks listen to every change of a chat (handoff/clocks/hooks.py)
+        self.sla: Any = None  # handoff/clocks/sla.py: the clocks and clock log a chat's views show
 
     # -- the bot's side --------------------------------------------------------------------------
     def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
@@ -334,6 +335,7 @@ class HandoffService(Sessions, ChatTickets):
             "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
             "previous": await self.previous(e, customer),
             "tickets": await self.chat_tickets(e.id),
+            **(await self.sla.chat_view(e) if self.sla else {"clocks": [], "clock_log": []}),
         }
 
     async def chat_tickets(self, escalation_id: str) -> List[Dict[str, Any]]:
@@ -447,7 +449,8 @@ class HandoffService(Sessions, ChatTickets):
                 continue
             out.append({"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
                         "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
-                        "offer_deadline": iso(e.offer_deadline)})
+                        "offer_deadline": iso(e.offer_deadline),
+                        "clocks": await self.sla.chat_clocks(e) if self.sla else []})
         return sorted(out, key=lambda h: h["created_at"] or "")
 
     async def agents(self) -> List[Dict[str, Any]]:

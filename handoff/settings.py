@@ -57,6 +57,7 @@ class Settings:
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
     surge_file: Path = ROOT / "policy" / "surge.yml"  # the surge rule (docs/surge.md)
+    sla_file: Path = ROOT / "policy" / "sla.yml"  # service levels (docs/sla.md)
     # Ticket e-mail (docs/ticket_mail.md). Out: on when smtp_host is set; in: on when mail_in_port is not 0.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -135,6 +136,7 @@ class Settings:
             clock_file=Path(env["HANDOFF_CLOCK_FILE"]) if env.get("HANDOFF_CLOCK_FILE") else None,
             ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
             surge_file=Path(env.get("HANDOFF_SURGE_FILE", str(cls.surge_file))),
+            sla_file=Path(env.get("HANDOFF_SLA_FILE", str(cls.sla_file))),
             **mail_settings(env, token_secret, number),
         )
 

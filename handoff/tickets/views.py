@@ -18,6 +18,14 @@ class TicketViews:
     store: Any
     groups: Any
     clock: Any
+    sla: Any = None  # handoff/clocks/sla.py: the SLA clocks and clock log the views show
+
+    async def _clocked(self, views: List[Dict[str, Any]], tickets: List[Any]) -> List[Dict[str, Any]]:
+        """The views with each ticket's SLA clocks (``clocks``)."""
+        by_id = {t.id: t for t in tickets}
+        for v in views:
+            v["clocks"] = await self.sla.ticket_clocks(by_id[v["id"]]) if self.sla else []
+        return views
 
     async def lookup(self, conversation_id: str = "", customer_id: str = "", email: str = "",
                      number: Optional[int] = None) -> List[Dict[str, Any]]:
@@ -83,7 +91,7 @@ class TicketViews:
             out.append(view(t, now))
             if len(out) >= limit:
                 break
-        return out
+        return await self._clocked(out, tickets)
 
     async def all_page(self, caller: Caller, offset: int, limit: int, state: str = "",
                        group: str = "") -> Tuple[List[Dict[str, Any]], Optional[int]]:
@@ -97,9 +105,10 @@ class TicketViews:
             self._check_group(group)  # type: ignore[attr-defined]
         ids = await self.store.index("all", limit, reverse=True, offset=offset)
         now = self.clock()
-        page = [view(t, now) for t in await self.store.tickets(ids)
+        tickets = await self.store.tickets(ids)
+        page = [view(t, now) for t in tickets
                 if not (state and t.state.value != state) and not (group and group not in (t.group, t.owner_group))]
-        return page, (offset + len(ids) if len(ids) == limit else None)
+        return await self._clocked(page, tickets), (offset + len(ids) if len(ids) == limit else None)
 
     async def _search(self, q: str) -> List[str]:
         number = parse_label(q)
@@ -128,9 +137,12 @@ class TicketViews:
             except NotFound:
                 continue
         timeline = await self.store.timeline(t.id)
+        clocks = await self.sla.ticket_clocks(t, timeline) if self.sla else []
+        if self.sla:  # the clock log's entries (SLA warnings, breaches...) among the ticket's own, by time
+            timeline = sorted(timeline + await self.sla.ticket_log(t.id), key=lambda e: e["at"])
         for e in timeline:
             e["at"] = iso(e["at"])
         return {"ticket": {**view(t, self.clock()), **{k: v for k, v in self.local(t.group, t.due_at).items()
-                                                      if k != "due_at"}, "brief": t.brief},
+                                                      if k != "due_at"}, "brief": t.brief, "clocks": clocks},
                 "timeline": timeline, "chats": chats}
 
