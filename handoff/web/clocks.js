@@ -12,7 +12,7 @@ import { el, fmtSeconds, toDate } from "/web/common.js";
 
 const LANGS = ["en", "zh"];
 const TICK_MS = 1000;
-export const ICONS = { running: "⏱", warning: "⚠", breached: "⛔", paused: "⏸", met: "✓", surge: "⚡" };
+export const ICONS = { running: "◷", warning: "⚠", breached: "✖", paused: "‖", met: "✓", surge: "⚡" };
 const RANK = { breached: 0, warning: 1, running: 2, paused: 3, met: 4 };
 
 /** The wanted language: `?lang=zh`, else the browser's first language if we have it, else English. */
