@@ -760,7 +760,7 @@ async function main() {
   try {
     await loadWords();
     state.clocks = mountConsoleClocks({ root: $("clock-alerts"), surgeRoot: $("surge-box"), me: () => state.me,
-      chat: (id) => state.chats.get(id), openChat: select, groupName,
+      chat: (id) => state.chats.get(id), reload: loadRecord, openChat: select, groupName,
       changed: (chat) => { renderChatList(); if (state.selected === chat.id) renderSelected(); },
       openTicket: (label) => state.tickets && state.tickets.open(label),
       ticketsChanged: () => state.tickets && state.tickets.refresh() });

@@ -15,11 +15,16 @@ const MAX_ALERTS = 6;
 
 /**
  * `root`: the alerts' box; `surgeRoot`: the standby banner's box. `me()` the logged-in agent; `chat(id)` a chat
- * of my list or undefined; `changed(chat)` redraws a chat; `openChat(id)`; `openTicket(label)`; `ticketsChanged()`
- * reloads the Tickets view; `groupName(id)`. Returns `{onEvent(event), chatClocks(chat), chatBadge(chat),
- * fromRecord(chat, view)}`.
+ * of my list or undefined; `changed(chat)` redraws a chat; `reload(chat)` loads its record again (then calls
+ * `fromRecord`); `openChat(id)`; `openTicket(label)`; `ticketsChanged()` reloads the Tickets view; `groupName(id)`.
+ * Returns `{onEvent(event), chatClocks(chat), chatBadge(chat), fromRecord(chat, view)}`.
+ *
+ * Priority after a breach: the breach's action raises it in the store (it only ever goes up), and says so in an
+ * `sla_action` event (which may go to the supervisors only). So a breach of my chat reloads its record, and the
+ * priority shown is the record's, or the highest an SLA event of this chat named if that is higher (an event
+ * seen before the record that reflects it).
  */
-export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openChat, openTicket, ticketsChanged, groupName }) {
+export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, reload, openChat, openTicket, ticketsChanged, groupName }) {
   const alerts = new Map(); // "chat:<id>" / "ticket:<id>" + target -> {node}
   const surges = new Map(); // group -> node
 
@@ -33,11 +38,27 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
     const r = reading(clock, now);
     const target = targetName(event.target);
     const time = fmtSeconds(Math.abs(r.left));
-    if (event.type === "sla_breach") {
-      return t("alert.breach", { target, time }) + (event.priority !== undefined && event.priority !== null
-        ? ` · ${t("alert.priority", { priority: event.priority })}` : "");
-    }
+    if (event.type === "sla_breach") return t("alert.breach", { target, time });
     return r.left > 0 ? t("alert.warning", { target, time }) : t("alert.overdue", { target, time });
+  }
+
+  /** The priority line of a breach's alert: the chat's priority now (or the event's, for a ticket). */
+  function showPriority(node, priority) {
+    if (!node) return;
+    node.textContent = priority === undefined || priority === null ? "" : ` · ${t("alert.priority", { priority })}`;
+  }
+
+  /** The breach alerts of `subject` ("chat:<id>" / "ticket:<id>") show `priority`. */
+  function alertsPriority(subject, priority) {
+    for (const [key, a] of alerts) if (key.startsWith(`${subject}:`)) showPriority(a.priority, priority);
+  }
+
+  const isNum = (v) => typeof v === "number" && Number.isFinite(v);
+  /** An SLA event of chat `c` named `priority`: it is at least that now (the store only raises it). */
+  function floorPriority(c, priority) {
+    if (!isNum(priority)) return;
+    c.slaPriority = Math.max(isNum(c.slaPriority) ? c.slaPriority : priority, priority);
+    if (!isNum(c.priority) || c.priority < c.slaPriority) c.priority = c.slaPriority;
   }
 
   function showAlert(event, clock) {
@@ -47,6 +68,7 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
     if (old) old.node.remove();
     const breach = event.type === "sla_breach";
     const words = el("span", { class: "clock-alert-text", "data-testid": "sla-alert-text" });
+    const priority = breach ? el("span", { class: "clock-alert-text", "data-testid": "sla-alert-priority" }) : null;
     const where = subject.kind === "ticket"
       ? t("alert.on_ticket", { label: subject.label })
       : t("alert.on_chat", { group: groupName(event.group), conversation: subject.label });
@@ -59,10 +81,12 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
       "data-state": breach ? "breached" : "warning", "data-subject": subject.kind, "data-id": subject.id },
     el("span", { class: "clock-icon", "aria-hidden": "true" }, breach ? ICONS.breached : ICONS.warning),
     el("strong", {}, breach ? t("alert.title_breach") : t("alert.title_warning")),
-    words, el("span", { class: "muted small" }, where), el("span", { class: "grow" }), open, dismiss);
+    words, priority, el("span", { class: "muted small" }, where), el("span", { class: "grow" }), open, dismiss);
     keepLive(words, (now) => { words.textContent = alertWords(event, clock, now); });
     root.prepend(node);
-    alerts.set(key, { node });
+    alerts.set(key, { node, priority });
+    const c = subject.kind === "chat" ? chat(subject.id) : null;
+    showPriority(priority, c ? c.priority : event.priority);
     while (root.children.length > MAX_ALERTS) root.lastElementChild.remove();
     root.hidden = false;
   }
@@ -73,9 +97,10 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
       const c = chat(subject.id);
       if (!c) return; // not one of mine (a supervisor's console sees every event)
       c.clocks = mergeEventClock(c.clocks, event);
-      if (event.type === "sla_breach" && event.priority !== undefined && event.priority !== null) c.priority = event.priority;
+      if (event.type === "sla_breach") floorPriority(c, event.priority);
       changed(c);
       showAlert(event, c.clocks.find((x) => x.target === event.target));
+      if (event.type === "sla_breach") reload(c); // its actions (a raised priority) are in the record now
     } else {
       ticketsChanged();
       if (event.agent && event.agent !== me().id) return; // a supervisor sees every ticket's: only my own alert
@@ -84,13 +109,15 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
   }
 
   function onAction(event) {
-    if (event.subject !== "chat" || event.priority === undefined || event.priority === null) {
-      if (event.subject === "ticket") ticketsChanged();
+    if (event.subject === "ticket") {
+      ticketsChanged();
+      alertsPriority(`ticket:${event.ticket}`, event.priority);
       return;
     }
     const c = chat(event.escalation);
     if (!c) return;
-    c.priority = event.priority;
+    floorPriority(c, event.priority);
+    alertsPriority(`chat:${c.id}`, c.priority);
     changed(c);
   }
 
@@ -129,6 +156,8 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, openCha
   function fromRecord(c, view) {
     const clocks = viewClocks(view);
     if (clocks) c.clocks = clocks;
+    if (isNum(c.slaPriority)) floorPriority(c, c.slaPriority);
+    alertsPriority(`chat:${c.id}`, c.priority);
   }
 
   return {

@@ -86,7 +86,9 @@ export async function mountDashboardClocks({ root, groupName, agentName }) {
 
   function onAction(event) {
     const prefix = event.subject === "ticket" ? `ticket:${event.ticket}:` : `chat:${event.escalation}:`;
-    const words = t(`action.${event.action}`, { priority: event.priority ?? "?" });
+    const key = `action.${event.action}`;
+    const known = t(key, { priority: event.priority ?? "?" });
+    const words = known === key ? String(event.detail || event.action || "") : known; // an action this page has no words for
     const target = event.target !== undefined ? rows.get(`${prefix}${event.target}`) : null;
     // The action follows its breach: the row of that target, else the subject's latest breach row.
     const entry = target || [...rows.entries()].filter(([k, v]) => k.startsWith(prefix) && v.tr.dataset.kind === "sla_breach")
