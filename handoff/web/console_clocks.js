@@ -45,7 +45,7 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, reload,
   /** The priority line of a breach's alert: the chat's priority now (or the event's, for a ticket). */
   function showPriority(node, priority) {
     if (!node) return;
-    node.textContent = priority === undefined || priority === null ? "" : ` · ${t("alert.priority", { priority })}`;
+    node.textContent = priority === undefined || priority === null ? "" : t("alert.priority", { priority });
   }
 
   /** The breach alerts of `subject` ("chat:<id>" / "ticket:<id>") show `priority`. */

@@ -187,7 +187,7 @@ def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_rais
     expect(alert).to_have_attribute("data-state", "breached", timeout=WAIT)
     expect(alert.get_by_test_id("sla-alert-text")).to_have_text(re.compile(r"^First response missed, [2-9] s over$"))
     expect(alert.locator(".clock-icon")).to_have_text("✖")
-    expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f" · priority now {raised}")
+    expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f"priority now {raised}")
     expect(item).to_contain_text(f"P{raised}")
     expect(ann.page.locator("#chat-title")).to_have_text(f"{NAMES[chat['skill_group']]} · priority {raised}")
     expect(ann.page.get_by_test_id("chat-clocks").get_by_test_id("sla-clock")).to_have_attribute("data-state", "breached")

@@ -53,7 +53,7 @@ def business_offset() -> float:
     (policy/skill_groups.yml business_hours), with an hour of work ahead."""
     from common.business_hours import calendars_for
     doc = yaml.safe_load((ROOT / "policy" / "skill_groups.yml").read_text())
-    names = [g["id"] for g in doc["skill_groups"]]
+    names = list(doc["groups"])
     calendars = [c for name, c in calendars_for(doc, names).items() if name in GROUPS]
     zone = dt.timezone.utc
     from zoneinfo import ZoneInfo
@@ -128,7 +128,7 @@ def test_the_engines_warning_reaches_agent_and_supervisor_and_its_breach_raises_
         time.sleep(0.3)
     assert record["priority"] > before, record["priority"]
     raised = record["priority"]
-    expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f" · priority now {raised}", timeout=WAIT)
+    expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f"priority now {raised}", timeout=WAIT)
     expect(item).to_contain_text(f"P{raised}")
     expect(item.get_by_test_id("sla-clock").filter(has_text="First response")).to_have_attribute("data-state", "breached")
     ann.screenshot("breach")
