@@ -23,7 +23,8 @@ from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.browser.test_clocks_console import NAMES, TEAM, WAIT, accept_offer, hand_off, in_thread, no_errors, online, page_for
 from tests.conftest import ROOT
-from tests.handoff.cluster import Cluster, bearer
+from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
+from tests.handoff.requests import handoff_request
 
 pytestmark = pytest.mark.skipif(not (ROOT / "handoff" / "clocks" / "sla.py").exists() or not (ROOT / "policy" / "sla.yml").exists(),
                                 reason="needs the SLA engine (handoff/clocks/sla.py and policy/sla.yml from the SLA branch)")
@@ -134,3 +135,21 @@ def test_the_engines_warning_reaches_agent_and_supervisor_and_its_breach_raises_
     ann.screenshot("breach")
     sue.screenshot("breach")
     no_errors(ann, sue)
+
+
+def test_a_tickets_clocks_from_the_engine_show_in_its_row_and_on_its_page(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    r = requests.post(svc.urls[0] + "/v1/handoffs", headers=bearer(BOT_TOKEN), timeout=10,
+                      json=handoff_request("web-live-ticket", "technical"))  # nobody in technical: a ticket
+    assert r.status_code == 201 and r.json()["status"] == "ticket", r.text
+    label = r.json()["ticket"]["label"]
+    sue = page_for(contexts, browser, svc, f"/console/#{label}", "sue", "clocks-live-ticket")
+    expect(sue.page.get_by_test_id("ticket-label")).to_have_text(label, timeout=WAIT)
+    clocks = sue.page.get_by_test_id("ticket-clocks").get_by_test_id("sla-clock")
+    expect(clocks.filter(has_text="First response")).to_have_attribute("data-state", "running")
+    expect(clocks.filter(has_text="Resolution")).to_contain_text(re.compile(r"Resolution · \d h \d\d min left · on time"))
+    sue.page.get_by_test_id("tickets-view-all").click()
+    row = sue.page.locator(f'[data-testid="ticket-row"][data-label="{label}"]')
+    expect(row.get_by_test_id("ticket-row-clock").get_by_test_id("sla-clock")).to_have_attribute("data-state", "running", timeout=WAIT)
+    sue.screenshot("ticket")
+    no_errors(sue)
