@@ -24,6 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from handoff.clocks.timers import Fired
 from handoff.redis_store import RedisStore
 from tests.browser.conftest import XSS, Watched
+from tests.conftest import ROOT
 from tests.handoff.cluster import BOT_TOKEN, PASSWORD, Cluster, bearer
 from tests.handoff.requests import handoff_request
 
@@ -132,6 +133,11 @@ def no_errors(*pages: Watched) -> None:
         assert w.dialogs == [], (w.name, w.dialogs)
 
 
+ENGINE = (ROOT / "handoff" / "clocks" / "sla.py").exists()
+
+
+@pytest.mark.skipif(ENGINE, reason="with the SLA engine merged, the chat's record (reloaded on a breach) carries the engine's own "
+                    "clocks, which rightly win over injected events: test_clocks_sla_live.py tests this flow with the engine")
 def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_raises_the_priority(
         browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
     ann = page_for(contexts, browser, svc, "/console/", "ann", "clocks-console")
@@ -175,7 +181,7 @@ def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_rais
     # "Open chat" selects the chat, whose header shows its clock.
     alert.get_by_test_id("sla-alert-open").click()
     expect(item).to_have_class(re.compile(r"\bselected\b"))
-    expect(ann.page.get_by_test_id("chat-clocks").get_by_test_id("sla-clock")).to_have_attribute("data-target", "first_response")
+    expect(ann.page.get_by_test_id("chat-clocks").locator('[data-testid="sla-clock"][data-target="first_response"]')).to_be_visible()
 
     # The breach: 2 s over, with the priority the chat had; its action raises the priority by 20 (events as the
     # SLA engine writes them: the breach to the assignee, the action to the assignee and the supervisors).
@@ -190,8 +196,9 @@ def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_rais
     expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f"priority now {raised}")
     expect(item).to_contain_text(f"P{raised}")
     expect(ann.page.locator("#chat-title")).to_have_text(f"{NAMES[chat['skill_group']]} · priority {raised}")
-    expect(ann.page.get_by_test_id("chat-clocks").get_by_test_id("sla-clock")).to_have_attribute("data-state", "breached")
-    expect(ann.page.get_by_test_id("chat-clocks")).to_contain_text("over · breached")
+    header_clock = ann.page.get_by_test_id("chat-clocks").locator('[data-testid="sla-clock"][data-target="first_response"]')
+    expect(header_clock).to_have_attribute("data-state", "breached")
+    expect(header_clock).to_contain_text("over · breached")
     expect(row).to_have_attribute("data-kind", "sla_breach", timeout=WAIT)
     expect(row).to_contain_text("Breach")
     expect(row.get_by_test_id("clock-event-action")).to_have_text(f"priority raised to {raised}")

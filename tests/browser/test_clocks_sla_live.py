@@ -139,8 +139,10 @@ def test_the_engines_warning_reaches_agent_and_supervisor_and_its_breach_raises_
 
 def test_a_tickets_clocks_from_the_engine_show_in_its_row_and_on_its_page(
         browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    requests.put(svc.urls[0] + "/v1/agents/me/status", headers=bearer(svc.login("ann")), json={"status": "offline"},
+                 timeout=10).raise_for_status()
     r = requests.post(svc.urls[0] + "/v1/handoffs", headers=bearer(BOT_TOKEN), timeout=10,
-                      json=handoff_request("web-live-ticket", "technical"))  # nobody in technical: a ticket
+                      json=handoff_request("web-live-ticket", "technical"))  # nobody online: a ticket
     assert r.status_code == 201 and r.json()["status"] == "ticket", r.text
     label = r.json()["ticket"]["label"]
     sue = page_for(contexts, browser, svc, f"/console/#{label}", "sue", "clocks-live-ticket")
