@@ -130,7 +130,9 @@ export function mountConsoleClocks({ root, surgeRoot, me, chat, changed, reload,
       const node = el("div", { class: "surge-banner", "data-testid": "surge-banner", "data-group": event.group, role: "alert" },
         el("span", { class: "clock-icon", "aria-hidden": "true" }, ICONS.surge),
         el("strong", {}, t("surge.title", { group: groupName(event.group) })),
-        el("span", { "data-testid": "surge-queue" }, t("surge.queue", { waiting: event.waiting ?? "?", wait: fmtSeconds(event.wait_seconds) })),
+        el("span", { "data-testid": "surge-queue" }, typeof event.wait_seconds === "number"
+          ? t("surge.queue", { waiting: event.waiting ?? "?", wait: fmtSeconds(event.wait_seconds) })
+          : t("surge.queue_no_wait", { waiting: event.waiting ?? "?" })),
         event.overflow_to ? el("span", { class: "muted small" }, t("surge.overflow", { group: groupName(event.overflow_to) })) : null,
         el("span", { class: "small" }, t("surge.standby")),
         el("span", { class: "grow" }),

@@ -116,7 +116,7 @@ export async function mountDashboardClocks({ root, groupName, agentName }) {
 
   function onSurge(event) {
     surges.set(event.group, event.type === "surge_started"
-      ? { since: event.at, waiting: event.waiting, wait_seconds: event.wait_seconds, overflow_to: event.overflow_to, standby: event.standby }
+      ? { since: event.since ?? event.at, waiting: event.waiting, wait_seconds: event.wait_seconds, overflow_to: event.overflow_to, standby: event.standby }
       : null);
     renderSurges();
     markQueues();

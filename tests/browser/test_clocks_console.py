@@ -214,6 +214,9 @@ def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_rais
     no_errors(ann, sue)
 
 
+@pytest.mark.skipif((ROOT / "handoff" / "clocks" / "surge.py").exists(),
+                    reason="with the surge rule merged, GET /v1/queues' `surge` (null here) rightly wins over injected "
+                    "events: test_clocks_surge_live.py tests the pages with the rule's own surge")
 def test_a_surge_alerts_the_standby_agents_only_and_shows_per_group_on_the_dashboard(
         browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
     ann = page_for(contexts, browser, svc, "/console/", "ann", "clocks-surge-ann")
