@@ -11,6 +11,8 @@
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
 import { mountChatTicket } from "/web/chat_ticket.js";
+import { loadWords } from "/web/clocks.js";
+import { mountConsoleClocks } from "/web/console_clocks.js";
 
 const QUEUE_POLL_MS = 5000;
 const ERROR_MS = 10000;
@@ -32,6 +34,7 @@ const state = {
   flash: false,
   tickets: null, // the Tickets view (tickets.js): {onEvent, refresh, show, open, t}
   followUp: null, // "Follow up as a ticket" for the selected chat (chat_ticket.js): {show}
+  clocks: null, // SLA clocks, alerts and the standby banner (console_clocks.js)
 };
 
 // -- small helpers -------------------------------------------------------------------------------
@@ -62,6 +65,7 @@ function newChat(summary) {
     notes: new Map(), // id -> note
     unread: 0,
     ended: null, // why it is no longer mine ("Closed", "Released to the bot", ...)
+    clocks: [], // its SLA clocks (clocks.js models), from its record and the sla_* events
     draft: "",
   };
 }
@@ -86,6 +90,7 @@ async function loadRecord(chat) {
     chat.status = record.status;
     chat.skill_group = record.skill_group;
     chat.priority = record.priority;
+    if (state.clocks) state.clocks.fromRecord(chat, record);
     for (const m of record.messages || []) chat.messages.set(m.seq, m);
     for (const n of record.notes || []) chat.notes.set(n.id, n);
     if (record.status !== "assigned" && record.status !== "offered" && !chat.ended) {
@@ -168,7 +173,8 @@ function renderChatList() {
     el("button", { type: "button", onclick: () => select(chat.id), "aria-current": chat.id === state.selected ? "true" : null },
       el("span", { class: "grow chat-item-text" },
         el("strong", {}, groupName(chat.skill_group)),
-        el("span", { class: "muted small chat-snippet" }, lastText(chat))),
+        el("span", { class: "muted small chat-snippet" }, lastText(chat)),
+        state.clocks ? state.clocks.chatBadge(chat) : null),
       status, unread));
   });
   setChildren(list, ...items);
@@ -225,6 +231,7 @@ function renderSelected() {
   $("chat-title").textContent = `${groupName(chat.skill_group)} · priority ${chat.priority ?? "?"}`;
   $("chat-sub").textContent = `Conversation ${chat.conversation_id}` +
     (chat.record ? ` · handed off ${fmtTime(chat.record.created_at)}` : "");
+  setChildren($("chat-clocks"), state.clocks ? state.clocks.chatClocks(chat) : null);
   renderTranscript(chat);
   $("ended").hidden = !chat.ended;
   $("ended-text").textContent = chat.ended ? `${chat.ended}. This chat is read-only.` : "";
@@ -455,6 +462,7 @@ function onEvent(event) {
     if (state.tickets) state.tickets.onEvent(event);
     return;
   }
+  if (state.clocks && state.clocks.onEvent(event)) return;
   switch (event.type) {
     case "snapshot": return onSnapshot(event);
     case "offered":
@@ -746,6 +754,16 @@ async function main() {
       tabs: { chats: $("tab-chats"), tickets: $("tab-tickets") } });
     state.followUp = mountChatTicket({ api, t: state.tickets.t, meta: state.meta, root: $("chat-ticket"),
       openTicket: state.tickets.open, groupName });
+  } catch (e) {
+    fail(e);
+  }
+  try {
+    await loadWords();
+    state.clocks = mountConsoleClocks({ root: $("clock-alerts"), surgeRoot: $("surge-box"), me: () => state.me,
+      chat: (id) => state.chats.get(id), reload: loadRecord, openChat: select, groupName,
+      changed: (chat) => { renderChatList(); if (state.selected === chat.id) renderSelected(); },
+      openTicket: (label) => state.tickets && state.tickets.open(label),
+      ticketsChanged: () => state.tickets && state.tickets.refresh() });
   } catch (e) {
     fail(e);
   }

@@ -8,6 +8,7 @@
 // and everything else still works.
 import { mountReports } from "/web/reports.js";
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+import { mountDashboardClocks } from "/web/dashboard_clocks.js";
 
 const POLL_MS = 5000;
 const EVENT_DEBOUNCE_MS = 1000;
@@ -22,6 +23,7 @@ const state = {
   groupNames: {}, // skill_group -> name, from the queues
   agentNames: {}, // agent id -> name, from the agents list
   lastOk: 0, // Date.now() of the last refresh in which every source answered (or 404'd)
+  clocks: null, // the SLA warnings and breaches panel and the surge panel (dashboard_clocks.js)
 };
 
 // -- formatting --------------------------------------------------------------------------------
@@ -103,6 +105,7 @@ function renderQueues(data) {
       el("td", { class: "num", "data-testid": "queue-online" }, fmtCount(q.agents_online)),
       el("td", { class: "num", "data-testid": "queue-free" }, `${fmtCount(q.free_capacity)} / ${fmtCount(q.capacity)}`));
   }));
+  if (state.clocks) state.clocks.queues(data);
 }
 
 // -- agents ------------------------------------------------------------------------------------
@@ -500,6 +503,7 @@ function showActivity(event) {
 
 function onEvent(event) {
   if (event && (event.type === "message" || event.type === "note")) showActivity(event);
+  if (event && state.clocks) state.clocks.onEvent(event);
   if (event && event.type === "snapshot" && snapshots++ === 0) return; // the first fetch covers it
   if (eventTimer) return;
   eventTimer = setTimeout(() => {
@@ -523,6 +527,13 @@ async function main() {
   const logoutButton = $("#logout");
   logoutButton.hidden = false;
   logoutButton.addEventListener("click", () => logout());
+  try {
+    state.clocks = await mountDashboardClocks({ root: $("#clocks-panels"), groupName: (id) => state.groupNames[id] || String(id ?? "–"),
+      agentName: (id) => state.agentNames[id] || String(id ?? "–") });
+  } catch (e) {
+    console.error(e);
+    showError(`The SLA and surge panels could not start: ${e.message}`);
+  }
   refresh();
   mountReports(document.getElementById("reports")).catch((e) => showError(`The report could not start: ${e.message}`));
   setInterval(tick, 1000);

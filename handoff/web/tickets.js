@@ -12,6 +12,7 @@
 // the ticket page's rendering is ticket_page.js.
 import { el, fmtTime } from "/web/common.js";
 import { renderTicketHead, renderTimeline, renderChats } from "/web/ticket_page.js";
+import { clockStrip, loadWords, viewClocks } from "/web/clocks.js";
 
 const LANGS = ["en", "zh"];
 const VIEWS = ["mine", "groups", "due", "overdue", "all"];
@@ -53,6 +54,7 @@ function clientMessageId() {
  */
 export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   const t = await loadCatalog(pickLang());
+  await loadWords().catch(() => null); // the SLA clocks' wording (clocks.js); without it a clock shows its keys
   const groupNames = Object.fromEntries((meta.skill_groups || []).map((g) => [g.id, g.name]));
   // Agents by name (GET /v1/meta's `agents`); an id the console does not know (an account made since) as it is.
   const agentNames = Object.fromEntries((meta.agents || []).map((a) => [a.id, a.name]));
@@ -203,7 +205,8 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
       el("span", { class: "muted small ticket-row-meta" },
         el("span", { "data-testid": "ticket-row-group" }, group), " · ",
         el("span", { "data-testid": "ticket-row-assignee" }, x.assignee ? ctx.who(x.assignee) : t("row.unassigned")), " · ",
-        el("span", { class: x.overdue ? "overdue-text" : "" }, x.due_at ? t("row.due", { time: fmtTime(x.due_at) }) : t("row.no_due")))));
+        el("span", { class: x.overdue ? "overdue-text" : "" }, x.due_at ? t("row.due", { time: fmtTime(x.due_at) }) : t("row.no_due"))),
+      clockStrip(viewClocks(x), { urgentOnly: true, testid: "ticket-row-clock" })));
   }
 
   // -- the ticket page -------------------------------------------------------------------------------
@@ -266,7 +269,7 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   function renderPage() {
     const d = s.detail;
     if (!d) return;
-    setChildren(head, renderTicketHead(ctx, d.ticket));
+    setChildren(head, renderTicketHead(ctx, d.ticket), clockStrip(viewClocks(d.ticket) || viewClocks(d), { testid: "ticket-clocks" }));
     setChildren(timeline, renderTimeline(ctx, d.timeline));
     setChildren(chats, renderChats(ctx, d.chats));
     actions.update(d.ticket);
