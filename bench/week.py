@@ -155,7 +155,7 @@ class Week:
         return Fired(log=[(p["subject"], p["entry"])])
 
     async def sla(self, subject: str, kind: str, target: str, at: float, target_seconds: float) -> None:
-        """A clock-log entry written by the timers' atomic completion (the shape of CONTRACT.md)."""
+        """A clock-log entry written by the timers' atomic completion."""
         entry = {"kind": kind, "at": at, "target": target, "target_seconds": target_seconds,
                  "detail": f"{target.replace('_', ' ')} {'warning' if kind == 'sla_warning' else 'breached'}"}
         await self.timers.schedule(f"bench:{subject}:{target}:{kind}", SLA_KIND, at,

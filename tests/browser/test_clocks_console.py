@@ -2,9 +2,9 @@
 headless) against a real handoff service and redis-server.
 
 The events a clock's timer fires (``sla_warning``, ``sla_breach``, ``sla_action``, ``surge_started``, ``surge_ended``,
-in the shapes of /work CONTRACT.md) are written here the way every timer writes them: scheduled, claimed and
+in the shapes docs/clocks-console.md lists) are written here the way every timer writes them: scheduled, claimed and
 completed through the store's own timer API (``complete_timer`` writes them to the event stream atomically with the
-timer's deletion), so the service's hub delivers them to the agent and the supervisors as it will the SLA engine's.
+timer's deletion), so the service's hub delivers them to the agent and the supervisors as it does the SLA engine's.
 The acceptance test that waits for the SLA engine's own events is tests/browser/test_clocks_sla_live.py.
 
 Why one module: the tests share one service process, one redis-server and one browser.
@@ -24,7 +24,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from handoff.clocks.timers import Fired
 from handoff.redis_store import RedisStore
 from tests.browser.conftest import XSS, Watched
-from tests.conftest import ROOT
 from tests.handoff.cluster import BOT_TOKEN, PASSWORD, Cluster, bearer
 from tests.handoff.requests import handoff_request
 
@@ -82,7 +81,7 @@ def fire(svc: Cluster, events: List[Tuple[Optional[str], Dict[str, Any]]], log: 
 
 
 def sla_event(kind: str, chat: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
-    """An sla_warning / sla_breach of a chat's first response, as the contract shapes it."""
+    """An sla_warning / sla_breach of a chat's first response, as the SLA engine shapes it."""
     return {"type": kind, "subject": "chat", "escalation": chat["id"], "conversation_id": chat["conversation_id"],
             "group": chat["skill_group"], "agent": chat.get("agent_id") or "ann", "target": "first_response",
             "target_seconds": 30, "due": 0, "priority": chat["priority"], **fields}
@@ -131,135 +130,6 @@ def no_errors(*pages: Watched) -> None:
     for w in pages:
         assert w.errors == [], (w.name, w.errors)  # CSP violations and script errors show here
         assert w.dialogs == [], (w.name, w.dialogs)
-
-
-ENGINE = (ROOT / "handoff" / "clocks" / "sla.py").exists()
-
-
-@pytest.mark.skipif(ENGINE, reason="with the SLA engine merged, the chat's record (reloaded on a breach) carries the engine's own "
-                    "clocks, which rightly win over injected events: test_clocks_sla_live.py tests this flow with the engine")
-def test_a_warning_pops_on_the_agents_chat_and_the_dashboard_and_the_breach_raises_the_priority(
-        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
-    ann = page_for(contexts, browser, svc, "/console/", "ann", "clocks-console")
-    online(ann)
-    sue = page_for(contexts, browser, svc, "/dashboard/", "sue", "clocks-dashboard")
-    expect(sue.page.get_by_test_id("clock-events")).to_contain_text("No warning or breach since this page opened.", timeout=WAIT)
-    expect(sue.page.get_by_test_id("surge-panel")).to_contain_text("No group is in a surge.")
-
-    chat = hand_off(svc, "web-clock-1")
-    accept_offer(ann.page, chat["id"])
-    item = ann.page.locator(f'[data-testid="chat-item"][data-escalation="{chat["id"]}"]')
-    expect(item).to_contain_text(f"P{chat['priority']}")
-    expect(ann.page.get_by_test_id("sla-alert")).to_have_count(0)
-
-    # The warning: 20 s left of the first response.
-    warning = sla_event("sla_warning", {**chat, "agent_id": "ann"}, left_seconds=20)
-    fire(svc, [("ann", warning)], [(f"chat:{chat['id']}", {"kind": "sla_warning", "target": "first_response",
-                                                              "detail": "20 s left"})])
-    alert = ann.page.get_by_test_id("sla-alert")
-    expect(alert).to_have_count(1, timeout=WAIT)
-    expect(alert).to_have_attribute("data-state", "warning")
-    expect(alert.get_by_test_id("sla-alert-text")).to_have_text(re.compile(r"^First response due in (1\d|20) s$"))
-    expect(alert).to_contain_text(f"chat in {NAMES[chat['skill_group']]} · conversation web-clock-1")
-    badge = item.get_by_test_id("chat-item-clock").get_by_test_id("sla-clock")
-    expect(badge).to_have_attribute("data-state", "warning")
-    expect(badge).to_contain_text(re.compile(r"First response · (\d|1\d|20) s left · due soon"))
-    expect(badge.locator(".clock-icon")).to_have_text("⚠")  # not colour alone: an icon and the words
-    # the dashboard: a row as it happens, naming the chat, group, agent, target and the time left
-    row = sue.page.locator(f'[data-testid="clock-event"][data-id="{chat["id"]}"]')
-    expect(row).to_have_attribute("data-kind", "sla_warning", timeout=WAIT)
-    for text in ("Warning", "chat web-clock-1", NAMES[chat["skill_group"]], "Ann Baker", "First response"):
-        expect(row).to_contain_text(text)
-    expect(row.get_by_test_id("clock-event-time")).to_have_text(re.compile(r"^(\d|1\d|20) s left$"))
-    ann.screenshot("warning")
-    sue.screenshot("warning")
-
-    # The countdown runs in the page: a second later it says less.
-    first = alert.get_by_test_id("sla-alert-text").inner_text()
-    expect(alert.get_by_test_id("sla-alert-text")).not_to_have_text(first, timeout=3_000)
-
-    # "Open chat" selects the chat, whose header shows its clock.
-    alert.get_by_test_id("sla-alert-open").click()
-    expect(item).to_have_class(re.compile(r"\bselected\b"))
-    expect(ann.page.get_by_test_id("chat-clocks").locator('[data-testid="sla-clock"][data-target="first_response"]')).to_be_visible()
-
-    # The breach: 2 s over, with the priority the chat had; its action raises the priority by 20 (events as the
-    # SLA engine writes them: the breach to the assignee, the action to the assignee and the supervisors).
-    raised = chat["priority"] + 20
-    breach = sla_event("sla_breach", {**chat, "agent_id": "ann"}, over_seconds=2)
-    action = {"type": "sla_action", "subject": "chat", "escalation": chat["id"], "action": "raise_priority",
-              "detail": f"first_response: priority {chat['priority']} -> {raised}", "priority": raised}
-    fire(svc, [("ann", breach), ("ann", action)])
-    expect(alert).to_have_attribute("data-state", "breached", timeout=WAIT)
-    expect(alert.get_by_test_id("sla-alert-text")).to_have_text(re.compile(r"^First response missed, [2-9] s over$"))
-    expect(alert.locator(".clock-icon")).to_have_text("✖")
-    expect(alert.get_by_test_id("sla-alert-priority")).to_have_text(f"priority now {raised}")
-    expect(item).to_contain_text(f"P{raised}")
-    expect(ann.page.locator("#chat-title")).to_have_text(f"{NAMES[chat['skill_group']]} · priority {raised}")
-    header_clock = ann.page.get_by_test_id("chat-clocks").locator('[data-testid="sla-clock"][data-target="first_response"]')
-    expect(header_clock).to_have_attribute("data-state", "breached")
-    expect(header_clock).to_contain_text("over · breached")
-    expect(row).to_have_attribute("data-kind", "sla_breach", timeout=WAIT)
-    expect(row).to_contain_text("Breach")
-    expect(row.get_by_test_id("clock-event-action")).to_have_text(f"priority raised to {raised}")
-    expect(row.get_by_test_id("clock-event-time")).to_have_text(re.compile(r"^[2-9] s over$"))
-    expect(sue.page.get_by_test_id("clock-event")).to_have_count(1)  # the warning's row became the breach
-    ann.screenshot("breach")
-    sue.screenshot("breach")
-
-    # Dismissed, the alert goes; the chat stays marked.
-    alert.get_by_test_id("sla-alert-dismiss").click()
-    expect(ann.page.get_by_test_id("sla-alert")).to_have_count(0)
-    expect(badge).to_have_attribute("data-state", "breached")
-    no_errors(ann, sue)
-
-
-@pytest.mark.skipif((ROOT / "handoff" / "clocks" / "surge.py").exists(),
-                    reason="with the surge rule merged, GET /v1/queues' `surge` (null here) rightly wins over injected "
-                    "events: test_clocks_surge_live.py tests the pages with the rule's own surge")
-def test_a_surge_alerts_the_standby_agents_only_and_shows_per_group_on_the_dashboard(
-        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
-    ann = page_for(contexts, browser, svc, "/console/", "ann", "clocks-surge-ann")
-    ben = page_for(contexts, browser, svc, "/console/", "ben", "clocks-surge-ben")
-    sue = page_for(contexts, browser, svc, "/dashboard/", "sue", "clocks-surge-dashboard")
-    for w in (ann, ben):
-        expect(w.page.get_by_test_id("connection")).to_have_text("● Live", timeout=WAIT)
-    expect(sue.page.get_by_test_id("connection")).to_have_text("live", timeout=WAIT)
-
-    started = {"type": "surge_started", "group": "after_sales", "waiting": 12, "wait_seconds": 180,
-               "overflow_to": "general", "standby": ["ann"]}
-    fire(svc, [("ann,ben", started)])  # to both: the console shows it to its standby agents only
-    banner = ann.page.get_by_test_id("surge-banner")
-    expect(banner).to_be_visible(timeout=WAIT)
-    expect(banner).to_have_attribute("data-group", "after_sales")
-    expect(banner).to_contain_text("Surge in After-sales")
-    expect(banner.get_by_test_id("surge-queue")).to_have_text("12 waiting, about 3 min 00 s wait")
-    expect(banner).to_contain_text("overflow to General support has started")
-    expect(banner).to_contain_text("You are on standby for this group")
-    surge = sue.page.locator('[data-testid="surge-row"][data-group="after_sales"]')
-    expect(surge).to_be_visible(timeout=WAIT)
-    expect(surge).to_contain_text("After-sales · surge")
-    expect(surge.get_by_test_id("surge-waiting")).to_have_text("12")
-    for text in ("3 min 00 s", "General support", "Ann Baker"):
-        expect(surge).to_contain_text(text)
-    # the queues table marks the group; a queues refresh from a service without the field keeps the mark
-    queue = sue.page.locator('[data-testid="queue-row"][data-group="after_sales"]')
-    expect(queue.get_by_test_id("queue-surge")).to_have_text("⚡ surge")
-    sue.page.wait_for_timeout(6_000)  # the dashboard polls every 5 s
-    expect(queue.get_by_test_id("queue-surge")).to_have_count(1)
-    expect(ben.page.get_by_test_id("surge-banner")).to_have_count(0)  # ben is not on standby
-    ann.screenshot("surge")
-    sue.screenshot("surge")
-
-    banner.get_by_test_id("surge-dismiss").click()
-    expect(ann.page.get_by_test_id("surge-banner")).to_have_count(0)
-    expect(ann.page.get_by_test_id("surge-box")).to_be_hidden()
-
-    fire(svc, [("ann", {**started, "type": "surge_ended", "waiting": 0, "wait_seconds": 0})])
-    expect(surge).to_have_count(0, timeout=WAIT)
-    expect(sue.page.get_by_test_id("surge-panel")).to_contain_text("No group is in a surge.")
-    expect(queue.get_by_test_id("queue-surge")).to_have_count(0)
-    no_errors(ann, ben, sue)
 
 
 def test_a_tickets_warning_opens_the_ticket_and_foreign_text_stays_text(

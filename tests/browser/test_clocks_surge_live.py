@@ -3,8 +3,6 @@ over redis-server, Chromium for the pages, nothing injected. Technical's queue p
 for technical, gets the banner with the queue; ben, not on standby, gets none; the supervisor's dashboard shows the
 group in a surge (its table and the queues table). The customers leave, the queue drains: the surge ends on the
 dashboard.
-
-Needs the surge rule (handoff/clocks/surge.py from the surge branch): skipped without it.
 """
 from __future__ import annotations
 
@@ -15,12 +13,8 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.browser.test_clocks_console import TEAM, WAIT, in_thread, no_errors, page_for
-from tests.conftest import ROOT
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
 from tests.handoff.requests import handoff_request
-
-pytestmark = pytest.mark.skipif(not (ROOT / "handoff" / "clocks" / "surge.py").exists(),
-                                reason="needs the surge rule (handoff/clocks/surge.py from the surge branch)")
 
 POLICY = """
 version: 1
