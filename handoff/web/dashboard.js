@@ -6,6 +6,8 @@
 // count up every second from the last answer. Text reaches the page only through `el` / textContent.
 // Charts: Chart.js (vendored, loaded with `defer` before this module); without it the charts say so
 // and everything else still works.
+// Why over 400 lines: the live panels share one refresh cycle and one state (queues, agents, stats); the service
+// report and the SLA/surge panels are split out (reports.js, dashboard_clocks.js).
 import { mountReports } from "/web/reports.js";
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
 import { mountDashboardClocks } from "/web/dashboard_clocks.js";
