@@ -79,6 +79,15 @@ class Watched:
 
 
 @pytest.fixture
+def contexts(browser: Browser) -> Iterator[List[BrowserContext]]:
+    """The browser contexts a test opened (it appends them), closed after it."""
+    made: List[BrowserContext] = []
+    yield made
+    for c in made:
+        c.close()
+
+
+@pytest.fixture
 def open_page(browser: Browser) -> Iterator[Any]:
     contexts: List[BrowserContext] = []
 

@@ -99,14 +99,6 @@ def page_for(contexts: List[BrowserContext], browser: Browser, svc: Cluster, pat
     return w
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[List[BrowserContext]]:
-    made: List[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def online(w: Watched) -> None:
     expect(w.page.get_by_test_id("connection")).to_have_text("● Live", timeout=WAIT)
     w.page.get_by_test_id("status-select").select_option("online")

@@ -78,14 +78,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster.stop()
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[List[BrowserContext]]:
-    made: List[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def test_the_engines_warning_reaches_agent_and_supervisor_and_its_breach_raises_the_priority(
         browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
     ann = page_for(contexts, browser, svc, "/console/", "ann", "clocks-live-console")

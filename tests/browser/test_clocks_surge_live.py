@@ -42,14 +42,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster.stop()
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[List[BrowserContext]]:
-    made: List[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def technical_chat(svc: Cluster, n: int) -> Dict[str, Any]:
     r = requests.post(svc.urls[0] + "/v1/handoffs", headers=bearer(BOT_TOKEN), timeout=10,
                       json=handoff_request(f"web-surge-{n}", categories={"system_error": "error 500"}))

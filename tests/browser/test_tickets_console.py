@@ -66,15 +66,6 @@ def customer_writes(svc: Cluster, label: str, text: str, message_id: str) -> Non
     assert r.status_code == 200, r.text
 
 
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[List[BrowserContext]]:
-    """The browser contexts a test opened, closed after it."""
-    made: List[BrowserContext] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def console(contexts: List[BrowserContext], browser: Browser, svc: Cluster, agent: str, name: str,
             **context: Any) -> Watched:
     """A fresh browser context with the console open, `agent` logged in and the Tickets view shown."""

@@ -28,3 +28,13 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 def run(coro: Any) -> Any:
     return asyncio.get_event_loop().run_until_complete(coro)
+
+
+class Clock:
+    """A test's clock: the service reads ``clock()``; the test moves ``clock.now``."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

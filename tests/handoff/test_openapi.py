@@ -844,8 +844,12 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str], live_tic
     """Runs last: stops Redis, checks every operation's answer against the document, starts it again."""
     ref = live_tickets[0]["label"]
     queries = {"lookupTickets": {"conversation_id": live_tickets[0]["requester"]["conversation_id"]},
-               "listTickets": {"view": "groups"}}
-    calls = [("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
+               "listTickets": {"view": "groups"},
+               "reportSummary": {"from": "2026-11-30", "to": "2026-12-06"}, "reportWeekly": {"week": "2026-W49"},
+               "reportExport": {"kind": "chats", "from": "2026-11-30", "to": "2026-12-06"}}
+    calls = [("reportSummary", "sue", None, None), ("reportWeekly", "sue", None, None),
+             ("reportExport", "sue", None, None),
+             ("createHandoff", "bot", None, handoff_request("conv-redis-down")), ("getHandoff", "sue", live[0], None),
              ("postMessage", "bot", live[0], {"text": "hello?"}), ("acceptHandoff", "sue", live[0], None),
              ("postNote", "sue", live[0], {"text": "noted"}), ("listAgents", "sue", None, None),
              ("getStatsToday", "sue", None, None), ("getUndelivered", "sue", None, None),

@@ -12,14 +12,7 @@ from handoff.metrics import Metrics
 from handoff.service import HandoffService, Invalid
 from handoff.store import Conflict, Status
 from tests.handoff.requests import handoff_request
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.handoff.stores import Clock
 
 
 @pytest.fixture

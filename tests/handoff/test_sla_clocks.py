@@ -22,6 +22,7 @@ from handoff.service import HandoffService
 from handoff.store import Status
 from handoff.tickets.service import TicketService
 from tests.handoff.requests import handoff_request
+from tests.handoff.stores import Clock
 
 POLICY = Path(__file__).resolve().parents[2] / "policy"
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -41,14 +42,6 @@ def skill_groups_file(folder: Path) -> Path:
     path = folder / "skill_groups.yml"
     path.write_text(yaml.safe_dump(doc))
     return path
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

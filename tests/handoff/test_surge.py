@@ -21,6 +21,7 @@ from handoff.redis_store import RedisStore
 from handoff.service import HandoffService
 from handoff.store import Status
 from tests.handoff.requests import handoff_request
+from tests.handoff.stores import Clock
 
 POLICY = """
 version: 1
@@ -33,14 +34,6 @@ groups:
   technical:
     standby: [sam, vera]
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -7,19 +7,11 @@ import pytest
 
 from handoff.clocks.timers import MAX_ATTEMPTS, Fired, Schedule, Timer, TimerRunner
 from handoff.memory_store import MemoryStore
-from tests.handoff.stores import loop, run  # noqa: F401  (loop: fixture)
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.handoff.stores import Clock, loop, run  # noqa: F401  (loop: fixture)
 
 
 def setup(**kwargs: Any):
-    store, clock = MemoryStore(), Clock()
+    store, clock = MemoryStore(), Clock(1000.0)
     store.timer_clock = clock
     fired: List[Any] = []
     runner = TimerRunner(store, on_fired=lambda t, late: fired.append((t.key, late)),
@@ -175,7 +167,7 @@ def test_a_timer_claimed_more_than_max_attempts_times_without_completing_fails_w
 
 def test_the_metrics_count_firings_lateness_failures_and_pending_timers():
     from handoff.metrics import Metrics
-    store, clock = MemoryStore(), Clock()
+    store, clock = MemoryStore(), Clock(1000.0)
     store.timer_clock = clock
     metrics = Metrics()
     runner = TimerRunner(store, on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
