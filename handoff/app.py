@@ -43,6 +43,10 @@ from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, LoginLimits, NotFound, Status, Store
 from handoff.hub import Closing, Hub, origin_allowed
 from handoff.tickets import routes as ticket_routes
+from handoff import survey_routes
+from handoff.clocks import survey as survey_clock
+from handoff.surveys import SurveyAnswers
+from common.survey_policy import SurveyPolicy
 from handoff.tickets.flows import TicketFlows
 from handoff.tickets.mail_service import TicketMail
 from handoff.tickets.service import TicketInvalid, TicketService
@@ -86,6 +90,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     document = build_document(groups)
     validators = BodyValidators(document)
     ticket_flows = TicketFlows.load(settings.ticket_flows_file, groups.groups)
+    survey_policy = SurveyPolicy.load(settings.survey_file, groups.groups)
     metrics = Metrics()
     hub = Hub()
     app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")
@@ -111,6 +116,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.mail = TicketMail(settings, app.ctx.store, app.ctx.tickets)
         # Durable timers (handoff/clocks/): each concern registers the handler of its timer kinds here.
         app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock))
+        survey_clock.install(app, survey_policy)  # the survey after a close or a solve (handoff/clocks/survey.py)
+        app.ctx.surveys = SurveyAnswers(app.ctx.service, app.ctx.tickets, survey_policy)
 
     @app.after_server_start
     async def start_tasks(app: Sanic, _loop: Any) -> None:
@@ -299,12 +306,6 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def abandon(request: Request, escalation_id: str) -> HTTPResponse:
         bot(request)
         return json_response(summary(await app.ctx.service.abandon(escalation_id)))
-
-    @app.post("/v1/handoffs/<escalation_id>/survey")
-    async def survey(request: Request, escalation_id: str) -> HTTPResponse:
-        bot(request)
-        data = body(request, "SurveyIn")
-        return json_response(summary(await app.ctx.service.survey(escalation_id, data)))
 
     # -- agents ----------------------------------------------------------------------------------
     @app.post("/v1/handoffs/<escalation_id>/accept")
@@ -505,6 +506,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
 
     # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
     ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
+    survey_routes.register(app, bot, body, summary)  # the survey's answers (handoff/surveys.py)
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------

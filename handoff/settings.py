@@ -56,6 +56,7 @@ class Settings:
     # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clock.py).
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
+    survey_file: Path = ROOT / "policy" / "survey.yml"  # the survey's delay per group and follow-up (docs/survey.md)
     # Ticket e-mail (docs/ticket_mail.md). Out: on when smtp_host is set; in: on when mail_in_port is not 0.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -133,6 +134,7 @@ class Settings:
             dead_events_key=env.get("HANDOFF_DEAD_EVENTS_KEY") or cls.dead_events_key,
             clock_file=Path(env["HANDOFF_CLOCK_FILE"]) if env.get("HANDOFF_CLOCK_FILE") else None,
             ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
+            survey_file=Path(env.get("HANDOFF_SURVEY_FILE", str(cls.survey_file))),
             **mail_settings(env, token_secret, number),
         )
 
