@@ -269,7 +269,7 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     assert closed["notice"] is True and closed["handoff"] == "closed"
     assert [m.get("notice") for m in survey] == [True, True, True]  # the survey is the team's, not the bot's
     assert survey[0]["text"] in responses_texts("utter_ask_survey_resolved")
-    assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No"]
+    assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No", "I need more help"]
     assert survey[1]["text"] in responses_texts("utter_ask_survey_rating")
     assert [b["title"] for b in survey[1]["quick_replies"]] == ["1", "2", "3", "4", "5", "Skip"]
     assert survey[2]["text"] in responses_texts("utter_survey_thanks")
