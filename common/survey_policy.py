@@ -22,6 +22,7 @@ class SurveyPolicy:
     email_when_gone: bool = True
     raise_priority_by: int = 20
     groups: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    email: Mapping[str, Any] = field(default_factory=dict)  # {"default": "en", "languages": {lang: {key: text}}}
 
     @classmethod
     def load(cls, path: Union[str, Path] = SURVEY_FILE, known_groups: Optional[Iterable[str]] = None) -> "SurveyPolicy":
@@ -33,7 +34,7 @@ class SurveyPolicy:
         return cls(default=dict(doc["default"]), present_seconds=int(doc["present_seconds"]),
                    email_when_gone=bool(doc["email_when_gone"]),
                    raise_priority_by=int(doc["follow_up"]["raise_priority_by"]),
-                   groups={g: dict(v or {}) for g, v in groups.items()})
+                   groups={g: dict(v or {}) for g, v in groups.items()}, email=dict(doc["email"]))
 
     def delay(self, group: str, kind: str) -> int:
         """Seconds from the close (chat) or the solve (ticket) to the survey, in ``group``."""
@@ -48,3 +49,9 @@ class SurveyPolicy:
 
     def follow_up_priority(self, priority: int) -> int:
         return int(priority) + self.raise_priority_by
+
+    def texts(self, language: Optional[str]) -> Mapping[str, str]:
+        """The e-mail and survey page wording in ``language`` ("zh-CN" -> "zh"), else the default language's."""
+        languages = self.email.get("languages") or {}
+        short = str(language or "").split("-")[0].lower()
+        return languages.get(short) or languages[self.email["default"]]

@@ -43,7 +43,7 @@ from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, LoginLimits, NotFound, Status, Store
 from handoff.hub import Closing, Hub, origin_allowed
 from handoff.tickets import routes as ticket_routes
-from handoff import survey_routes
+from handoff import survey_mail, survey_routes
 from handoff.clocks import survey as survey_clock
 from handoff.surveys import SurveyAnswers
 from common.survey_policy import SurveyPolicy
@@ -116,7 +116,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         app.ctx.mail = TicketMail(settings, app.ctx.store, app.ctx.tickets)
         # Durable timers (handoff/clocks/): each concern registers the handler of its timer kinds here.
         app.ctx.timers = TimerRunner(app.ctx.store, wall_offset(app.ctx.service.clock))
-        survey_clock.install(app, survey_policy)  # the survey after a close or a solve (handoff/clocks/survey.py)
+        app.ctx.survey_policy = survey_policy  # the survey after a close or a solve (handoff/clocks/survey.py)
+        survey_clock.install(app, survey_policy, survey_mail.SurveyMail(app))
         app.ctx.surveys = SurveyAnswers(app.ctx.service, app.ctx.tickets, survey_policy)
 
     @app.after_server_start
@@ -507,6 +508,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
     ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
     survey_routes.register(app, bot, body, summary)  # the survey's answers (handoff/surveys.py)
+    survey_mail.register(app)  # the survey page an e-mail links to
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Settings:
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
     survey_file: Path = ROOT / "policy" / "survey.yml"  # the survey's delay per group and follow-up (docs/survey.md)
+    public_url: str = ""  # how customers reach this service (the survey e-mail's link): "https://help.shop.example"
     # Ticket e-mail (docs/ticket_mail.md). Out: on when smtp_host is set; in: on when mail_in_port is not 0.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -135,8 +136,18 @@ class Settings:
             clock_file=Path(env["HANDOFF_CLOCK_FILE"]) if env.get("HANDOFF_CLOCK_FILE") else None,
             ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
             survey_file=Path(env.get("HANDOFF_SURVEY_FILE", str(cls.survey_file))),
+            public_url=public_url(env.get("HANDOFF_PUBLIC_URL", "")),
             **mail_settings(env, token_secret, number),
         )
+
+
+def public_url(raw: str) -> str:
+    """HANDOFF_PUBLIC_URL: empty, or an http(s) URL with a host and no query (links are built on it)."""
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
+        raise SettingsError(f"HANDOFF_PUBLIC_URL must be an http(s) URL like https://help.shop.example, not {raw!r}")
+    return url
 
 
 def origins(raw: str) -> Tuple[str, ...]:

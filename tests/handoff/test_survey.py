@@ -21,8 +21,10 @@ from handoff.service import HandoffService
 from handoff.store import Conflict, Status
 from handoff.surveys import SurveyAnswers
 from handoff.tickets.service import TicketService
+from tests.conftest import ROOT
 from tests.handoff.requests import handoff_request
 
+PRODUCT = (ROOT / "policy" / "survey.yml").read_text()
 POLICY = """version: 1
 default: {chat_delay_seconds: 120, ticket_delay_seconds: 600}
 present_seconds: 300
@@ -30,7 +32,7 @@ email_when_gone: true
 follow_up: {raise_priority_by: 20}
 groups:
   billing: {chat_delay_seconds: 30}
-"""
+""" + PRODUCT[PRODUCT.index("email:\n"):]  # the product's e-mail wording
 
 
 class Clock:
@@ -203,3 +205,12 @@ def test_a_survey_on_an_open_ticket_is_refused_and_changes_nothing(env):
     with pytest.raises(Conflict, match="after it is solved"):
         run(answers.ticket(t.label, {"resolved": True, "rating": 5}))
     assert run(service.tickets.find(t.label)).survey is None
+
+
+def test_the_public_url_for_survey_links_is_checked_at_start():
+    from handoff.settings import SettingsError, public_url
+    assert public_url(" https://help.shop.example/ ") == "https://help.shop.example"
+    assert public_url("") == ""
+    for bad in ("help.shop.example", "ftp://help.shop.example", "https://help.shop.example/?x=1"):
+        with pytest.raises(SettingsError, match="HANDOFF_PUBLIC_URL"):
+            public_url(bad)
