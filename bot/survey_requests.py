@@ -9,7 +9,8 @@ which owns one :class:`SurveyRequests` (``bridge.surveys``).
   triggered: the rules run survey_form, data/rules/survey.yml) when the customer can hear it: their chat window
   is connected (``TicketReplies.connected``), no person has the chat (the tracker is not paused) and no other
   form runs. Otherwise it is kept (``shop:survey:pending:<conversation>``, the latest one, for PENDING_TTL) and
-  asked when they next open the chat (``on_visit``, the socket.io ``session_request``). ``how`` = ``email``
+  asked when they next open the chat (``on_visit``, the socket.io ``session_request``), or, on the REST channel,
+  after the bot answered their next message (``after_message``). ``how`` = ``email``
   concerns the e-mail only: nothing to do here.
 - Asked once: a retried event finds, after the last time the slot was set to this case, the trigger in the
   tracker, and asks nothing again.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from rasa.shared.core.events import SlotSet, UserUttered
 
@@ -80,6 +81,24 @@ class SurveyRequests:
             return True
         await self.bridge.redis.set(PENDING + conversation, raw, ex=PENDING_TTL_SECONDS)  # a person has them now
         return False
+
+    async def after_message(self, conversation: str) -> List[Dict[str, Any]]:
+        """A REST customer (no pushes) wrote and the bot answered: the survey kept for them is asked now, after
+        the answer; what it says, to add to the channel's reply ([] when nothing is kept or it cannot be asked)."""
+        from bot.handoff_bridge import LOCK_POLL_SECONDS, NoticeCollector
+
+        raw = await self.bridge.redis.get(PENDING + conversation) if self.bridge.app is not None else None
+        if not raw or not await self._can_ask(conversation, connected=True):
+            return []
+        kept = json.loads(raw)
+        await self.bridge.redis.delete(PENDING + conversation)
+        other = "survey_ticket" if kept["slot"] == "survey_escalation" else "survey_escalation"
+        await self.bridge._update_tracker(conversation, [SlotSet(other, None), SlotSet(kept["slot"], kept["value"])])
+        agent, collector = self.bridge.app.ctx.agent, NoticeCollector()
+        async with agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS):
+            tracker = await agent.processor.get_tracker(conversation)
+            await agent.processor.trigger_external_user_uttered(SURVEY_INTENT, None, tracker, collector)
+        return collector.messages
 
     async def _can_ask(self, conversation: str, connected: bool) -> bool:
         tracker = await self.bridge.app.ctx.agent.processor.get_tracker(conversation)
