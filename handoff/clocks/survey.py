@@ -10,7 +10,8 @@
   ``survey_requested`` event (for the bot's bridge; ``to`` the agent who had it) and a ``survey_sent`` entry
   in the chat's or ticket's clock log.
 - ``how``: ``chat`` when the customer is still there, i.e. they wrote within ``present_seconds`` before now
-  (their last message in the chat, or the ticket's last customer entry); ``next_visit`` when they are gone
+  (their last message in the chat, or its close if they wrote none; the ticket's last customer entry);
+  ``next_visit`` when they are gone
   but the case has a chat conversation (the bridge asks when they next open the chat); ``email`` when there is
   no conversation but an e-mail address and ``email_when_gone`` (handoff/survey_mail.py sends the link).
   The bridge checks presence again (is their chat window connected?) and keeps a ``chat`` survey for the next
@@ -111,8 +112,8 @@ class SurveyClock:
         if e.status != Status.CLOSED or "survey" in e.outcome:
             return None  # answered already (or the record changed): nothing to ask
         last = last_customer_message(await self.store.messages(e.id))
-        email = ((e.facets or {}).get("email") or None)
-        how = how_to_ask(self.policy, last if last is not None else closed_at(e), now, e.conversation_id, email)
+        # a customer who wrote nothing to the agent was in the chat until the close
+        how = how_to_ask(self.policy, last if last is not None else closed_at(e), now, e.conversation_id, None)
         if how is None:
             return None
         return e.agent_id, {"type": "survey_requested", "subject": "chat", "escalation": e.id,
