@@ -80,6 +80,8 @@ class SurveyClock:
         if what != "finished" or e.status != Status.CLOSED or "survey" in e.outcome:
             return
         at = closed_at(e)
+        if at is None:  # the Redis store's transitions answer the chat without its history: read it
+            at = closed_at(await self.store.get(e.id))
         if at is None:
             return
         due = at + self.policy.delay(e.skill_group, "chat")
