@@ -868,6 +868,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str], live_tic
              ("sendTicket", "sue", ref, {"skill_group": "billing", "note": "yours"}),
              ("mergeTicket", "sue", ref, {"into": live_tickets[1]["label"]}),
              ("ticketCustomerMessage", "bot", ref, {"text": "hello?"}),
+             ("ticketSurvey", "bot", ref, {"resolved": True, "rating": 5}),
              ("ticketFromChat", "sue", live[0], {"note": "call back"}), ("leaveMessage", "bot", live[0], None)]
     api.tokens["own"] = service.login("sue")
     assert {c[0] for c in calls} == set(AUTH) - {"metrics", "getMeta"}  # both answer without Redis
