@@ -6,7 +6,8 @@ stores the answer (POST /v1/handoffs/{id}/survey or /v1/tickets/{ref}/survey) an
 "Not solved": the service opens a follow-up case with the agent who had it (or reopens the ticket) and answers
 its label, agent and answer time, which this action tells the customer (utter_survey_follow_up,
 utter_survey_reopened). "I need more help" (the intent human_handoff while the survey runs) stores "not solved,
-needs more help"; the rules then hand the customer to the team again (action_request_handoff)."""
+needs more help" and hands the customer to the team again: HandoffPolicy predicts action_request_handoff at once,
+which stores the answer (survey_left_for_a_person); the rules do the same when it does not."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -43,6 +44,19 @@ def follow_up_response(answer: Optional[Dict[str, Any]]) -> Optional[Tuple[str, 
     if follow.get("reopened") and values["agent_name"]:
         return "utter_survey_reopened", values
     return ("utter_survey_follow_up" if values["agent_name"] else "utter_survey_follow_up_team"), values
+
+
+async def survey_left_for_a_person(tracker: Tracker) -> List[Dict[Text, Any]]:
+    """For action_request_handoff: when the customer asked for a person while the survey ran ("I need more
+    help"), HandoffPolicy hands off at once, ahead of the survey's rules: store the answer (not solved, more help)
+    here and clear the survey's slots. [] when no survey was running."""
+    if tracker.active_loop.get("name") != "survey_form":
+        return []
+    escalation, ticket = tracker.get_slot("survey_escalation"), tracker.get_slot("survey_ticket")
+    if escalation or ticket:
+        await answer_survey(str(ticket or escalation), survey_answer(None, None, more_help=True) or {},
+                            ticket=bool(ticket))
+    return [SlotSet(slot, None) for slot in SURVEY_SLOTS]
 
 
 class ActionSubmitSurvey(Action):

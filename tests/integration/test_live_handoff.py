@@ -502,3 +502,45 @@ def test_a_web_chat_customer_gone_at_the_close_gets_the_survey_when_they_come_ba
     assert follow_up["text"].startswith(f"I'm sorry it isn't solved yet. I've opened case {ticket['label']} with "
                                         "Ben Ortiz; they will answer by "), follow_up
     assert {k: record["outcome"]["survey"][k] for k in ("resolved", "rating")} == {"resolved": False, "rating": 2}
+
+
+def test_i_need_more_help_in_the_survey_puts_the_customer_back_in_the_queue(stack: RunCommand):
+    """The survey's third answer stores "not solved, needs more help" and hands the customer to the team again: a
+    new escalation, offered to the agent online; no follow-up case."""
+    token = agent_online(stack, "ben")
+
+    async def scenario():
+        client, session_id, inbox = await socketio_session(stack.url)
+        base = handoff_url(stack)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
+            await ws.receive()
+            for text in ANGRY:
+                await client.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            first = await agent_events(ws, "offered")
+            async with session.post(f"{base}/v1/handoffs/{first['escalation']}/accept", headers=auth):
+                pass
+            async with session.post(f"{base}/v1/handoffs/{first['escalation']}/close",
+                                    json={"resolved": True, "wrap_up": "answered"}, headers=auth):
+                pass
+            said: List[Dict] = []
+            while not any(m["text"] in responses_texts("utter_ask_survey_resolved") for m in said):
+                said.append(await asyncio.wait_for(inbox.get(), 20))
+            more = said[-1]["quick_replies"][2]
+            await client.emit("user_uttered", {"message": more["payload"], "session_id": session_id})
+            again = await agent_events(ws, "offered", timeout=30)
+            await ws.close()
+        await client.disconnect()
+        return more, first["escalation"], again
+
+    try:
+        more, first, again = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert more["title"] == "I need more help"
+    assert again["escalation"] != first  # back in the queue: a new handoff, offered to the agent online
+    record = record_of(stack, first)
+    assert record["outcome"]["survey"]["more_help"] is True and record["outcome"]["survey"]["resolved"] is False
+    assert record["tickets"] == []  # no follow-up case: a person takes it now

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa_sdk.events import SlotSet as SdkSlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.survey import SURVEY_SLOTS, ActionSubmitSurvey, follow_up_response, survey_answer
+from actions.survey import (SURVEY_SLOTS, ActionSubmitSurvey, follow_up_response, survey_answer,
+                            survey_left_for_a_person)
 from bot.survey_requests import SURVEY_INTENT, asked_already, survey_slot
 from tests.conftest import free_port, make_tracker, user
 
@@ -46,7 +47,9 @@ def serve(answers: Dict[str, Tuple[int, Dict[str, Any]]], received: List[Tuple[s
     return app
 
 
-def submit(slots: Dict[str, Any], intent: str, answers: Dict[str, Tuple[int, Dict[str, Any]]]):
+def submit(slots: Dict[str, Any], intent: str, answers: Dict[str, Tuple[int, Dict[str, Any]]],
+           active_loop: Optional[str] = None, left: bool = False):
+    """Run action_submit_survey (or, ``left``, survey_left_for_a_person) against a real HTTP stand-in."""
     received: List[Tuple[str, Any]] = []
     port = free_port()
 
@@ -56,7 +59,9 @@ def submit(slots: Dict[str, Any], intent: str, answers: Dict[str, Tuple[int, Dic
         await web.TCPSite(runner, "127.0.0.1", port).start()
         try:
             dispatcher = CollectingDispatcher()
-            tracker = make_tracker([user("x", intent)], slots=slots)
+            tracker = make_tracker([user("x", intent)], slots=slots, active_loop=active_loop)
+            if left:
+                return await survey_left_for_a_person(tracker), []
             events = await ActionSubmitSurvey().run(dispatcher, tracker, {"responses": {}})
             return events, dispatcher.messages
         finally:
@@ -107,6 +112,17 @@ def test_solved_thanks_and_i_need_more_help_stores_it_and_says_nothing_more():
                                     "human_handoff", {"/v1/handoffs/e3/survey": (200, {"id": "e3", "follow_up": None})})
     assert received == [("/v1/handoffs/e3/survey", {"resolved": False, "rating": None, "more_help": True})]
     assert said == [] and events == CLEARED  # the rules hand them to the team next (action_request_handoff)
+
+
+def test_asking_for_a_person_during_the_survey_stores_i_need_more_help_before_the_handoff():
+    """HandoffPolicy hands off ahead of the survey's rules; action_request_handoff stores the answer through this."""
+    slots = {"survey_escalation": "e4", "survey_resolved": None, "survey_rating": None}
+    answers = {"/v1/handoffs/e4/survey": (200, {"id": "e4", "follow_up": None})}
+    received, events, _ = submit(slots, "human_handoff", answers, active_loop="survey_form", left=True)
+    assert received == [("/v1/handoffs/e4/survey", {"resolved": False, "rating": None, "more_help": True})]
+    assert events == CLEARED
+    received, events, _ = submit(slots, "human_handoff", answers, active_loop=None, left=True)
+    assert received == [] and events == []  # no survey running: nothing to store
 
 
 def test_a_survey_is_asked_once_per_case():
