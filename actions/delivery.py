@@ -15,7 +15,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -120,26 +120,32 @@ async def mark_active(conversation_id: str, escalation_id: str, position: Option
 
 
 async def submit_survey(escalation_id: str, survey: Dict[str, Any]) -> str:
-    """Store the customer's survey answer on the escalation: "stored", "kept" (in the SURVEYS outbox,
-    which the Rasa server's bridge retries), "refused" (the service said no: answered already, say) or
-    "failed" (nowhere to keep it)."""
+    """Store the customer's survey answer on the escalation (see answer_survey): the status only."""
+    return (await answer_survey(escalation_id, survey))[0]
+
+
+async def answer_survey(ref: str, survey: Dict[str, Any], ticket: bool = False
+                        ) -> Tuple[str, Optional[Dict[str, Any]]]:
+    """Store the customer's survey answer on the escalation (or, ``ticket``, on the ticket ``ref``): "stored"
+    with the service's answer (its ``follow_up``: the case a "not solved" opened), "kept" (in the SURVEYS outbox,
+    which the Rasa server's bridge retries), "refused" (the service said no: answered already, say) or "failed"
+    (nowhere to keep it); the answer is None but for "stored"."""
     base, token = os.environ.get("HANDOFF_URL"), os.environ.get("HANDOFF_BOT_TOKEN")
+    item = {"ticket" if ticket else "escalation": ref, "survey": survey}
     if base and token:
         try:
-            await post(base, token, f"/v1/handoffs/{escalation_id}/survey", survey)
-            return "stored"
+            path = f"/v1/tickets/{ref}/survey" if ticket else f"/v1/handoffs/{ref}/survey"
+            return "stored", await post(base, token, path, survey)
         except Refused as e:
             if e.status != 409:  # 409: answered already
-                item = {"escalation": escalation_id, "survey": survey}
                 if await keep(UNDELIVERED, parked("survey", item, e.status, str(e))):
-                    logger.error("survey answer of escalation %s refused (%s); parked in %s for a person",
-                                 escalation_id, e, UNDELIVERED)
+                    logger.error("survey answer of %s refused (%s); parked in %s for a person", ref, e, UNDELIVERED)
             else:
-                logger.warning("survey of %s refused: %s", escalation_id, e)
-            return "refused"
+                logger.warning("survey of %s refused: %s", ref, e)
+            return "refused", None
         except ConnectionError as e:
             logger.warning("%s; keeping the survey answer in the outbox", e)
-    return "kept" if await keep(SURVEYS, {"escalation": escalation_id, "survey": survey}) else "failed"
+    return ("kept" if await keep(SURVEYS, item) else "failed"), None
 
 
 async def keep(key: str, request: Dict[str, Any]) -> bool:

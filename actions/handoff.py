@@ -26,6 +26,7 @@ from common.policy import Decision, Signals
 from common.tables import Tables
 
 from actions.context import customer_events
+from actions.survey import survey_left_for_a_person
 from actions.delivery import Delivery, deliver
 from actions.scoring import score, sentiment_summary, tables
 from actions.signals import current_session, customer_tags
@@ -149,10 +150,11 @@ class ActionRequestHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         t = tables()
+        left = await survey_left_for_a_person(tracker)  # "I need more help" in the survey (actions/survey.py)
         request = build_request(tracker.sender_id, customer_events(tracker.applied_events()), tracker.slots, t)
         group = request["routing"]["skill_group"]
         dispatcher.utter_message(response="utter_handoff_requested", group_name=t.skill_groups.groups[group]["name"])
-        events: List[Dict[str, Any]] = [SlotSet("handoff_request", request)]
+        events: List[Dict[str, Any]] = [*left, SlotSet("handoff_request", request)]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]
         delivery = await deliver(request)

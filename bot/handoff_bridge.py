@@ -17,8 +17,8 @@
   ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
   (``shop:handoff:surveys``). Per-item backoff, and what a refused item becomes: bot/outbox.py.
-- When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed``: the rules then run
-  the satisfaction survey (data/rules/survey.yml).
+- When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed`` (the bot says so); the
+  satisfaction survey follows when the service says it is due (``survey_requested``, bot/survey_requests.py).
 - While a customer waits in the queue it tells them when their position improves (every
   HANDOFF_POSITION_SECONDS), and it marks the escalation abandoned when a web-chat customer left
   and did not come back within HANDOFF_CUSTOMER_GRACE_SECONDS.
@@ -66,6 +66,7 @@ from redis.exceptions import LockError
 from bot.handoff_events import EventFollower
 from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
 from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
+from bot.survey_requests import SurveyRequests
 from common.redis_config import outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
@@ -119,7 +120,8 @@ NOTICES: Dict[str, Optional[str]] = {
     "utter_handoff_released": "released", "utter_handoff_closed": "closed",
     "utter_handoff_transferred": "transferred", "utter_handoff_agent_lost": "transferred",
     "utter_ask_survey_resolved": None, "utter_ask_survey_rating": None, "utter_survey_rating_invalid": None,
-    "utter_survey_thanks": None,
+    "utter_survey_thanks": None, "utter_survey_follow_up": "ticket", "utter_survey_follow_up_team": "ticket",
+    "utter_survey_reopened": "ticket",
 }
 # What a message pushed to a customer may carry besides its text and buttons.
 PUBLIC_FIELDS = ("message_id", "agent", "agent_name", "notice", "handoff", "queue_position", "ticket", "surge")
@@ -197,6 +199,7 @@ class HandoffBridge(OutboxMixin):
         self.groups = SkillGroups.load(os.environ.get("HANDOFF_SKILL_GROUPS") or SKILL_GROUPS_FILE)
         self._stats_warned = 0.0
         self.tickets = TicketReplies(self)  # the customer's side of tickets (bot/ticket_replies.py)
+        self.surveys = SurveyRequests(self)  # the satisfaction survey when it is due (bot/survey_requests.py)
 
     @classmethod
     def from_env(cls) -> Optional["HandoffBridge"]:
@@ -477,6 +480,8 @@ class HandoffBridge(OutboxMixin):
         if not conversation:
             return
         if await self.tickets.on_event(event):  # a ticket's, whether or not a chat of it is followed
+            return
+        if await self.surveys.on_event(event):  # the survey, due after the chat ended (bot/survey_requests.py)
             return
         if kind == "created":
             async with self.redis.pipeline(transaction=True) as pipe:

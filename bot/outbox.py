@@ -152,11 +152,12 @@ class OutboxMixin:
 
     async def _send_survey(self, item: Dict[str, Any]) -> Sent:
         assert self.session is not None
+        path = f"/v1/tickets/{item['ticket']}/survey" if item.get("ticket") else \
+            f"/v1/handoffs/{item['escalation']}/survey"  # a ticket's survey, or a chat's
         try:
-            async with self.session.post(f"{self.service_url}/v1/handoffs/{item['escalation']}/survey",
-                                         json=item["survey"], headers=self._auth()) as r:
+            async with self.session.post(f"{self.service_url}{path}", json=item["survey"], headers=self._auth()) as r:
                 if r.status == 409:  # answered already
-                    logger.warning("survey for %s: answered already", item["escalation"])
+                    logger.warning("survey for %s: answered already", item.get("escalation") or item.get("ticket"))
                     return Sent(SENT, r.status)
                 return Sent(classify(r.status), r.status, "" if r.status == 200 else (await r.text())[:500])
         except (aiohttp.ClientError, asyncio.TimeoutError) as e:

@@ -48,6 +48,10 @@ from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, LoginLimits, NotFound, Status, Store
 from handoff.hub import Closing, Hub, origin_allowed
 from handoff.tickets import routes as ticket_routes
+from handoff import survey_mail, survey_routes
+from handoff.clocks import survey as survey_clock
+from handoff.surveys import SurveyAnswers
+from common.survey_policy import SurveyPolicy
 from handoff.tickets.flows import TicketFlows
 from handoff.tickets.mail_service import TicketMail
 from handoff.tickets.service import TicketInvalid, TicketService
@@ -92,6 +96,7 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     validators = BodyValidators(document)
     ticket_flows = TicketFlows.load(settings.ticket_flows_file, groups.groups)
     surge_policy = SurgePolicy.load(groups.groups, settings.surge_file)
+    survey_policy = SurveyPolicy.load(settings.survey_file, groups.groups)
     metrics = Metrics()
     hub = Hub()
     app = Sanic(name or f"handoff_{uuid.uuid4().hex[:8]}")
@@ -120,6 +125,9 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
                                      on_fired=metrics.timer_fired, on_failed=metrics.timer_failed)
         autoclose.register(app)  # solved tickets close when the reopen window ends (handoff/clocks/autoclose.py)
         app.ctx.surge = SurgeRule(app.ctx.service, surge_policy, metrics)  # run by the sweeper (docs/surge.md)
+        app.ctx.survey_policy = survey_policy  # the survey after a close or a solve (handoff/clocks/survey.py)
+        survey_clock.install(app, survey_policy, survey_mail.SurveyMail(app))
+        app.ctx.surveys = SurveyAnswers(app.ctx.service, app.ctx.tickets, survey_policy)
 
     sla_clocks.register(app, groups)  # SLA warnings and breaches (handoff/clocks/sla.py), after the store exists
 
@@ -312,12 +320,6 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     async def abandon(request: Request, escalation_id: str) -> HTTPResponse:
         bot(request)
         return json_response(summary(await app.ctx.service.abandon(escalation_id)))
-
-    @app.post("/v1/handoffs/<escalation_id>/survey")
-    async def survey(request: Request, escalation_id: str) -> HTTPResponse:
-        bot(request)
-        data = body(request, "SurveyIn")
-        return json_response(summary(await app.ctx.service.survey(escalation_id, data)))
 
     # -- agents ----------------------------------------------------------------------------------
     @app.post("/v1/handoffs/<escalation_id>/accept")
@@ -519,6 +521,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
     # -- tickets (handoff/tickets/routes.py) and pages ---------------------------------------------
     ticket_routes.register(app, ticket_routes.Helpers(caller, agent, bot, body))
     report_routes.register(app, report_routes.Helpers(supervisor, settings.conversations_key))
+    survey_routes.register(app, bot, body, summary)  # the survey's answers (handoff/surveys.py)
+    survey_mail.register(app)  # the survey page an e-mail links to
     pages.register(app)
 
     # -- operations ------------------------------------------------------------------------------

@@ -155,6 +155,8 @@ class HandoffService(Sessions, ChatTickets):
         """The customer's satisfaction survey on a closed chat: stored once, as ``outcome.survey``."""
         rating = answer["rating"]
         survey: Dict[str, Any] = {"resolved": answer["resolved"], "rating": int(rating) if rating is not None else None}
+        if answer.get("more_help"):  # "I need more help": not solved, and the bot hands them to the queue again
+            survey["more_help"] = True
         if answer.get("comment"):
             survey["comment"] = answer["comment"]
         e = await self.store.set_survey(escalation_id, survey, self.clock())

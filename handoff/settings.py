@@ -58,6 +58,8 @@ class Settings:
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
     surge_file: Path = ROOT / "policy" / "surge.yml"  # the surge rule (docs/surge.md)
     sla_file: Path = ROOT / "policy" / "sla.yml"  # service levels (docs/sla.md)
+    survey_file: Path = ROOT / "policy" / "survey.yml"  # the survey's delay per group and follow-up (docs/survey.md)
+    public_url: str = ""  # how customers reach this service (the survey e-mail's link): "https://help.shop.example"
     # Ticket e-mail (docs/ticket_mail.md). Out: on when smtp_host is set; in: on when mail_in_port is not 0.
     smtp_host: str = ""
     smtp_port: int = 25
@@ -137,8 +139,19 @@ class Settings:
             ticket_flows_file=Path(env.get("HANDOFF_TICKET_FLOWS", str(cls.ticket_flows_file))),
             surge_file=Path(env.get("HANDOFF_SURGE_FILE", str(cls.surge_file))),
             sla_file=Path(env.get("HANDOFF_SLA_FILE", str(cls.sla_file))),
+            survey_file=Path(env.get("HANDOFF_SURVEY_FILE", str(cls.survey_file))),
+            public_url=public_url(env.get("HANDOFF_PUBLIC_URL", "")),
             **mail_settings(env, token_secret, number),
         )
+
+
+def public_url(raw: str) -> str:
+    """HANDOFF_PUBLIC_URL: empty, or an http(s) URL with a host and no query (links are built on it)."""
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if url and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
+        raise SettingsError(f"HANDOFF_PUBLIC_URL must be an http(s) URL like https://help.shop.example, not {raw!r}")
+    return url
 
 
 def origins(raw: str) -> Tuple[str, ...]:

@@ -9,7 +9,10 @@ Definitions (the README and the OpenAPI document say the same):
   buckets cover it exactly);
 - wait = creation to the first assignment (from the history); chats never assigned have no wait;
 - first-contact resolution = among closed chats, the share resolved (``outcome.resolved``) by the
-  one agent who took the chat: no transfer by an agent or supervisor and assigned only once;
+  one agent who took the chat: no transfer by an agent or supervisor and assigned only once, and not
+  contradicted by the customer: a chat whose satisfaction survey says "not solved" (``outcome.survey.
+  resolved`` false, which is also what opens its follow-up ticket, or "I need more help") is not resolved
+  at first contact (handoff/surveys.py);
 - SLA = time to a person's first reply: since creation for a chat waiting or offered; since the
   current agent accepted it, to their first message (or to now while they have not written), for
   an assigned one. At or past the target it is breaching, from 80 % of it near.
@@ -79,6 +82,17 @@ def wait(e: Escalation) -> Optional[float]:
 def transferred(e: Escalation) -> bool:
     assignments = sum(1 for h in e.history if h["status"] == Status.ASSIGNED.value)
     return assignments > 1 or any(str(h.get("detail") or "").startswith("transfer by ") for h in e.history)
+
+
+def survey_says_unsolved(e: Escalation) -> bool:
+    """The customer answered the survey "not solved" (a follow-up ticket) or "I need more help"."""
+    survey = e.outcome.get("survey")
+    return isinstance(survey, dict) and survey.get("resolved") is False
+
+
+def first_contact_resolved(e: Escalation) -> bool:
+    """A closed chat the agent resolved, alone, and the customer did not say otherwise."""
+    return e.outcome.get("resolved") is True and not transferred(e) and not survey_says_unsolved(e)
 
 
 def share(part: int, whole: int) -> Optional[float]:
@@ -151,7 +165,7 @@ def today(escalations: Sequence[Escalation], open_chats: Sequence[Escalation],
     recent = [e for e in escalations if e.created_at >= since]
     waits = [w for w in map(wait, recent) if w is not None]
     closed = [e for e in recent if e.status == Status.CLOSED]
-    first_contact = sum(1 for e in closed if e.outcome.get("resolved") is True and not transferred(e))
+    first_contact = sum(1 for e in closed if first_contact_resolved(e))
     outcomes = Counter(e.status.value for e in recent)
     return {
         "since": iso(since),

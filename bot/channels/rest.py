@@ -155,6 +155,8 @@ class CheckedRestInput(RestInput):
                     await handle_once(agent, message, mid)
                     if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
                         await live.forward_stored(conversation)
+                        # a satisfaction survey kept for them, after the answer (bot/survey_requests.py)
+                        collector.messages.extend(await live.surveys.after_message(conversation))
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)
                 return response.json({"error": "timeout", "message": "the assistant took too long to answer"},

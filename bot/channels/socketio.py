@@ -268,6 +268,10 @@ class CheckedSocketIOInput(SocketIOInput):
                                        namespace=self.namespace, ignore_queue=True)
                 except Exception as e:  # noqa: BLE001 - kept for the next time they open the chat
                     logger.warning("showing %s the answers to their tickets failed: %r", conversation, e)
+                try:  # a satisfaction survey that came due while they were away (bot/survey_requests.py)
+                    await live.surveys.on_visit(conversation)
+                except Exception as e:  # noqa: BLE001
+                    logger.warning("asking %s the survey kept for them failed: %r", conversation, e)
 
         @sio.on("history_request", namespace=self.namespace)
         async def history_request(sid: Text, _data: Any = None) -> None:

@@ -82,6 +82,7 @@ class Ticket:
     replied: bool = False  # an agent has answered the customer at least once
     customer_ids: List[str] = field(default_factory=list)  # the customer's latest message ids (a retry is added once)
     reply_ids: List[str] = field(default_factory=list)  # the agents' latest reply message ids (a retry is added once)
+    survey: Optional[Dict[str, Any]] = None  # the customer's satisfaction survey after the solve (handoff/surveys.py)
 
     @property
     def label(self) -> str:
@@ -118,6 +119,11 @@ def iso(ts: Optional[float]) -> Optional[str]:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def survey_view(survey: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The stored survey with its time in ISO 8601 (None: not answered)."""
+    return {**survey, "at": iso(survey.get("at"))} if survey else None
+
+
 def view(t: Ticket, now: float) -> Dict[str, Any]:
     """The ticket as the API, the events and the console show it (times in ISO 8601)."""
     return {"id": t.id, "number": t.number, "label": t.label, "state": t.state.value, "subject": t.subject,
@@ -127,4 +133,5 @@ def view(t: Ticket, now: float) -> Dict[str, Any]:
             "fields": {k: v for k, v in t.fields.items() if not k.startswith("_")},  # _message_ids: the service's
             "created_at": iso(t.created_at), "updated_at": iso(t.updated_at), "due_at": iso(t.due_at),
             "solved_at": iso(t.solved_at), "team_seconds": t.time_in_teams(now), "merged_into": t.merged_into,
-            "escalations": t.escalations, "overdue": bool(t.due_at is not None and t.active and now > t.due_at)}
+            "escalations": t.escalations, "survey": survey_view(t.survey),
+            "overdue": bool(t.due_at is not None and t.active and now > t.due_at)}

@@ -188,8 +188,10 @@ class TicketService(TicketViews, TicketSweep):
 
     async def from_escalation(self, escalation_id: str, by: str, source: str, why: str = "",
                               subject: str = "", group: Optional[str] = None, flow: Optional[str] = None,
-                              assignee: Optional[str] = None, note: str = "", now: Optional[float] = None) -> tuple:
-        """The ticket of a chat (one per chat: asking again returns it): transcript and brief go with it."""
+                              assignee: Optional[str] = None, note: str = "", now: Optional[float] = None,
+                              priority: Optional[int] = None, request_key: str = "") -> tuple:
+        """The ticket of a chat (one per chat: asking again returns it): transcript and brief go with it.
+        ``request_key``: another ticket of the chat, one per key (a survey's follow-up: ``follow_up:<id>``)."""
         e = await self.store.get(escalation_id)
         request = (await self.store.document(escalation_id)).get("request") or {}
         brief = request.get("case_brief") or {}
@@ -206,8 +208,9 @@ class TicketService(TicketViews, TicketSweep):
         return await self.open_ticket(
             subject=subject or (brief.get("summary") or "Customer request").split(". Why a person")[0][:200],
             summary=brief.get("summary") or "", requester=requester, by=by, source=source,
-            group=group or e.skill_group, priority=e.priority, tags=tags, fields=fields,
-            brief=brief, escalations=[e.id], flow=flow, request_key=f"escalation:{e.id}", why=why,
+            group=group or e.skill_group, priority=e.priority if priority is None else priority, tags=tags,
+            fields=fields, brief=brief, escalations=[e.id], flow=flow, request_key=request_key or f"escalation:{e.id}",
+            why=why,
             assignee=assignee, note=note, now=now)
 
     # -- changes ---------------------------------------------------------------------------------------

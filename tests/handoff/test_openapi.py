@@ -64,7 +64,7 @@ AUTH: Dict[str, Optional[str]] = {
     "createTicket": "bot", "listTickets": "supervisor", "lookupTickets": "bot", "getTicket": "supervisor",
     "claimTicket": "supervisor", "assignTicket": "supervisor", "replyTicket": "supervisor",
     "ticketCustomerMessage": "bot", "noteTicket": "supervisor", "sendTicket": "supervisor",
-    "setTicketState": "supervisor", "mergeTicket": "supervisor",
+    "setTicketState": "supervisor", "mergeTicket": "supervisor", "ticketSurvey": "bot",
     "reportSummary": "supervisor", "reportWeekly": "supervisor", "reportExport": "supervisor",
 }
 # "own": a token of sue's own, logged in for the test (logging out voids it, not the one the others share).
@@ -515,6 +515,9 @@ def test_life_of_a_ticket(quiet: Api) -> None:
     late = api("ticketCustomerMessage", "bot", 409, id=label, body={"text": "thanks!"})
     assert late["error"]["message"] == f"{label} is closed: a new message needs a new ticket"
     api("setTicketState", "ann", 409, id=label, body={"state": "open"})
+    surveyed = api("ticketSurvey", "bot", 200, id=label, body={"resolved": True, "rating": 5})
+    assert surveyed["survey"]["rating"] == 5 and surveyed["follow_up"] is None
+    api("ticketSurvey", "bot", 409, id=label, body={"resolved": False, "rating": 1})  # answered already
 
     timeline = api("getTicket", "sue", 200, id=label)["timeline"]
     assert [e["seq"] for e in timeline] == list(range(1, len(timeline) + 1))
@@ -680,7 +683,7 @@ MALFORMED = [b"{not json", b"\xff\xfe", b'{"text": "unterminated', b'{"text": Na
 
 TICKET_BODIES = [("createTicket", "bot"), ("assignTicket", "sue"), ("replyTicket", "sue"), ("noteTicket", "sue"),
                  ("setTicketState", "sue"), ("sendTicket", "sue"), ("mergeTicket", "sue"),
-                 ("ticketCustomerMessage", "bot")]
+                 ("ticketCustomerMessage", "bot"), ("ticketSurvey", "bot")]
 
 
 @pytest.mark.parametrize("operation_id,who", [("createHandoff", "bot"), ("postMessage", "bot"), ("postNote", "sue"),
@@ -870,6 +873,7 @@ def test_redis_down_is_503(service: Cluster, api: Api, live: List[str], live_tic
              ("sendTicket", "sue", ref, {"skill_group": "billing", "note": "yours"}),
              ("mergeTicket", "sue", ref, {"into": live_tickets[1]["label"]}),
              ("ticketCustomerMessage", "bot", ref, {"text": "hello?"}),
+             ("ticketSurvey", "bot", ref, {"resolved": True, "rating": 5}),
              ("ticketFromChat", "sue", live[0], {"note": "call back"}), ("leaveMessage", "bot", live[0], None)]
     api.tokens["own"] = service.login("sue")
     assert {c[0] for c in calls} == set(AUTH) - {"metrics", "getMeta"}  # both answer without Redis

@@ -52,7 +52,9 @@ class RunCommand:
                     "RASA_PORT": str(self.rasa_port), "ACTION_PORT": str(self.action_port),
                     "HANDOFF_PORT": str(self.handoff_port), "BOT_DATA_DIR": str(run_dir / "data"),
                     "BOT_RUN_DIR": str(run_dir), "BOT_INTERFACE": "127.0.0.1", "CHAT_SESSION_SECRET": SESSION_SECRET,
-                    "REDIS_PASSWORD": REDIS_PASSWORD, **(extra_env or {})}
+                    "REDIS_PASSWORD": REDIS_PASSWORD,
+                    # the survey at once after a close, as the journeys expect (tests/data/survey_at_once.yml)
+                    "HANDOFF_SURVEY_FILE": str(ROOT / "tests" / "data" / "survey_at_once.yml"), **(extra_env or {})}
         self.proc: Optional[subprocess.Popen] = None
         self.output: List[str] = []
 

@@ -269,7 +269,7 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     assert closed["notice"] is True and closed["handoff"] == "closed"
     assert [m.get("notice") for m in survey] == [True, True, True]  # the survey is the team's, not the bot's
     assert survey[0]["text"] in responses_texts("utter_ask_survey_resolved")
-    assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No"]
+    assert [b["title"] for b in survey[0]["quick_replies"]] == ["Yes", "No", "I need more help"]
     assert survey[1]["text"] in responses_texts("utter_ask_survey_rating")
     assert [b["title"] for b in survey[1]["quick_replies"]] == ["1", "2", "3", "4", "5", "Skip"]
     assert survey[2]["text"] in responses_texts("utter_survey_thanks")
@@ -447,3 +447,100 @@ def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack
     assert update["text"].startswith("You're now number 1 in the queue"), update
     assert (update["notice"], update["handoff"], update["queue_position"]) == (True, "waiting", 1)
     assert matches(update["text"], "utter_handoff_position_update", position="1", wait_minutes=minutes(update["text"]))
+
+
+def test_a_web_chat_customer_gone_at_the_close_gets_the_survey_when_they_come_back(stack: RunCommand):
+    """The survey comes due while the customer's widget is closed: it is kept, and asked when they open the chat
+    again (bot/survey_requests.py); answering "not solved" tells them the follow-up case with the same agent."""
+    token = agent_online(stack, "ben")
+
+    async def scenario():
+        client, session_id, inbox = await socketio_session(stack.url)
+        base = handoff_url(stack)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
+            await ws.receive()
+            for text in ANGRY:
+                await client.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            offered = await agent_events(ws, "offered")
+            async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/accept", headers=auth):
+                pass
+            await client.disconnect()  # the customer closes the tab while the agent works
+            await asyncio.sleep(1.0)
+            async with session.post(f"{base}/v1/handoffs/{offered['escalation']}/close",
+                                    json={"resolved": True, "wrap_up": "answered"}, headers=auth):
+                pass
+            record: Dict = {}
+            while not any(h.get("detail") == "answered" for h in record.get("history", [])):
+                record = await (await session.get(f"{base}/v1/handoffs/{offered['escalation']}",
+                                                  headers=auth)).json()
+            await asyncio.sleep(3.0)  # the survey (delay 0 in the tests' policy) came due meanwhile, and was kept
+            r = redis_lib.Redis.from_url(stack.redis_url, decode_responses=True)
+            kept = r.get("shop:survey:pending:" + conversation_of(session_id))
+            client, _, inbox = await socketio_session(stack.url, session_id)  # back: the survey is asked
+            asked = await asyncio.wait_for(inbox.get(), 20)
+            await client.emit("user_uttered", {"message": "/deny", "session_id": session_id})  # "No"
+            rating = await asyncio.wait_for(inbox.get(), 20)
+            await client.emit("user_uttered", {"message": "2", "session_id": session_id})
+            follow_up = await asyncio.wait_for(inbox.get(), 20)
+            await ws.close()
+        await client.disconnect()
+        return kept, asked, rating, follow_up, offered["escalation"]
+
+    try:
+        kept, asked, rating, follow_up, escalation = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert kept and json.loads(kept) == {"slot": "survey_escalation", "value": escalation}
+    assert asked["text"] in responses_texts("utter_ask_survey_resolved"), asked
+    assert [b["title"] for b in asked["quick_replies"]] == ["Yes", "No", "I need more help"]
+    assert rating["text"] in responses_texts("utter_ask_survey_rating"), rating
+    record = record_of(stack, escalation)
+    (ticket,) = record["tickets"]
+    assert follow_up["text"].startswith(f"I'm sorry it isn't solved yet. I've opened case {ticket['label']} with "
+                                        "Ben Ortiz; they will answer by "), follow_up
+    assert {k: record["outcome"]["survey"][k] for k in ("resolved", "rating")} == {"resolved": False, "rating": 2}
+
+
+def test_i_need_more_help_in_the_survey_puts_the_customer_back_in_the_queue(stack: RunCommand):
+    """The survey's third answer stores "not solved, needs more help" and hands the customer to the team again: a
+    new escalation, offered to the agent online; no follow-up case."""
+    token = agent_online(stack, "ben")
+
+    async def scenario():
+        client, session_id, inbox = await socketio_session(stack.url)
+        base = handoff_url(stack)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(base.replace("http", "ws") + "/v1/agents/me/stream", headers=auth)
+            await ws.receive()
+            for text in ANGRY:
+                await client.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            first = await agent_events(ws, "offered")
+            async with session.post(f"{base}/v1/handoffs/{first['escalation']}/accept", headers=auth):
+                pass
+            async with session.post(f"{base}/v1/handoffs/{first['escalation']}/close",
+                                    json={"resolved": True, "wrap_up": "answered"}, headers=auth):
+                pass
+            said: List[Dict] = []
+            while not any(m["text"] in responses_texts("utter_ask_survey_resolved") for m in said):
+                said.append(await asyncio.wait_for(inbox.get(), 20))
+            more = said[-1]["quick_replies"][2]
+            await client.emit("user_uttered", {"message": more["payload"], "session_id": session_id})
+            again = await agent_events(ws, "offered", timeout=30)
+            await ws.close()
+        await client.disconnect()
+        return more, first["escalation"], again
+
+    try:
+        more, first, again = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert more["title"] == "I need more help"
+    assert again["escalation"] != first  # back in the queue: a new handoff, offered to the agent online
+    record = record_of(stack, first)
+    assert record["outcome"]["survey"]["more_help"] is True and record["outcome"]["survey"]["resolved"] is False
+    assert record["tickets"] == []  # no follow-up case: a person takes it now
