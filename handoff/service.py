@@ -56,6 +56,7 @@ def outcome_view(outcome: Dict[str, Any]) -> Dict[str, Any]:
 
 
 PREVIOUS = 10  # earlier escalations of the same customer shown in a record
+RECENT_SECONDS = 6 * 3600  # reconcile tells the clocks of the chats created this recently (ended ones too) again
 
 
 class HandoffService(Sessions, ChatTickets):
@@ -190,11 +191,13 @@ class HandoffService(Sessions, ChatTickets):
             except NotFound:
                 pass
 
-    async def reconcile(self, limit: int = 2000) -> int:
-        """Tell the clocks of every open chat again (after a crash between a change and its timers)."""
+    async def reconcile(self, limit: int = 2000, recent_seconds: float = RECENT_SECONDS) -> int:
+        """Tell the clocks of every open chat, and of the chats created in the last ``recent_seconds`` (closed ones
+        owe a survey), again: after a crash between a change and its timers."""
         if not self.hooks.chat_listeners:
             return 0
-        ids = (await self.store.open_escalations())[:limit]
+        ids = list(dict.fromkeys([*await self.store.open_escalations(),
+                                  *await self.store.created_since(self.clock() - recent_seconds)]))[:limit]
         for e in await self.store.get_many(ids):
             await self.hooks.chat(e, "reconcile")
         return len(ids)

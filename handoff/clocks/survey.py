@@ -77,7 +77,7 @@ class SurveyClock:
 
     # -- scheduling --------------------------------------------------------------------------------
     async def on_chat(self, e: Any, what: str) -> None:
-        if what != "finished" or e.status != Status.CLOSED or "survey" in e.outcome:
+        if what not in ("finished", "reconcile") or e.status != Status.CLOSED or "survey" in e.outcome:
             return
         at = closed_at(e)
         if at is None:  # the Redis store's transitions answer the chat without its history: read it

@@ -222,12 +222,15 @@ class TicketService(TicketViews, TicketSweep):
         return change
 
     async def reconcile(self, limit: int = 2000) -> int:
-        """Tell the clocks of every active ticket again (after a crash between a change and its timers)."""
+        """Tell the clocks of every active ticket, and of those solved lately, again (after a crash between a change
+        and its timers)."""
         if not self.hooks.ticket_listeners:
             return 0
         ids: List[str] = []
         for state in ACTIVE:
             ids += await self.store.index(f"state:{state.value}", limit)
+        # solved in the last 6 hours: their survey and auto-close timers
+        ids += await self.store.index("solved", limit, min_score=self.clock() - 6 * 3600)
         for t in await self.store.tickets(ids[:limit]):
             await self.hooks.ticket(t, "reconcile")
         return len(ids[:limit])

@@ -14,7 +14,7 @@ from common.config import ConfigError
 from common.routing import SkillGroups
 from common.survey_policy import SurveyPolicy
 from handoff.auth import Caller
-from handoff.clocks.survey import SurveyClock, chat_key
+from handoff.clocks.survey import SurveyClock, chat_key, ticket_key
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.memory_store import MemoryStore
 from handoff.metrics import Metrics
@@ -220,3 +220,28 @@ def test_the_public_url_for_survey_links_is_checked_at_start():
     for bad in ("help.shop.example", "ftp://help.shop.example", "https://help.shop.example/?x=1"):
         with pytest.raises(SettingsError, match="HANDOFF_PUBLIC_URL"):
             public_url(bad)
+
+
+def test_a_close_whose_survey_timer_a_crash_kept_from_being_scheduled_gets_it_at_the_next_reconcile(env):
+    service, store, clock, run, agent, closed_chat, runner, answers, requested = env
+    listeners = list(service.hooks.chat_listeners)
+    service.hooks.chat_listeners.clear()  # the process dies between the close and its listeners
+    e = closed_chat("c1")
+    service.hooks.chat_listeners.extend(listeners)
+    assert run(store.get_timer(chat_key(e.id))) is None
+    clock.now += 30
+    run(service.reconcile())  # the next reconcile of any process
+    assert run(store.get_timer(chat_key(e.id))).due == pytest.approx(clock.now - 30 + 120, abs=1)
+    clock.now += 121
+    assert run(runner.tick()) == 1 and [r["escalation"] for r in requested()] == [e.id]
+
+
+def test_a_solve_whose_survey_timer_a_crash_kept_from_being_scheduled_gets_it_at_the_next_reconcile(env):
+    service, store, clock, run, agent, closed_chat, runner, answers, requested = env
+    listeners = list(service.hooks.ticket_listeners)
+    service.hooks.ticket_listeners.clear()  # the process dies between the solve and its listeners
+    t, _ = solved_ticket(env)
+    service.hooks.ticket_listeners.extend(listeners)
+    assert run(store.get_timer(ticket_key(t.id, t.solved_at))) is None
+    run(service.tickets.reconcile())
+    assert run(store.get_timer(ticket_key(t.id, t.solved_at))).due == pytest.approx(t.solved_at + 600, abs=1)
