@@ -36,6 +36,8 @@ def parked(kind: str, item: Dict[str, Any], status: Optional[int], error: str, a
                              "at": moment.isoformat(timespec="seconds").replace("+00:00", "Z"), "item": item}
     if kind in ("handoff", "ticket_message"):
         entry["conversation_id"] = item.get("conversation_id")
+    elif item.get("ticket"):  # a ticket's survey
+        entry["ticket"] = item["ticket"]
     else:
         entry["escalation"] = item.get("escalation")
     return entry

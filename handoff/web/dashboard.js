@@ -377,7 +377,7 @@ function renderStats(result) {
 /** What the bot could not deliver (refused by this service) and the events its bridge gave up on (an agent's
  * message it could not push...), parked for a person: a small table; text only through textContent (el). */
 function undeliveredWhat(i) {
-  if (i.kind === "survey") return `survey of ${i.escalation ?? "?"}`;
+  if (i.kind === "survey") return `survey of ${i.ticket ?? i.escalation ?? "?"}`;
   if (i.kind === "event") return `${i.event ?? "unknown"} event of ${i.conversation_id ?? "?"}`;
   if (i.kind === "unreadable") return "unreadable entry";
   return `handoff of ${i.conversation_id ?? "?"}`;

@@ -81,3 +81,11 @@ def test_parked_items_are_listed_and_replayed_to_their_outbox(redis_server):
     assert cli("replay").returncode == 0
     assert r.llen("shop:handoff:outbox") == 2 and r.llen("shop:handoff:undelivered") == 0
     assert [json.loads(x) for x in r.lrange("shop:handoff:surveys", 0, -1)] == [survey]
+
+
+def test_a_parked_ticket_survey_names_its_ticket_for_the_supervisors_list():
+    from common.undelivered import describe, parked
+
+    entry = parked("survey", {"ticket": "T-10042", "survey": {"resolved": False, "rating": 2}}, 422, "refused")
+    shown = describe(json.dumps(entry))
+    assert shown["kind"] == "survey" and shown["ticket"] == "T-10042" and shown.get("escalation") is None
