@@ -65,7 +65,9 @@ class Ticket:
     created_at: float
     updated_at: float
     summary: str = ""
-    source: str = "api"  # chat (born from a chat nobody could take) | agent (made by an agent from a chat) | api
+    # chat (born from a chat nobody could take) | agent (made by an agent from a chat) | api
+    # | follow_up (a survey said not solved)
+    source: str = "api"
     requester: Dict[str, Any] = field(default_factory=dict)  # customer_id, name, email, channel, conversation_id, lang
     assignee: Optional[str] = None
     owner_agent: Optional[str] = None  # the owner team's agent, who gets the ticket back from another team
