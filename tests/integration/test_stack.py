@@ -263,7 +263,7 @@ def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
     # A HyperLogLog estimates; at a few dozen conversations it is exact unless two land in one register.
     assert after - before in (3, 4), (before, after)
     assert all(r.pfadd(key, c) == 0 for c in counted)  # each is in it already: nothing changes
-    assert 0 < r.ttl(key) <= 3 * 86400
+    assert 0 < r.ttl(key) <= 100 * 86400  # kept for the reports (handoff/reports/ cover up to 92 days)
 
 
 def test_the_demo_password_is_in_no_file_others_can_read(stack: RunCommand):
