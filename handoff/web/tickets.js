@@ -106,6 +106,8 @@ export async function mountTickets({ api, me, meta, root, chatsView, tabs }) {
   tabs.tickets.textContent = t("tab.tickets");
   tabs.chats.addEventListener("click", () => go(""));
   tabs.tickets.addEventListener("click", () => go(s.open ? `#${s.open}` : "#tickets"));
+  tabs.chats.disabled = false;  // disabled in the page until they work
+  tabs.tickets.disabled = false;
 
   // -- where we are: the URL's hash (#tickets, #T-10042; none: chats), so the phone's back button and links work --
   function go(hash, fromList = false) {

@@ -483,3 +483,25 @@ def test_a_supervisor_sees_every_ticket_a_page_at_a_time(browser: Browser, svc: 
     assert len(labels) == len(set(labels)) == total  # every ticket, once, newest first
     expect(rows.first.get_by_test_id("ticket-row-subject")).to_have_text("paged 54")
     no_errors(sue)
+
+
+def test_the_views_tabs_wait_for_the_console_to_be_ready_so_an_early_click_is_not_lost(
+        browser: Browser, svc: Cluster, contexts: List[BrowserContext]) -> None:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    contexts.append(ctx)
+    w = Watched(ctx, "tabs-early")
+    held: List[Any] = []
+    w.page.route("**/v1/meta", lambda route: held.append(route))  # a slow service: the console is still starting
+    w.page.goto(svc.urls[0] + "/console/")
+    w.page.get_by_test_id("login-agent").fill("ann")
+    w.page.get_by_test_id("login-password").fill(PASSWORD)
+    w.page.get_by_test_id("login-submit").click()
+    expect(w.page.get_by_test_id("login-agent")).to_be_hidden(timeout=WAIT)
+    tab = w.page.get_by_test_id("tab-tickets")
+    expect(tab).to_be_disabled()  # a click now would go nowhere: it cannot be made
+    w.page.wait_for_timeout(300)
+    assert held, "the console asked for /v1/meta"
+    held[0].continue_()
+    tab.click()  # waits until the tab is enabled, then works
+    expect(w.page.get_by_test_id("tickets-view")).to_be_visible(timeout=WAIT)
+    no_errors(w)
