@@ -53,6 +53,11 @@ class Measure:
     state: str               # running | paused | met | warning | breached
     left_seconds: float      # business seconds left (negative once breached; frozen while paused or met)
     used_seconds: float
+    # For a page counting between two answers (a clock still running, breached or not; else None / False): wall
+    # seconds from now to the warning and to the due time (0 once reached), and whether business time runs now.
+    warn_in: Optional[float] = None
+    due_in: Optional[float] = None
+    counting: bool = False
 
 
 def used(clock: Clock, cal: BusinessTime, upto: float) -> float:
@@ -89,8 +94,12 @@ def measure(clock: Clock, target_seconds: float, warn_share: float, cal: Busines
         state = "warning"
     else:
         state = "running"
+    going = clock.met_at is None and clock.running  # running, warning, or breached and still not met
     return Measure(clock.target, target_seconds, clock.basis, due, warn, state,
-                   round(target_seconds - spent, 1), round(spent, 1))
+                   round(target_seconds - spent, 1), round(spent, 1),
+                   warn_in=round(max(0.0, warn - now), 1) if going and warn is not None else None,
+                   due_in=round(max(0.0, due - now), 1) if going and due is not None else None,
+                   counting=going and cal.between(now, now + 1.0) > 0)
 
 
 def visible(clock: Clock, m: Measure) -> bool:

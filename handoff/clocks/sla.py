@@ -39,7 +39,8 @@ def iso(ts: Optional[float]) -> Optional[str]:
 def clocks_view(measures: Sequence[Tuple[Clock, Measure]]) -> List[Dict[str, Any]]:
     """The ``clocks`` field: one item per target shown (a stopped clock only when it was breached)."""
     return [{"target": m.target, "target_seconds": m.target_seconds, "due_at": iso(m.due), "warn_at": iso(m.warn),
-             "state": m.state, "left_seconds": m.left_seconds} for c, m in measures if visible(c, m)]
+             "state": m.state, "left_seconds": m.left_seconds, "warn_in_seconds": m.warn_in,
+             "due_in_seconds": m.due_in, "counting": m.counting} for c, m in measures if visible(c, m)]
 
 
 def timer_key(kind: str, ident: str, target: str, basis: float, seconds: float, stage: str) -> str:

@@ -3,12 +3,15 @@
 // dashboard_clocks.js; no framework.
 //
 // A clock is what the service sends in a chat's or ticket's `clocks` ({target, target_seconds, due_at, warn_at,
-// state, left_seconds}) or what an `sla_warning` / `sla_breach` event says of one. Time left counts down on the
-// browser's own clock from `left_seconds` as received (no clock skew can show: the service already subtracted),
-// frozen while paused, and turns "warning" at warn_at and "breached" at zero (the service's event confirms
-// either). Every state is told in words and an icon, never by colour alone.
+// state, left_seconds, warn_in_seconds, due_in_seconds, counting}) or what an `sla_warning` / `sla_breach` event
+// says of one. Everything is relative to the moment it was received (no clock skew can show: the service already
+// subtracted). Business time left counts down on the browser's own clock only while the service said business
+// time runs (`counting`: not at night, not while paused); the state turns "warning" and "breached" when the wall
+// seconds to the warning and the due time have passed (a target of 8 business hours opened at 17:00 warns the next
+// day, not when 4 hours are left on the wall clock); the service's event confirms either. Every state is told in
+// words and an icon, never by colour alone.
 // Wording: /web/i18n/clocks.<lang>.json (en, zh; the language the Tickets view picks; English beneath).
-import { el, fmtSeconds, toDate } from "/web/common.js";
+import { el, fmtSeconds } from "/web/common.js";
 
 const LANGS = ["en", "zh"];
 const TICK_MS = 1000;
@@ -51,12 +54,11 @@ export const targetName = (target) => (words[`target.${target}`] ? t(`target.${t
 // -- the model ---------------------------------------------------------------------------------------
 /** A clock of a `clocks` view entry, seen now (`seenAt`, ms of this browser's clock). */
 export function fromView(c, seenAt = Date.now()) {
-  const due = toDate(c.due_at);
-  const warn = toDate(c.warn_at);
+  const wall = (v) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
   return {
     target: c.target, targetSeconds: c.target_seconds, state: c.state, seenAt,
-    left: Number(c.left_seconds),
-    warnBefore: due && warn ? (due.getTime() - warn.getTime()) / 1000 : null,
+    left: Number(c.left_seconds), counting: c.counting !== false,
+    warnIn: wall(c.warn_in_seconds), dueIn: wall(c.due_in_seconds),
   };
 }
 
@@ -65,20 +67,23 @@ export function fromEvent(event, seenAt = Date.now()) {
   const breach = event.type === "sla_breach";
   return {
     target: event.target, targetSeconds: event.target_seconds, state: breach ? "breached" : "warning", seenAt,
-    left: breach ? -Math.abs(Number(event.over_seconds) || 0) : Number(event.left_seconds), warnBefore: null,
+    left: breach ? -Math.abs(Number(event.over_seconds) || 0) : Number(event.left_seconds), counting: true,
+    warnIn: null, dueIn: null,
   };
 }
 
 /** `{state, left}` of a clock at `now` (ms): left counts down unless paused or met; the state follows it. */
 export function reading(clock, now = Date.now()) {
   const frozen = clock.state === "paused" || clock.state === "met";
-  const left = frozen ? clock.left : clock.left - (now - clock.seenAt) / 1000;
+  const elapsed = (now - clock.seenAt) / 1000;
+  const left = frozen || !clock.counting ? clock.left : clock.left - elapsed;
   let state = clock.state;
-  if (!frozen && Number.isFinite(left)) {
-    if (left <= 0) state = "breached";
-    else if (state === "running" && clock.warnBefore !== null && left <= clock.warnBefore) state = "warning";
+  if (!frozen) {
+    const due = clock.dueIn !== null ? elapsed >= clock.dueIn : Number.isFinite(left) && left <= 0;
+    if (due) state = "breached";
+    else if (state === "running" && clock.warnIn !== null && elapsed >= clock.warnIn) state = "warning";
   }
-  return { state: RANK[state] === undefined ? "running" : state, left };
+  return { state: RANK[state] === undefined ? "running" : state, left: state === "breached" ? Math.min(left, 0) : left };
 }
 
 /** The most urgent of `clocks` (breached, then warning, then the least time left); null for none. */

@@ -190,14 +190,23 @@ def test_the_clocks_of_a_view_count_down_pause_and_turn_in_the_page(browser: Bro
     w = Watched(ctx, f"clocks-view-{lang}")
     w.page.goto(f"{svc.urls[0]}/console/?lang={lang}")
     clocks = [
-        {"target": "first_response", "target_seconds": 30, "due_at": iso(2.5), "warn_at": iso(1.2), "state": "running", "left_seconds": 2.5},
-        {"target": "next_response", "target_seconds": 60, "due_at": iso(10), "warn_at": iso(-2), "state": "warning", "left_seconds": 10},
-        {"target": "resolution", "target_seconds": 7200, "due_at": iso(3600), "warn_at": iso(2160), "state": "paused", "left_seconds": 3600},
-        {"target": "first_response", "target_seconds": 30, "due_at": iso(-5), "warn_at": iso(-11), "state": "met", "left_seconds": 12},
-        {"target": "resolution", "target_seconds": 7200, "due_at": iso(-90), "warn_at": iso(-1530), "state": "breached", "left_seconds": -90},
+        {"target": "first_response", "target_seconds": 30, "due_at": iso(2.5), "warn_at": iso(1.2), "state": "running", "left_seconds": 2.5,
+         "warn_in_seconds": 1.2, "due_in_seconds": 2.5, "counting": True},
+        {"target": "next_response", "target_seconds": 60, "due_at": iso(10), "warn_at": iso(-2), "state": "warning", "left_seconds": 10,
+         "warn_in_seconds": 0, "due_in_seconds": 10, "counting": True},
+        {"target": "resolution", "target_seconds": 7200, "due_at": iso(3600), "warn_at": iso(2160), "state": "paused", "left_seconds": 3600,
+         "warn_in_seconds": None, "due_in_seconds": None, "counting": False},
+        {"target": "first_response", "target_seconds": 30, "due_at": iso(-5), "warn_at": iso(-11), "state": "met", "left_seconds": 12,
+         "warn_in_seconds": None, "due_in_seconds": None, "counting": False},
+        {"target": "resolution", "target_seconds": 7200, "due_at": iso(-90), "warn_at": iso(-1530), "state": "breached", "left_seconds": -90,
+         "warn_in_seconds": 0, "due_in_seconds": 0, "counting": True},
+        # 8 business hours opened at 13:00 (warning at half): the warning at 17:00, 4 wall hours away, but the due
+        # time after a night, 23 wall hours away; 7 h 59 min of business time left: on time, not "due soon".
+        {"target": "resolution", "target_seconds": 28800, "due_at": iso(82740), "warn_at": iso(14340), "state": "running",
+         "left_seconds": 28740, "warn_in_seconds": 14340, "due_in_seconds": 82740, "counting": True},
     ]
     drawn = w.page.evaluate(VIEW, clocks)
-    assert [s for _, s, _ in drawn] == ["running", "warning", "paused", "met", "breached"], drawn
+    assert [s for _, s, _ in drawn] == ["running", "warning", "paused", "met", "breached", "running"], drawn
     for (_, state, text) in drawn:
         assert words[state] in text, (state, text)
     badges = w.page.locator("#probe [data-testid=sla-clock]")
@@ -206,6 +215,8 @@ def test_the_clocks_of_a_view_count_down_pause_and_turn_in_the_page(browser: Bro
     paused = badges.nth(2).inner_text()
     w.page.wait_for_timeout(1_500)
     assert badges.nth(2).inner_text() == paused  # frozen while paused
+    assert badges.nth(5).get_attribute("data-state") == "running"  # on time: the warning is hours away
+    assert re.search(r"7 h 5\d min", badges.nth(5).inner_text())
     if lang == "en":
         expect(badges.nth(2)).to_have_text("‖Resolution · 1 h 00 min left · paused")
         expect(badges.nth(4)).to_contain_text(re.compile(r"Resolution · 1 min 3\d s over · breached"))

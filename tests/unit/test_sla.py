@@ -49,7 +49,7 @@ def test_the_shipped_policy_has_the_source_documents_defaults(policy):
     assert chat.target("first_response") == 30 and chat.target("resolution") == 2 * 3600
     assert chat.target("next_response") == 60 and chat.warn_at == 0.8 and chat.band is None
     ticket = policy.terms("ticket", "general", 10)
-    assert ticket.target("resolution") == 2 * 3600 and ticket.target("first_response") == 3600
+    assert ticket.target("resolution") == 8 * 3600 and ticket.target("first_response") == 3600  # one business day
     first = chat.actions("first_response")
     assert first == Breach(raise_priority=20, reoffer=None, notify_supervisor=True)  # general has no fallback
     assert policy.terms("chat", "after_sales", 10).actions("first_response").reoffer == "general"  # its fallback
@@ -156,3 +156,25 @@ def test_a_pending_tickets_resolution_clock_stops_and_runs_on_with_the_time_left
     timeline.append(state("state", "solved", back + 600))
     done = {c.target: c for c in ticket_clocks(t0, timeline)}["resolution"]
     assert measure(done, 2 * 3600, 0.8, CAL, back + 99999).state == "met"
+
+
+def test_a_clock_tells_the_page_the_wall_seconds_to_its_warning_and_due_time_and_whether_it_counts_now():
+    """The console counts a clock down between two answers: business seconds left say nothing about when the
+    warning comes across a night (a ticket opened at 17:00 with 8 business hours warns the next day), so the
+    view says how many wall seconds the warning and the due time are away, and whether business time runs now."""
+    from handoff.clocks.sla import clocks_view
+
+    five_pm = at("2026-12-10 17:00")  # a Thursday
+    (resolution,) = [c for c in chat_clocks(five_pm, None, False, []) if c.target == "resolution"]
+    m = measure(resolution, 8 * 3600, 0.5, CAL, five_pm + 60)
+    (view,) = [v for v in clocks_view([(resolution, m)]) if v["target"] == "resolution"]
+    assert view["state"] == "running" and view["left_seconds"] == 8 * 3600 - 60
+    assert view["warn_in_seconds"] == at("2026-12-11 12:00") - (five_pm + 60)  # 1 h Thursday + 3 h Friday
+    assert view["due_in_seconds"] == at("2026-12-11 16:00") - (five_pm + 60)
+    assert view["counting"] is True
+    night = measure(resolution, 8 * 3600, 0.5, CAL, at("2026-12-10 22:00"))
+    (view,) = clocks_view([(resolution, night)])
+    assert view["counting"] is False and view["left_seconds"] == 7 * 3600  # the night costs nothing
+    warned = measure(resolution, 8 * 3600, 0.5, CAL, at("2026-12-11 13:00"))
+    (view,) = clocks_view([(resolution, warned)])
+    assert view["state"] == "warning" and view["warn_in_seconds"] == 0 and view["due_in_seconds"] == 3 * 3600
