@@ -64,7 +64,7 @@ from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationPau
 from redis.exceptions import LockError
 
 from bot.handoff_events import EventFollower
-from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
+from bot.outbox import AGENT_NAMES, OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
 from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
 from bot.survey_requests import SurveyRequests
 from common.redis_config import outbox_redis_url
@@ -86,7 +86,6 @@ Push = Callable[[str, Dict[str, Any]], Awaitable[None]]
 ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
 POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
 LEFT = "shop:handoff:left"  # zset conversation id -> when its last web-chat socket went away
-AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
 CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
 STATS_TTL_SECONDS = 100 * 86400  # the reports (handoff/reports/) cover up to 92 days
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer

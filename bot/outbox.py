@@ -33,6 +33,7 @@ logger = logging.getLogger("bot.handoff_bridge")
 
 ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id (bot/handoff_bridge.py)
 POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
+AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
 OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
 SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
 LATER = ":later"  # + outbox: zset of {"item", "attempts"} -> when to try again
@@ -192,4 +193,6 @@ class OutboxMixin:
             await self.say(conversation, f"utter_handoff_queued{surge}", position=answer["queue_position"],
                            wait_minutes=max(1, round((answer.get("estimated_wait_seconds") or 0) / 60)))
         elif answer.get("status") in ("offered", "assigned"):
+            if await self.redis.hexists(AGENT_NAMES, conversation):
+                return  # an agent quicker than this answer joined already: "connecting" would come after "joined"
             await self.say(conversation, "utter_handoff_connecting")

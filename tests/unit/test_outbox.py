@@ -127,3 +127,20 @@ def test_which_answers_are_worth_retrying():
     assert [classify(s) for s in (200, 201, 408, 429, 500, 503, 400, 401, 404, 413, 422)] == [
         "sent", "sent", "retry", "retry", "retry", "retry", "refused", "refused", "refused", "refused", "refused"]
     assert [backoff_seconds(n, 2.0, 60.0) for n in range(7)] == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+
+
+def test_a_delayed_request_says_connecting_only_while_no_agent_has_joined(redis_server):
+    """The request reached the team late and was offered at once: the customer hears "connecting", unless the
+    agent was quicker and the bridge already said who joined (then "connecting" after it would be wrong)."""
+    r = redis_lib.Redis.from_url(redis_server, decode_responses=True)
+    r.flushdb()
+    r.hset("shop:handoff:agent_names", "joined", json.dumps({"id": "ann", "name": "Ann Baker"}))
+
+    async def scenario() -> Recorded:
+        bridge = Recorded(redis_server, "http://127.0.0.1:9", "token")
+        for conversation in ("joined", "fresh"):
+            await bridge._announce(conversation, {"id": f"esc-{conversation}", "status": "offered"})
+        await bridge.redis.close()
+        return bridge
+
+    assert asyncio.run(scenario()).told == [("fresh", "utter_handoff_connecting")]
