@@ -22,8 +22,9 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
 
 
 def said_by_custom_actions() -> set:
-    """Responses that custom actions or the handoff bridge say (named in actions/*.py, bot/handoff_bridge.py,
-    bot/ticket_replies.py or common/customer_tickets.py, or by the follow-up and form conventions)."""
+    """Responses that custom actions, Rasa's default actions or the handoff bridge say (named in actions/*.py,
+    bot/handoff_bridge.py, bot/ticket_replies.py or common/customer_tickets.py, or by the follow-up and form
+    conventions)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
     sources = [*(ROOT / "actions").glob("*.py"), ROOT / "bot" / "handoff_bridge.py", ROOT / "bot" / "ticket_replies.py",
                ROOT / "common" / "customer_tickets.py"]
@@ -32,6 +33,7 @@ def said_by_custom_actions() -> set:
     return {name for name in domain["responses"]
             if f'"{name}"' in code or f'"{name}_' in code
             or name.startswith("utter_followup_")
+            or name == "utter_default"  # said by Rasa's own action_default_fallback (the core fallback)
             or name in {f"utter_{kind}_{s}" for s in slots for kind in ("ask", "invalid")}}
 
 
