@@ -9,6 +9,7 @@ open a conversation with, and the outcome they should get:
     form: <form name>            the assistant starts asking for the order (order_status_form, ...)
     person                       the conversation is handed to a person (action_request_handoff)
     cant_help                    utter_out_of_scope or utter_ask_rephrase: never a wrong answer
+    (measured only, never expected: no_reply = the assistant said nothing, e.g. action_default_fallback)
 
 `expect` is one outcome or a list of outcomes that are all right (two questions at once). `before` lists
 earlier messages of the same conversation (only for handoff reasons that need more than one message),
@@ -26,6 +27,7 @@ import argparse
 import json
 import re
 import sys
+import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -179,8 +181,10 @@ def classify(events: Sequence[Dict[str, Any]]) -> Got:
     faq = [u for u in utters if u.startswith("utter_faq/")]
     if faq:
         return Got(f"answer: faq/{faq[0].split('/', 1)[1]}", names)
-    said = [u for u in utters if u] or [a for a in actions if a]
-    return Got(f"answer: {said[0]}" if said else "nothing", names)
+    said = [u for u in utters if u]
+    if not said:  # e.g. action_default_fallback without utter_default: the customer is told nothing at all
+        return Got("no_reply", names)
+    return Got(f"answer: {said[0]}", names)
 
 
 def handoff_triggers(events: Sequence[Dict[str, Any]]) -> Tuple[str, ...]:
@@ -254,6 +258,7 @@ class Report:
         if show_failures:
             for item, got in fails:
                 extra = f" triggers={list(got.triggers)}" if got.triggers else ""
+                extra += f" {sorted(n for n in got.names if n.startswith('action_'))}" if got.outcome == "no_reply" else ""
                 out.append(f"  {item.text!r}\n      expected {' | '.join(item.expect)}; got {got.outcome}{extra}")
         out.append(f"overall: {self.summary()}")
         return out
@@ -311,11 +316,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix="outcomes-") as tmp:
         stack, client = start_stack(Path(tmp))
         try:
+            t0 = time.monotonic()
             report = measure(stack, client, items, args.workers)
+            seconds = time.monotonic() - t0
         finally:
             stack.stop()
     show = args.set != "heldout" or args.show_heldout_failures
     print("\n".join(report.lines(show_failures=show)))
+    messages = sum(1 + len(i.before) for i in items)
+    print(f"{messages} messages in {seconds:.0f} s ({messages / seconds:.1f}/s, {args.workers} in flight)")
     if not show:
         print("(held-out failure texts not shown: --show-heldout-failures; never tune on them)")
     return 0

@@ -111,6 +111,15 @@ def test_only_the_latest_message_counts():
     assert classify([]).outcome == "nothing"
 
 
+def test_a_core_fallback_that_says_nothing_is_no_reply_not_an_answer():
+    events = [*session(), user("track order 10239940", "inform"), action("action_default_fallback"),
+              {"event": "rewind", "timestamp": 0.0}, action("action_listen")]
+    got = classify(events)
+    assert got.outcome == "no_reply" and "action_default_fallback" in got.names
+    assert not is_right(item("answer: action_default_fallback"), got)
+    assert "got no_reply ['action_default_fallback']" in "\n".join(Report([(item("cant_help"), got)]).lines())
+
+
 def test_an_answer_is_matched_by_its_response_action_or_intent_but_never_by_an_faq_or_a_decline():
     ticket = [*session(), user("my ticket?", "ticket_status"), action("action_ticket_status"),
               said("utter_ticket_status_none"), action("action_listen")]
