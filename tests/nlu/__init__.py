@@ -1,0 +1,1 @@
+"""NLU test sets and their measuring tools."""
