@@ -8,7 +8,7 @@ open a conversation with, and the outcome they should get:
     answer: <utter/action/intent> another answer, e.g. utter_greet or action_ticket_status
     form: <form name>            the assistant starts asking for the order (order_status_form, ...)
     person                       the conversation is handed to a person (action_request_handoff)
-    cant_help                    utter_out_of_scope or utter_ask_rephrase: never a wrong answer
+    cant_help                    utter_out_of_scope, utter_ask_rephrase or utter_default: never a wrong answer
     (measured only, never expected: no_reply = the assistant said nothing, e.g. action_default_fallback)
 
 `expect` is one outcome or a list of outcomes that are all right (two questions at once). `before` lists
@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SETS = {"heldout": ROOT / "tests" / "nlu" / "outcomes.yml", "dev": ROOT / "tests" / "nlu" / "outcomes_dev.yml"}
 HANDOFF_ACTION = "action_request_handoff"
-CANT_HELP = ("utter_out_of_scope", "utter_ask_rephrase")
+CANT_HELP = ("utter_out_of_scope", "utter_ask_rephrase", "utter_default")  # utter_default: the core fallback
 # Rasa's own bookkeeping actions: never what the customer gets.
 SILENT_ACTIONS = {"action_listen", "action_session_start", "action_extract_slots", "action_score_conversation"}
 KIND_RE = re.compile(r"^[a-z][a-z_]{1,30}$")
