@@ -70,12 +70,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
     ) -> "SentenceEmbeddingFeaturizer":
         """Creates a new component (see parent class for full docstring)."""
-        cls.validate_config(config)
         return cls({**cls.get_default_config(), **config}, execution_context.node_name)
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
-        """Checks the backend name, so a typo fails when the pipeline is built, not at the first message."""
+        """Checks the backend name (Featurizer.__init__ calls this), so a typo fails when the
+        pipeline is built, not at the first message."""
         from bot.nlu.encoder import BACKENDS
 
         backend = config.get("backend", "onnx")
