@@ -10,9 +10,9 @@ Graph: word embeddings (Gather) + position/type embeddings (Slice) -> LayerNorm,
 then per layer onnxruntime's fused ``com.microsoft.Attention`` (Q, K, V in one
 MatMul; the 0/1 attention mask as mask_index), output projection + residual ->
 LayerNorm, and the feed-forward block with the exact (erf) GELU. onnxruntime
-fuses the residual Add + LayerNorm and bias + GELU itself at optimisation level
-ALL. Output: the last hidden state; pooling stays in encoder.py, shared by both
-backends.
+fuses bias + GELU itself at optimisation level ALL; residual + LayerNorm is written
+as its SkipLayerNormalization (it did not fuse that pattern). Output: the last hidden
+state; pooling stays in encoder.py, shared by both backends.
 """
 
 from __future__ import annotations
@@ -56,15 +56,22 @@ def build_bert_model(w: Dict[str, np.ndarray], heads: int, layers: int, eps: flo
                                          init(prefix + ".bias", w[prefix + ".bias"])],
                   out, axis=-1, epsilon=float(eps))
 
-    def linear(x: str, prefix: str, out: str) -> str:
+    def linear(x: str, prefix: str, out: str, bias: bool = True) -> str:
         if int8:
             q, scale = quantize_columns(w[prefix + ".weight"].T)
+            b = [init(prefix + ".bias", w[prefix + ".bias"])] if bias else []
             return op("DynamicQuantizeMatMul", [
                 x, init(prefix + ".weight_q", q), init(prefix + ".scale", scale),
-                init(prefix + ".zero", np.zeros_like(q[0])), init(prefix + ".bias", w[prefix + ".bias"])],
-                out, domain="com.microsoft")
+                init(prefix + ".zero", np.zeros_like(q[0]))] + b, out, domain="com.microsoft")
         y = op("MatMul", [x, init(prefix + ".weight_t", w[prefix + ".weight"].T)], out + "_mm")
-        return op("Add", [y, init(prefix + ".bias", w[prefix + ".bias"])], out)
+        return op("Add", [y, init(prefix + ".bias", w[prefix + ".bias"])], out) if bias else y
+
+    def dense_add_norm(x: str, dense: str, residual: str, norm: str, out: str) -> str:
+        """LayerNorm(x @ W + b + residual) as one fused SkipLayerNormalization after the MatMul."""
+        y = linear(x, dense, out + "_dense", bias=False)
+        return op("SkipLayerNormalization", [
+            y, residual, init(norm + ".weight", w[norm + ".weight"]), init(norm + ".bias", w[norm + ".bias"]),
+            init(dense + ".bias", w[dense + ".bias"])], out, domain="com.microsoft", epsilon=float(eps))
 
     f32 = np.float32
     sqrt2, one, half = (init(n, np.array(v, f32)) for n, v in
@@ -83,14 +90,12 @@ def build_bert_model(w: Dict[str, np.ndarray], heads: int, layers: int, eps: flo
         wqkv = init(p + "qkv.weight", np.concatenate([w[n + ".weight"].T for n in qkv], axis=1))
         bqkv = init(p + "qkv.bias", np.concatenate([w[n + ".bias"] for n in qkv]))
         a = op("Attention", [x, wqkv, bqkv, mask], f"att{i}", domain="com.microsoft", num_heads=heads)
-        a = linear(a, p + "attention.output.dense", f"ao{i}")
-        x = layer_norm(op("Add", [a, x], f"res_a{i}"), p + "attention.output.LayerNorm", f"xa{i}")
+        x = dense_add_norm(a, p + "attention.output.dense", x, p + "attention.output.LayerNorm", f"xa{i}")
         h = linear(x, p + "intermediate.dense", f"ff{i}")
         erf = op("Erf", [op("Div", [h, sqrt2], f"ff{i}_div")], f"ff{i}_erf")
         gelu = op("Mul", [op("Mul", [h, op("Add", [erf, one], f"ff{i}_1p")], f"ff{i}_m"), half], f"ff{i}_gelu")
-        f = linear(gelu, p + "output.dense", f"fo{i}")
-        x = layer_norm(op("Add", [f, x], f"res_f{i}"), p + "output.LayerNorm",
-                       OUTPUT if i == layers - 1 else f"x{i + 1}")
+        x = dense_add_norm(gelu, p + "output.dense", x, p + "output.LayerNorm",
+                           OUTPUT if i == layers - 1 else f"x{i + 1}")
     dim = w["embeddings.word_embeddings.weight"].shape[1]
     return P.model(
         nodes, "minilm_bert",
