@@ -93,7 +93,7 @@ class SentimentScorer(GraphComponent):
             "bitext_data": None,
             "bitext_limit": 500,
             "featurizer": "SentenceEmbeddingFeaturizer",
-            "backend": "numpy",
+            "backend": "onnx",  # the featurizer's default (bot/nlu/encoder.py)
             "model_dir": None,
             "batch_size": 64,
         }
@@ -136,8 +136,10 @@ class SentimentScorer(GraphComponent):
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         """Checks the option values that would only fail late."""
-        if config.get("backend", "numpy") not in ("numpy", "onnx"):
-            raise ValueError("SentimentScorer: backend must be 'numpy' or 'onnx'")
+        from bot.nlu.encoder import BACKENDS
+
+        if config.get("backend", "onnx") not in BACKENDS:
+            raise ValueError(f"SentimentScorer: backend must be one of {', '.join(BACKENDS)}")
         if float(config.get("text_feature_weight", 1.0)) <= 0:
             raise ValueError("SentimentScorer: text_feature_weight must be > 0")
 
