@@ -4,8 +4,9 @@ Each sentence-level feature block is weighted on its own: sparse counts (from
 CountVectorsFeaturizer, RegexFeaturizer, ...) become sublinear TF-IDF rows with
 unit length; dense vectors are scaled to length ``dense_weight``. A LinearSVC is
 trained on the concatenation; its scores become confidences through a softmax
-whose temperature is fitted on cross-validated scores, so the intent ranking and
-FallbackClassifier thresholds are meaningful. The model is stored as plain
+whose temperature is fitted on held-out scores (bot/nlu/calibration.py: intents
+with one example stay in training, a prior temperature when nothing can be held
+out), so one FallbackClassifier threshold means the same on any training data. The model is stored as plain
 arrays (npz + json), not pickled.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -27,27 +29,15 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.calibration import heldout_temperature, softmax
+
 logger = logging.getLogger(__name__)
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    z = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
-def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The factor t that minimises the log-loss of softmax(t * scores).
-
-    t is kept within [0.05, 12]: on tiny, separable data the optimum runs away
-    (over-confident); on BANKING77 and on 1,000 examples / 50 intents it is ~4.3.
-    """
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        p = _softmax(np.exp(log_t) * scores)[np.arange(len(y)), y]
-        return float(-np.log(np.maximum(p, 1e-12)).mean())
-
-    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 2.5), method="bounded").x))
+def _decision(clf: Any, x: sp.csr_matrix) -> np.ndarray:
+    """Scores with one column per class; sklearn's single binary column becomes (-s/2, s/2)."""
+    s = clf.decision_function(x)
+    return s if s.ndim == 2 else np.stack([-s / 2, s / 2], axis=1)
 
 
 @DefaultV1Recipe.register(
@@ -63,7 +53,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "C": 0.5,  # SVM regularisation (smaller = stronger)
             "dense_weight": 2.0,  # length of each dense block relative to a sparse block
             "sublinear_tf": True,
-            "calibration_folds": 3,  # 0: no calibration (temperature 1)
+            # softmax temperature from held-out scores (bot/nlu/calibration.py); 0 or 1: the prior
+            "calibration_folds": 3,
+            # stop holding out folds once this many examples were scored (fewer fits on big data)
+            "calibration_max_heldout": 3000,
             "ranking_length": 10,
             "random_state": 42,
         }
@@ -149,7 +142,6 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     # ---------------------------------------------------------------- training
     def train(self, training_data: TrainingData) -> Resource:
         """Fits the SVM and the softmax temperature."""
-        from sklearn.model_selection import StratifiedKFold
         from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -161,33 +153,30 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.state["labels"] = labels
         if len(labels) < 2:
             self.state.update(coef=np.zeros((1, 1)), intercept=np.zeros(1), temperature=1.0)
+            logger.info("LinearIntentClassifier: a single intent, every message gets confidence 1")
             self.persist()
             return self._resource
+        logger.info(f"LinearIntentClassifier: building features of {len(examples)} examples")
         x = self._matrix(examples)
         y = np.array([labels.index(e.get(INTENT)) for e in examples])
 
         def svm() -> LinearSVC:
             return LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
 
-        temperature = 1.0
-        folds = min(self.config["calibration_folds"], int(np.bincount(y).min()))
-        if folds >= 2:
-            scores = np.zeros((len(y), len(labels)))
-            split = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_state"])
-            for tr, te in split.split(x, y):
-                part = svm().fit(x[tr], y[tr])
-                cols = part.classes_
-                s = part.decision_function(x[te])
-                s = s if s.ndim == 2 else np.stack([-s, s], axis=1)
-                scores[np.ix_(te, cols)] = s
-                missing = np.setdiff1d(np.arange(len(labels)), cols)
-                scores[np.ix_(te, missing)] = s.min() - 1.0
-            temperature = _fit_temperature(scores, y)
+        def heldout_scores(tr: np.ndarray, te: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+            part = svm().fit(x[tr], y[tr])
+            return _decision(part, x[te]), part.classes_
+
+        start = time.perf_counter()
+        temperature = heldout_temperature(
+            y, len(labels), heldout_scores, folds=self.config["calibration_folds"],
+            seed=self.config["random_state"], max_heldout=self.config["calibration_max_heldout"],
+            log=lambda msg: logger.info(f"LinearIntentClassifier: {msg} ({time.perf_counter() - start:.1f} s)"))
+        logger.info(f"LinearIntentClassifier: final fit on {len(y)} examples, {len(labels)} intents")
         clf = svm().fit(x, y)
         coef, intercept = clf.coef_, clf.intercept_
-        if len(labels) == 2:  # sklearn keeps one row for two classes
+        if len(labels) == 2:  # sklearn keeps one row for two classes: the same halving as _decision
             coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
-            temperature *= 2
         self.state.update(coef=coef, intercept=intercept, temperature=temperature)
         logger.info(f"LinearIntentClassifier: {len(labels)} intents, {x.shape[1]} features, "
                     f"softmax temperature {temperature:.2f}")
@@ -207,7 +196,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             probs = np.ones((len(todo), 1))
         else:
             scores = self._matrix(todo) @ self.state["coef"].T + self.state["intercept"]
-            probs = _softmax(self.state["temperature"] * np.asarray(scores))
+            probs = softmax(self.state["temperature"] * np.asarray(scores))
         for message, p in zip(todo, probs):
             order = np.argsort(-p)
             ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
