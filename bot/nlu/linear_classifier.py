@@ -30,6 +30,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.calibration import heldout_temperature, softmax
+from bot.nlu.oos import in_scope_factor, nearest_similarity, reference_similarity, unit_rows
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "calibration_folds": 3,
             # stop holding out folds once this many examples were scored (fewer fits on big data)
             "calibration_max_heldout": 3000,
+            # out of scope (bot/nlu/oos.py): confidences are multiplied by a factor that falls
+            # below 1 as the message's sentence vector gets further from every training example
+            # than the oos_quantile of training examples are from each other (leave-one-out).
+            # Chosen on BANKING77-OOS validation data (bench/README.md); oos_slope 0: off.
+            "oos_quantile": 0.1,
+            "oos_slope": 5.0,
             "ranking_length": 10,
             "random_state": 42,
         }
@@ -120,6 +127,17 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             per_block.append(x.multiply(scale[:, None]).tocsr())
         return sp.hstack(per_block).tocsr()
 
+    def _dense(self, messages: List[Message]) -> Optional[np.ndarray]:
+        """Unit-length concatenation of the dense blocks (the sentence vector), or None."""
+        s = self.state
+        names = [(n, d) for n, d, sparse in zip(s["origins"], s["dims"], s["is_sparse"]) if not sparse]
+        if not names:
+            return None
+        rows = [self._blocks(m) for m in messages]
+        x = np.hstack([np.vstack([np.asarray(r[n]).reshape(1, -1) if r.get(n) is not None
+                                  else np.zeros((1, d)) for r in rows]) for n, d in names])
+        return unit_rows(x)
+
     def _layout(self, messages: List[Message]) -> None:
         """Records the feature blocks and the sparse blocks' IDF from training data."""
         names: Dict[str, Tuple[int, bool]] = {}
@@ -178,6 +196,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if len(labels) == 2:  # sklearn keeps one row for two classes: the same halving as _decision
             coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
         self.state.update(coef=coef, intercept=intercept, temperature=temperature)
+        memory = self._dense(examples) if self.config["oos_slope"] > 0 else None
+        if memory is not None:
+            self.state["memory"] = memory
+            self.state["oos_reference"] = reference_similarity(memory, self.config["oos_quantile"], 0.0)
+            logger.info(f"LinearIntentClassifier: out-of-scope reference similarity "
+                        f"{self.state['oos_reference']:.3f} ({len(memory)} sentence vectors kept)")
         logger.info(f"LinearIntentClassifier: {len(labels)} intents, {x.shape[1]} features, "
                     f"softmax temperature {temperature:.2f}")
         self.persist()
@@ -197,6 +221,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         else:
             scores = self._matrix(todo) @ self.state["coef"].T + self.state["intercept"]
             probs = softmax(self.state["temperature"] * np.asarray(scores))
+            probs *= self._in_scope(todo)[:, None]
         for message, p in zip(todo, probs):
             order = np.argsort(-p)
             ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
@@ -205,6 +230,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+    def _in_scope(self, messages: List[Message]) -> np.ndarray:
+        """Per message, the factor for its distance to the training examples (1 when off)."""
+        memory = self.state.get("memory")
+        if memory is None or self.config["oos_slope"] <= 0:
+            return np.ones(len(messages))
+        query = self._dense(messages)
+        sim = nearest_similarity(query, memory)
+        return in_scope_factor(sim, self.state["oos_reference"], self.config["oos_slope"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Nothing to add to training data."""
@@ -215,9 +249,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Writes the state as arrays (npz) and a small json file."""
         s = self.state
         meta = {k: s[k] for k in ("origins", "dims", "is_sparse", "labels", "temperature")}
+        meta["oos_reference"] = s.get("oos_reference")
         with self._model_storage.write_to(self._resource) as d:
             (d / "meta.json").write_text(json.dumps(meta))
             arrays = {"coef": s["coef"], "intercept": s["intercept"]}
+            if s.get("memory") is not None:
+                arrays["memory"] = s["memory"].astype(np.float16)  # half the size; cosines to ~1e-3
             arrays.update({f"idf_{i}": s["idf"][n] for i, n in enumerate(s["origins"]) if n in s["idf"]})
             np.savez_compressed(d / "model.npz", **arrays)
 
@@ -236,6 +273,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 state: Dict[str, Any] = json.loads((d / "meta.json").read_text())
                 with np.load(d / "model.npz", allow_pickle=False) as z:
                     state["coef"], state["intercept"] = z["coef"], z["intercept"]
+                    if "memory" in z.files:
+                        state["memory"] = z["memory"].astype(np.float32)
                     state["idf"] = {n: z[f"idf_{i}"] for i, n in enumerate(state["origins"])
                                     if f"idf_{i}" in z.files}
         except (ValueError, FileNotFoundError):

@@ -47,6 +47,7 @@ def clusters(counts: Sequence[int], noise: float, seed: int = 0) -> Tuple[np.nda
 
 
 def train(rows: List[Tuple[np.ndarray, str]], tmp_path, **config) -> LinearIntentClassifier:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     clf = LinearIntentClassifier.create({**LinearIntentClassifier.get_default_config(), **config},
                                         LocalModelStorage(tmp_path), Resource("clf"),
                                         ExecutionContext(GraphSchema({}), "test"))
@@ -118,3 +119,31 @@ def test_training_logs_each_calibration_stage(tmp_path, caplog):
         train(rows, tmp_path)
     text = caplog.text
     assert "calibration fold 1/3" in text and "fold 3/3" in text and "final fit" in text
+
+
+def test_a_message_far_from_every_training_example_falls_below_the_threshold(tmp_path):
+    """Out of scope: the softmax only compares intents, so a message that merely leans towards
+    one intent got a confident answer; its distance to the training examples now lowers it."""
+    centres, rows = clusters([15, 15, 15], noise=0.6, seed=5)
+    rng = np.random.RandomState(6)
+    other = rng.normal(size=DIM)
+    far = 0.35 * centres[0] + other / np.linalg.norm(other)
+    far /= np.linalg.norm(far)
+    near = queries(centres, 5, noise=0.6, seed=7)[0]
+    without = train(rows, tmp_path / "off", oos_slope=0.0)
+    assert parse(without, far[None])[0][1] >= THRESHOLD  # answered before
+    clf = train(rows, tmp_path / "on")
+    assert parse(clf, far[None])[0][1] < THRESHOLD
+    kept = [c for _, c in parse(clf, near)]
+    assert np.mean(np.array(kept) >= THRESHOLD) > 0.9
+
+
+def test_a_saved_model_loads_with_the_same_confidences(tmp_path):
+    centres, rows = clusters([8] * 6, noise=0.8)
+    clf = train(rows, tmp_path)
+    clf.persist()
+    loaded = LinearIntentClassifier.load(clf.config, clf._model_storage, clf._resource,
+                                         ExecutionContext(GraphSchema({}), "test"))
+    vecs = queries(centres, 3, noise=0.8)[0]
+    assert [n for n, _ in parse(loaded, vecs)] == [n for n, _ in parse(clf, vecs)]
+    np.testing.assert_allclose([c for _, c in parse(loaded, vecs)], [c for _, c in parse(clf, vecs)], atol=2e-3)
