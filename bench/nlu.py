@@ -17,7 +17,9 @@ the label itself, or nlu_fallback) counts as OOS. --shots N trains on N examples
 per intent drawn with --seed (few-shot runs; the test set is unchanged). The last
 line is one summary of the run (``SUMMARY config=... data=... n=...``) with the
 OOS figures at the shipped threshold: --threshold, else the FallbackClassifier
-threshold of --config, else of the project's config.yml. Writes the results as JSON.
+threshold of --config, else of the project's config.yml. --train-oos keeps the
+--oos-label rows of the training CSVs as an intent (a second setting: OOS examples
+in training). Writes the results as JSON.
 This is a benchmark, not a test: timings depend on what else runs on the machine.
 """
 
@@ -216,10 +218,13 @@ def predict(model: Path, texts: Sequence[str], batch: int = 128) -> Tuple[List[s
 def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     """Command line entry point."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--train", required=True, type=Path)
+    p.add_argument("--train", required=True, type=Path, nargs="+",
+                   help="training CSV(s), concatenated")
     p.add_argument("--test", required=True, type=Path, nargs="+")
     p.add_argument("--config", default=Path("config.yml"), type=Path)
     p.add_argument("--oos-label", default=None)
+    p.add_argument("--train-oos", action="store_true",
+                   help="keep --oos-label rows in training: OOS becomes an intent (e.g. BANKING77-OOS id-oos_train)")
     p.add_argument("--shots", type=int, default=0, help="N training examples per intent (0: all)")
     p.add_argument("--seed", type=int, default=0, help="seed of the --shots sample")
     p.add_argument("--threshold", type=float, default=None,
@@ -227,8 +232,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     p.add_argument("--out", default=Path("results/bench"), type=Path)
     a = p.parse_args(argv)
 
-    train_rows = read_csv(a.train)
-    if a.oos_label:
+    train_rows = [r for f in a.train for r in read_csv(f)]
+    if a.oos_label and not a.train_oos:
         train_rows = [r for r in train_rows if r[1] != a.oos_label]
     if a.shots:
         train_rows = sample_shots(train_rows, a.shots, a.seed)
@@ -241,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
         size_mb = model.stat().st_size / 1e6
     gold = [y for _, y in test_rows]
     res: Dict[str, Any] = {
-        "config": str(a.config), "train": str(a.train), "test": [str(t) for t in a.test],
+        "config": str(a.config), "train": [str(t) for t in a.train], "train_oos": a.train_oos,
+        "test": [str(t) for t in a.test],
         "n_train": len(train_rows), "n": len(gold), "shots": a.shots or None,
         "seed": a.seed if a.shots else None,
         "accuracy": sum(g == q for g, q in zip(gold, pred)) / len(gold),
@@ -271,7 +277,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
         for name, recalls in res["oos_recall_by_file"].items():
             print(f"OOS recall at 0.1..0.9 in {name}: {' '.join(f'{x:.2f}' for x in recalls)}")
     thr = a.threshold if a.threshold is not None else shipped_threshold(a.config)
-    data = f"{a.train.parent.name}/{a.train.stem}" + (f"@{a.shots}shot/seed{a.seed}" if a.shots else "")
+    data = f"{a.train[0].parent.name}/" + "+".join(t.stem for t in a.train)
+    data += (f"@{a.shots}shot/seed{a.seed}" if a.shots else "") + ("(oos trained)" if a.train_oos else "")
     summary = (f"SUMMARY config={a.config} data={data} n_train={res['n_train']} n={res['n']} "
                f"accuracy={res['accuracy']:.4f} macro_f1={res['macro_f1']:.4f}")
     if a.oos_label and thr is not None:
@@ -283,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     res["summary"] = summary
     a.out.mkdir(parents=True, exist_ok=True)
     suffix = f"__{a.shots}shot_seed{a.seed}" if a.shots else ""
-    name = f"{a.config.stem}__{a.train.parent.name}{suffix}.json"
+    suffix += "__oos_trained" if a.train_oos else ""
+    name = f"{a.config.stem}__{a.train[0].parent.name}{suffix}.json"
     (a.out / name).write_text(json.dumps(res, indent=2))
     say(f"wrote {a.out / name}")
     print(summary, flush=True)
