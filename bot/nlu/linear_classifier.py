@@ -6,8 +6,10 @@ unit length; dense vectors are scaled to length ``dense_weight``. A LinearSVC is
 trained on the concatenation; its scores become confidences through a softmax
 whose temperature is fitted on held-out scores (bot/nlu/calibration.py: intents
 with one example stay in training, a prior temperature when nothing can be held
-out), so one FallbackClassifier threshold means the same on any training data. The model is stored as plain
-arrays (npz + json), not pickled.
+out), so one FallbackClassifier threshold means the same on any training data,
+and multiplied by a factor for the distance to the nearest training example
+(bot/nlu/oos.py), so messages unlike anything trained on fall back. The model is
+stored as plain arrays (npz + json), not pickled.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ---------------------------------------------------------------- training
     def train(self, training_data: TrainingData) -> Resource:
-        """Fits the SVM and the softmax temperature."""
+        """Fits the SVM, the softmax temperature and the out-of-scope reference."""
         from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
