@@ -2,7 +2,7 @@
 
     python -m bench.nlu --train ../shared/data/banking77/train.csv \\
         --test ../shared/data/banking77/test.csv [--config config.yml] \\
-        [--oos-label oos] [--out results/bench]
+        [--oos-label oos] [--shots N --seed S] [--threshold T] [--out results/bench]
 
 CSV files have a header; the first column is the text, the label column is
 ``label``, ``category`` or ``intent`` (else the second column). Several --test
@@ -13,7 +13,13 @@ so a config with ResponseSelector trains, and scores the full selected label.
 Prints n, accuracy, macro-F1, training seconds and parse latency; with
 --oos-label also in-scope accuracy, OOS recall and MCC (in-scope vs OOS) at
 confidence thresholds 0.1 ... 0.9, where a prediction below the threshold (or
-the label itself, or nlu_fallback) counts as OOS. Writes the results as JSON.
+the label itself, or nlu_fallback) counts as OOS. --shots N trains on N examples
+per intent drawn with --seed (few-shot runs; the test set is unchanged). The last
+line is one summary of the run (``SUMMARY config=... data=... n=...``) with the
+OOS figures at the shipped threshold: --threshold, else the FallbackClassifier
+threshold of --config, else of the project's config.yml. --train-oos keeps the
+--oos-label rows of the training CSVs as an intent (a second setting: OOS examples
+in training). Writes the results as JSON.
 This is a benchmark, not a test: timings depend on what else runs on the machine.
 """
 
@@ -58,6 +64,36 @@ def read_csv(path: Path) -> List[Row]:
     return [(t, y) for t, y in rows if t and y]
 
 
+def sample_shots(rows: Sequence[Row], shots: int, seed: int) -> List[Row]:
+    """``shots`` examples per label (all of a smaller label), drawn with a fixed seed; the
+    same (file, shots, seed) gives the same sample on every machine and Python version."""
+    import random
+
+    by_label: Dict[str, List[Row]] = {}
+    for r in rows:
+        by_label.setdefault(r[1], []).append(r)
+    out: List[Row] = []
+    for label in sorted(by_label):
+        group = by_label[label]
+        picked = sorted(random.Random(f"{seed}:{label}").sample(range(len(group)), min(shots, len(group))))
+        out += [group[i] for i in picked]
+    return out
+
+
+def shipped_threshold(config: Path, fallback: Path = Path("config.yml")) -> float | None:
+    """The FallbackClassifier threshold of config, else of the project's config.yml."""
+    import yaml
+
+    for path in (config, fallback):
+        if not path.exists():
+            continue
+        pipeline = (yaml.safe_load(path.read_text()) or {}).get("pipeline") or []
+        for c in pipeline:
+            if c.get("name") == "FallbackClassifier":
+                return float(c.get("threshold", 0.3))
+    return None
+
+
 def _plain(text: str) -> str:
     """Brackets and braces would be read as entity annotations: replace them by spaces."""
     return re.sub(r"[\[\]{}]", " ", text)
@@ -97,10 +133,11 @@ def mcc(tp: int, tn: int, fp: int, fn: int) -> float:
     return (tp * tn - fp * fn) / den if den else 0.0
 
 
-def oos_table(gold: Sequence[str], pred: Sequence[str], conf: Sequence[float], oos: str) -> List[Dict[str, float]]:
+def oos_table(gold: Sequence[str], pred: Sequence[str], conf: Sequence[float], oos: str,
+              thresholds: Sequence[float] = THRESHOLDS) -> List[Dict[str, float]]:
     """In-scope accuracy, OOS recall and MCC (positive = OOS) per threshold."""
     table = []
-    for thr in THRESHOLDS:
+    for thr in thresholds:
         final = [oos if c < thr or p in (oos, FALLBACK) else p for p, c in zip(pred, conf)]
         ins = [(g, f) for g, f in zip(gold, final) if g != oos]
         out = [f for g, f in zip(gold, final) if g == oos]
@@ -181,16 +218,25 @@ def predict(model: Path, texts: Sequence[str], batch: int = 128) -> Tuple[List[s
 def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     """Command line entry point."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--train", required=True, type=Path)
+    p.add_argument("--train", required=True, type=Path, nargs="+",
+                   help="training CSV(s), concatenated")
     p.add_argument("--test", required=True, type=Path, nargs="+")
     p.add_argument("--config", default=Path("config.yml"), type=Path)
     p.add_argument("--oos-label", default=None)
+    p.add_argument("--train-oos", action="store_true",
+                   help="keep --oos-label rows in training: OOS becomes an intent (e.g. BANKING77-OOS id-oos_train)")
+    p.add_argument("--shots", type=int, default=0, help="N training examples per intent (0: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --shots sample")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="the threshold of the summary line (default: the config's FallbackClassifier)")
     p.add_argument("--out", default=Path("results/bench"), type=Path)
     a = p.parse_args(argv)
 
-    train_rows = read_csv(a.train)
-    if a.oos_label:
+    train_rows = [r for f in a.train for r in read_csv(f)]
+    if a.oos_label and not a.train_oos:
         train_rows = [r for r in train_rows if r[1] != a.oos_label]
+    if a.shots:
+        train_rows = sample_shots(train_rows, a.shots, a.seed)
     per_file = [(f, read_csv(f)) for f in a.test]
     test_rows = [r for _, rows in per_file for r in rows]
     load_before = os.getloadavg()[0]
@@ -200,8 +246,10 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
         size_mb = model.stat().st_size / 1e6
     gold = [y for _, y in test_rows]
     res: Dict[str, Any] = {
-        "config": str(a.config), "train": str(a.train), "test": [str(t) for t in a.test],
-        "n_train": len(train_rows), "n": len(gold),
+        "config": str(a.config), "train": [str(t) for t in a.train], "train_oos": a.train_oos,
+        "test": [str(t) for t in a.test],
+        "n_train": len(train_rows), "n": len(gold), "shots": a.shots or None,
+        "seed": a.seed if a.shots else None,
         "accuracy": sum(g == q for g, q in zip(gold, pred)) / len(gold),
         "macro_f1": macro_f1(gold, pred),
         "train_seconds": round(train_s, 1), "parse_ms_per_message": round(ms, 2),
@@ -228,10 +276,25 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
                   f"{r['oos_recall']:.4f}    {r['mcc']:.4f}")
         for name, recalls in res["oos_recall_by_file"].items():
             print(f"OOS recall at 0.1..0.9 in {name}: {' '.join(f'{x:.2f}' for x in recalls)}")
+    thr = a.threshold if a.threshold is not None else shipped_threshold(a.config)
+    data = f"{a.train[0].parent.name}/" + "+".join(t.stem for t in a.train)
+    data += (f"@{a.shots}shot/seed{a.seed}" if a.shots else "") + ("(oos trained)" if a.train_oos else "")
+    summary = (f"SUMMARY config={a.config} data={data} n_train={res['n_train']} n={res['n']} "
+               f"accuracy={res['accuracy']:.4f} macro_f1={res['macro_f1']:.4f}")
+    if a.oos_label and thr is not None:
+        at = oos_table(gold, pred, conf, a.oos_label, [thr])[0]
+        res["at_shipped_threshold"] = at
+        summary += (f" threshold={thr:g} in_scope_acc={at['in_scope_accuracy']:.4f} "
+                    f"oos_recall={at['oos_recall']:.4f} mcc={at['mcc']:.4f}")
+    summary += f" train_s={res['train_seconds']} parse_ms={res['parse_ms_per_message']}"
+    res["summary"] = summary
     a.out.mkdir(parents=True, exist_ok=True)
-    name = f"{a.config.stem}__{a.train.parent.name}.json"
+    suffix = f"__{a.shots}shot_seed{a.seed}" if a.shots else ""
+    suffix += "__oos_trained" if a.train_oos else ""
+    name = f"{a.config.stem}__{a.train[0].parent.name}{suffix}.json"
     (a.out / name).write_text(json.dumps(res, indent=2))
     say(f"wrote {a.out / name}")
+    print(summary, flush=True)
     return res
 
 

@@ -4,15 +4,19 @@ Each sentence-level feature block is weighted on its own: sparse counts (from
 CountVectorsFeaturizer, RegexFeaturizer, ...) become sublinear TF-IDF rows with
 unit length; dense vectors are scaled to length ``dense_weight``. A LinearSVC is
 trained on the concatenation; its scores become confidences through a softmax
-whose temperature is fitted on cross-validated scores, so the intent ranking and
-FallbackClassifier thresholds are meaningful. The model is stored as plain
-arrays (npz + json), not pickled.
+whose temperature is fitted on held-out scores (bot/nlu/calibration.py: intents
+with one example stay in training, a prior temperature when nothing can be held
+out), so one FallbackClassifier threshold means the same on any training data,
+and multiplied by a factor for the distance to the nearest training example
+(bot/nlu/oos.py), so messages unlike anything trained on fall back. The model is
+stored as plain arrays (npz + json), not pickled.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
@@ -27,27 +31,16 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlu.calibration import heldout_temperature, softmax
+from bot.nlu.oos import in_scope_factor, nearest_similarity, reference_similarity, unit_rows
+
 logger = logging.getLogger(__name__)
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    z = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
-
-
-def _fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
-    """The factor t that minimises the log-loss of softmax(t * scores).
-
-    t is kept within [0.05, 12]: on tiny, separable data the optimum runs away
-    (over-confident); on BANKING77 and on 1,000 examples / 50 intents it is ~4.3.
-    """
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        p = _softmax(np.exp(log_t) * scores)[np.arange(len(y)), y]
-        return float(-np.log(np.maximum(p, 1e-12)).mean())
-
-    return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 2.5), method="bounded").x))
+def _decision(clf: Any, x: sp.csr_matrix) -> np.ndarray:
+    """Scores with one column per class; sklearn's single binary column becomes (-s/2, s/2)."""
+    s = clf.decision_function(x)
+    return s if s.ndim == 2 else np.stack([-s / 2, s / 2], axis=1)
 
 
 @DefaultV1Recipe.register(
@@ -63,7 +56,16 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "C": 0.5,  # SVM regularisation (smaller = stronger)
             "dense_weight": 2.0,  # length of each dense block relative to a sparse block
             "sublinear_tf": True,
-            "calibration_folds": 3,  # 0: no calibration (temperature 1)
+            # softmax temperature from held-out scores (bot/nlu/calibration.py); 0 or 1: the prior
+            "calibration_folds": 3,
+            # stop holding out folds once this many examples were scored (fewer fits on big data)
+            "calibration_max_heldout": 3000,
+            # out of scope (bot/nlu/oos.py): confidences are multiplied by a factor that falls
+            # below 1 as the message's sentence vector gets further from every training example
+            # than the oos_quantile of training examples are from each other (leave-one-out).
+            # Chosen on BANKING77-OOS validation data (bench/README.md); oos_slope 0: off.
+            "oos_quantile": 0.1,
+            "oos_slope": 5.0,
             "ranking_length": 10,
             "random_state": 42,
         }
@@ -127,6 +129,17 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             per_block.append(x.multiply(scale[:, None]).tocsr())
         return sp.hstack(per_block).tocsr()
 
+    def _dense(self, messages: List[Message]) -> Optional[np.ndarray]:
+        """Unit-length concatenation of the dense blocks (the sentence vector), or None."""
+        s = self.state
+        names = [(n, d) for n, d, sparse in zip(s["origins"], s["dims"], s["is_sparse"]) if not sparse]
+        if not names:
+            return None
+        rows = [self._blocks(m) for m in messages]
+        x = np.hstack([np.vstack([np.asarray(r[n]).reshape(1, -1) if r.get(n) is not None
+                                  else np.zeros((1, d)) for r in rows]) for n, d in names])
+        return unit_rows(x)
+
     def _layout(self, messages: List[Message]) -> None:
         """Records the feature blocks and the sparse blocks' IDF from training data."""
         names: Dict[str, Tuple[int, bool]] = {}
@@ -148,8 +161,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ---------------------------------------------------------------- training
     def train(self, training_data: TrainingData) -> Resource:
-        """Fits the SVM and the softmax temperature."""
-        from sklearn.model_selection import StratifiedKFold
+        """Fits the SVM, the softmax temperature and the out-of-scope reference."""
         from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -161,34 +173,37 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.state["labels"] = labels
         if len(labels) < 2:
             self.state.update(coef=np.zeros((1, 1)), intercept=np.zeros(1), temperature=1.0)
+            logger.info("LinearIntentClassifier: a single intent, every message gets confidence 1")
             self.persist()
             return self._resource
+        logger.info(f"LinearIntentClassifier: building features of {len(examples)} examples")
         x = self._matrix(examples)
         y = np.array([labels.index(e.get(INTENT)) for e in examples])
 
         def svm() -> LinearSVC:
             return LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
 
-        temperature = 1.0
-        folds = min(self.config["calibration_folds"], int(np.bincount(y).min()))
-        if folds >= 2:
-            scores = np.zeros((len(y), len(labels)))
-            split = StratifiedKFold(folds, shuffle=True, random_state=self.config["random_state"])
-            for tr, te in split.split(x, y):
-                part = svm().fit(x[tr], y[tr])
-                cols = part.classes_
-                s = part.decision_function(x[te])
-                s = s if s.ndim == 2 else np.stack([-s, s], axis=1)
-                scores[np.ix_(te, cols)] = s
-                missing = np.setdiff1d(np.arange(len(labels)), cols)
-                scores[np.ix_(te, missing)] = s.min() - 1.0
-            temperature = _fit_temperature(scores, y)
+        def heldout_scores(tr: np.ndarray, te: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+            part = svm().fit(x[tr], y[tr])
+            return _decision(part, x[te]), part.classes_
+
+        start = time.perf_counter()
+        temperature = heldout_temperature(
+            y, len(labels), heldout_scores, folds=self.config["calibration_folds"],
+            seed=self.config["random_state"], max_heldout=self.config["calibration_max_heldout"],
+            log=lambda msg: logger.info(f"LinearIntentClassifier: {msg} ({time.perf_counter() - start:.1f} s)"))
+        logger.info(f"LinearIntentClassifier: final fit on {len(y)} examples, {len(labels)} intents")
         clf = svm().fit(x, y)
         coef, intercept = clf.coef_, clf.intercept_
-        if len(labels) == 2:  # sklearn keeps one row for two classes
+        if len(labels) == 2:  # sklearn keeps one row for two classes: the same halving as _decision
             coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
-            temperature *= 2
         self.state.update(coef=coef, intercept=intercept, temperature=temperature)
+        memory = self._dense(examples) if self.config["oos_slope"] > 0 else None
+        if memory is not None:
+            self.state["memory"] = memory
+            self.state["oos_reference"] = reference_similarity(memory, self.config["oos_quantile"], 0.0)
+            logger.info(f"LinearIntentClassifier: out-of-scope reference similarity "
+                        f"{self.state['oos_reference']:.3f} ({len(memory)} sentence vectors kept)")
         logger.info(f"LinearIntentClassifier: {len(labels)} intents, {x.shape[1]} features, "
                     f"softmax temperature {temperature:.2f}")
         self.persist()
@@ -207,7 +222,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             probs = np.ones((len(todo), 1))
         else:
             scores = self._matrix(todo) @ self.state["coef"].T + self.state["intercept"]
-            probs = _softmax(self.state["temperature"] * np.asarray(scores))
+            probs = softmax(self.state["temperature"] * np.asarray(scores))
+            probs *= self._in_scope(todo)[:, None]
         for message, p in zip(todo, probs):
             order = np.argsort(-p)
             ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
@@ -216,6 +232,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+    def _in_scope(self, messages: List[Message]) -> np.ndarray:
+        """Per message, the factor for its distance to the training examples (1 when off)."""
+        memory = self.state.get("memory")
+        if memory is None or self.config["oos_slope"] <= 0:
+            return np.ones(len(messages))
+        query = self._dense(messages)
+        sim = nearest_similarity(query, memory)
+        return in_scope_factor(sim, self.state["oos_reference"], self.config["oos_slope"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Nothing to add to training data."""
@@ -226,9 +251,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """Writes the state as arrays (npz) and a small json file."""
         s = self.state
         meta = {k: s[k] for k in ("origins", "dims", "is_sparse", "labels", "temperature")}
+        meta["oos_reference"] = s.get("oos_reference")
         with self._model_storage.write_to(self._resource) as d:
             (d / "meta.json").write_text(json.dumps(meta))
             arrays = {"coef": s["coef"], "intercept": s["intercept"]}
+            if s.get("memory") is not None:
+                arrays["memory"] = s["memory"].astype(np.float16)  # half the size; cosines to ~1e-3
             arrays.update({f"idf_{i}": s["idf"][n] for i, n in enumerate(s["origins"]) if n in s["idf"]})
             np.savez_compressed(d / "model.npz", **arrays)
 
@@ -247,6 +275,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 state: Dict[str, Any] = json.loads((d / "meta.json").read_text())
                 with np.load(d / "model.npz", allow_pickle=False) as z:
                     state["coef"], state["intercept"] = z["coef"], z["intercept"]
+                    if "memory" in z.files:
+                        state["memory"] = z["memory"].astype(np.float32)
                     state["idf"] = {n: z[f"idf_{i}"] for i, n in enumerate(state["origins"])
                                     if f"idf_{i}" in z.files}
         except (ValueError, FileNotFoundError):
