@@ -93,6 +93,18 @@ def topic_is_sure(event: Dict[str, Any]) -> bool:
     return float(selected.get("confidence") or 0.0) >= TOPIC_CONFIDENCE_AT_LEAST
 
 
+def answered_by_core_fallback(session: List[Dict[str, Any]]) -> set:
+    """ids of the user events that Rasa's core fallback (action_default_fallback) answered: understood as an
+    intent nothing expected there, so the customer was asked to rephrase, as after an nlu_fallback."""
+    answered, last_user = set(), None
+    for event in session:
+        if event.get("event") == "user":
+            last_user = event
+        elif event.get("event") == "action" and event.get("name") == "action_default_fallback" and last_user:
+            answered.add(id(last_user))
+    return answered
+
+
 def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatcher,
                         low_confidence_below: float = 0.5,
                         fallback_intents: Iterable[str] = (FALLBACK_INTENT,)) -> Signals:
@@ -105,12 +117,13 @@ def signals_from_events(events: Iterable[Dict[str, Any]], matcher: CategoryMatch
     seen_topics: List[str] = []
     sure_topics: set = set()
     fallbacks = set(fallback_intents)
+    core_fallback = answered_by_core_fallback(session)
     for event in users:
         parse = event.get("parse_data") or {}
         intent = intent_of(event)
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         s.latest_intent = intent
-        if intent in fallbacks:
+        if intent in fallbacks or id(event) in core_fallback:
             s.fallbacks += 1
             s.consecutive_fallbacks += 1
         else:

@@ -215,3 +215,18 @@ def test_the_customer_is_told_where_the_request_stands(delivery, response, pause
         assert values == {"reply_by": "2026-11-25 10:00 UTC"}
     if response == "utter_handoff_ticket":
         assert values == {"ticket_label": "T-10042", "due_local": "2026-12-07 13:00", "timezone": "Asia/Shanghai"}
+
+
+def test_a_message_the_core_fallback_answered_counts_as_not_understood():
+    """Rasa's core fallback (a confident intent nothing expects, e.g. `inform` as a first message) says
+    "could you rephrase it?" and reverts the message: the customer was not understood, so a second garbled
+    message in a row is the `repeated_misunderstanding` trigger, as after two nlu_fallbacks."""
+    events = [
+        turn("wrrr fnapp", "inform", ts=1_700_000_000.0),
+        {"event": "action", "name": "action_default_fallback", "timestamp": 1_700_000_001.0},
+        bot_said("Sorry, I didn't quite understand that. Could you rephrase it?", "utter_default", 1_700_000_001.0),
+        {"event": "rewind", "timestamp": 1_700_000_001.0},
+        turn("zzzk blub", "nlu_fallback", ts=1_700_000_010.0, confidence=0.2),
+    ]
+    s = signals_from_events(events, tables().categories)
+    assert (s.fallbacks, s.consecutive_fallbacks) == (2, 2)
