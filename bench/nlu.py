@@ -19,7 +19,8 @@ line is one summary of the run (``SUMMARY config=... data=... n=...``) with the
 OOS figures at the shipped threshold: --threshold, else the FallbackClassifier
 threshold of --config, else of the project's config.yml. --train-oos keeps the
 --oos-label rows of the training CSVs as an intent (a second setting: OOS examples
-in training). Writes the results as JSON.
+in training), under the intent name out_of_scope (the project's; LinearIntentClassifier's
+``oos_intents`` default), and a predicted out_of_scope counts as OOS. Writes the results as JSON.
 This is a benchmark, not a test: timings depend on what else runs on the machine.
 """
 
@@ -45,6 +46,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 FALLBACK = "nlu_fallback"
+# the project's out-of-scope intent: --train-oos trains the --oos-label rows under this name
+OOS_INTENT = "out_of_scope"
 THRESHOLDS = [round(0.1 * i, 1) for i in range(1, 10)]
 Row = Tuple[str, str]
 
@@ -235,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     train_rows = [r for f in a.train for r in read_csv(f)]
     if a.oos_label and not a.train_oos:
         train_rows = [r for r in train_rows if r[1] != a.oos_label]
+    elif a.oos_label:
+        train_rows = [(t, OOS_INTENT if y == a.oos_label else y) for t, y in train_rows]
     if a.shots:
         train_rows = sample_shots(train_rows, a.shots, a.seed)
     per_file = [(f, read_csv(f)) for f in a.test]
@@ -243,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
         model, train_s = train(a.config, train_rows, Path(tmp))
         pred, conf, ms = predict(model, [t for t, _ in test_rows])
+        if a.oos_label:
+            pred = [a.oos_label if q == OOS_INTENT else q for q in pred]
         size_mb = model.stat().st_size / 1e6
     gold = [y for _, y in test_rows]
     res: Dict[str, Any] = {

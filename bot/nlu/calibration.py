@@ -84,6 +84,36 @@ def heldout_splits(y: np.ndarray, folds: int, seed: int, max_heldout: int) -> It
             return
 
 
+def heldout_scores(
+    y: np.ndarray,
+    n_labels: int,
+    score: Callable[[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]],
+    folds: int = 3,
+    seed: int = 42,
+    max_heldout: int = 3000,
+    log: Callable[[str], None] = lambda _: None,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """(scores, labels) of held-out examples, one score column per label; empty when nothing
+    can be held out. ``score(train_idx, test_idx)`` trains on train_idx and returns (scores of
+    test_idx, the label index of each score column). Labels missing from a fold's training
+    part get a score below every other one."""
+    if folds < 2:
+        return np.zeros((0, n_labels)), np.zeros(0, dtype=int)
+    splits = list(heldout_splits(y, folds, seed, max_heldout))
+    if not splits:
+        log("calibration: no intent has 2 examples, prior temperature")
+        return np.zeros((0, n_labels)), np.zeros(0, dtype=int)
+    all_scores, all_y = [], []
+    for k, (tr, te) in enumerate(splits, 1):
+        log(f"calibration fold {k}/{len(splits)}: training on {len(tr)}, scoring {len(te)}")
+        s, cols = score(tr, te)
+        full = np.full((len(te), n_labels), float(s.min()) - 1.0)
+        full[:, cols] = s
+        all_scores.append(full)
+        all_y.append(y[te])
+    return np.vstack(all_scores), np.concatenate(all_y)
+
+
 def heldout_temperature(
     y: np.ndarray,
     n_labels: int,
@@ -93,24 +123,18 @@ def heldout_temperature(
     max_heldout: int = 3000,
     log: Callable[[str], None] = lambda _: None,
 ) -> float:
-    """Temperature fitted on held-out scores.
+    """Temperature fitted on held-out scores (heldout_scores); PRIOR_TEMPERATURE when nothing
+    can be held out."""
+    s, held_y = heldout_scores(y, n_labels, score, folds, seed, max_heldout, log)
+    return fit_temperature(s, held_y) if len(held_y) else PRIOR_TEMPERATURE
 
-    ``score(train_idx, test_idx)`` trains on train_idx and returns (scores of test_idx,
-    the label index of each score column). Labels missing from a fold's training part
-    get a score below every other one. PRIOR_TEMPERATURE when nothing can be held out.
-    """
-    if folds < 2:
+
+def subset_temperature(scores: np.ndarray, y: np.ndarray, cols: np.ndarray) -> float:
+    """Temperature of the softmax over the label columns ``cols`` only, fitted on the held-out
+    rows whose label is one of them (the in-scope intents' own calibration when an explicit
+    out-of-scope intent is trained: its scores must not flatten theirs)."""
+    keep = np.isin(y, cols)
+    if keep.sum() == 0 or len(cols) < 2:
         return PRIOR_TEMPERATURE
-    splits = list(heldout_splits(y, folds, seed, max_heldout))
-    if not splits:
-        log("calibration: no intent has 2 examples, prior temperature")
-        return PRIOR_TEMPERATURE
-    all_scores, all_y = [], []
-    for k, (tr, te) in enumerate(splits, 1):
-        log(f"calibration fold {k}/{len(splits)}: training on {len(tr)}, scoring {len(te)}")
-        s, cols = score(tr, te)
-        full = np.full((len(te), n_labels), float(s.min()) - 1.0)
-        full[:, cols] = s
-        all_scores.append(full)
-        all_y.append(y[te])
-    return fit_temperature(np.vstack(all_scores), np.concatenate(all_y))
+    position = {c: i for i, c in enumerate(cols)}
+    return fit_temperature(scores[keep][:, cols], np.array([position[c] for c in y[keep]]))

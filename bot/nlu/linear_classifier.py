@@ -31,8 +31,10 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.calibration import heldout_temperature, softmax
-from bot.nlu.oos import in_scope_factor, nearest_similarity, reference_similarity, unit_rows
+from bot.nlu.calibration import (PRIOR_TEMPERATURE, fit_temperature, heldout_scores, softmax,
+                                  subset_temperature)
+from bot.nlu.oos import (explicit_oos_probabilities, in_scope_factor, nearest_similarity,
+                         reference_similarity, unit_rows)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             # Chosen on BANKING77-OOS validation data (bench/README.md); oos_slope 0: off.
             "oos_quantile": 0.1,
             "oos_slope": 5.0,
+            # intents that mean "out of scope" (the project's out_of_scope). When trained, they win
+            # only if they still top the softmax with oos_intent_offset subtracted from their
+            # logits; the other intents get their own temperature, and only their training
+            # examples count for the distance factor (bot/nlu/oos.py). No such intent: no effect.
+            "oos_intents": ["out_of_scope"],
+            "oos_intent_offset": 2.0,
             "ranking_length": 10,
             "random_state": 42,
         }
@@ -183,22 +191,31 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         def svm() -> LinearSVC:
             return LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
 
-        def heldout_scores(tr: np.ndarray, te: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        def fold_scores(tr: np.ndarray, te: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
             part = svm().fit(x[tr], y[tr])
             return _decision(part, x[te]), part.classes_
 
         start = time.perf_counter()
-        temperature = heldout_temperature(
-            y, len(labels), heldout_scores, folds=self.config["calibration_folds"],
+        held, held_y = heldout_scores(
+            y, len(labels), fold_scores, folds=self.config["calibration_folds"],
             seed=self.config["random_state"], max_heldout=self.config["calibration_max_heldout"],
             log=lambda msg: logger.info(f"LinearIntentClassifier: {msg} ({time.perf_counter() - start:.1f} s)"))
+        temperature = fit_temperature(held, held_y) if len(held_y) else PRIOR_TEMPERATURE
+        oos_cols = self._oos_cols(labels)
+        if len(oos_cols):
+            in_cols = np.setdiff1d(np.arange(len(labels)), oos_cols)
+            self.state["in_scope_temperature"] = (
+                subset_temperature(held, held_y, in_cols) if len(held_y) else PRIOR_TEMPERATURE)
+            logger.info(f"LinearIntentClassifier: out-of-scope intents {[labels[i] for i in oos_cols]}, "
+                        f"in-scope softmax temperature {self.state['in_scope_temperature']:.2f}")
         logger.info(f"LinearIntentClassifier: final fit on {len(y)} examples, {len(labels)} intents")
         clf = svm().fit(x, y)
         coef, intercept = clf.coef_, clf.intercept_
         if len(labels) == 2:  # sklearn keeps one row for two classes: the same halving as _decision
             coef, intercept = np.vstack([-coef, coef]) / 2, np.hstack([-intercept, intercept]) / 2
         self.state.update(coef=coef, intercept=intercept, temperature=temperature)
-        memory = self._dense(examples) if self.config["oos_slope"] > 0 else None
+        in_scope = [e for e in examples if e.get(INTENT) not in self.config["oos_intents"]]
+        memory = self._dense(in_scope) if self.config["oos_slope"] > 0 and in_scope else None
         if memory is not None:
             self.state["memory"] = memory
             self.state["oos_reference"] = reference_similarity(memory, self.config["oos_quantile"], 0.0)
@@ -221,9 +238,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if len(labels) == 1:
             probs = np.ones((len(todo), 1))
         else:
-            scores = self._matrix(todo) @ self.state["coef"].T + self.state["intercept"]
-            probs = softmax(self.state["temperature"] * np.asarray(scores))
-            probs *= self._in_scope(todo)[:, None]
+            scores = np.asarray(self._matrix(todo) @ self.state["coef"].T + self.state["intercept"])
+            oos_cols = self._oos_cols(labels)
+            if len(oos_cols) and self.state.get("in_scope_temperature") is not None:
+                probs = explicit_oos_probabilities(
+                    scores, oos_cols, self.state["temperature"], self.state["in_scope_temperature"],
+                    self.config["oos_intent_offset"], self._in_scope(todo))
+            else:
+                probs = softmax(self.state["temperature"] * scores)
+                probs *= self._in_scope(todo)[:, None]
         for message, p in zip(todo, probs):
             order = np.argsort(-p)
             ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
@@ -232,6 +255,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+    def _oos_cols(self, labels: List[str]) -> np.ndarray:
+        """Columns of the out-of-scope intents; empty unless at least two other intents exist."""
+        cols = np.array([i for i, n in enumerate(labels) if n in self.config["oos_intents"]], dtype=int)
+        return cols if len(labels) - len(cols) >= 2 else np.zeros(0, dtype=int)
 
     def _in_scope(self, messages: List[Message]) -> np.ndarray:
         """Per message, the factor for its distance to the training examples (1 when off)."""
@@ -252,6 +280,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         s = self.state
         meta = {k: s[k] for k in ("origins", "dims", "is_sparse", "labels", "temperature")}
         meta["oos_reference"] = s.get("oos_reference")
+        meta["in_scope_temperature"] = s.get("in_scope_temperature")
         with self._model_storage.write_to(self._resource) as d:
             (d / "meta.json").write_text(json.dumps(meta))
             arrays = {"coef": s["coef"], "intercept": s["intercept"]}

@@ -58,3 +58,38 @@ def in_scope_factor(similarity: np.ndarray, reference: float, slope: float) -> n
     """A factor in (0, 1]: ~1 at or above ``reference``, falling off below it (logistic)."""
     z = slope * (np.asarray(similarity, dtype=np.float64) - reference)
     return np.minimum(1.0, 2.0 / (1.0 + np.exp(-z)))
+
+
+def explicit_oos_probabilities(
+    scores: np.ndarray,
+    oos_cols: np.ndarray,
+    temperature: float,
+    in_scope_temperature: float,
+    offset: float,
+    factor: np.ndarray,
+) -> np.ndarray:
+    """Confidences when some intents stand for "out of scope" (e.g. ``out_of_scope``).
+
+    Why: trained as one more intent among many, the out-of-scope class takes in-scope
+    messages and flattens every in-scope confidence (its examples are negatives for all
+    of them), so the fallback threshold rejects in-scope messages too. Here it acts as a
+    gate instead: the out-of-scope intents win only if they still top the full softmax
+    after ``offset`` is subtracted from their logits (chosen on validation data). Otherwise
+    the in-scope intents get their own softmax (temperature fitted on held-out in-scope
+    examples, out-of-scope columns left out) times the distance ``factor``; the
+    out-of-scope intents keep their full-softmax confidence (times the factor) in the ranking.
+    """
+    logits = temperature * np.asarray(scores, dtype=np.float64)
+    logits[:, oos_cols] -= offset
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    full = e / e.sum(axis=1, keepdims=True)
+    gate = np.isin(full.argmax(axis=1), oos_cols)
+    in_cols = np.setdiff1d(np.arange(scores.shape[1]), oos_cols)
+    z = in_scope_temperature * np.asarray(scores, dtype=np.float64)[:, in_cols]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out = np.empty_like(full)
+    out[:, in_cols] = e / e.sum(axis=1, keepdims=True)
+    out[:, oos_cols] = full[:, oos_cols]
+    out *= np.asarray(factor, dtype=np.float64)[:, None]
+    out[gate] = full[gate]  # the out-of-scope intent tops these rows, as trained
+    return out
