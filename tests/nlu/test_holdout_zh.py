@@ -1,6 +1,7 @@
 """Chinese NLU quality on held-out sentences (issue 16, item 7): tests/nlu/holdout_zh.yml, written apart from
 the training data, scored exactly like the English held-out set (tests/nlu/heldout_score.py, shared with
-tests/test_content.py): macro-F1 over intents and FAQ topics must be at least 0.90."""
+tests/test_content.py): macro-F1 over intents and FAQ topics must be at least 0.90. Also checks the Chinese
+outcome set tests/nlu/outcomes_zh.yml (measured by `python -m tests.nlu.outcomes --set zh`) is well formed."""
 from __future__ import annotations
 
 import re
@@ -10,12 +11,15 @@ from typing import List
 
 from tests.conftest import ROOT
 from tests.nlu.heldout_score import Example, load_holdout, score_model, training_examples
+from tests.nlu.outcomes import SETS, Vocabulary, load_items, training_texts, verbatim_overlap
 
 HOLDOUT_ZH = ROOT / "tests" / "nlu" / "holdout_zh.yml"
 HOLDOUT_EN = ROOT / "tests" / "nlu" / "holdout.yml"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # Labels whose messages may be written without Han characters (an order number, a foreign street name).
 MAY_BE_DIGITS_ONLY = {"inform"}
+# The forms a first message can start (the survey form only follows a handoff).
+TASK_FORMS = ("order_status_form", "address_change_form", "return_form")
 
 
 def _holdout() -> List[Example]:
@@ -56,3 +60,18 @@ def test_intent_macro_f1_on_the_chinese_holdout_is_at_least_090(trained_model: P
     (tmp_path / "holdout_zh_report.txt").write_text(result.details())
     print("\n" + result.summary("held-out NLU zh"))
     assert result.macro_f1 >= 0.90, result.details()
+
+
+def test_the_chinese_outcome_set_is_valid_covers_every_faq_topic_form_handoff_and_cant_help():
+    vocab = Vocabulary.from_project()
+    items = load_items(SETS["zh"], vocab)  # raises on an unknown outcome, key or a repeated text
+    assert len(items) >= 60
+    expected = {e for item in items for e in item.expect}
+    assert sorted(t for t in vocab.faq_topics if f"answer: faq/{t}" not in expected) == []
+    assert sorted(f for f in TASK_FORMS if f"form: {f}" not in expected) == []
+    assert {"person", "cant_help"} <= expected
+    assert [i.text for i in items if not HAN.search(i.text)] == []
+
+
+def test_the_chinese_outcome_set_was_never_used_for_training():
+    assert verbatim_overlap(load_items(SETS["zh"]), training_texts()) == []
