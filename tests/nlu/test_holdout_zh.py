@@ -75,3 +75,16 @@ def test_the_chinese_outcome_set_is_valid_covers_every_faq_topic_form_handoff_an
 
 def test_the_chinese_outcome_set_was_never_used_for_training():
     assert verbatim_overlap(load_items(SETS["zh"]), training_texts()) == []
+
+
+def test_the_shared_scoring_counts_every_label_equally_and_names_the_misses():
+    from tests.nlu.heldout_score import score
+
+    result = score(["faq/invoice", "faq/invoice", "faq/invoice", "greet"],
+                   ["faq/invoice", "faq/invoice", "faq/invoice", "faq/invoice"],
+                   ["发票", "开发票", "发票呢", "你好"])
+    # invoice: precision 3/4, recall 1 -> F1 6/7; greet never predicted -> F1 0; macro = mean of the two.
+    assert round(result.macro_f1, 4) == round((6 / 7 + 0) / 2, 4)
+    assert result.accuracy == 0.75
+    assert result.errors == ("'你好': expected greet, got faq/invoice",)
+    assert result.summary("held-out NLU zh") == "held-out NLU zh: n=4 macro-F1=0.429 accuracy=0.750"
