@@ -1,18 +1,17 @@
 """The assistant's content: valid data, end-to-end test stories, and NLU quality on held-out examples."""
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import pytest
 import yaml
-from sklearn.metrics import classification_report, f1_score
 
 from tests.conftest import ROOT
+from tests.nlu.heldout_score import load_holdout, score_model
 
 HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
 
@@ -78,10 +77,7 @@ def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_p
 
 
 def _holdout() -> List[Tuple[str, str]]:
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    data = load_data(str(HOLDOUT))
-    return [(ex.get("text"), ex.get_full_intent()) for ex in data.intent_examples]
+    return load_holdout(HOLDOUT)
 
 
 def _training_faq_topics() -> set:
@@ -104,30 +100,8 @@ def test_holdout_was_never_used_for_training():
     assert [text for text, _ in _holdout() if text.lower() in training] == []
 
 
-def predicted_label(parse: Dict) -> str:
-    """The intent, or for an FAQ the topic the response selector chose (faq/<topic>)."""
-    intent = parse["intent"]["name"]
-    if intent == "faq":
-        key = parse.get("response_selector", {}).get("faq", {}).get("response", {}).get("intent_response_key")
-        return key or intent
-    return intent
-
-
 def test_intent_macro_f1_on_the_holdout_is_at_least_090(trained_model: Path, tmp_path: Path):
-    from rasa.core.agent import Agent
-
-    agent = Agent.load(str(trained_model))
-    examples = _holdout()
-
-    async def parse_all() -> List[str]:
-        return [predicted_label(await agent.parse_message(text)) for text, _ in examples]
-
-    predicted = asyncio.run(parse_all())
-    truth = [label for _, label in examples]
-    macro_f1 = f1_score(truth, predicted, average="macro", zero_division=0)
-    report = classification_report(truth, predicted, zero_division=0)
-    errors = [f"{t!r}: expected {e}, got {p}" for (t, e), p in zip(examples, predicted) if e != p]
-    (tmp_path / "holdout_report.txt").write_text(report + "\n" + "\n".join(errors))
-    print(f"\nheld-out NLU: n={len(truth)} macro-F1={macro_f1:.3f} "
-          f"accuracy={sum(t == p for t, p in zip(truth, predicted)) / len(truth):.3f}")
-    assert macro_f1 >= 0.90, report + "\n" + "\n".join(errors)
+    result = score_model(trained_model, _holdout())
+    (tmp_path / "holdout_report.txt").write_text(result.details())
+    print("\n" + result.summary("held-out NLU"))
+    assert result.macro_f1 >= 0.90, result.details()

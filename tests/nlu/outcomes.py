@@ -1,7 +1,8 @@
 """Customer-question outcome sets (issue 15, item 4): what a customer gets for their first message.
 
-Two sets in the same format: tests/nlu/outcomes.yml is HELD OUT (never trained or tuned on; only the test
-and this module read it), tests/nlu/outcomes_dev.yml is for tuning. Each item is a message a customer might
+Three sets in the same format: tests/nlu/outcomes.yml is HELD OUT (never trained or tuned on; only the test
+and this module read it), tests/nlu/outcomes_dev.yml is for tuning, tests/nlu/outcomes_zh.yml is the Chinese
+HELD-OUT set (issue 16; never trained or tuned on either). Each item is a message a customer might
 open a conversation with, and the outcome they should get:
 
     answer: faq/<topic>          the FAQ answer utter_faq/<topic> (the response selector's pick)
@@ -19,7 +20,7 @@ The outcome is judged as the customer experiences it: from the real assistant's 
 message (python -m bot run: Redis, action server, Rasa, so the action server's handoff scoring takes part).
 This module holds the pure parts (loading, validating, classifying events, the report) and the CLI:
 
-    .venv/bin/python -m tests.nlu.outcomes --set dev|heldout [--workers 4] [--show-heldout-failures]
+    .venv/bin/python -m tests.nlu.outcomes --set dev|heldout|zh [--workers 4] [--show-heldout-failures]
 """
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Seq
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SETS = {"heldout": ROOT / "tests" / "nlu" / "outcomes.yml", "dev": ROOT / "tests" / "nlu" / "outcomes_dev.yml"}
+SETS = {"heldout": ROOT / "tests" / "nlu" / "outcomes.yml", "dev": ROOT / "tests" / "nlu" / "outcomes_dev.yml",
+        "zh": ROOT / "tests" / "nlu" / "outcomes_zh.yml"}
+HELD_OUT_SETS = {"heldout", "zh"}  # their failure texts are not printed unless asked (nobody tunes on them)
 HANDOFF_ACTION = "action_request_handoff"
 CANT_HELP = ("utter_out_of_scope", "utter_ask_rephrase", "utter_default")  # utter_default: the core fallback
 # Rasa's own bookkeeping actions: never what the customer gets.
@@ -321,7 +324,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             seconds = time.monotonic() - t0
         finally:
             stack.stop()
-    show = args.set != "heldout" or args.show_heldout_failures
+    show = args.set not in HELD_OUT_SETS or args.show_heldout_failures
     print("\n".join(report.lines(show_failures=show)))
     messages = sum(1 + len(i.before) for i in items)
     print(f"{messages} messages in {seconds:.0f} s ({messages / seconds:.1f}/s, {args.workers} in flight)")
