@@ -322,7 +322,8 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert {"greeting", "ask_order_number", "goodbye"} <= set(canned) and canned["greeting"]["groups"]
     names = {a["id"]: a for a in meta["agents"]}  # the names the pages show instead of ids
     assert {"ann", "bob", "sue"} <= set(names) and names["ann"]["skills"] == ["general", "after_sales"]
-    assert all(set(a) == {"id", "name", "skills"} and a["name"] for a in meta["agents"])  # no password hash, no more
+    assert names["ann"]["languages"] == ["en"]  # an account saved without languages reads English
+    assert all(set(a) == {"id", "name", "skills", "languages"} and a["name"] for a in meta["agents"])  # no password hash
     assert api("getMeta", "sue", 200) == meta
     api("getMeta", "bot", 403)
 
