@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from common.business_hours import Calendar, calendars_for
 from common.config import POLICY_DIR, ConfigError, load_yaml, require_known
-from common.language_rules import ANY, LanguageRules
+from common.language_rules import ANY, LanguageRules, short
 
 SKILL_GROUPS_FILE = POLICY_DIR / "skill_groups.yml"
 
@@ -94,8 +94,10 @@ class SkillGroups:
         """Typical time one chat of the group takes an agent (for wait estimates)."""
         return int(self.groups[group].get("handle_seconds", 300))
 
-    def name(self, group: str) -> str:
-        return str(self.groups[group]["name"])
+    def name(self, group: str, language: Optional[str] = None) -> str:
+        """The group's name, in ``language`` when the group has one in it (``names``), else ``name``."""
+        spec = self.groups[group]
+        return str((spec.get("names") or {}).get(short(language), spec["name"]))
 
     def fallback_chain(self, group: str) -> List[str]:
         """``group`` and the groups it overflows to, in order (after_sales -> general)."""
