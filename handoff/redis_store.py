@@ -452,7 +452,8 @@ class RedisStore(RedisLanguages, RedisAccess, RedisTickets, RedisTimers, RedisSu
             "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
             "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY,
-            "add_note": ADD_NOTE, "widen": WIDEN, "group_languages": GROUP_LANGUAGES, **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
+            "add_note": ADD_NOTE, "widen": PRELUDE + WIDEN, "group_languages": PRELUDE + GROUP_LANGUAGES,
+            **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
         self._plain = {name: client.register_script(src) for name, src in redis_access.PLAIN.items()}
         self._forget = client.register_script(FORGET_AGENT)
         self._trim_events = client.register_script(TRIM_EVENTS)

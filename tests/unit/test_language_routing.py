@@ -102,7 +102,7 @@ def test_build_request_in_chinese_carries_zh_and_a_chinese_summary():
     assert request["language"] == "zh"
     summary = request["case_brief"]["summary"]
     assert summary.startswith("银卡客户｜订单 10234568｜咨询：订单状态"), summary
-    assert "转人工原因：客户要求转人工" in summary
+    assert "。转人工原因：客户要求转人工。已分配给" in summary
     assert summary.endswith("已分配给售后（after_sales）。") or summary.endswith("已分配给综合客服（general）。"), summary
     assert "customer" not in summary.lower() and "Why a person" not in summary
 
