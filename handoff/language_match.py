@@ -16,10 +16,10 @@ history and the event stream, once: only while the chat still waits with the rea
 """
 from __future__ import annotations
 
+import abc
 from typing import Any, List, Sequence
 
 from common.language_rules import parse_languages, reads
-from handoff.store import Status
 
 # Defines agent_langs, can_read, reader_online and offer_head; needs PRELUDE's P, log, emit, dequeue, take.
 OFFER_LUA = """
@@ -100,6 +100,21 @@ return out
 """
 
 
+class LanguageSteps(abc.ABC):
+    """The store's language steps (part of handoff/store.py Store)."""
+
+    @abc.abstractmethod
+    async def widen_readers(self, escalation_id: str, seen: Sequence[str], readers: Sequence[str], now: float,
+                            detail: str) -> bool:
+        """The language overflow of a waiting chat: its readers ``seen`` become ``readers``, with ``detail`` in its
+        history, ``language_note`` and a ``language_overflow`` event. False when it no longer waits with ``seen``
+        (offered meanwhile, or another process widened it). NotFound for no such chat."""
+
+    @abc.abstractmethod
+    async def group_languages(self, group: str) -> List[str]:
+        """The languages the group's online agents read, sorted."""
+
+
 def readers_field(readers: Sequence[str]) -> str:
     """How the Redis store keeps a chat's readers ("" = anyone)."""
     return ",".join(readers)
@@ -136,10 +151,10 @@ class MemoryLanguages:
                             detail: str) -> bool:
         async with self._lock:
             e = self._find(escalation_id)  # type: ignore[attr-defined]
-            if e.status != Status.WAITING or list(e.readers) != list(seen):
+            if e.status.value != "waiting" or list(e.readers) != list(seen):
                 return False
             e.readers, e.language_note = list(readers), detail
-            e.history.append({"at": now, "status": Status.WAITING.value, "agent": None, "detail": detail})
+            e.history.append({"at": now, "status": "waiting", "agent": None, "detail": detail})
             self._emit(None, {"type": "language_overflow", "escalation": e.id,  # type: ignore[attr-defined]
                               "conversation_id": e.conversation_id, "group": e.skill_group, "language": e.language,
                               "readers": readers_field(readers), "reason": detail, "at": now})

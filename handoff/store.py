@@ -11,10 +11,7 @@ That is the order of "priority plus ageing" (a chat gains one point per ``second
 seconds of waiting) without rewriting the queue as time passes. An offer goes to the free agent
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
-
-Language: a chat is offered only to an agent who reads one of its ``readers`` (its language, widened by the
-language overflow: common/language_rules.py); the first chat in queue order that some free agent can read is
-offered, so a chat nobody free can read does not hold up the ones behind it (handoff/language_match.py).
+Language: only agents who read one of a chat's ``readers`` are offered it (handoff/language_match.py).
 
 Lapsed offers: an offer not accepted in time goes back to the queue (keeping its rank), and the agent
 who let it lapse joins the chat's "lapsed" set. The chat is then offered to the best-ranked free agent
@@ -51,6 +48,7 @@ from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from common.language_rules import LanguageRule
+from handoff.language_match import LanguageSteps
 
 
 class Status(str, Enum):
@@ -163,7 +161,7 @@ def rank(enqueued_at: float, priority: int, seconds_per_point: float) -> float:
     return enqueued_at - priority * seconds_per_point
 
 
-class Store(abc.ABC):
+class Store(LanguageSteps, abc.ABC):
     """What the service needs from its storage. Every method is one atomic step."""
 
     @abc.abstractmethod
@@ -188,17 +186,6 @@ class Store(abc.ABC):
         once; with nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``.
         A new escalation joins the indexes: by creation time, open (unless a ticket), and the customer's
         (``facets["customer"]``, when given); ``facets`` is kept on it."""
-
-    @abc.abstractmethod
-    async def widen_readers(self, escalation_id: str, seen: Sequence[str], readers: Sequence[str], now: float,
-                            detail: str) -> bool:
-        """The language overflow of a waiting chat: its readers ``seen`` become ``readers``, with ``detail`` in its
-        history, ``language_note`` and a ``language_overflow`` event. False when it no longer waits with ``seen``
-        (offered meanwhile, or another process widened it). NotFound for no such chat."""
-
-    @abc.abstractmethod
-    async def group_languages(self, group: str) -> List[str]:
-        """The languages the group's online agents read, sorted."""
 
     @abc.abstractmethod
     async def get(self, escalation_id: str) -> Escalation:

@@ -3,7 +3,9 @@ redis-server): agents' languages, chats offered only to agents who read them, th
 ``widen_readers``, and the events and history supervisors read."""
 from common.language_rules import LanguageRule
 from handoff.store import Agent, Status
-from tests.handoff.stores import store, loop, run  # noqa: F401  (store, loop: fixtures)
+from tests.handoff import stores
+
+store, loop, run = stores.store, stores.loop, stores.run  # the fixtures (both stores, an event loop) and a runner
 
 SPP = 10.0
 ZH = LanguageRule("zh", 120.0, ("*",))
