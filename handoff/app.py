@@ -367,7 +367,8 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
         agents = [{"id": a, "name": acc.get("name") or a, "skills": [s for s in acc.get("skills", "").split(",") if s],
                    "languages": list(parse_languages(acc.get("languages")))} for a, acc in accounts]
         return json_response({
-            "skill_groups": [{"id": g, "name": groups.name(g)} for g in groups.groups],
+            "skill_groups": [{"id": g, "name": groups.name(g), "names": dict(groups.groups[g].get("names") or {})}
+                             for g in groups.groups],
             "wrap_up_codes": groups.wrap_up_codes, "canned_responses": canned,
             "reservation_seconds": settings.reservation_seconds,
             "first_response_target_seconds": groups.first_response_seconds,

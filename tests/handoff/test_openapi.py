@@ -316,7 +316,7 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert [(p["id"], p["status"], p["outcome"]["resolved"]) for p in previous] == [(hid, "closed", True)]
 
     meta = api("getMeta", "ann", 200)
-    assert {"id": "billing", "name": "Billing"} in meta["skill_groups"] and meta["wrap_up_codes"] == api.wrap_up
+    assert {"id": "billing", "name": "Billing", "names": {"zh": "支付与账务"}} in meta["skill_groups"] and meta["wrap_up_codes"] == api.wrap_up
     assert meta["first_response_target_seconds"] == 30 and meta["reservation_seconds"] == 30
     canned = {c["id"]: c for c in meta["canned_responses"]}
     assert {"greeting", "ask_order_number", "goodbye"} <= set(canned) and canned["greeting"]["groups"]
