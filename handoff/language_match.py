@@ -43,36 +43,46 @@ local function reader_online(g, readers)
   end
   return false
 end
+local function offer_to(group, eid, aid, now, deadline)
+  dequeue(group, eid)
+  redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
+  log(eid, 'offered', now, aid, '')
+  redis.call('ZADD', P .. 'offers', deadline, eid)
+  take(aid, eid, now)
+  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
+  emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group, priority = tonumber(f[2]),
+             agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
+  return {eid, aid}
+end
+local function able_agent(agents, langs, eid)
+  -- The best-ranked free agent who reads the chat and has not let its offer lapse; if all have, the best-ranked.
+  local readers = redis.call('HGET', P .. 'esc:' .. eid, 'readers')
+  local lk = P .. 'lapsed:' .. eid
+  local lapsed = redis.call('EXISTS', lk) == 1
+  local first = nil
+  for i, a in ipairs(agents) do
+    if can_read(langs[i], readers) then
+      first = first or a
+      if not lapsed or redis.call('SISMEMBER', lk, a) == 0 then return a end
+    end
+  end
+  return first
+end
 local function offer_head(group, now, deadline)
   local agents = redis.call('ZRANGE', P .. 'free:' .. group, 0, -1)
   if #agents == 0 then return nil end
   local langs = {}
   for i, a in ipairs(agents) do langs[i] = agent_langs(a) end
-  for _, eid in ipairs(redis.call('ZRANGE', P .. 'queue:' .. group, 0, -1)) do
-    local readers = redis.call('HGET', P .. 'esc:' .. eid, 'readers')
-    local lk = P .. 'lapsed:' .. eid
-    local lapsed = redis.call('EXISTS', lk) == 1
-    local first, aid = nil, nil
-    for i, a in ipairs(agents) do
-      if can_read(langs[i], readers) then
-        first = first or a
-        if not lapsed or redis.call('SISMEMBER', lk, a) == 0 then aid = a break end
-      end
+  local start = 0
+  while true do  -- the queue in pages of 50: the head usually matches, so a long queue is not read whole
+    local page = redis.call('ZRANGE', P .. 'queue:' .. group, start, start + 49)
+    if #page == 0 then return nil end
+    for _, eid in ipairs(page) do
+      local aid = able_agent(agents, langs, eid)
+      if aid then return offer_to(group, eid, aid, now, deadline) end
     end
-    aid = aid or first
-    if aid then
-      dequeue(group, eid)
-      redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
-      log(eid, 'offered', now, aid, '')
-      redis.call('ZADD', P .. 'offers', deadline, eid)
-      take(aid, eid, now)
-      local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
-      emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group,
-                 priority = tonumber(f[2]), agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
-      return {eid, aid}
-    end
+    start = start + 50
   end
-  return nil
 end
 """
 

@@ -99,3 +99,12 @@ def test_widen_readers_happens_once_with_a_history_entry_and_an_event(store):
     assert len(events) == 1 and (events[0]["language"], events[0]["reason"]) == ("zh", why)
     assert run(store.offer_next("general", 132.0, 30.0)) == (e.id, "ann")
     assert run(store.widen_readers(e.id, ["*"], ["*"], 133.0, why)) is False     # offered: no longer waiting
+
+
+def test_the_first_readable_chat_is_found_behind_a_long_queue_of_others(store):
+    online(store, "ann", ["general"], ["en"], 1.0)
+    for i in range(120):   # more than two of the Lua's pages of 50
+        run(store.create(f"c-zh{i}", "general", 90, {}, 10.0 + i, SPP, language="zh"))
+    en, _ = run(store.create("c-en", "general", 10, {}, 200.0, SPP, language="en"))
+    assert run(store.offer_next("general", 201.0, 30.0)) == (en.id, "ann")
+    assert len(run(store.waiting("general"))) == 120
