@@ -461,7 +461,7 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
                 continue
             out.append({"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
                         "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
-                        "offer_deadline": iso(e.offer_deadline),
+                        "offer_deadline": iso(e.offer_deadline), "language": e.language or None,
                         "clocks": await self.sla.chat_clocks(e) if self.sla else []})
         return sorted(out, key=lambda h: h["created_at"] or "")
 

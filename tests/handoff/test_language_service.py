@@ -62,6 +62,7 @@ def test_a_chinese_chat_goes_to_the_agent_who_reads_chinese_and_its_record_says_
     assert english.agent_id == "ann"
     assert run(service.agent_view("lina"))["languages"] == ["zh", "en"]
     assert run(service.agent_view("ann"))["languages"] == ["en"]
+    assert [h["language"] for h in run(service.my_handoffs("lina"))] == ["zh"]   # the console's list shows it
 
 
 def test_a_chinese_chat_overflows_to_any_agent_after_the_wait_the_policy_sets(env):
