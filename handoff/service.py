@@ -226,17 +226,17 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
         await self._count_set_away([agent_id for _, agent_id in expired])
         await self.sweep_lost_agents(now)
         names = list(self.groups.groups)
-        for stats in await self.store.queue_stats(names):
-            if stats.waiting == 0:
+        for queue in await self.store.queue_stats(names):
+            if queue.waiting == 0:
                 continue
-            if self._closed(stats.group, now):  # closing time: who still waits gets a ticket
-                await self._close_queue(stats.group)
+            if self._closed(queue.group, now):  # closing time: who still waits gets a ticket
+                await self._close_queue(queue.group)
                 continue
-            if stats.online > 0:
-                await self.overflow_languages(stats.group, now)
-                await self.dispatch(stats.group)
+            if queue.online > 0:
+                await self.overflow_languages(queue.group, now)
+                await self.dispatch(queue.group)
                 continue
-            await self._overflow(stats.group)
+            await self._overflow(queue.group)
 
     async def _count_set_away(self, lapsed_by: List[str]) -> None:
         """Log and count the agents whose lapses in this sweep crossed the limit (the store set them away)."""
