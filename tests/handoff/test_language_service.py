@@ -160,3 +160,27 @@ def test_the_demo_roster_has_chinese_reading_agents(cli):
     assert cli("lina")["languages"] == "zh,en" and cli("wangqiang")["languages"] == "zh"
     assert cli("wangqiang")["skills"] == "billing,technical,general"
     assert cli("ann")["languages"] == "en"   # the English team stays
+
+
+# -- a Chinese chat that becomes a ticket -----------------------------------------------------------------------
+ZH_SUMMARY = "银卡客户｜订单 10234568｜咨询：订单状态。转人工原因：客户要求转人工。已分配给售后（after_sales）。"
+EN_SUMMARY = ("Silver customer | order 10234568 | topics: order status. Why a person: The customer asked for a "
+              "person. Routed to After-sales (after_sales).")
+
+
+@pytest.mark.parametrize("language,summary,subject", [
+    ("zh", ZH_SUMMARY, "银卡客户｜订单 10234568｜咨询：订单状态"),
+    ("en", EN_SUMMARY, "Silver customer | order 10234568 | topics: order status"),
+])
+def test_a_ticket_from_a_chat_takes_the_briefs_first_sentence_as_its_subject(env, language, summary, subject):
+    from handoff.tickets.flows import TicketFlows
+    from handoff.tickets.service import TicketService
+    service, store, clock, run, agent = env
+    service.tickets = TicketService(store, service.groups, TicketFlows.load(groups=service.groups.groups), Metrics(),
+                                    clock=clock)
+    request = chinese("c-t") if language == "zh" else handoff_request("c-t")
+    request["case_brief"]["summary"] = summary
+    created = run(service.create(request))                       # nobody online: a ticket
+    assert created.escalation.status == Status.TICKET
+    (ticket,) = run(store.tickets([created.ticket["id"]]))
+    assert ticket.subject == subject and ticket.requester["lang"] == language
