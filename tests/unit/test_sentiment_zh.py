@@ -96,3 +96,29 @@ def test_the_component_scores_chinese_with_the_chinese_model_and_english_as_befo
     assert msgs[0].get(SENTIMENT)["model"] == "zh-char-lr/1" and msgs[0].get(SENTIMENT)["label"] == "negative"
     assert msgs[1].get(SENTIMENT)["model"] == "english"
     assert english.seen == ["where is my parcel"]
+
+
+def test_the_component_trains_persists_and_loads_both_models(tmp_path):
+    from rasa.engine.graph import ExecutionContext
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlu.sentiment import SentimentScorer
+
+    english = tmp_path / "en.csv"
+    rows = [("thanks a lot", "positive", 0), ("great love it", "positive", 0), ("where is my order", "neutral", 0),
+            ("can I pay by card", "neutral", 0), ("my parcel is late again", "negative", 1),
+            ("the box arrived broken", "negative", 1)]
+    english.write_text("text,sentiment,complaint\n" + "".join(f"{t},{s},{c}\n" for t, s, c in rows), encoding="utf-8")
+    (tmp_path / "storage").mkdir()
+    storage, resource = LocalModelStorage(tmp_path / "storage"), Resource("sentiment")
+    config = {"train_csv": str(english), "tune_decision": False}
+    comp = SentimentScorer.create({**SentimentScorer.get_default_config(), **config}, storage, resource,
+                                  ExecutionContext(None))
+    comp._encode = lambda texts: np.eye(len(texts), 8)  # no sentence encoder in unit tests
+    comp.train(TrainingData())
+    loaded = SentimentScorer.load({**SentimentScorer.get_default_config(), **config}, storage, resource,
+                                  ExecutionContext(None))
+    assert loaded.zh_model is not None and loaded.model is not None
+    assert loaded.zh_model.predict_one("太差了，我要投诉") == comp.zh_model.predict_one("太差了，我要投诉")
