@@ -85,3 +85,17 @@ def test_a_bad_chinese_phrase_list_is_a_config_error(tmp_path):
     path.write_text("version: 1\ncategories:\n  complaint:\n    phrases_zh: [投诉, 12315]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="phrases_zh"):
         CategoryMatcher.load(path)
+
+
+def test_a_chinese_conversation_reaches_the_handoff_policy():
+    """Through the same path as English turns: tracker events -> signals -> the policy's triggers."""
+    from actions.scoring import score, tables
+    from tests.conftest import user
+
+    events = [user("亲，手机充电的时候冒烟了，还有烧焦味", "faq"),
+              user("¥8999买的，再不处理我就打12315", "faq")]
+    signals, _, decision = score(events, tables())
+    assert {"safety_issue", "legal_threat"} <= set(signals.categories)
+    assert signals.amounts == [int(8999 / CNY_PER_EUR)]
+    fired = {t.name for t in decision.triggers}
+    assert {"legal_threat", "high_value_problem"} <= fired
