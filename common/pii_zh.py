@@ -19,7 +19,7 @@ customer and the agent need to talk about. One random 18-digit number in 11 pass
 typed with one wrong digit is left visible: that is the price of not masking every long number. (A run that
 is a Luhn-valid card number is still masked by common/cards.py.)
 
-A number that continues into more digits (or letters, for IDs) is not taken: "138123456789" (12 digits) is no
+A number that continues into more digits, or follows Latin letters (a waybill such as "SF13812345678"), is not taken: "138123456789" (12 digits) is no
 mobile number and an order number ("10234568", 8 digits) is never either kind.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ _FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)})
 _SEP = r"[ \u3000\-\u2010-\u2015\uff0d]"  # one space (also ideographic) or hyphen/dash between groups
 _ONE = r"[1\uff11]"
 _MOBILE = re.compile(
-    rf"(?<![{_D}+])"  # not inside a longer number
+    rf"(?<![{_D}+A-Za-z])"  # not inside a longer number or a code ("SF13812345678" is a waybill)
     rf"(?P<cc>(?:\+|\uff0b|00|\uff10\uff10)?(?:86|\uff18\uff16)(?:{_SEP}|[ ]?)?)?"
     rf"(?P<number>{_ONE}[3-9\uff13-\uff19][{_D}](?P<s1>{_SEP}?)[{_D}]{{4}}(?P=s1)[{_D}]{{4}})"
     rf"(?![{_D}])"

@@ -45,6 +45,7 @@ def test_mobiles_and_ids_are_masked(text, expected):
     "订单10234568一直没发货",  # our order number: 8 digits
     "单号10234568和10234569",
     "快递单号SF1381234567800",  # a waybill (not Luhn): letters before the digits
+    "顺丰单号SF13812345678",  # a waybill with a mobile-like number
     "运单号 773012345678901 查不到",  # 15 digits
     "138123456789",  # 12 digits: no mobile
     "1281234567 8",  # 12 is no mobile prefix
