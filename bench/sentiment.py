@@ -1,6 +1,7 @@
 """Sentiment and complaint-detection benchmark (issue 3, item 1).
 
     python -m bench.sentiment [--shipped] [--baselines] [--data ../shared/data] [--cache /tmp/sent/cache]
+    python -m bench.sentiment --lang zh [--holdout bench/sentiment_zh_holdout.csv]   (bench/sentiment_zh.py)
 
 ``--shipped`` (the default): the shipped model, bot/nlu/sentiment_model.py trained on
 bot/nlu/sentiment/train.csv (``run_shipped``; writes ``--shipped-out``). ``--baselines``: the
@@ -198,7 +199,19 @@ def main() -> None:
                     help="the shipped model (bot/nlu/sentiment_model.py); the default when no section is named")
     ap.add_argument("--baselines", action="store_true",
                     help="the earlier candidates (VADER, AFINN, SST-2 and airline-trained references; ~7 min)")
+    ap.add_argument("--lang", choices=("en", "zh"), default="en",
+                    help="zh: the Chinese scorer on a Chinese hold-out file (bench/sentiment_zh.py)")
+    ap.add_argument("--holdout", default=None, help="--lang zh: the hold-out CSV (text,sentiment,complaint)")
+    ap.add_argument("--zh-out", default="results/bench/sentiment_zh.json", help="output of --lang zh")
+    ap.add_argument("--no-english-baseline", action="store_true",
+                    help="--lang zh: skip the English scorer on the Chinese rows (needs the MiniLM encoder)")
     args = ap.parse_args()
+    if args.lang == "zh":
+        from bench.sentiment_zh import DEFAULT_HOLDOUT, run_zh
+
+        args.holdout = args.holdout or str(DEFAULT_HOLDOUT)
+        run_zh(args)
+        return
     if args.baselines:
         run_baselines(args)
     if args.shipped or not args.baselines:

@@ -1,7 +1,7 @@
 """Payment card numbers and their security codes in free text: found with plain regular expressions, masked.
 
 A card number is 13-19 digits that pass the Luhn check, however they are written: in one run or in groups
-of any size ("4111 11 11 1111 1111"), separated by spaces, hyphens, dots or a mix of them, in ASCII or
+of any size ("4111 11 11 1111 1111"), separated by spaces, hyphens, dots, middle dots (·) or a mix of them, in ASCII or
 full-width digits (U+FF10-U+FF19, as Japanese and Chinese keyboards type them).
 
 How: a *run* is a sequence of digit groups joined by separators (up to two spaces; or one hyphen, dash or dot,
@@ -15,12 +15,17 @@ do not: 8 + 8 = 16 digits of "10......10......" are checked like any other).
 
 A security code named as such ("CVV 123", "cvc: 1234", "security code 123", "CVV2 is 123") is masked
 wherever it is, with or without a card number next to it.
+
+:func:`mask_cards` also masks mainland Chinese mobile numbers and resident ID numbers (common/pii_zh.py), so
+that every path that masks card numbers (channels before the tracker, logs, handoff requests) masks them too.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from typing import List, Set, Tuple
+
+from common.pii_zh import zh_mask_positions
 
 KEEP_FIRST = 6
 KEEP_LAST = 4
@@ -31,7 +36,8 @@ _DIGIT = "0-9\uff10-\uff19"
 _FULL_WIDTH = str.maketrans({chr(0xFF10 + i): str(i) for i in range(10)})
 _RUN = re.compile(
     rf"(?<![{_DIGIT}])[{_DIGIT}]+"
-    rf"(?:(?:[ \u00a0\u2009\u202f\u3000]{{1,2}}|[ \u3000]?[-.\u2010-\u2015\u2212\uff0d\uff0e][ \u3000]?)[{_DIGIT}]+)*"
+    rf"(?:(?:[ \u00a0\u2009\u202f\u3000]{{1,2}}|[ \u3000]?[-.\u00b7\u2010-\u2015\u2027\u2212\u30fb\uff0d\uff0e\uff65][ \u3000]?)"
+    rf"[{_DIGIT}]+)*"
 )
 _GROUP = re.compile(rf"[{_DIGIT}]+")
 _NAMED_CODE = re.compile(
@@ -129,11 +135,13 @@ def mask_card_number(number: str) -> str:
 
 def mask_cards(text: str) -> str:
     """``text`` with every card number and security code masked ("4111 1111 1111 1111 123" ->
-    "4111 11** **** 1111 ***"). Nothing else changes, so the length stays the same. A text that holds
-    neither is returned as it is (the same object)."""
+    "4111 11** **** 1111 ***"), and mainland mobile and resident ID numbers ("138****5678", common/pii_zh.py).
+    Nothing else changes, so the length stays the same. A text that holds none is returned as it is (the
+    same object)."""
     if not isinstance(text, str):
         return text
     _, masked = _scan(text)
+    masked |= zh_mask_positions(text)
     if _CODE_HINT.search(text):
         for code in _NAMED_CODE.finditer(text):
             masked.update(range(code.start(1), code.end(1)))

@@ -12,7 +12,8 @@ What is found (labels of :class:`PiiEntity`):
 ``EMAIL``         e-mail addresses (spaCy's ``LIKE_EMAIL``).
 ``PHONE``         "+49 30 1234567", "+1 (555) 123-4567", "0049 30 1234567", "0151 23456789",
                   "(030) 1234567", "555-123-4567"; never a bare 8-digit order number, a date, a price
-                  or a card number.
+                  or a card number. Mainland Chinese mobile numbers ("138 1234 5678", "+86 13812345678") come
+                  from common/pii_zh.py (18-digit resident ID numbers are masked there but are no entity here).
 ``CARD``          payment card numbers: 13-19 digits that pass the Luhn check, in one run or in groups of
                   any size separated by spaces, hyphens or dots (common/cards.py).
 ``ERROR_CODE``    "PMT-4031", "APP-112", "E1234", and the code of "error 503" / "HTTP 502" ("503").
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, List, Optional, Seque
 from common.cards import KEEP_FIRST, KEEP_LAST, MASK_CHAR, luhn_valid, mask_card_number, mask_cards  # noqa: F401
 from common.cards import find_cards as _find_card_windows
 from common.cards import might_contain_card  # noqa: F401
+from common.pii_zh import MOBILE, find_zh_pii
 
 if TYPE_CHECKING:  # spaCy is imported when the first text needs it, not when this module is.
     from spacy.language import Language
@@ -287,7 +289,8 @@ def find_entities(text: str) -> List[PiiEntity]:
     """The personal data in ``text``, in text order, without overlaps."""
     if not text:
         return []
-    return _resolve(_run(text) + find_cards(text))
+    mobiles = [PiiEntity(PHONE, text[e.start:e.end], e.start, e.end) for e in find_zh_pii(text) if e.label == MOBILE]
+    return _resolve(_run(text) + find_cards(text) + mobiles)
 
 
 def find_cards(text: str) -> List[PiiEntity]:

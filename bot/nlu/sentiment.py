@@ -21,6 +21,11 @@ At train time the model is fitted on ``train_csv`` (default: the shipped
 ``bot/nlu/sentiment/train.csv``), not on the NLU training data. ``fingerprint_addon`` hashes
 that file (and the Bitext file, if enabled), so editing the CSV retrains the component.
 The weights are stored as plain arrays (npz), not pickled.
+
+Chinese: MiniLM and VADER are English-only and carry next to no signal on Chinese text, so a message
+that ``bot.nlu.sentiment_zh.is_chinese`` is scored by a second model, character n-grams + LR
+(``bot/nlu/sentiment_zh.py``, trained on ``train_csv_zh``, default ``bot/nlu/sentiment/train_zh.csv``;
+``"model": "zh-char-lr/1"``). English messages go through the English model exactly as before.
 """
 
 from __future__ import annotations
@@ -47,15 +52,22 @@ from bot.nlu.sentiment_model import (
     file_digest,
     train_from_csv,
 )
+from bot.nlu.sentiment_zh import DEFAULT_TRAIN_CSV_ZH, ZhSentimentModel, is_chinese
+from bot.nlu.sentiment_zh import train_from_csv as train_zh_from_csv
 
 logger = logging.getLogger(__name__)
 
 SENTIMENT = "sentiment"  # the message / parse-data key
 _MODEL_FILE = "sentiment.npz"
+_ZH_MODEL_FILE = "sentiment_zh.npz"
 
 
 def _train_csv(config: Dict[Text, Any]) -> Path:
     return Path(config.get("train_csv") or DEFAULT_TRAIN_CSV)
+
+
+def _train_csv_zh(config: Dict[Text, Any]) -> Path:
+    return Path(config.get("train_csv_zh") or DEFAULT_TRAIN_CSV_ZH)
 
 
 def _bitext_file(config: Dict[Text, Any]) -> Optional[Path]:
@@ -76,6 +88,8 @@ class SentimentScorer(GraphComponent):
       tune_decision: pick the class offsets and complaint threshold by 5-fold CV on the CSV.
       bitext_data: a data root holding ``bitext_customer_support/`` (CDLA-Sharing-1.0) to add
         ``bitext_limit`` of its requests as neutral examples; default null (off: it did not help).
+      train_csv_zh, C_zh: the Chinese model's CSV and LogisticRegression C (chosen by CV on that CSV,
+        ``./run bench-sentiment --lang zh``).
       featurizer: substring of the dense featurizer's name whose sentence vector is used.
       backend, model_dir, batch_size: the sentence encoder used for the CSV at train time
         and as a fallback when a message has no vector; keep them equal to the featurizer's.
@@ -92,6 +106,8 @@ class SentimentScorer(GraphComponent):
             "tune_decision": True,
             "bitext_data": None,
             "bitext_limit": 500,
+            "train_csv_zh": None,
+            "C_zh": 30.0,
             "featurizer": "SentenceEmbeddingFeaturizer",
             "backend": "onnx",  # the featurizer's default (bot/nlu/encoder.py)
             "model_dir": None,
@@ -107,7 +123,7 @@ class SentimentScorer(GraphComponent):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Hashes the training CSV (and the Bitext file if used), so a changed file retrains."""
         config = {**cls.get_default_config(), **config}
-        return file_digest(_train_csv(config), _bitext_file(config))
+        return file_digest(_train_csv(config), _bitext_file(config), _train_csv_zh(config))
 
     def __init__(
         self,
@@ -115,12 +131,14 @@ class SentimentScorer(GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         model: Optional[SentimentModel] = None,
+        zh_model: Optional[ZhSentimentModel] = None,
     ) -> None:
         """Creates the component from its config and (when loaded) a trained model."""
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.model = model
+        self.zh_model = zh_model
 
     @classmethod
     def create(
@@ -178,6 +196,10 @@ class SentimentScorer(GraphComponent):
         )
         logger.info(f"SentimentScorer: trained {self.model.name} on {self.model.meta['n']} examples "
                     f"in {time.perf_counter() - start:.1f} s; CV {self.model.meta.get('cv')}")
+        start = time.perf_counter()
+        self.zh_model = train_zh_from_csv(_train_csv_zh(cfg), C=cfg["C_zh"], tune=cfg["tune_decision"])
+        logger.info(f"SentimentScorer: trained {self.zh_model.name} on {self.zh_model.meta['n']} examples "
+                    f"in {time.perf_counter() - start:.1f} s; CV {self.zh_model.meta.get('cv')}")
         self.persist()
         return self._resource
 
@@ -190,7 +212,14 @@ class SentimentScorer(GraphComponent):
         """Sets ``sentiment`` on every message that has text."""
         if self.model is None:
             return messages
-        todo = [m for m in messages if m.get(TEXT)]
+        todo = []
+        for m in messages:
+            if not m.get(TEXT):
+                continue
+            if self.zh_model is not None and is_chinese(m.get(TEXT)):
+                m.set(SENTIMENT, self.zh_model.predict_one(m.get(TEXT)), add_to_output=True)
+            else:
+                todo.append(m)
         vectors = [self._vector(m) for m in todo]
         missing = [i for i, v in enumerate(vectors) if v is None]
         if missing:
@@ -208,6 +237,8 @@ class SentimentScorer(GraphComponent):
             return
         with self._model_storage.write_to(self._resource) as d:
             self.model.save(Path(d) / _MODEL_FILE)
+            if self.zh_model is not None:
+                self.zh_model.save(Path(d) / _ZH_MODEL_FILE)
 
     @classmethod
     def load(
@@ -222,7 +253,9 @@ class SentimentScorer(GraphComponent):
         try:
             with model_storage.read_from(resource) as d:
                 model = SentimentModel.load(Path(d) / _MODEL_FILE)
+                zh_path = Path(d) / _ZH_MODEL_FILE
+                zh_model = ZhSentimentModel.load(zh_path) if zh_path.exists() else None
         except (ValueError, FileNotFoundError):
             logger.warning("SentimentScorer: no trained model found; messages get no sentiment.")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, model)
+        return cls(config, model_storage, resource, model, zh_model)
