@@ -498,12 +498,12 @@ class HandoffBridge(OutboxMixin):
             if event.get("agent"):
                 await self.redis.hset(AGENT_NAMES, conversation, json.dumps({"id": event["agent"], "name": name}))
             await self.say(conversation, "utter_handoff_agent_joined", agent_name=name,
-                           group_name=self._group_name(event.get("group")))
+                           group_name=await self._group_name(conversation, event.get("group")))
         elif kind == "transferred":  # to another group or agent, or back to the queue when the agent was lost
             lost = "agent disconnected" in str(event.get("reason") or "")
             await self.redis.hdel(AGENT_NAMES, conversation)
             await self.say(conversation, "utter_handoff_agent_lost" if lost else "utter_handoff_transferred",
-                           group_name=self._group_name(event.get("group")))
+                           group_name=await self._group_name(conversation, event.get("group")))
         elif kind == "message" and event["message"].get("speaker") == "agent":
             message = event["message"]
             author = message.get("author")
@@ -535,11 +535,20 @@ class HandoffBridge(OutboxMixin):
             known = {}
         return known.get("name") if known.get("id") == agent and known.get("name") else agent
 
-    def _group_name(self, group: Optional[str]) -> str:
+    async def _group_name(self, conversation: str, group: Optional[str]) -> str:
+        """The group's name in the conversation's language (``language`` slot; skill_groups.yml ``names``)."""
+        language = await self.language(conversation)
         try:
-            return self.groups.name(group or "")
+            return self.groups.name(group or "", language)
         except KeyError:
             return group or "our team"
+
+    async def language(self, conversation: str) -> Optional[str]:
+        """The conversation's ``language`` slot (None: English, the default; also before the bridge is attached
+        to a Rasa app)."""
+        if self.app is None:
+            return None
+        return (await self.app.ctx.agent.processor.get_tracker(conversation)).get_slot("language")
 
     async def _paused(self, conversation: str) -> bool:
         return (await self.app.ctx.agent.processor.get_tracker(conversation)).is_paused()

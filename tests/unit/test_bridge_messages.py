@@ -228,11 +228,17 @@ def test_history_is_what_the_customer_has_seen_of_the_conversation():
     assert asyncio.run(bridge.history("conv-1", limit=2)) == {"total": 5, "lines": everything["lines"][-2:]}
 
 
-def test_the_customer_hears_of_a_transfer_and_of_a_lost_agent(redis_server: str):
+@pytest.mark.parametrize("language, billing", [(None, "Billing"), ("en", "Billing"), ("zh", "支付与账务")])
+def test_the_customer_hears_of_a_transfer_and_of_a_lost_agent(redis_server: str, language: Any, billing: str):
     said: List[Tuple[str, Dict[str, Any]]] = []
 
     async def run() -> Any:
         bridge = bridge_on(redis_server)
+
+        async def conversation_language(conversation: str) -> Any:
+            return language
+
+        bridge.language = conversation_language  # type: ignore[assignment]
 
         async def say(conversation: str, response: str, **values: Any) -> None:
             said.append((response, values))
@@ -252,6 +258,6 @@ def test_the_customer_hears_of_a_transfer_and_of_a_lost_agent(redis_server: str)
         return name_after
 
     assert asyncio.run(run()) is None  # the next agent's name comes with their "assigned"
-    assert said[1:] == [("utter_handoff_transferred", {"group_name": "Billing"}),
-                        ("utter_handoff_agent_lost", {"group_name": "Billing"})]
+    assert said[1:] == [("utter_handoff_transferred", {"group_name": billing}),
+                        ("utter_handoff_agent_lost", {"group_name": billing})]
     assert notice_fields({"utter_action": "utter_handoff_transferred"}) == {"notice": True, "handoff": "transferred"}
