@@ -54,4 +54,5 @@ class SurveyPolicy:
         """The e-mail and survey page wording in ``language`` ("zh-CN" -> "zh"), else the default language's."""
         languages = self.email.get("languages") or {}
         short = str(language or "").split("-")[0].lower()
-        return languages.get(short) or languages[self.email["default"]]
+        chosen = short if short in languages else self.email["default"]
+        return {**languages[chosen], "lang": chosen}  # "lang": the page's <html lang>

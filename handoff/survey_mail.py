@@ -65,7 +65,8 @@ def compose_survey(t: Any, texts: Mapping[str, str], link: str, mail_from: str, 
 def page(texts: Mapping[str, str], label: str, body: str) -> str:
     """A whole HTML page: ``body`` is markup built here from escaped texts only."""
     title = html.escape(texts["page_title"].format(label=label))
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+    lang = html.escape(texts.get("lang") or "en", quote=True)
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"></head>'
             f'<body><main><h1>{title}</h1>{body}</main></body></html>')
 

@@ -31,3 +31,10 @@ def test_the_chinese_wording_has_every_key_and_the_same_placeholders_as_the_engl
     assert set(zh) == set(en)
     for key in en:
         assert set(PLACEHOLDER.findall(zh[key])) == set(PLACEHOLDER.findall(en[key])), key
+
+
+@pytest.mark.parametrize("language, lang", [("zh-CN", "zh"), ("en", "en"), ("de", "en")])
+def test_the_survey_page_declares_the_language_it_is_written_in(language, lang):
+    from handoff.survey_mail import page
+    html = page(SurveyPolicy.load().texts(language), "T-1", "<p>x</p>")
+    assert html.startswith(f'<!doctype html><html lang="{lang}">')
