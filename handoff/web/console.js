@@ -40,6 +40,11 @@ const state = {
 // -- small helpers -------------------------------------------------------------------------------
 const groupName = (id) => state.groupNames[id] || String(id ?? "");
 const humanize = (name) => (/^[a-z0-9_]+$/.test(String(name)) ? String(name).replace(/_/g, " ") : String(name ?? ""));
+/** A language code of a chat ("zh", "en") by its name in the page's language; an unknown code as it is. */
+const languageName = (code) => {
+  const key = `language.${String(code).split("-")[0]}`;
+  return t(key) === key ? String(code) : t(key);
+};
 const isMine = (event) => !!state.me && event.agent === state.me.id;
 
 let errorTimer = null;
@@ -243,6 +248,13 @@ function renderSelected() {
   renderBrief(chat);
 }
 
+/** A canned reply in the chat's language (the handoff request's `language`; policy/canned_responses.yml `texts`),
+ * else its default (English) text. */
+function cannedText(canned, chat) {
+  const lang = chat && chat.record && chat.record.language ? String(chat.record.language).split("-")[0] : null;
+  return (lang && canned.texts && canned.texts[lang]) || canned.text;
+}
+
 function renderCanned(chat) {
   const options = state.meta.canned_responses
     .filter((c) => !chat || (c.groups || []).includes(chat.skill_group))
@@ -317,6 +329,7 @@ function renderBrief(chat) {
     section(t("brief.summary"), el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
     section(t("brief.customer"), defs([
       [t("brief.customer_id"), r.customer && r.customer.id ? r.customer.id : t("brief.not_known")],
+      [t("brief.language"), r.language ? languageName(r.language) : null],
       [t("brief.vip_tier"), tier],
       [t("brief.orders"), tags.lifetime_orders],
       [t("brief.open_tickets"), tags.open_tickets],
@@ -695,7 +708,7 @@ function wire() {
     const canned = state.meta.canned_responses.find((c) => c.id === e.target.value);
     if (canned) {
       const input = $("reply-input");
-      input.value = canned.text;
+      input.value = cannedText(canned, state.chats.get(state.selected));
       input.focus();
       input.setSelectionRange(input.value.length, input.value.length);
     }

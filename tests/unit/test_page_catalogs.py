@@ -27,7 +27,7 @@ CATALOGS: List[Tuple[Path, str, Tuple[str, ...]]] = [
 # keys a page builds from a value (`${...}`), listed here so the check covers them too
 BUILT = {
     "common": {"lang.en", "lang.zh", "role.agent", "role.supervisor"},
-    "console": {f"conn.{s}" for s in ("open", "closed", "unauthorized", "forbidden")},
+    "console": {f"conn.{s}" for s in ("open", "closed", "unauthorized", "forbidden")} | {"language.en", "language.zh"},
     "dashboard": {f"status.{s}" for s in ("online", "away", "offline")}
     | {f"conn.{s}" for s in ("open", "closed", "unauthorized", "forbidden")}
     | {f"kpi.{n}.{k}" for n in ("conversations", "responses") for k in ("one", "many")}
