@@ -8,7 +8,7 @@
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
 // Why over 400 lines: the Chats view's parts share one state (the chats, the selection, the socket); the
 // Tickets view, the ticket page and the follow-up box are split out (tickets.js, ticket_page.js, chat_ticket.js).
-import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, requireLogin, showError, t, toDate } from "/web/common.js";
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
 import { mountChatTicket } from "/web/chat_ticket.js";
 import { loadWords } from "/web/clocks.js";
@@ -213,7 +213,7 @@ function renderTranscript(chat) {
       const who = speaker === "customer" ? t("who.customer") : speaker === "bot" ? t("who.bot") : t("who.agent");
       lines.push(transcriptLine(speaker, turn.text ?? "", who, turn.timestamp));
     }
-    lines.push(el("li", { class: "divider" }, t("transcript.handed_off", { group: record.skill_group_name, time: fmtTime(record.created_at) })));
+    lines.push(el("li", { class: "divider" }, t("transcript.handed_off", { group: groupName(record.skill_group) || record.skill_group_name, time: fmtTime(record.created_at) })));
   } else {
     lines.push(el("li", { class: "divider" }, t("transcript.loading")));
   }
@@ -248,10 +248,17 @@ function renderSelected() {
   renderBrief(chat);
 }
 
+/** The chat's language: its record's routing (`routing.language`, the handoff request's `language`), or null. */
+function chatLanguage(chat) {
+  const r = chat && chat.record;
+  return (r && ((r.routing && r.routing.language) || r.language)) || null;
+}
+
 /** A canned reply in the chat's language (the handoff request's `language`; policy/canned_responses.yml `texts`),
  * else its default (English) text. */
 function cannedText(canned, chat) {
-  const lang = chat && chat.record && chat.record.language ? String(chat.record.language).split("-")[0] : null;
+  const code = chatLanguage(chat);
+  const lang = code ? String(code).split("-")[0] : null;
   return (lang && canned.texts && canned.texts[lang]) || canned.text;
 }
 
@@ -329,7 +336,7 @@ function renderBrief(chat) {
     section(t("brief.summary"), el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
     section(t("brief.customer"), defs([
       [t("brief.customer_id"), r.customer && r.customer.id ? r.customer.id : t("brief.not_known")],
-      [t("brief.language"), r.language ? languageName(r.language) : null],
+      [t("brief.language"), chatLanguage(chat) ? languageName(chatLanguage(chat)) : null],
       [t("brief.vip_tier"), tier],
       [t("brief.orders"), tags.lifetime_orders],
       [t("brief.open_tickets"), tags.open_tickets],
@@ -348,7 +355,7 @@ function renderBrief(chat) {
     ]), list((complexity.factors || []).map((f) => `${humanize(f.name)}: ${f.reason}`))),
     section(t("brief.why"), list(((r.decision && r.decision.triggers) || []).map((x) => `${humanize(x.name)}: ${x.reason}`))),
     section(t("brief.routing"), defs([
-      [t("brief.group"), `${r.skill_group_name} (${routing.reason || "–"})`],
+      [t("brief.group"), `${groupName(r.skill_group) || r.skill_group_name} (${routing.reason || "–"})`],
       [t("brief.bot_suggested"), routing.bot_suggestion ? groupName(routing.bot_suggestion) : null],
       [t("brief.priority"), routing.priority],
     ]), list([...(routing.priority_reasons || []), ...(routing.overflow || [])])),
@@ -447,10 +454,10 @@ let queueTimer = null;
 async function refreshQueues() {
   try {
     const { queues } = await api("/v1/queues");
-    for (const q of queues) state.groupNames[q.skill_group] = q.name;
+    for (const q of queues) if (!state.localNames || !state.groupNames[q.skill_group]) state.groupNames[q.skill_group] = q.name;
     const mine = queues.filter((q) => (state.me.skills || []).includes(q.skill_group));
     const rows = mine.map((q) => el("tr", { class: q.waiting > 0 && q.free_capacity === 0 ? "warn" : "", "data-group": q.skill_group },
-      el("td", {}, q.name),
+      el("td", {}, groupName(q.skill_group) || q.name),
       el("td", { class: "num" }, String(q.waiting)),
       el("td", { class: "num" }, q.waiting ? fmtSeconds(q.oldest_wait_seconds) : "–"),
       el("td", { class: "num" }, String(q.agents_online)),
@@ -745,9 +752,11 @@ function wire() {
 
 function fillMeta(meta) {
   state.meta = meta;
-  for (const g of meta.skill_groups) state.groupNames[g.id] = g.name;
+  const lang = pickLang();
+  for (const g of meta.skill_groups) state.groupNames[g.id] = (g.names && g.names[lang]) || g.name; // `names`: other languages
+  state.localNames = true;
   $("transfer-group").replaceChildren(el("option", { value: "" }, t("transfer.group_choose")),
-    ...meta.skill_groups.map((g) => el("option", { value: g.id }, g.name)));
+    ...meta.skill_groups.map((g) => el("option", { value: g.id }, groupName(g.id))));
   $("close-wrapup").replaceChildren(el("option", { value: "" }, t("close.wrapup_choose")),
     ...meta.wrap_up_codes.map((code) => el("option", { value: code }, humanize(code))));
 }
