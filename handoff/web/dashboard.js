@@ -9,7 +9,7 @@
 // Why over 400 lines: the live panels share one refresh cycle and one state (queues, agents, stats); the service
 // report and the SLA/surge panels are split out (reports.js, dashboard_clocks.js).
 import { mountReports } from "/web/reports.js";
-import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, requireLogin, showError, t, timeZone, toDate } from "/web/common.js";
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, timeZone, toDate } from "/web/common.js";
 import { mountDashboardClocks } from "/web/dashboard_clocks.js";
 
 const POLL_MS = 5000;
@@ -24,6 +24,7 @@ const state = {
   me: null,
   groupNames: {}, // skill_group -> name, from the queues
   agentNames: {}, // agent id -> name, from the agents list
+  localNames: {}, // skill_group -> its name in the page language (GET /v1/meta `names`), when policy gives one
   lastOk: 0, // Date.now() of the last refresh in which every source answered (or 404'd)
   clocks: null, // the SLA warnings and breaches panel and the surge panel (dashboard_clocks.js)
 };
@@ -93,7 +94,7 @@ function renderQueues(data) {
   const tbody = byTestId("queues").tBodies[0];
   clocks = clocks.filter((c) => !tbody.contains(c.node));
   const queues = (data && data.queues) || [];
-  for (const q of queues) state.groupNames[q.skill_group] = q.name || q.skill_group;
+  for (const q of queues) state.groupNames[q.skill_group] = state.localNames[q.skill_group] || q.name || q.skill_group;
   if (!queues.length) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, t("queues.none"))));
     return;
@@ -104,7 +105,7 @@ function renderQueues(data) {
     const oldest = el("td", { class: "num" }, waiting > 0 ? fmtSeconds(q.oldest_wait_seconds) : "–");
     if (waiting > 0 && isNum(q.oldest_wait_seconds)) clock(oldest, q.oldest_wait_seconds);
     return el("tr", { "data-testid": "queue-row", "data-group": q.skill_group, class: level || null },
-      el("td", {}, el("span", { class: "strong" }, q.name || q.skill_group),
+      el("td", {}, el("span", { class: "strong" }, state.groupNames[q.skill_group]),
         el("span", { class: "sub" }, q.skill_group)),
       el("td", { class: "num strong", "data-testid": "queue-waiting" }, fmtCount(waiting)),
       oldest,
@@ -534,6 +535,12 @@ async function main() {
   const logoutButton = $("#logout");
   logoutButton.hidden = false;
   logoutButton.addEventListener("click", () => logout());
+  try { // skill groups named in the page language (policy/skill_groups.yml `names`); without it the English names
+    const lang = pickLang();
+    for (const g of (await api("/v1/meta")).skill_groups || []) if (g.names && g.names[lang]) state.localNames[g.id] = g.names[lang];
+  } catch (e) {
+    console.error("the group names did not load", e);
+  }
   try {
     state.clocks = await mountDashboardClocks({ root: $("#clocks-panels"), groupName: (id) => state.groupNames[id] || String(id ?? "–"),
       agentName: (id) => state.agentNames[id] || String(id ?? "–") });
