@@ -20,11 +20,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from common.config import validate
+from common.language_rules import DEFAULT_LANGUAGE, short
 from common.customer_tickets import TICKET_REPLY_BY_RESPONSE, reply_by_text, ticket_response, ticket_values
 from common.pii import find_entities, mask_cards, mask_cards_in
 from common.policy import Decision, Signals
 from common.tables import Tables
 
+from actions.case_brief import summary_line
 from actions.context import customer_events
 from actions.survey import survey_left_for_a_person
 from actions.delivery import Delivery, deliver
@@ -87,23 +89,16 @@ def case_entities(events: Iterable[Dict[str, Any]]) -> List[Dict[str, str]]:
 
 
 def summary(signals: Signals, decision: Decision, route_group: str, group_name: str,
-            entities: List[Dict[str, str]]) -> str:
-    """One line an agent reads first: who, about what, why a person is needed."""
-    orders = [e["value"] for e in entities if e["type"] == "ORDER_NUMBER"]
-    parts = [f"{signals.vip_tier.capitalize()} customer" if signals.vip_tier != "none" else "Customer"]
-    if orders:
-        parts.append(f"order {', '.join(orders)}")
-    if signals.topics:
-        parts.append("topics: " + ", ".join(t.replace("_", " ") for t in signals.topics))
-    if signals.categories:
-        parts.append("issues: " + ", ".join(c.replace("_", " ") for c in signals.categories))
-    why = "; ".join(t.reason for t in decision.triggers)
-    return f"{' | '.join(parts)}. Why a person: {why} Routed to {group_name} ({route_group})."
+            entities: List[Dict[str, str]], language: Optional[str] = None) -> str:
+    """One line an agent reads first: who, about what, why a person is needed; in the customer's language,
+    worded by policy/case_brief.yml (actions/case_brief.py)."""
+    return summary_line(signals, decision, route_group, group_name, entities, language)
 
 
 def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[str, Any], t: Tables,
                   now: Optional[float] = None, language: str = "en") -> Dict[str, Any]:
-    """The handoff request document for this conversation (pure; validated against the schema)."""
+    """The handoff request document for this conversation (pure; validated against the schema). ``language``:
+    the customer's (it routes the chat to an agent who reads it, and words the brief's summary)."""
     signals, complexity, decision = score(events, t)
     session = current_session(events)
     tags = customer_tags(session)
@@ -125,7 +120,8 @@ def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[s
                      "tags": {k: tags[k] for k in ("vip_tier", "lifetime_orders", "open_tickets") if k in tags}},
         "transcript": transcript(events),
         "case_brief": {
-            "summary": summary(signals, decision, route.group, t.skill_groups.groups[route.group]["name"], entities),
+            "summary": summary(signals, decision, route.group, t.skill_groups.name(route.group, language), entities,
+                               language),
             "slots": mask_cards_in({k: v for k, v in slots.items() if k not in INTERNAL_SLOTS and v is not None}),
             "entities": entities,
             "topics": signals.topics,
@@ -141,6 +137,12 @@ def build_request(sender_id: str, events: List[Dict[str, Any]], slots: Mapping[s
     return request
 
 
+def request_language(slot: Any) -> str:
+    """The request's language: the `language` slot (en, zh; the NLU sets it from the customer's messages or the
+    channel), English when unset."""
+    return short(slot if isinstance(slot, str) else None, DEFAULT_LANGUAGE)
+
+
 class ActionRequestHandoff(Action):
     """Builds and records the handoff request (slot handoff_request) and tells the customer."""
 
@@ -151,9 +153,11 @@ class ActionRequestHandoff(Action):
                   domain: DomainDict) -> List[Dict[Text, Any]]:
         t = tables()
         left = await survey_left_for_a_person(tracker)  # "I need more help" in the survey (actions/survey.py)
-        request = build_request(tracker.sender_id, customer_events(tracker.applied_events()), tracker.slots, t)
+        language = request_language(tracker.get_slot("language"))
+        request = build_request(tracker.sender_id, customer_events(tracker.applied_events()), tracker.slots, t,
+                                language=language)
         group = request["routing"]["skill_group"]
-        dispatcher.utter_message(response="utter_handoff_requested", group_name=t.skill_groups.groups[group]["name"])
+        dispatcher.utter_message(response="utter_handoff_requested", group_name=t.skill_groups.name(group, language))
         events: List[Dict[str, Any]] = [*left, SlotSet("handoff_request", request)]
         if tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None)]

@@ -61,10 +61,10 @@ class ActionOrderStatus(ShopAction):
         elif order.status is OrderStatus.SHIPPED:
             dispatcher.utter_message(response="utter_order_status_shipped", order_number=number,
                                      carrier=order.carrier, tracking_number=order.tracking_number,
-                                     eta=format_date(order.eta))
+                                     eta=format_date(order.eta, tracker.get_slot("language")))
         elif order.status is OrderStatus.DELIVERED:
             dispatcher.utter_message(response="utter_order_status_delivered", order_number=number,
-                                     delivered_on=format_date(order.delivered_on))
+                                     delivered_on=format_date(order.delivered_on, tracker.get_slot("language")))
         else:
             response = {OrderStatus.PROCESSING: "utter_order_status_processing",
                         OrderStatus.CANCELLED: "utter_order_status_cancelled"}[order.status]

@@ -155,7 +155,14 @@ def shop_from_env() -> ShopClient:
     return getattr(importlib.import_module(module), cls)()
 
 
-def format_date(day: Optional[dt.date]) -> str:
+ZH_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+
+
+def format_date(day: Optional[dt.date], language: Optional[str] = None) -> str:
+    """A date as the customer reads it in their language ("Thursday 26 November", zh "11月26日（星期四）"): it is
+    filled into the response, so an English date would stand in a Chinese sentence. Not locale-dependent."""
+    if language == "zh":
+        return f"{day.month}月{day.day}日（{ZH_WEEKDAYS[day.weekday()]}）" if day else "未知"
     return day.strftime("%A %d %B").replace(" 0", " ") if day else "unknown"
 
 

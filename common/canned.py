@@ -14,8 +14,10 @@ CANNED_RESPONSES_FILE = POLICY_DIR / "canned_responses.yml"
 
 
 def load_canned_responses(path: Union[str, Path], groups: Iterable[str]) -> List[Dict[str, Any]]:
-    """``[{"id", "title", "text", "groups"}]`` in file order; ``groups`` spelled out (every known group
-    when the file leaves it out), so clients need no rule for "absent"."""
+    """``[{"id", "title", "text", "texts", "groups"}]`` in file order; ``groups`` spelled out (every known group
+    when the file leaves it out), so clients need no rule for "absent". ``text`` is the default (English) reply,
+    ``texts`` the same reply in other languages by code ({"zh": ...}; {} when none): the console fills in the
+    one for the chat's language (the handoff request's ``language``), else ``text``."""
     known = list(groups)
     document = load_yaml(path, "canned_responses")
     out: List[Dict[str, Any]] = []
@@ -28,5 +30,5 @@ def load_canned_responses(path: Union[str, Path], groups: Iterable[str]) -> List
         if "groups" in item:
             require_known(path, f"responses[{i}].groups", item["groups"], known, "skill group")
         out.append({"id": item["id"], "title": item["title"], "text": item["text"],
-                    "groups": list(item.get("groups") or known)})
+                    "texts": dict(item.get("texts") or {}), "groups": list(item.get("groups") or known)})
     return out

@@ -7,6 +7,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from common.business_hours import Calendar, calendars_for
 from common.config import POLICY_DIR, ConfigError, load_yaml, require_known
+from common.language_rules import ANY, LanguageRules, short
 
 SKILL_GROUPS_FILE = POLICY_DIR / "skill_groups.yml"
 
@@ -66,6 +67,11 @@ class SkillGroups:
                               categories, "category")
         require_known(path, "tickets.auto_assign", self.ticket_auto_assign, names, "skill group")
         self._check_fallback_cycles()
+        # Who reads which language, and when a chat overflows to agents who do not (common/language_rules.py).
+        self.languages = LanguageRules(document.get("languages"))
+        for code, lang_rule in self.languages.rules.items():
+            require_known(path, f"languages.rules.{code}.overflow_to", [c for c in lang_rule.overflow_to if c != ANY],
+                          self.languages.known, "language")
         # Every group's business calendar (business_hours: default, or the group's own).
         self.calendars: Dict[str, Calendar] = calendars_for(document, names, self.path)
 
@@ -88,8 +94,10 @@ class SkillGroups:
         """Typical time one chat of the group takes an agent (for wait estimates)."""
         return int(self.groups[group].get("handle_seconds", 300))
 
-    def name(self, group: str) -> str:
-        return str(self.groups[group]["name"])
+    def name(self, group: str, language: Optional[str] = None) -> str:
+        """The group's name, in ``language`` when the group has one in it (``names``), else ``name``."""
+        spec = self.groups[group]
+        return str((spec.get("names") or {}).get(short(language), spec["name"]))
 
     def fallback_chain(self, group: str) -> List[str]:
         """``group`` and the groups it overflows to, in order (after_sales -> general)."""

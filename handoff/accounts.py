@@ -1,10 +1,11 @@
 """Agent accounts: ``python -m handoff.accounts add|list|seed|disable|enable|remove``.
 
-  add ID --name NAME --skills general,vip --max-chats 3 [--role supervisor]
+  add ID --name NAME --skills general,vip --max-chats 3 [--languages zh,en] [--role supervisor]
+      languages: those the agent reads (a Chinese chat is offered to agents who read zh); en when not given
       password from HANDOFF_PASSWORD, else asked for (never an argument: it would land in the shell history)
   list
   seed FILE
-      every account in a YAML roster (id, name, skills, max_chats, role) with the password in
+      every account in a YAML roster (id, name, skills, languages, max_chats, role) with the password in
       HANDOFF_PASSWORD; used by ./run start for the demo team. Existing accounts are updated (a disabled
       one stays disabled).
   disable ID | enable ID | remove ID
@@ -49,6 +50,14 @@ def account_fields(entry: Dict[str, Any], groups: SkillGroups, password_hash: st
     unknown = [s for s in skills if s not in groups.groups]
     if unknown:
         raise AccountError(f"{prefix}skills: unknown skill group {unknown[0]!r} (known: {', '.join(groups.groups)})")
+    languages = entry.get("languages") or ["en"]
+    if isinstance(languages, str):
+        languages = [s.strip() for s in languages.split(",") if s.strip()]
+    languages = list(dict.fromkeys(str(code).strip().lower() for code in languages))
+    unknown = groups.languages.unknown(languages)
+    if unknown or not languages:
+        raise AccountError(f"{prefix}languages: unknown language {(unknown or [''])[0]!r} "
+                           f"(known: {', '.join(groups.languages.known)})")
     role = entry.get("role", "agent")
     if role not in ROLES:
         raise AccountError(f"{prefix}role must be one of {', '.join(ROLES)}")
@@ -56,7 +65,7 @@ def account_fields(entry: Dict[str, Any], groups: SkillGroups, password_hash: st
     if not isinstance(max_chats, int) or not 1 <= max_chats <= 50:
         raise AccountError(f"{prefix}max_chats must be a whole number from 1 to 50")
     return {"id": agent_id, "name": str(entry.get("name") or agent_id), "role": role, "skills": ",".join(skills),
-            "max_chats": str(max_chats), "password_hash": password_hash}
+            "languages": ",".join(languages), "max_chats": str(max_chats), "password_hash": password_hash}
 
 
 async def seed(store: Store, roster: List[Dict[str, Any]], groups: SkillGroups, password: str) -> int:
@@ -93,6 +102,7 @@ def main(argv: List[str]) -> int:
     add.add_argument("--name", default="")
     add.add_argument("--skills", required=True)
     add.add_argument("--max-chats", type=int, default=3)
+    add.add_argument("--languages", default="en", help="the languages the agent reads, e.g. zh,en (default: en)")
     add.add_argument("--role", default="agent", choices=ROLES)
     sub.add_parser("list")
     seed_cmd = sub.add_parser("seed")
@@ -110,7 +120,8 @@ def main(argv: List[str]) -> int:
             if args.command == "list":
                 for agent_id in await store.accounts():
                     a = await store.account(agent_id) or {}
-                    print(f"{agent_id}\t{a.get('role')}\t{a.get('skills')}\tmax {a.get('max_chats')}\t{a.get('name')}")
+                    print(f"{agent_id}\t{a.get('role')}\t{a.get('skills')}\t{a.get('languages') or 'en'}\t"
+                          f"max {a.get('max_chats')}\t{a.get('name')}")
                 return 0
             if args.command in ("disable", "enable", "remove"):
                 return await change_access(store, groups, args.command, args.id)
@@ -121,7 +132,8 @@ def main(argv: List[str]) -> int:
                 raise AccountError("set HANDOFF_PASSWORD (at least 8 characters)")
             if args.command == "add":
                 fields = account_fields({"id": args.id, "name": args.name, "skills": args.skills,
-                                         "max_chats": args.max_chats, "role": args.role}, groups,
+                                         "languages": args.languages, "max_chats": args.max_chats,
+                                         "role": args.role}, groups,
                                         hash_password(password))
                 await store.save_account(args.id, fields)
                 print(f"saved account {args.id}")

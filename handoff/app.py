@@ -28,6 +28,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json as json_response
 
 from common.canned import load_canned_responses
+from common.language_rules import parse_languages
 from common.routing import SkillGroups
 from common.surge import SurgePolicy
 from handoff import pages
@@ -363,10 +364,11 @@ def create_app(settings: Settings, store: Optional[Store] = None, name: Optional
             accounts = [(a, await app.ctx.store.account(a) or {}) for a in await app.ctx.store.accounts()]
         except UNAVAILABLE:
             accounts = []
-        agents = [{"id": a, "name": acc.get("name") or a, "skills": [s for s in acc.get("skills", "").split(",") if s]}
-                  for a, acc in accounts]
+        agents = [{"id": a, "name": acc.get("name") or a, "skills": [s for s in acc.get("skills", "").split(",") if s],
+                   "languages": list(parse_languages(acc.get("languages")))} for a, acc in accounts]
         return json_response({
-            "skill_groups": [{"id": g, "name": groups.name(g)} for g in groups.groups],
+            "skill_groups": [{"id": g, "name": groups.name(g), "names": dict(groups.groups[g].get("names") or {})}
+                             for g in groups.groups],
             "wrap_up_codes": groups.wrap_up_codes, "canned_responses": canned,
             "reservation_seconds": settings.reservation_seconds,
             "first_response_target_seconds": groups.first_response_seconds,

@@ -13,16 +13,19 @@ import copy
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from common.language_rules import LanguageRule, parse_languages, reads
+
 from handoff.clocks.memory_timers import MemoryTimers
 from handoff.clocks.surge_store import MemorySurges
 from handoff.clocks.priority_store import MemoryPriority
+from handoff.language_match import MemoryLanguages
 from handoff.memory_access import MemoryAccess
 from handoff.tickets.memory import MemoryTickets
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,
                            away_reason, check_finish, check_leave, rank, survey_detail)
 
 
-class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, MemoryPriority, Store):
+class MemoryStore(MemoryLanguages, MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, MemoryPriority, Store):
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
         self._escalations: Dict[str, Escalation] = {}
@@ -86,14 +89,15 @@ class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, Memor
     # -- escalations -----------------------------------------------------------------------------
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
                      now: float, seconds_per_point: float, request_key: str = "",
-                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
+                     facets: Optional[Dict[str, Any]] = None, language: str = "") -> Tuple[Escalation, bool]:
         async with self._lock:
             existing = self._by_conversation.get(conversation_id)
             if existing and (self._escalations[existing].status in OPEN
                              or (request_key and self._request_keys.get(existing) == request_key)):
                 return copy.deepcopy(self._escalations[existing]), False
             e = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, skill_group, priority, now,
-                           facets=copy.deepcopy(facets or {}))
+                           facets=copy.deepcopy(facets or {}), language=language,
+                           readers=[language] if language else [])
             self._index_customer(e)
             self._log(e, Status.WAITING, now)
             self._escalations[e.id] = e
@@ -122,10 +126,18 @@ class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, Memor
                 if a.status == "online" and group in a.skills and a.load < a.max_chats]
         if not queue or not free:
             return None
-        escalation_id = min(queue, key=lambda k: (queue[k], k))
         ranked = sorted(free, key=lambda a: (a.load, a.idle_since, a.id))
-        lapsed = self._lapsed.get(escalation_id) or set()
-        agent = next((a for a in ranked if a.id not in lapsed), ranked[0])
+        for escalation_id in sorted(queue, key=lambda k: (queue[k], k)):  # the first chat a free agent reads
+            readers = self._escalations[escalation_id].readers
+            able = [a for a in ranked if reads(a.languages, readers)]
+            if able:
+                lapsed = self._lapsed.get(escalation_id) or set()
+                return self._offer(group, escalation_id, next((a for a in able if a.id not in lapsed), able[0]),
+                                   now, reservation_seconds)
+        return None
+
+    def _offer(self, group: str, escalation_id: str, agent: Agent, now: float,
+               reservation_seconds: float) -> Tuple[str, str]:
         e = self._escalations[escalation_id]
         self._dequeue(e)
         e.agent_id, e.offer_deadline = agent.id, now + reservation_seconds
@@ -138,21 +150,29 @@ class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, Memor
 
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None,
+                       language_rule: Optional[LanguageRule] = None) -> Escalated:
         async with self._lock:
             existing = self._by_conversation.get(conversation_id)
             if existing and (self._escalations[existing].status in OPEN
                              or (request_key and self._request_keys.get(existing) == request_key)):
                 e, created = self._escalations[existing], False
             else:
-                staffed = [g for g in chain if self._stats(g).online > 0]
+                language = language_rule.language if language_rule else ""
+                readers, note = [language] if language else [], ""
+                staffed = [g for g in chain if self._reader_online(g, readers)]
+                if not staffed:  # nobody online reads it: anyone online, and the language rule's overflow readers
+                    staffed = [g for g in chain if self._stats(g).online > 0]
+                    if staffed and language_rule and language_rule.overflows:
+                        readers, note = language_rule.overflow_readers, language_rule.none_online_reason(chain)
                 group = staffed[0] if staffed else chain[0]
                 e, created = Escalation(uuid.uuid4().hex, conversation_id, Status.WAITING, group, priority, now,
-                                        facets=copy.deepcopy(facets or {})), True
+                                        facets=copy.deepcopy(facets or {}), language=language, readers=list(readers),
+                                        language_note=note), True
                 self._index_customer(e)
                 if staffed:
                     e.overflow = list(chain[:chain.index(group)])
-                self._log(e, Status.WAITING, now)
+                self._log(e, Status.WAITING, now, None, note)
                 self._escalations[e.id] = e
                 self._documents[e.id] = copy.deepcopy(document)
                 self._by_conversation[conversation_id] = e.id
@@ -230,7 +250,7 @@ class MemoryStore(MemoryAccess, MemoryTickets, MemoryTimers, MemorySurges, Memor
             load = old.load if old else 0
             idle_since = old.idle_since if old and old.status == "online" else now
             self._agents[agent.id] = Agent(agent.id, tuple(agent.skills), agent.max_chats, agent.status, load,
-                                           idle_since, agent.reason, 0)
+                                           idle_since, agent.reason, 0, parse_languages(agent.languages))
             if old is None or old.status != agent.status:
                 self._emit(agent.id, {"type": "agent_status", "agent": agent.id, "status": agent.status,
                                       "reason": agent.reason or None, "at": now})

@@ -5,6 +5,8 @@ the scripts may touch any of them):
   esc:<id>      hash   id, conversation_id, status, skill_group, priority, created_at, agent_id,
                        offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"]),
                        facets (JSON: customer key, trigger names, topics, for the statistics)
+                       language, readers (who may take it: "zh", "zh,en"; "*" or "" anyone), lang_note (why the
+                       readers were widened: the language overflow; see handoff/language_match.py)
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
@@ -20,6 +22,7 @@ the scripts may touch any of them):
   offers        zset   offered escalations by reservation deadline
   agent:<id>    hash   id, skills (JSON list), max_chats, status, load, idle_since, reason (why the status was
                        set for them, "" when they chose it), missed (offers let lapse in a row)
+                       languages (JSON list; ["en"] when missing)
   lapsed:<id>   set    agents who let this escalation's offer lapse (not offered it again while another free
                        agent can take it; dropped when it is accepted or leaves the queue; expires after a day)
   chats:<id>    set    escalations offered or assigned to the agent
@@ -46,9 +49,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import redis.asyncio as aioredis
 import ujson
 
+from common.language_rules import LanguageRule, parse_languages
 from common.undelivered import REPLAY_OF
 from handoff import redis_access
 from handoff.event_retention import TRIM_EVENTS
+from handoff.language_match import GROUP_LANGUAGES, OFFER_LUA, WIDEN, RedisLanguages, readers_field
 from handoff.redis_access import RedisAccess
 from handoff.tickets.redis_tickets import RedisTickets
 from handoff.clocks.redis_timers import RedisTimers
@@ -99,32 +104,7 @@ local function free(aid, eid)
   redis.call('SREM', P .. 'chats:' .. aid, eid)
   refresh(aid)
 end
-local function pick(group, eid)
-  -- The best-ranked free agent who has not let this chat's offer lapse; if all have, the best-ranked one.
-  local lk = P .. 'lapsed:' .. eid
-  if redis.call('EXISTS', lk) == 0 then return redis.call('ZRANGE', P .. 'free:' .. group, 0, 0)[1] end
-  local all = redis.call('ZRANGE', P .. 'free:' .. group, 0, -1)
-  for _, aid in ipairs(all) do
-    if redis.call('SISMEMBER', lk, aid) == 0 then return aid end
-  end
-  return all[1]
-end
-local function offer_head(group, now, deadline)
-  local e = redis.call('ZRANGE', P .. 'queue:' .. group, 0, 0)
-  if #e == 0 then return nil end
-  local eid = e[1]
-  local aid = pick(group, eid)
-  if not aid then return nil end
-  dequeue(group, eid)
-  redis.call('HSET', P .. 'esc:' .. eid, 'agent_id', aid, 'offer_deadline', deadline)
-  log(eid, 'offered', now, aid, '')
-  redis.call('ZADD', P .. 'offers', deadline, eid)
-  take(aid, eid, now)
-  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'conversation_id', 'priority')
-  emit(aid, {type = 'offered', escalation = eid, conversation_id = f[1], group = group, priority = tonumber(f[2]),
-             agent = aid, deadline = tonumber(deadline), at = tonumber(now)})
-  return {eid, aid}
-end
+""" + OFFER_LUA + """
 local function index(eid, now, customer, open)
   redis.call('ZADD', P .. 'created', now, eid)
   if open then redis.call('ZADD', P .. 'open', now, eid) end
@@ -143,8 +123,8 @@ end
 """
 
 CREATE = PRELUDE + """
-local id, cid, group, priority, now, rnk, doc, key, facets, customer = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6],
-  ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local id, cid, group, priority, now, rnk, doc, key, facets, customer, lang = ARGV[2], ARGV[3], ARGV[4], ARGV[5],
+  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 if existing then
   local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
@@ -153,7 +133,8 @@ if existing then
   end
 end
 redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group,
-           'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets)
+           'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets, 'language', lang,
+           'readers', lang)
 index(id, now, customer, true)
 log(id, 'waiting', now, nil, '')
 redis.call('SET', P .. 'doc:' .. id, doc)
@@ -167,8 +148,9 @@ return {id, 1}
 ESCALATE = PRELUDE + """
 local id, cid, priority, now, rnk, doc, key, deadline, ticket_outcome, facets, customer =
   ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local lang, over, lang_why = ARGV[13], ARGV[14], ARGV[15]
 local chain = {}
-for i = 13, #ARGV do table.insert(chain, ARGV[i]) end
+for i = 16, #ARGV do table.insert(chain, ARGV[i]) end
 local existing = redis.call('GET', P .. 'conv:' .. cid)
 local eid, created = nil, 0
 if existing then
@@ -180,16 +162,27 @@ end
 local skipped = {}
 if not eid then
   eid, created = id, 1
-  local group = nil
+  -- The first group of the chain with someone online who reads the chat's language; with no reader online
+  -- anywhere, the first group with anyone online, where the language rule's overflow readers may take it.
+  local group, readers, note = nil, lang, ''
   for _, g in ipairs(chain) do
-    if redis.call('SCARD', P .. 'online:' .. g) > 0 then group = g break end
+    if reader_online(g, lang) then group = g break end
     table.insert(skipped, g)
   end
+  if not group then
+    skipped = {}
+    for _, g in ipairs(chain) do
+      if redis.call('SCARD', P .. 'online:' .. g) > 0 then group = g break end
+      table.insert(skipped, g)
+    end
+    if group and over ~= lang then readers, note = over, lang_why end
+  end
   redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group or chain[1],
-             'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets)
+             'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets, 'language', lang,
+             'readers', readers, 'lang_note', note)
   index(id, now, customer, group ~= nil)
   if group and #skipped > 0 then redis.call('HSET', P .. 'esc:' .. id, 'overflow', table.concat(skipped, ',')) end
-  log(id, 'waiting', now, nil, '')
+  log(id, 'waiting', now, nil, note)
   redis.call('SET', P .. 'doc:' .. id, doc)
   redis.call('SET', P .. 'conv:' .. cid, id)
   emit('', {type = 'created', escalation = id, conversation_id = cid, group = group or chain[1],
@@ -206,16 +199,17 @@ if not eid then
   end
 end
 local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'skill_group', 'priority', 'agent_id', 'created_at',
-                     'outcome', 'conversation_id', 'overflow')
+                     'outcome', 'conversation_id', 'overflow', 'language', 'readers', 'lang_note')
 local position = false
 if f[1] == 'waiting' then position = redis.call('ZRANK', P .. 'queue:' .. f[2], eid) + 1 end
 local online, capacity, spare = group_stats(f[2])
 return {eid, created, f[1], f[2], f[3], f[4] or '', f[5], f[6] or '', position or 0, online, capacity, spare,
-        f[8] or '', f[7]}
+        f[8] or '', f[7], f[9] or '', f[10] or '', f[11] or ''}
 """
 
 SET_AGENT = PRELUDE + """
-local aid, skills, max_chats, status, now, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local aid, skills, max_chats, status, now, reason, langs = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
+  ARGV[8]
 local ak = P .. 'agent:' .. aid
 local old = redis.call('HMGET', ak, 'skills', 'status', 'idle_since', 'load')
 if old[1] then
@@ -227,7 +221,7 @@ end
 local idle = now
 if old[2] == 'online' and old[3] then idle = old[3] end
 redis.call('HSET', ak, 'id', aid, 'skills', skills, 'max_chats', max_chats, 'status', status,
-           'load', old[4] or 0, 'idle_since', idle, 'reason', reason, 'missed', 0)
+           'load', old[4] or 0, 'idle_since', idle, 'reason', reason, 'missed', 0, 'languages', langs)
 refresh(aid)
 if old[2] ~= status then
   emit(aid, {type = 'agent_status', agent = aid, status = status, reason = reason ~= '' and reason or nil,
@@ -450,7 +444,7 @@ return out
 """
 
 
-class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPriority, Store):
+class RedisStore(RedisLanguages, RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPriority, Store):
     def __init__(self, client: aioredis.Redis, prefix: str = "{ho}:") -> None:
         self.r = client
         self.p = prefix
@@ -458,7 +452,8 @@ class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPrior
             "create": CREATE, "escalate": ESCALATE, "set_agent": SET_AGENT, "offer_next": OFFER_NEXT, "accept": ACCEPT,
             "expire": EXPIRE, "finish": FINISH, "leave_queue": LEAVE_QUEUE, "transfer": TRANSFER,
             "add_message": ADD_MESSAGE, "queue_stats": QUEUE_STATS, "set_survey": SET_SURVEY,
-            "add_note": ADD_NOTE, **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
+            "add_note": ADD_NOTE, "widen": PRELUDE + WIDEN, "group_languages": PRELUDE + GROUP_LANGUAGES,
+            **{k: PRELUDE + v for k, v in redis_access.SCRIPTS.items()}}.items()}
         self._plain = {name: client.register_script(src) for name, src in redis_access.PLAIN.items()}
         self._forget = client.register_script(FORGET_AGENT)
         self._trim_events = client.register_script(TRIM_EVENTS)
@@ -479,25 +474,31 @@ class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPrior
 
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
                      now: float, seconds_per_point: float, request_key: str = "",
-                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
+                     facets: Optional[Dict[str, Any]] = None, language: str = "") -> Tuple[Escalation, bool]:
         new_id = uuid.uuid4().hex
         eid, created = await self._run("create", new_id, conversation_id, skill_group, priority, repr(now),
                                        repr(rank(now, priority, seconds_per_point)), json.dumps(document),
-                                       request_key, json.dumps(facets or {}), str((facets or {}).get("customer") or ""))
+                                       request_key, json.dumps(facets or {}), str((facets or {}).get("customer") or ""),
+                                       language)
         return await self.get(eid), bool(int(created))
 
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None,
+                       language_rule: Optional[LanguageRule] = None) -> Escalated:
+        lang = language_rule.language if language_rule else ""
+        over = readers_field(language_rule.overflow_readers) if language_rule else ""
+        why = language_rule.none_online_reason(chain) if language_rule else ""
         res = await self._run("escalate", uuid.uuid4().hex, conversation_id, priority, repr(now),
                               repr(rank(now, priority, seconds_per_point)), ujson.dumps(document), request_key,
                               repr(now + reservation_seconds), ujson.dumps(ticket_outcome), ujson.dumps(facets or {}),
-                              str((facets or {}).get("customer") or ""), *chain)
+                              str((facets or {}).get("customer") or ""), lang, over, why, *chain)
         (eid, created, status, group, prio, agent, created_at, outcome, position, online, capacity, free,
-         skipped, cid) = res
+         skipped, cid, language, readers, note) = res
         e = Escalation(id=eid, conversation_id=cid, status=Status(status), skill_group=group, priority=int(prio),
                        created_at=float(created_at), agent_id=agent or None,
-                       outcome=json.loads(outcome) if outcome else {})
+                       outcome=json.loads(outcome) if outcome else {}, language=language,
+                       readers=[r for r in readers.split(",") if r], language_note=note)
         e.overflow = [g for g in skipped.split(",") if g]
         return Escalated(e, bool(int(created)), int(position) or None,
                          QueueStats(group, 0, None, int(online), int(capacity), int(free)))
@@ -570,14 +571,15 @@ class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPrior
 
     async def set_agent(self, agent: Agent, now: float) -> None:
         await self._run("set_agent", agent.id, json.dumps(list(agent.skills)), agent.max_chats, agent.status,
-                        repr(now), agent.reason)
+                        repr(now), agent.reason, json.dumps(list(parse_languages(agent.languages))))
 
     async def get_agent(self, agent_id: str) -> Agent:
         f = await self.r.hgetall(f"{self.p}agent:{agent_id}")
         if not f:
             raise NotFound(agent_id)
         return Agent(f["id"], tuple(json.loads(f["skills"])), int(f["max_chats"]), f["status"], int(f["load"]),
-                     float(f["idle_since"]), f.get("reason", ""), int(f.get("missed") or 0))
+                     float(f["idle_since"]), f.get("reason", ""), int(f.get("missed") or 0),
+                     parse_languages(json.loads(f["languages"]) if f.get("languages") else ()))
 
     async def agent_chats(self, agent_id: str) -> List[str]:
         return sorted(await self.r.smembers(f"{self.p}chats:{agent_id}"))
@@ -622,7 +624,8 @@ class RedisStore(RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPrior
             priority=int(f["priority"]), created_at=float(f["created_at"]), agent_id=f.get("agent_id"),
             offer_deadline=float(f["offer_deadline"]) if f.get("offer_deadline") else None,
             outcome=RedisStore._outcome(f), overflow=[g for g in f.get("overflow", "").split(",") if g],
-            facets=json.loads(f["facets"]) if f.get("facets") else {})
+            facets=json.loads(f["facets"]) if f.get("facets") else {}, language=f.get("language", ""),
+            readers=[r for r in f.get("readers", "").split(",") if r], language_note=f.get("lang_note", ""))
 
     async def accept(self, escalation_id: str, agent_id: str, now: float) -> Escalation:
         result = await self._run("accept", escalation_id, agent_id, repr(now))

@@ -23,6 +23,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from common.language_rules import parse_languages
 from common.routing import SkillGroups
 from common.undelivered import describe, describe_dead
 from handoff.tickets.mail_queue import describe_parked
@@ -31,6 +32,7 @@ from handoff.auth import Caller, Forbidden
 from handoff.clocks.hooks import Hooks
 from handoff.metrics import Metrics
 from handoff.sessions import Sessions
+from handoff.language_overflow import LanguageOverflow, overflow_lines, routing_language
 from handoff.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
 from handoff.store import Agent, Conflict, Escalation, NotFound, NotYours, QueueStats, Status, Store
 
@@ -59,7 +61,7 @@ PREVIOUS = 10  # earlier escalations of the same customer shown in a record
 RECENT_SECONDS = 6 * 3600  # reconcile tells the clocks of the chats created this recently (ended ones too) again
 
 
-class HandoffService(Sessions, ChatTickets):
+class HandoffService(Sessions, ChatTickets, LanguageOverflow):
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
                  clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0,
                  max_missed_offers: int = 2) -> None:
@@ -108,7 +110,8 @@ class HandoffService(Sessions, ChatTickets):
         done = await self.store.escalate(
             request["conversation_id"], chain, decision["priority"], {"request": request, "routing": decision},
             now, self.seconds_per_point, request["created_at"], self.reservation_seconds,
-            self._ticket_outcome(chain[0], now), stats.facets_of(request, request["conversation_id"]))
+            self._ticket_outcome(chain[0], now), stats.facets_of(request, request["conversation_id"]),
+            self.groups.languages.rule(request.get("language")))
         e = done.escalation
         if done.created:
             self.metrics.escalations.labels(chain[0]).inc()
@@ -223,16 +226,17 @@ class HandoffService(Sessions, ChatTickets):
         await self._count_set_away([agent_id for _, agent_id in expired])
         await self.sweep_lost_agents(now)
         names = list(self.groups.groups)
-        for stats in await self.store.queue_stats(names):
-            if stats.waiting == 0:
+        for queue in await self.store.queue_stats(names):
+            if queue.waiting == 0:
                 continue
-            if self._closed(stats.group, now):  # closing time: who still waits gets a ticket
-                await self._close_queue(stats.group)
+            if self._closed(queue.group, now):  # closing time: who still waits gets a ticket
+                await self._close_queue(queue.group)
                 continue
-            if stats.online > 0:
-                await self.dispatch(stats.group)
+            if queue.online > 0:
+                await self.overflow_languages(queue.group, now)
+                await self.dispatch(queue.group)
                 continue
-            await self._overflow(stats.group)
+            await self._overflow(queue.group)
 
     async def _count_set_away(self, lapsed_by: List[str]) -> None:
         """Log and count the agents whose lapses in this sweep crossed the limit (the store set them away)."""
@@ -296,7 +300,8 @@ class HandoffService(Sessions, ChatTickets):
             return False  # went offline and closed the console: nothing was lost
         self.metrics.agents_lost.inc()
         if agent.status != "offline":
-            await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline"), now)
+            await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline",
+                                             languages=agent.languages), now)
         groups = []
         for escalation_id in chats:
             try:
@@ -335,7 +340,7 @@ class HandoffService(Sessions, ChatTickets):
             "offer_deadline": iso(e.offer_deadline), "queue_position": position, "estimated_wait_seconds": wait,
             "customer": request["customer"], "transcript": request["transcript"],
             "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
-            "routing": {**document["routing"], "overflow": [f"no agent online in {g}" for g in e.overflow]},
+            "routing": {**document["routing"], "overflow": overflow_lines(e, self.groups.languages.default), **routing_language(e)},
             "messages": await self.store.messages(e.id), "notes": await self.store.notes(e.id),
             "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
             "previous": await self.previous(e, customer),
@@ -426,7 +431,8 @@ class HandoffService(Sessions, ChatTickets):
         if account is None:
             raise NotFound(agent_id)
         skills = tuple(s for s in account["skills"].split(",") if s)
-        await self.store.set_agent(Agent(agent_id, skills, int(account["max_chats"]), status), self.clock())
+        await self.store.set_agent(Agent(agent_id, skills, int(account["max_chats"]), status,
+                                         languages=parse_languages(account.get("languages"))), self.clock())
         if status == "online":
             await self.dispatch_many(skills)
         elif status == "offline" and not await self.store.agent_chats(agent_id):
@@ -442,6 +448,7 @@ class HandoffService(Sessions, ChatTickets):
             status, load, reason = "offline", 0, ""
         return {"id": agent_id, "name": account.get("name", agent_id), "role": account.get("role", "agent"),
                 "skills": [s for s in account.get("skills", "").split(",") if s],
+                "languages": list(parse_languages(account.get("languages"))),
                 "max_chats": int(account.get("max_chats", 0)), "status": status, "status_reason": reason,
                 "load": load, "disabled": account.get("disabled") == "1"}
 
@@ -454,7 +461,7 @@ class HandoffService(Sessions, ChatTickets):
                 continue
             out.append({"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
                         "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
-                        "offer_deadline": iso(e.offer_deadline),
+                        "offer_deadline": iso(e.offer_deadline), "language": e.language or None,
                         "clocks": await self.sla.chat_clocks(e) if self.sla else []})
         return sorted(out, key=lambda h: h["created_at"] or "")
 

@@ -65,7 +65,8 @@ class Sessions:
             agent = await self.store.get_agent(agent_id)
         except NotFound:
             return  # never went online: no chats, no status
-        await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline", reason=why), now)
+        await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline", reason=why,
+                                         languages=agent.languages), now)
         groups = []
         for escalation_id in await self.store.agent_chats(agent_id):
             try:

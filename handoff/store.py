@@ -11,6 +11,7 @@ That is the order of "priority plus ageing" (a chat gains one point per ``second
 seconds of waiting) without rewriting the queue as time passes. An offer goes to the free agent
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
+Language: only agents who read one of a chat's ``readers`` are offered it (handoff/language_match.py).
 
 Lapsed offers: an offer not accepted in time goes back to the queue (keeping its rank), and the agent
 who let it lapse joins the chat's "lapsed" set. The chat is then offered to the best-ranked free agent
@@ -45,6 +46,9 @@ import abc
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from common.language_rules import LanguageRule
+from handoff.language_match import LanguageSteps
 
 
 class Status(str, Enum):
@@ -86,6 +90,9 @@ class Escalation:
     outcome: Dict[str, Any] = field(default_factory=dict)  # how it ended: resolution, wrap-up code, ticket reply time
     overflow: List[str] = field(default_factory=list)  # groups passed over at creation: nobody online
     facets: Dict[str, Any] = field(default_factory=dict)  # {"customer", "triggers", "topics"}: for statistics
+    language: str = ""  # the customer's language ("" from a caller that names none)
+    readers: List[str] = field(default_factory=list)  # an agent must read one of these ("*" or none: anyone)
+    language_note: str = ""  # why the readers were widened (the language overflow), "" when they were not
 
 
 @dataclass
@@ -128,6 +135,7 @@ class Agent:
     idle_since: float = 0.0  # the last offer to this agent, or when they went online
     reason: str = ""  # why the status was set for them (e.g. "missed 2 offers in a row"); "" when they chose it
     missed: int = 0  # offers let lapse in a row (reset by accepting one, or by setting a status)
+    languages: Tuple[str, ...] = ("en",)  # the languages the agent reads (common/language_rules.py)
 
 
 @dataclass(frozen=True)
@@ -153,25 +161,29 @@ def rank(enqueued_at: float, priority: int, seconds_per_point: float) -> float:
     return enqueued_at - priority * seconds_per_point
 
 
-class Store(abc.ABC):
+class Store(LanguageSteps, abc.ABC):
     """What the service needs from its storage. Every method is one atomic step."""
 
     @abc.abstractmethod
     async def create(self, conversation_id: str, skill_group: str, priority: int, document: Dict[str, Any],
                      now: float, seconds_per_point: float, request_key: str = "",
-                     facets: Optional[Dict[str, Any]] = None) -> Tuple[Escalation, bool]:
+                     facets: Optional[Dict[str, Any]] = None, language: str = "") -> Tuple[Escalation, bool]:
         """A waiting escalation in the group's queue; for a conversation with an open escalation, or
         whose latest escalation came from the same request (``request_key``), that one (and False):
-        retries never create a second, even after the first became a ticket. ``facets`` as in escalate."""
+        retries never create a second, even after the first became a ticket. ``facets`` as in escalate;
+        ``language``: only agents who read it are offered the chat ("": anyone)."""
 
     @abc.abstractmethod
     async def escalate(self, conversation_id: str, chain: Sequence[str], priority: int, document: Dict[str, Any],
                        now: float, seconds_per_point: float, request_key: str, reservation_seconds: float,
-                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None) -> Escalated:
+                       ticket_outcome: Dict[str, Any], facets: Optional[Dict[str, Any]] = None,
+                       language_rule: Optional[LanguageRule] = None) -> Escalated:
         """The bot's handoff in one atomic step: return the conversation's open escalation (or the one from
         the same request); otherwise create it in the first group of ``chain`` (the routed group and its
-        fallbacks) with an agent online, and offer the head of that queue to a free agent at once; with
-        nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``.
+        fallbacks) with an agent online who reads its language (``language_rule``; None: anyone), or else
+        in the first group with anyone online, open to the rule's overflow readers (``language_note`` says
+        so, and the first history entry), and offer the first chat of that queue a free agent can read at
+        once; with nobody online anywhere in the chain, create it as a ticket with ``ticket_outcome``.
         A new escalation joins the indexes: by creation time, open (unless a ticket), and the customer's
         (``facets["customer"]``, when given); ``facets`` is kept on it."""
 

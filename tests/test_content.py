@@ -67,14 +67,30 @@ def test_training_data_validates_with_no_warning_but_rasas_known_false_positives
     assert unexpected == [], output
 
 
-def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path):
-    result = rasa("test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml",
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _switches_language(story: Dict) -> bool:
+    """A story whose customer writes both Chinese and English (Latin letters and no Chinese) messages."""
+    said = [step["user"] for step in story["steps"] if "user" in step and not step["user"].startswith("/")]
+    return any(HAN.search(s) for s in said) and any(re.search("[A-Za-z]", s) and not HAN.search(s) for s in said)
+
+
+@pytest.mark.parametrize("stories_file, at_least, switching", [
+    ("tests/test_stories.yml", 40, 0),
+    # issue 16: Chinese conversations, and ones that switch between English and Chinese mid-conversation
+    ("tests/test_stories_zh.yml", 40, 10),
+])
+def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path, stories_file: str,
+                                                      at_least: int, switching: int):
+    result = rasa("test", "core", "--model", str(trained_model), "--stories", stories_file,
                   "--fail-on-prediction-errors", "--out", str(tmp_path))
     failed = tmp_path / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else result.stdout[-3000:] + result.stderr[-3000:]
     assert result.returncode == 0, details
-    stories = yaml.safe_load((ROOT / "tests" / "test_stories.yml").read_text())["stories"]
-    assert len(stories) >= 40
+    stories = yaml.safe_load((ROOT / stories_file).read_text(encoding="utf-8"))["stories"]
+    assert len(stories) >= at_least
+    assert sum(_switches_language(s) for s in stories) >= switching
 
 
 def _holdout() -> List[Tuple[str, str]]:

@@ -56,12 +56,29 @@ from bot.handoff_bridge import bridge, notice_fields
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
-NOTICES: Dict[str, str] = yaml.safe_load((Path(__file__).parent / "notices.yml").read_text())
+NOTICES: Dict[str, Any] = yaml.safe_load((Path(__file__).parent / "notices.yml").read_text())
 ORIGINS_ENV = "CHAT_ALLOWED_ORIGINS"
 
 
-def notice(code: str) -> str:
-    return NOTICES.get(code, NOTICES["invalid_message"]).format(limit=MAX_MESSAGE_CHARS)
+def notice(code: str, language: Optional[str] = None) -> str:
+    """The notice in the page's language (notices.yml: English at the top, other languages under their code,
+    e.g. ``zh:``), English for any other or no language; a code not listed is ``invalid_message``."""
+    short = str(language or "").split("-")[0].lower()
+    english = {k: v for k, v in NOTICES.items() if isinstance(v, str)}
+    texts = {**english, **(NOTICES.get(short) if short and isinstance(NOTICES.get(short), dict) else {})}
+    return texts.get(code, texts["invalid_message"]).format(limit=MAX_MESSAGE_CHARS)
+
+
+def page_language(data: Any) -> Optional[str]:
+    """The page language the widget sends with each message (``customData.language`` or ``metadata.language``),
+    read without trusting the shape: a refused message may be malformed."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("customData", "metadata"):
+        value = data.get(key)
+        if isinstance(value, dict) and isinstance(value.get("language"), str):
+            return value["language"]
+    return None
 
 
 async def _maybe_await(result: Any) -> None:
@@ -301,9 +318,9 @@ class CheckedSocketIOInput(SocketIOInput):
         async def keep_app(app: Any, _loop: Any) -> None:
             self.app = app
 
-        async def refuse(sid: Text, code: str) -> None:
+        async def refuse(sid: Text, code: str, language: Optional[str] = None) -> None:
             # Straight to this socket, not through Redis (which may be what is down).
-            await sio.emit(self.bot_message_evt, {"text": notice(code), "notice": True}, room=sid,
+            await sio.emit(self.bot_message_evt, {"text": notice(code, language), "notice": True}, room=sid,
                            namespace=self.namespace, ignore_queue=True)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -317,7 +334,7 @@ class CheckedSocketIOInput(SocketIOInput):
                 if not session or session.get("handle") != incoming.sender or other_customer(session, data):
                     raise InvalidPayload(403, "invalid_session", "this socket was not confirmed for that session")
             except InvalidPayload as exc:
-                await refuse(sid, exc.code)
+                await refuse(sid, exc.code, page_language(data))
                 return {"status": "refused", "error": exc.code}
             sender = session["conversation"] if self.session_persistence else sid
             mid = incoming.message_id
@@ -327,7 +344,7 @@ class CheckedSocketIOInput(SocketIOInput):
                 except Exception:
                     logger.exception("Message from %s failed", sender)
                     if mid is None:  # a client that cannot resend: ask the customer to
-                        await refuse(sid, "invalid_message")
+                        await refuse(sid, "invalid_message", page_language(data))
                     return {"status": "failed", "message_id": mid}
             return {"status": status, "message_id": mid} if mid else None
 

@@ -45,6 +45,17 @@ def _decision(clf: Any, x: sp.csr_matrix) -> np.ndarray:
     return s if s.ndim == 2 else np.stack([-s / 2, s / 2], axis=1)
 
 
+def intent_probabilities(labels: List[str], probs: np.ndarray) -> Tuple[List[str], np.ndarray]:
+    """Per-class probabilities summed per intent ("faq/returns" and "faq/invoice" make "faq")."""
+    names = sorted({label.split("/")[0] for label in labels})
+    if len(names) == len(labels):
+        return labels, probs
+    out = np.zeros((probs.shape[0], len(names)))
+    for i, label in enumerate(labels):
+        out[:, names.index(label.split("/")[0])] += probs[:, i]
+    return names, out
+
+
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True
 )
@@ -56,6 +67,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         """The component's default config."""
         return {
             "C": 0.5,  # SVM regularisation (smaller = stronger)
+            # None: every example weighs 1; "balanced": each intent weighs the same in total, so an
+            # intent with many examples (faq in two languages) does not crowd out a one-example intent
+            "class_weight": None,
+            # true: each retrieval-intent topic (faq/<topic>) is its own class and the intent's
+            # confidence is the sum over its topics. One "faq" class made of 31 topics in two
+            # languages is no linear region: it took a one-example intent's paraphrase (0.63).
+            "retrieval_topics_as_classes": False,
             "dense_weight": 2.0,  # length of each dense block relative to a sparse block
             "sublinear_tf": True,
             # softmax temperature from held-out scores (bot/nlu/calibration.py); 0 or 1: the prior
@@ -173,7 +191,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         from sklearn.svm import LinearSVC
 
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
-        labels = sorted({e.get(INTENT) for e in examples})
+        labels = sorted({self._label(e) for e in examples})
         if not examples:
             logger.debug("LinearIntentClassifier: no intent examples, nothing to train.")
             return self._resource
@@ -186,10 +204,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return self._resource
         logger.info(f"LinearIntentClassifier: building features of {len(examples)} examples")
         x = self._matrix(examples)
-        y = np.array([labels.index(e.get(INTENT)) for e in examples])
+        y = np.array([labels.index(self._label(e)) for e in examples])
 
         def svm() -> LinearSVC:
-            return LinearSVC(C=self.config["C"], random_state=self.config["random_state"])
+            return LinearSVC(C=self.config["C"], class_weight=self.config["class_weight"],
+                             random_state=self.config["random_state"])
 
         def fold_scores(tr: np.ndarray, te: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
             part = svm().fit(x[tr], y[tr])
@@ -247,14 +266,21 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             else:
                 probs = softmax(self.state["temperature"] * scores)
                 probs *= self._in_scope(todo)[:, None]
+        names, probs = intent_probabilities(labels, probs)
         for message, p in zip(todo, probs):
             order = np.argsort(-p)
-            ranking = [{"name": labels[i], "confidence": float(p[i])} for i in order]
+            ranking = [{"name": names[i], "confidence": float(p[i])} for i in order]
             if self.config["ranking_length"] > 0:
                 ranking = ranking[: self.config["ranking_length"]]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages
+
+    def _label(self, example: Message) -> str:
+        """The class an example trains: its intent, or its faq/<topic> when topics are classes."""
+        if self.config["retrieval_topics_as_classes"]:
+            return example.get_full_intent()
+        return example.get(INTENT)
 
     def _oos_cols(self, labels: List[str]) -> np.ndarray:
         """Columns of the out-of-scope intents; empty unless at least two other intents exist."""

@@ -15,6 +15,7 @@ of tickets assigned to them (``agent:<id>`` index), never their chat capacity.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence
@@ -68,6 +69,12 @@ def fields_from_request(request: Dict[str, Any]) -> Dict[str, Any]:
         out["email"] = found["email"][-1]
     return out
 
+
+
+def first_sentence(summary: str) -> str:
+    """The brief summary's first sentence (who, which order, about what): a ticket's subject. The summary is worded
+    per language (policy/case_brief.yml), so this cuts at the first full stop of either script, not at English words."""
+    return re.split(r"\. |。", summary, maxsplit=1)[0].strip()
 
 class TicketService(TicketViews, TicketSweep):
     def __init__(self, store: Store, groups: Any, flows: Any, metrics: Any, clock: Callable[[], float] = time.time,
@@ -206,7 +213,7 @@ class TicketService(TicketViews, TicketSweep):
         tier = (customer.get("tags") or {}).get("vip_tier")
         tags = [*(f"vip:{tier}" for _ in [0] if tier and tier != "none"), *categories]
         return await self.open_ticket(
-            subject=subject or (brief.get("summary") or "Customer request").split(". Why a person")[0][:200],
+            subject=subject or first_sentence(brief.get("summary") or "Customer request")[:200],
             summary=brief.get("summary") or "", requester=requester, by=by, source=source,
             group=group or e.skill_group, priority=e.priority if priority is None else priority, tags=tags,
             fields=fields, brief=brief, escalations=[e.id], flow=flow, request_key=request_key or f"escalation:{e.id}",

@@ -316,13 +316,14 @@ def test_previous_conversations_meta_agents_and_stats(quiet: Api) -> None:
     assert [(p["id"], p["status"], p["outcome"]["resolved"]) for p in previous] == [(hid, "closed", True)]
 
     meta = api("getMeta", "ann", 200)
-    assert {"id": "billing", "name": "Billing"} in meta["skill_groups"] and meta["wrap_up_codes"] == api.wrap_up
+    assert {"id": "billing", "name": "Billing", "names": {"zh": "支付与账务"}} in meta["skill_groups"] and meta["wrap_up_codes"] == api.wrap_up
     assert meta["first_response_target_seconds"] == 30 and meta["reservation_seconds"] == 30
     canned = {c["id"]: c for c in meta["canned_responses"]}
     assert {"greeting", "ask_order_number", "goodbye"} <= set(canned) and canned["greeting"]["groups"]
     names = {a["id"]: a for a in meta["agents"]}  # the names the pages show instead of ids
     assert {"ann", "bob", "sue"} <= set(names) and names["ann"]["skills"] == ["general", "after_sales"]
-    assert all(set(a) == {"id", "name", "skills"} and a["name"] for a in meta["agents"])  # no password hash, no more
+    assert names["ann"]["languages"] == ["en"]  # an account saved without languages reads English
+    assert all(set(a) == {"id", "name", "skills", "languages"} and a["name"] for a in meta["agents"])  # no password hash
     assert api("getMeta", "sue", 200) == meta
     api("getMeta", "bot", 403)
 

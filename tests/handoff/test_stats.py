@@ -169,11 +169,12 @@ def test_the_team_list_has_every_account_with_status_load_and_chats(env):  # noq
     run(service.accept(ann, e.id))
     team = run(service.agents())
     assert team == [
-        {"id": "ann", "name": "Ann", "role": "agent", "skills": ["general", "billing"], "max_chats": 3,
-         "status": "online", "status_reason": "", "load": 1, "disabled": False, "chats": [e.id]},
-        {"id": "sue", "name": "Sue", "role": "supervisor", "skills": ["general"], "max_chats": 2,
-         "status": "offline", "status_reason": "", "load": 0, "disabled": False, "chats": []},
-        {"id": "zed", "name": "Zed", "role": "agent", "skills": ["billing"], "max_chats": 2, "status": "offline",
+        {"id": "ann", "name": "Ann", "role": "agent", "skills": ["general", "billing"], "languages": ["en"],
+         "max_chats": 3, "status": "online", "status_reason": "", "load": 1, "disabled": False, "chats": [e.id]},
+        {"id": "sue", "name": "Sue", "role": "supervisor", "skills": ["general"], "languages": ["en"],
+         "max_chats": 2, "status": "offline", "status_reason": "", "load": 0, "disabled": False, "chats": []},
+        {"id": "zed", "name": "Zed", "role": "agent", "skills": ["billing"], "languages": ["en"], "max_chats": 2,
+         "status": "offline",
          "status_reason": "", "load": 0, "disabled": False, "chats": []}]
 
 
