@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, Optional
 from urllib.parse import unquote
 
+import yaml
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
@@ -73,6 +74,20 @@ def file_response(request: Request, path: Path, cache_control: str = "no-cache")
     return HTTPResponse(path.read_bytes(), headers=headers, content_type=content_type)
 
 
+def page_config(skill_groups_file: Optional[Path]) -> Dict[str, str]:
+    """What the pages need from the policy: ``timezone``, the default business calendar's (policy/skill_groups.yml
+    ``business_hours.default.timezone``; UTC without one, as common/business_hours.py does). Why served: the
+    pages show times in the shop's zone, not the browser's (an agent abroad reads the shop's hours)."""
+    zone = "UTC"
+    try:
+        document = yaml.safe_load(Path(skill_groups_file or WEB_DIR.parent.parent / "policy" / "skill_groups.yml")
+                                  .read_text(encoding="utf-8")) or {}
+        zone = str(((document.get("business_hours") or {}).get("default") or {}).get("timezone") or "UTC")
+    except (OSError, yaml.YAMLError, AttributeError):
+        pass
+    return {"timezone": zone}
+
+
 def not_found(what: str) -> HTTPResponse:
     return json_response({"error": {"code": "not_found", "message": f"no such page or file: {what}"}}, status=404,
                          headers=ASSET_HEADERS)
@@ -91,6 +106,10 @@ def register(app: Sanic, root: Path = WEB_DIR) -> None:
     @app.get("/web/<name:path>")
     async def asset(request: Request, name: str) -> HTTPResponse:
         name = unquote(name)  # this Sanic passes path parameters still percent-encoded
+        if name == "config.json":  # the pages' config: the time zone their times are shown in
+            settings = getattr(request.app.ctx, "settings", None)
+            source = getattr(settings, "skill_groups_file", None)
+            return json_response(page_config(source), headers={**ASSET_HEADERS, "Cache-Control": "no-cache"})
         path = resolve(root, name)
         if path is None:
             return not_found(f"/web/{name}")

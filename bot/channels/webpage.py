@@ -35,6 +35,7 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
+    ".json": "application/json",  # the widget's wording (i18n/widget.<lang>.json)
     ".svg": "image/svg+xml",
     ".png": "image/png",
     ".ico": "image/x-icon",
@@ -68,7 +69,7 @@ def security_headers(csp: str = CSP) -> Dict[str, str]:
 
 
 SECURITY_HEADERS = security_headers()
-COMPRESSIBLE = (".html", ".js", ".css", ".svg", ".txt")
+COMPRESSIBLE = (".html", ".js", ".css", ".json", ".svg", ".txt")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,12 @@
  * talk to another server (which must list this page's origin in CHAT_ALLOWED_ORIGINS);
  * data-customer-token: the shop's signed customer token, sent as customData.customer_token.
  *
+ * Language (en, zh): the customer's switch in the header (localStorage "lang"), else the page's `?lang=`, else the
+ * browser's first language (zh* -> zh), else English. Every visible word comes from i18n/widget.<lang>.json
+ * (next to this script; English beneath, so a missing key shows in English); the widget starts once it is in.
+ * Each message carries the page language as message metadata (`customData.language`, which the socket.io
+ * channel passes on as the message's metadata): the assistant answers in it when the text does not decide.
+ *
  * A shared browser: what the widget stores is kept per signed-in customer ("<who>": a hash of the token's
  * customer id, or "guest"), and on load it forgets what it stored for anyone else. The server is what makes
  * this safe: it binds each handle to the customer of the token and gives anyone else a new conversation.
@@ -40,12 +46,46 @@
   var RETRY_MS = 2000; // after a refusal ("failed": e.g. the server's Redis is down) try again this much later
   var MAX_LINES = 200;
   var MAX_CHARS = 2000;
-  var BOT_NAME = "Brightcart assistant";
-  var SUGGESTIONS = ["Where is my order?", "What is your return policy?", "How long does shipping take?",
-    "I'd like to talk to a person"];
+  var LANGS = ["en", "zh"];
+  var LANG_KEY = "lang"; // localStorage: the language the customer chose (shared with the shop page)
+  var SUGGESTION_KEYS = ["suggest.order", "suggest.returns", "suggest.shipping", "suggest.person"];
 
   var script = document.currentScript;
   var options = (script && script.dataset) || {};
+
+  // ---- language and wording ----------------------------------------------------------------------
+  function pickLang() {
+    var stored = null;
+    try { stored = window.localStorage.getItem(LANG_KEY); } catch (e) { stored = null; }
+    if (LANGS.indexOf(stored) >= 0) return stored;
+    var asked = String(new URLSearchParams(location.search).get("lang") || "").toLowerCase().split("-")[0];
+    if (LANGS.indexOf(asked) >= 0) return asked;
+    var first = String((navigator.languages || [navigator.language])[0] || "en").toLowerCase();
+    return first.indexOf("zh") === 0 ? "zh" : "en";
+  }
+  var LANG = pickLang();
+  var WORDS = {};
+  /** The catalog's message for `key` with "{name}" filled from `vars`; the key itself when it is missing. */
+  function t(key, vars) {
+    var text = Object.prototype.hasOwnProperty.call(WORDS, key) ? String(WORDS[key]) : key;
+    return text.replace(/\{(\w+)\}/g, function (m, name) {
+      return vars && Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : m;
+    });
+  }
+  function chooseLang(lang) {
+    try { window.localStorage.setItem(LANG_KEY, lang); } catch (e) { /* private mode */ }
+    var url = new URL(location.href);
+    url.searchParams.set("lang", lang);
+    location.replace(url.toString()); // the history and the outbox survive the reload (sessionStorage)
+  }
+  var CATALOG_BASE = (script && script.src) || location.href;
+  function fetchWords(lang) {
+    return fetch(new URL("i18n/widget." + lang + ".json", CATALOG_BASE).toString(), { cache: "no-cache" })
+      .then(function (r) {
+        if (!r.ok) throw new Error("the widget's wording (" + lang + ") did not load: HTTP " + r.status);
+        return r.json();
+      });
+  }
 
   // ---- storage (may be unavailable: private modes, blocked cookies) ----------------------------------
   function storage(name) {
@@ -175,56 +215,65 @@
     return node;
   }
 
-  // ---- the widget's DOM --------------------------------------------------------------------------
+  // ---- the widget (built once its wording is in) ---------------------------------------------------
+  function boot() {
+  var BOT_NAME = t("bot.name");
   var root = el("div", { "class": "bc-chat" });
   var launcher = el("button", {
     "class": "bc-launcher", type: "button", "data-testid": "chat-open",
     "aria-controls": "bc-window", "aria-expanded": "false"
   });
   launcher.appendChild(el("span", { "class": "bc-launcher-dot", "aria-hidden": "true" }));
-  launcher.appendChild(el("span", null, "Chat with us"));
+  launcher.appendChild(el("span", null, t("launcher")));
 
   var win = el("section", {
     id: "bc-window", "class": "bc-window", "data-testid": "chat-window",
-    role: "dialog", "aria-label": "Chat with Brightcart"
+    role: "dialog", "aria-label": t("window.label"), lang: LANG === "zh" ? "zh-CN" : "en"
   });
   var head = el("header", { "class": "bc-head" });
   var avatar = el("div", { "class": "bc-avatar", "aria-hidden": "true" }, "B");
   var heading = el("div", { "class": "bc-heading" });
-  var title = el("div", { "class": "bc-title" }, "Brightcart");
+  var title = el("div", { "class": "bc-title" }, t("title"));
   var sub = el("div", { "class": "bc-sub", "data-testid": "chat-with" }, BOT_NAME);
   heading.appendChild(title);
   heading.appendChild(sub);
   var closeButton = el("button", {
-    "class": "bc-close", type: "button", "data-testid": "chat-close", "aria-label": "Minimise the chat"
+    "class": "bc-close", type: "button", "data-testid": "chat-close", "aria-label": t("close.label")
   }, "\u2013");
+  // The language switch: shows the other language, in that language ("中文" / "EN").
+  var otherLang = LANG === "zh" ? "en" : "zh";
+  var langButton = el("button", {
+    "class": "bc-lang", type: "button", "data-testid": "chat-lang", lang: otherLang === "zh" ? "zh-CN" : "en",
+    "aria-label": t("lang.switch_label", { language: t("lang.name_" + otherLang) })
+  }, t("lang.short_" + otherLang));
+  langButton.addEventListener("click", function () { chooseLang(otherLang); });
   head.appendChild(avatar);
   head.appendChild(heading);
+  head.appendChild(langButton);
   head.appendChild(closeButton);
 
   var banner = el("div", {
     "class": "bc-banner", "data-testid": "connection-banner", role: "status", hidden: ""
-  }, "Reconnecting\u2026");
+  }, t("reconnecting"));
   var queueStatus = el("div", { "class": "bc-queue", "data-testid": "queue-status", role: "status", hidden: "" });
 
   var body = el("div", { "class": "bc-body" });
   var empty = el("div", { "class": "bc-empty" });
-  empty.appendChild(el("p", null,
-    "Hi! Ask me about orders, delivery, returns, refunds or payments. A person from our team can take over " +
-    "whenever you need one."));
+  empty.appendChild(el("p", null, t("welcome")));
   var suggestions = el("div", { "class": "bc-suggestions" });
-  SUGGESTIONS.forEach(function (text) {
+  SUGGESTION_KEYS.forEach(function (key) {
+    var text = t(key);
     var b = el("button", { "class": "bc-suggestion", type: "button", "data-testid": "suggestion" }, text);
     b.addEventListener("click", function () { send(text, text); });
     suggestions.appendChild(b);
   });
   empty.appendChild(suggestions);
-  var log = el("ol", { "class": "bc-log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var log = el("ol", { "class": "bc-log", role: "log", "aria-live": "polite", "aria-label": t("log.label") });
   var typing = el("div", { "class": "bc-typing", "data-testid": "typing", hidden: "" });
   typing.appendChild(el("span", { "aria-hidden": "true" }));
   typing.appendChild(el("span", { "aria-hidden": "true" }));
   typing.appendChild(el("span", { "aria-hidden": "true" }));
-  typing.appendChild(el("span", { "class": "bc-sr-only" }, "Typing\u2026"));
+  typing.appendChild(el("span", { "class": "bc-sr-only" }, t("typing")));
   body.appendChild(empty);
   body.appendChild(log);
   body.appendChild(typing);
@@ -232,12 +281,12 @@
   var form = el("form", { "class": "bc-compose" });
   var input = el("textarea", {
     "class": "bc-input", "data-testid": "chat-input", rows: "1", maxlength: String(MAX_CHARS),
-    placeholder: "Type your message\u2026", "aria-label": "Your message", autocomplete: "off"
+    placeholder: t("input.placeholder"), "aria-label": t("input.label"), autocomplete: "off"
   });
-  var sendButton = el("button", { "class": "bc-send", type: "submit", "data-testid": "chat-send" }, "Send");
+  var sendButton = el("button", { "class": "bc-send", type: "submit", "data-testid": "chat-send" }, t("send"));
   form.appendChild(input);
   form.appendChild(sendButton);
-  var foot = el("div", { "class": "bc-foot" }, "Chats are stored to help you. Don't share card numbers.");
+  var foot = el("div", { "class": "bc-foot" }, t("foot"));
 
   win.appendChild(head);
   win.appendChild(banner);
@@ -256,7 +305,7 @@
   function renderLine(line, previous) {
     var item = el("li", { "class": "bc-line bc-" + line.speaker + (line.pending ? " bc-pending" : "") });
     item.setAttribute("data-line", String(line.id));
-    var shown = line.speaker === "bot" ? BOT_NAME : line.speaker === "agent" ? line.agentName || "Agent" : null;
+    var shown = line.speaker === "bot" ? BOT_NAME : line.speaker === "agent" ? line.agentName || t("agent") : null;
     if (shown && (!previous || speakerKey(previous) !== speakerKey(line))) {
       item.appendChild(el("div", { "class": "bc-who" }, shown));
     }
@@ -267,7 +316,7 @@
     }, line.text);
     item.appendChild(text);
     if (line.replies && line.replies.length && !line.answered) {
-      var replies = el("div", { "class": "bc-replies", role: "group", "aria-label": "Quick replies" });
+      var replies = el("div", { "class": "bc-replies", role: "group", "aria-label": t("replies.label") });
       line.replies.forEach(function (reply) {
         var b = el("button", { "class": "bc-reply", type: "button", "data-testid": "quick-reply" }, reply.title);
         b.addEventListener("click", function () { send(reply.payload, reply.title); });
@@ -275,7 +324,7 @@
       });
       item.appendChild(replies);
     }
-    if (line.pending) item.appendChild(el("div", { "class": "bc-status", "data-testid": "message-status" }, "sending\u2026"));
+    if (line.pending) item.appendChild(el("div", { "class": "bc-status", "data-testid": "message-status" }, t("sending")));
     return item;
   }
 
@@ -316,11 +365,11 @@
     queueStatus.hidden = !state.queueText;
     queueStatus.textContent = state.queueText || "";
     if (state.mode === "agent" && state.agentName) {
-      sub.textContent = state.agentName + " is chatting with you";
+      sub.textContent = t("status.agent", { name: state.agentName });
       avatar.textContent = state.agentName.charAt(0).toUpperCase();
       avatar.classList.add("bc-avatar-agent");
     } else {
-      sub.textContent = state.mode === "waiting" ? BOT_NAME + " \u00b7 a person is on the way" : BOT_NAME;
+      sub.textContent = state.mode === "waiting" ? t("status.waiting", { bot: BOT_NAME }) : BOT_NAME;
       avatar.textContent = "B";
       avatar.classList.remove("bc-avatar-agent");
     }
@@ -382,7 +431,9 @@
     var attempt = { id: item.id, timer: null };
     inFlight = attempt;
     var data = { message: item.message, session_id: state.handle, message_id: item.id };
-    if (options.customerToken) data.customData = { customer_token: options.customerToken };
+    // customData is the message's metadata on the server (bot/channels/payload.py): the page language rides along
+    data.customData = { language: LANG };
+    if (options.customerToken) data.customData.customer_token = options.customerToken;
     attempt.timer = setTimeout(function () { settle(attempt, null); }, ACK_MS);
     socket.emit("user_uttered", data, function (ack) { settle(attempt, ack); });
     // The assistant answers in a moment; a person may take minutes, so no indicator while one has the chat.
@@ -461,13 +512,13 @@
     var position = Number(field(message, "queue_position"));
     if (position > 0) {
       state.mode = "waiting";
-      state.queueText = "Waiting for an agent \u2014 you're number " + position;
+      state.queueText = t("queue.position", { position: position });
     } else if (status === "connecting") {
       state.mode = "waiting";
-      state.queueText = "Connecting you to an agent\u2026";
+      state.queueText = t("queue.connecting");
     } else if (status === "transferred") {
       state.mode = "waiting";
-      state.queueText = "Passing you to another colleague\u2026";
+      state.queueText = t("queue.transferred");
       state.agentName = null;
     } else if (status === "delayed") {
       state.mode = "waiting";
@@ -522,7 +573,7 @@
     reconnectionDelayMax: 5000
   }) : null;
   if (!socket) { // the socket.io client did not load: say so rather than fail silently
-    banner.textContent = "The chat could not load. Please reload the page.";
+    banner.textContent = t("load_failed");
     showBanner();
     socket = { connected: false, on: function () {}, emit: function () {}, connect: function () {} };
   }
@@ -547,7 +598,7 @@
       state.agentName = null;
       state.queueText = null;
       renderAll();
-      appendLine({ speaker: "system", text: "A new conversation has started." });
+      appendLine({ speaker: "system", text: t("new_conversation") });
     }
     var resumed = previous === handle && state.seen > 0;
     storeHandle(handle);
@@ -573,7 +624,7 @@
         if (line && line.speaker === "customer" && messageIdOf(line.message_id)) sent(line.message_id);
         if (!validLine(line) || alreadyShown(messageIdOf(line.message_id))) return;
         appendLine({ speaker: line.speaker, text: line.text, messageId: messageIdOf(line.message_id),
-          agentName: line.speaker === "agent" ? String(line.agent_name || "Agent") : undefined });
+          agentName: line.speaker === "agent" ? String(line.agent_name || t("agent")) : undefined });
       });
     }
     if (total > state.seen) state.seen = total;
@@ -613,4 +664,12 @@
   }
   if (document.body) mount();
   else document.addEventListener("DOMContentLoaded", mount);
+  } // boot
+
+  var english = {};
+  fetchWords("en")
+    .then(function (words) { english = words; return LANG === "en" ? {} : fetchWords(LANG).catch(function () { return {}; }); })
+    .then(function (own) { WORDS = Object.assign({}, english, own); })
+    .catch(function (e) { if (window.console) console.error(e); WORDS = english; })
+    .then(boot);
 })();

@@ -11,18 +11,15 @@
 // day, not when 4 hours are left on the wall clock); the service's event confirms either. Every state is told in
 // words and an icon, never by colour alone.
 // Wording: /web/i18n/clocks.<lang>.json (en, zh; the language the Tickets view picks; English beneath).
-import { el, fmtSeconds } from "/web/common.js";
+import { el, fmtSeconds, pickLang as pagePickLang } from "/web/common.js";
 
-const LANGS = ["en", "zh"];
 const TICK_MS = 1000;
 export const ICONS = { running: "◷", warning: "⚠", breached: "✖", paused: "‖", met: "✓", surge: "⚡" };
 const RANK = { breached: 0, warning: 1, running: 2, paused: 3, met: 4 };
 
-/** The wanted language: `?lang=zh`, else the browser's first language if we have it, else English. */
+/** The page language (common.js: the switch, else `?lang=`, else the browser's language). */
 export function pickLang() {
-  const asked = new URLSearchParams(location.search).get("lang") || (navigator.languages || [navigator.language])[0] || "en";
-  const base = String(asked).toLowerCase().split("-")[0];
-  return LANGS.includes(base) ? base : "en";
+  return pagePickLang();
 }
 
 async function fetchCatalog(lang) {

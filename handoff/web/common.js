@@ -6,6 +6,117 @@
 
 const TOKEN_KEY = "handoff_token";
 const AGENT_KEY = "handoff_agent";
+const LANG_KEY = "lang"; // localStorage: the language the user chose with the switch
+export const LANGS = ["en", "zh"];
+
+// -- language, wording and the page config ------------------------------------------------------------
+// Wording lives in catalogs (/web/i18n/<name>.<lang>.json, flat "key": "message {name}"); English is loaded
+// beneath the page's language, so a key missing in Chinese shows in English, never as nothing.
+
+/** The page language: the user's switch (localStorage "lang"), else `?lang=`, else the browser's first
+ * language (zh* -> zh), else English. */
+export function pickLang() {
+  let stored = null;
+  try { stored = localStorage.getItem(LANG_KEY); } catch { stored = null; }
+  if (LANGS.includes(stored)) return stored;
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked && LANGS.includes(String(asked).toLowerCase().split("-")[0])) return String(asked).toLowerCase().split("-")[0];
+  const first = String((navigator.languages || [navigator.language])[0] || "en").toLowerCase();
+  return first.startsWith("zh") ? "zh" : "en";
+}
+
+/** The switch's choice: remembered for every page of this origin, then the page reloads in it. */
+export function setLang(lang) {
+  try { localStorage.setItem(LANG_KEY, lang); } catch { /* private mode: ?lang= below still carries it */ }
+  const url = new URL(location.href);
+  url.searchParams.set("lang", lang);
+  location.replace(url.toString());
+}
+
+async function catalogWords(name, lang) {
+  const response = await fetch(`/web/i18n/${name}.${lang}.json`, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`the ${name} wording (${lang}) did not load: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** The words of catalog `name` in `lang` over English. */
+export async function loadWords(name, lang = pickLang()) {
+  const english = await catalogWords(name, "en");
+  return lang === "en" ? english : { ...english, ...(await catalogWords(name, lang).catch(() => ({}))) };
+}
+
+/** A translator over `words`: tr(key, {name: value}) fills "{name}"; the key itself when it is missing. */
+export const translator = (words) => (key, vars = {}) =>
+  String(words[key] ?? key).replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+
+let words = {};
+/** The page's translator (common catalog + the page's own, after `initPage`). */
+export const t = (key, vars = {}) => translator(words)(key, vars);
+
+let zone = "UTC";
+let zoneKnown = false;
+/** The configured time zone of the pages (policy/skill_groups.yml calendar `timezone`), from /web/config.json. */
+export const timeZone = () => zone;
+
+async function loadConfig() {
+  try {
+    const response = await fetch("/web/config.json", { cache: "no-cache" });
+    const config = response.ok ? await response.json() : {};
+    if (config && typeof config.timezone === "string" && config.timezone) {
+      new Intl.DateTimeFormat("en", { timeZone: config.timezone }); // throws for a zone this browser lacks
+      zone = config.timezone;
+      zoneKnown = true;
+    }
+  } catch {
+    zoneKnown = false;
+  }
+  return { timezone: zone, known: zoneKnown };
+}
+
+/**
+ * Fills the static HTML's wording: `data-i18n` (text), `data-i18n-placeholder`, `data-i18n-aria-label`,
+ * `data-i18n-title` hold catalog keys. Text only (textContent / attributes), never markup.
+ */
+export function translatePage(tr = t, root = document) {
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = tr(node.dataset.i18n);
+  for (const [attr, data] of [["placeholder", "i18nPlaceholder"], ["aria-label", "i18nAriaLabel"], ["title", "i18nTitle"]]) {
+    for (const node of root.querySelectorAll(`[data-${attr === "aria-label" ? "i18n-aria-label" : `i18n-${attr}`}]`)) {
+      node.setAttribute(attr, tr(node.dataset[data]));
+    }
+  }
+  const title = document.querySelector("title[data-i18n]");
+  if (title) document.title = tr(title.dataset.i18n);
+}
+
+/** The visible EN / 中文 switch, put into `[data-lang-switch]` (or the top bar). */
+export function mountLangSwitch() {
+  const lang = pickLang();
+  const box = document.querySelector("[data-lang-switch]") || document.querySelector(".topbar");
+  if (!box) return;
+  const group = el("span", { class: "lang-switch", role: "group", "aria-label": t("lang.label"), "data-testid": "lang-switch" },
+    LANGS.map((l) => el("button", {
+      type: "button", class: l === lang ? "lang-on" : "secondary", lang: l === "zh" ? "zh-CN" : "en",
+      "aria-pressed": l === lang ? "true" : "false", "data-testid": `lang-${l}`, onclick: () => { if (l !== lang) setLang(l); },
+    }, t(`lang.${l}`))));
+  box.appendChild(group);
+}
+
+// Every page that imports this module gets the common wording (log-in, durations) and the time zone first
+// (a top-level await: the importing modules run after it), so fmtSeconds/fmtTime are right from the start.
+words = (await Promise.all([loadWords("common").catch(() => ({})), loadConfig()]))[0];
+document.documentElement.lang = pickLang() === "zh" ? "zh-CN" : "en";
+
+/**
+ * Starts a page's wording: its own catalog (`name`) over the common one, the static HTML's text and the
+ * switch. Resolves to `t`.
+ */
+export async function initPage(name) {
+  const own = name ? await loadWords(name).catch(() => ({})) : {};
+  words = { ...words, ...own };
+  translatePage(t);
+  mountLangSwitch();
+  return t;
+}
 
 /** An API error: `status` is the HTTP status (0 when the service was unreachable), `code` the JSON error code. */
 export class ApiError extends Error {
@@ -54,7 +165,7 @@ export async function api(path, { method = "GET", body, withStatus = false } = {
       cache: "no-store",
     });
   } catch (e) {
-    throw new ApiError(0, "unreachable", "The handoff service is unreachable. Check your connection and retry.");
+    throw new ApiError(0, "unreachable", t("error.unreachable"));
   }
   const text = await response.text();
   let data = null;
@@ -69,7 +180,7 @@ export async function api(path, { method = "GET", body, withStatus = false } = {
     const err = (data && data.error) || {};
     if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY);
     throw new ApiError(response.status, err.code || `http_${response.status}`,
-      err.message || `${method} ${path} failed (HTTP ${response.status})`);
+      err.message || t("error.http", { method, path, status: response.status }));
   }
   return withStatus ? { status: response.status, data } : data;
 }
@@ -119,7 +230,7 @@ export async function requireLogin(role) {
         return me;
       }
       logout({ reload: false });
-      return showLogin(box, app, role, `This page is for ${role}s only: ${me.name} is an ${me.role}.`);
+      return showLogin(box, app, role, t("login.wrong_role", { name: me.name, role: t(`role.${me.role}`) }));
     } catch (e) {
       if (e.status !== 401) return showLogin(box, app, role, e.message);
     }
@@ -138,11 +249,11 @@ function showLogin(box, app, role, message) {
       autocomplete: "current-password", required: true, "data-testid": "login-password" });
     const problem = el("p", { class: "error", role: "alert", "data-testid": "login-error" }, message);
     problem.hidden = !message;
-    const submit = el("button", { type: "submit", "data-testid": "login-submit" }, "Log in");
+    const submit = el("button", { type: "submit", "data-testid": "login-submit" }, t("login.submit"));
     const form = el("form", { class: "card login-form" },
-      el("h1", {}, role === "supervisor" ? "Supervisor log-in" : "Agent log-in"),
-      el("label", { for: "login-agent" }, "Agent id"), agentInput,
-      el("label", { for: "login-password" }, "Password"), passwordInput,
+      el("h1", {}, role === "supervisor" ? t("login.title_supervisor") : t("login.title_agent")),
+      el("label", { for: "login-agent" }, t("login.agent_id")), agentInput,
+      el("label", { for: "login-password" }, t("login.password")), passwordInput,
       problem, submit);
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -152,7 +263,7 @@ function showLogin(box, app, role, message) {
         const agent = await login(agentInput.value.trim(), passwordInput.value);
         if (role === "supervisor" && agent.role !== "supervisor") {
           logout({ reload: false });
-          throw new Error(`This page is for supervisors only: ${agent.name} is an agent. Use the agent console.`);
+          throw new Error(t("login.supervisors_only", { name: agent.name }));
         }
         box.hidden = true;
         box.replaceChildren();
@@ -278,13 +389,13 @@ function append(node, children) {
   }
 }
 
-/** Seconds as "42 s", "3 min 05 s", "2 h 07 min"; "–" for null. */
+/** Seconds as "42 s", "3 min 05 s", "2 h 07 min" (in the page's language: "3 分 05 秒"); "–" for null. */
 export function fmtSeconds(seconds) {
   if (seconds === null || seconds === undefined || Number.isNaN(Number(seconds))) return "–";
   const s = Math.max(0, Math.round(Number(seconds)));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  if (s < 60) return t("time.s", { s });
+  if (s < 3600) return t("time.min_s", { min: Math.floor(s / 60), s: String(s % 60).padStart(2, "0") });
+  return t("time.h_min", { h: Math.floor(s / 3600), min: String(Math.floor((s % 3600) / 60)).padStart(2, "0") });
 }
 
 /** A time as the service sends it: an ISO string, or epoch seconds (a number, as in messages and events). */
@@ -294,15 +405,20 @@ export function toDate(value) {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
-/** A time (ISO string or epoch seconds) as local "14:05" (today) or "3 Mar 14:05"; "–" for null. */
+const locale = () => (pickLang() === "zh" ? "zh-CN" : "en-GB");
+const dayKey = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(d);
+
+/**
+ * A time (ISO string or epoch seconds) as "14:05" (today) or "3 Mar 14:05" / "3月3日 14:05", in the configured
+ * zone (the business calendar's, not this browser's: agents abroad see the shop's hours); "–" for null.
+ */
 export function fmtTime(value) {
   if (value === null || value === undefined || value === "") return "–";
   const d = toDate(value);
   if (!d) return String(value);
-  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  const today = new Date();
-  if (d.toDateString() === today.toDateString()) return time;
-  return `${d.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+  const time = new Intl.DateTimeFormat(locale(), { timeZone: zone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+  if (dayKey(d) === dayKey(new Date())) return time;
+  return `${new Intl.DateTimeFormat(locale(), { timeZone: zone, day: "numeric", month: "short" }).format(d)} ${time}`;
 }
 
 /** Shows a message in the page's `[data-testid=error]` element (or clears it with ""). */

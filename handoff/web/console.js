@@ -8,7 +8,7 @@
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
 // Why over 400 lines: the Chats view's parts share one state (the chats, the selection, the socket); the
 // Tickets view, the ticket page and the follow-up box are split out (tickets.js, ticket_page.js, chat_ticket.js).
-import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
 import { mountChatTicket } from "/web/chat_ticket.js";
 import { loadWords } from "/web/clocks.js";
@@ -16,7 +16,7 @@ import { mountConsoleClocks } from "/web/console_clocks.js";
 
 const QUEUE_POLL_MS = 5000;
 const ERROR_MS = 10000;
-const BASE_TITLE = document.title;
+let BASE_TITLE = document.title; // set again once the wording is in (main)
 
 const $ = (id) => document.getElementById(id);
 /** replaceChildren without the nulls (replaceChildren itself would show them as the text "null"). */
@@ -40,6 +40,11 @@ const state = {
 // -- small helpers -------------------------------------------------------------------------------
 const groupName = (id) => state.groupNames[id] || String(id ?? "");
 const humanize = (name) => (/^[a-z0-9_]+$/.test(String(name)) ? String(name).replace(/_/g, " ") : String(name ?? ""));
+/** A language code of a chat ("zh", "en") by its name in the page's language; an unknown code as it is. */
+const languageName = (code) => {
+  const key = `language.${String(code).split("-")[0]}`;
+  return t(key) === key ? String(code) : t(key);
+};
 const isMine = (event) => !!state.me && event.agent === state.me.id;
 
 let errorTimer = null;
@@ -98,7 +103,7 @@ async function loadRecord(chat) {
     }
   } catch (e) {
     if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
-      chat.ended = chat.ended || "No longer yours";
+      chat.ended = chat.ended || t("ended.not_yours");
     } else {
       fail(e);
     }
@@ -109,14 +114,13 @@ async function loadRecord(chat) {
 
 function endedLabel(type, event = {}) {
   switch (type) {
-    case "closed": return "Closed";
-    case "released": return "Released to the bot";
-    case "abandoned": return "The customer left";
-    case "ticket": return "Turned into a ticket";
-    case "transferred":
-      return event.agent ? `Transferred to ${event.agent}` : `Transferred to ${groupName(event.group)}`;
-    case "requeued": return "Back in the queue";
-    default: return "Ended";
+    case "closed": return t("ended.closed");
+    case "released": return t("ended.released");
+    case "abandoned": return t("ended.abandoned");
+    case "ticket": return t("ended.ticket");
+    case "transferred": return t("ended.transferred", { to: event.agent ? event.agent : groupName(event.group) });
+    case "requeued": return t("ended.requeued");
+    default: return t("ended.other");
   }
 }
 
@@ -152,8 +156,8 @@ function select(id) {
 function lastText(chat) {
   const messages = [...chat.messages.values()].sort((a, b) => a.seq - b.seq);
   const last = messages[messages.length - 1];
-  if (last) return `${last.speaker === "agent" ? "You" : "Customer"}: ${last.text}`;
-  return chat.record ? chat.record.case_brief.summary : "Loading…";
+  if (last) return t("snippet", { who: last.speaker === "agent" ? t("who.you") : t("who.customer"), text: last.text });
+  return chat.record ? chat.record.case_brief.summary : t("loading");
 }
 
 function renderChatList() {
@@ -163,7 +167,7 @@ function renderChatList() {
       String(chat.unread));
     const status = chat.ended
       ? el("span", { class: "badge" }, chat.ended)
-      : el("span", { class: "badge accent" }, `P${chat.priority ?? "?"}`);
+      : el("span", { class: "badge accent" }, t("priority.short", { p: chat.priority ?? "?" }));
     return el("li", {
       "data-testid": "chat-item",
       "data-conversation": chat.conversation_id,
@@ -186,16 +190,16 @@ function renderChatList() {
 // -- the selected chat -----------------------------------------------------------------------------
 function transcriptLine(speaker, text, who, at) {
   return el("li", { class: `line ${speaker}`, "data-testid": "transcript-line", "data-speaker": speaker },
-    el("span", { class: "who" }, `${who} · ${fmtTime(at)}`),
+    el("span", { class: "who" }, t("line.who", { who, time: fmtTime(at) })),
     el("span", { class: "text" }, text));
 }
 
 function messageLine(m) {
   if (m.speaker === "agent") {
-    const who = m.author === state.me.id ? `You (${state.me.name})` : `Agent ${m.author || ""}`.trim();
+    const who = m.author === state.me.id ? t("who.you_named", { name: state.me.name }) : t("who.agent_named", { id: m.author || "" }).trim();
     return transcriptLine("agent", m.text, who, m.at);
   }
-  return transcriptLine("customer", m.text, "Customer", m.at);
+  return transcriptLine("customer", m.text, t("who.customer"), m.at);
 }
 
 function renderTranscript(chat) {
@@ -206,12 +210,12 @@ function renderTranscript(chat) {
   if (record) {
     for (const turn of record.transcript || []) {
       const speaker = ["customer", "bot", "agent"].includes(turn.speaker) ? turn.speaker : "bot";
-      const who = speaker === "customer" ? "Customer" : speaker === "bot" ? "Bot" : "Agent";
+      const who = speaker === "customer" ? t("who.customer") : speaker === "bot" ? t("who.bot") : t("who.agent");
       lines.push(transcriptLine(speaker, turn.text ?? "", who, turn.timestamp));
     }
-    lines.push(el("li", { class: "divider" }, `Handed off to ${record.skill_group_name} · ${fmtTime(record.created_at)}`));
+    lines.push(el("li", { class: "divider" }, t("transcript.handed_off", { group: groupName(record.skill_group) || record.skill_group_name, time: fmtTime(record.created_at) })));
   } else {
-    lines.push(el("li", { class: "divider" }, "Loading the conversation…"));
+    lines.push(el("li", { class: "divider" }, t("transcript.loading")));
   }
   for (const m of [...chat.messages.values()].sort((a, b) => a.seq - b.seq)) lines.push(messageLine(m));
   setChildren(box, ...lines);
@@ -228,13 +232,13 @@ function renderSelected() {
     renderBrief(null);
     return;
   }
-  $("chat-title").textContent = `${groupName(chat.skill_group)} · priority ${chat.priority ?? "?"}`;
-  $("chat-sub").textContent = `Conversation ${chat.conversation_id}` +
-    (chat.record ? ` · handed off ${fmtTime(chat.record.created_at)}` : "");
+  $("chat-title").textContent = t("chat.title", { group: groupName(chat.skill_group), p: chat.priority ?? "?" });
+  $("chat-sub").textContent = chat.record ? t("chat.sub_handed", { id: chat.conversation_id, time: fmtTime(chat.record.created_at) })
+    : t("chat.sub", { id: chat.conversation_id });
   setChildren($("chat-clocks"), state.clocks ? state.clocks.chatClocks(chat) : null);
   renderTranscript(chat);
   $("ended").hidden = !chat.ended;
-  $("ended-text").textContent = chat.ended ? `${chat.ended}. This chat is read-only.` : "";
+  $("ended-text").textContent = chat.ended ? t("chat.read_only", { why: chat.ended }) : "";
   const ended = !!chat.ended;
   for (const id of ["reply-input", "reply-send", "canned-select", "transfer-group", "transfer-agent", "transfer-reason",
     "transfer-send", "release-reason", "release", "close-wrapup", "close-resolved", "close-send"]) {
@@ -244,11 +248,25 @@ function renderSelected() {
   renderBrief(chat);
 }
 
+/** The chat's language: its record's routing (`routing.language`, the handoff request's `language`), or null. */
+function chatLanguage(chat) {
+  const r = chat && chat.record;
+  return (r && ((r.routing && r.routing.language) || r.language)) || null;
+}
+
+/** A canned reply in the chat's language (the handoff request's `language`; policy/canned_responses.yml `texts`),
+ * else its default (English) text. */
+function cannedText(canned, chat) {
+  const code = chatLanguage(chat);
+  const lang = code ? String(code).split("-")[0] : null;
+  return (lang && canned.texts && canned.texts[lang]) || canned.text;
+}
+
 function renderCanned(chat) {
   const options = state.meta.canned_responses
     .filter((c) => !chat || (c.groups || []).includes(chat.skill_group))
     .map((c) => el("option", { value: c.id }, c.title));
-  $("canned-select").replaceChildren(el("option", { value: "" }, "Canned responses…"), ...options);
+  $("canned-select").replaceChildren(el("option", { value: "" }, t("canned.choose")), ...options);
 }
 
 // -- the case brief --------------------------------------------------------------------------------
@@ -297,12 +315,12 @@ function captured(brief) {
 function renderBrief(chat) {
   const box = $("brief");
   if (!chat) {
-    setChildren(box, el("h2", {}, "Case brief"), el("p", { class: "empty small" }, "The case brief of the selected chat shows here."));
+    setChildren(box, el("h2", {}, t("brief.title")), el("p", { class: "empty small" }, t("brief.empty")));
     return;
   }
   const r = chat.record;
   if (!r) {
-    setChildren(box, el("h2", {}, "Case brief"), el("p", { class: "empty small" }, "Loading…"));
+    setChildren(box, el("h2", {}, t("brief.title")), el("p", { class: "empty small" }, t("loading")));
     return;
   }
   const brief = r.case_brief || {};
@@ -310,49 +328,50 @@ function renderBrief(chat) {
   const sentiment = (r.scores && r.scores.sentiment) || {};
   const complexity = (r.scores && r.scores.complexity) || {};
   const routing = r.routing || {};
-  const tier = tags.vip_tier && tags.vip_tier !== "none" ? el("span", { class: "badge warn", "data-testid": "vip-tier" }, `VIP ${tags.vip_tier}`) : "none";
+  const tier = tags.vip_tier && tags.vip_tier !== "none" ? el("span", { class: "badge warn", "data-testid": "vip-tier" }, t("brief.vip", { tier: tags.vip_tier })) : t("brief.none");
   const notes = [...chat.notes.values()].sort((a, b) => a.id - b.id);
 
   setChildren(box,
-    el("h2", {}, "Case brief"),
-    section("Summary", el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
-    section("Customer", defs([
-      ["Customer id", r.customer && r.customer.id ? r.customer.id : "not known"],
-      ["VIP tier", tier],
-      ["Orders", tags.lifetime_orders],
-      ["Open tickets", tags.open_tickets],
+    el("h2", {}, t("brief.title")),
+    section(t("brief.summary"), el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
+    section(t("brief.customer"), defs([
+      [t("brief.customer_id"), r.customer && r.customer.id ? r.customer.id : t("brief.not_known")],
+      [t("brief.language"), chatLanguage(chat) ? languageName(chatLanguage(chat)) : null],
+      [t("brief.vip_tier"), tier],
+      [t("brief.orders"), tags.lifetime_orders],
+      [t("brief.open_tickets"), tags.open_tickets],
       ...Object.entries(tags).filter(([k]) => !["vip_tier", "lifetime_orders", "open_tickets"].includes(k))
         .map(([k, v]) => [humanize(k), fmtValue(v)]),
     ])),
-    section("Captured", defs(captured(brief))),
-    section("Topics and categories",
-      (brief.topics || []).length ? el("p", {}, (brief.topics || []).map((t) => el("span", { class: "badge" }, humanize(t)))) : null,
+    section(t("brief.captured"), defs(captured(brief))),
+    section(t("brief.topics"),
+      (brief.topics || []).length ? el("p", {}, (brief.topics || []).map((x) => el("span", { class: "badge" }, humanize(x)))) : null,
       list(Object.entries(brief.categories || {}).map(([k, v]) => `${humanize(k)}: ${v}`))),
-    section("Scores", defs([
-      ["Sentiment", `${fmtScore(sentiment.latest)}${sentiment.label ? ` (${sentiment.label})` : ""}`],
-      ["Trend", fmtScore(sentiment.trend)],
-      ["Complaint", fmtScore(sentiment.complaint)],
-      ["Complexity", `${complexity.level || "–"} (${fmtScore(complexity.score)})`],
+    section(t("brief.scores"), defs([
+      [t("brief.sentiment"), `${fmtScore(sentiment.latest)}${sentiment.label ? ` (${sentiment.label})` : ""}`],
+      [t("brief.trend"), fmtScore(sentiment.trend)],
+      [t("brief.complaint"), fmtScore(sentiment.complaint)],
+      [t("brief.complexity"), `${complexity.level || "–"} (${fmtScore(complexity.score)})`],
     ]), list((complexity.factors || []).map((f) => `${humanize(f.name)}: ${f.reason}`))),
-    section("Why a person", list(((r.decision && r.decision.triggers) || []).map((t) => `${humanize(t.name)}: ${t.reason}`))),
-    section("Routing", defs([
-      ["Group", `${r.skill_group_name} (${routing.reason || "–"})`],
-      ["Bot suggested", routing.bot_suggestion ? groupName(routing.bot_suggestion) : null],
-      ["Priority", routing.priority],
+    section(t("brief.why"), list(((r.decision && r.decision.triggers) || []).map((x) => `${humanize(x.name)}: ${x.reason}`))),
+    section(t("brief.routing"), defs([
+      [t("brief.group"), `${groupName(r.skill_group) || r.skill_group_name} (${routing.reason || "–"})`],
+      [t("brief.bot_suggested"), routing.bot_suggestion ? groupName(routing.bot_suggestion) : null],
+      [t("brief.priority"), routing.priority],
     ]), list([...(routing.priority_reasons || []), ...(routing.overflow || [])])),
-    section("Previous conversations",
+    section(t("brief.previous"),
       (r.previous || []).length
         ? el("ul", { "data-testid": "previous" }, r.previous.map((p) => el("li", {},
           `${fmtTime(p.created_at)} · ${groupName(p.skill_group)} · ${p.status}` +
           (p.outcome && p.outcome.wrap_up ? ` · ${humanize(p.outcome.wrap_up)}` : "") +
-          (p.outcome && typeof p.outcome.resolved === "boolean" ? (p.outcome.resolved ? " · resolved" : " · not resolved") : ""))))
-        : el("p", { class: "muted small" }, "None before this one.")),
-    section("Internal notes",
+          (p.outcome && typeof p.outcome.resolved === "boolean" ? (p.outcome.resolved ? ` · ${t("brief.resolved")}` : ` · ${t("brief.not_resolved")}`) : ""))))
+        : el("p", { class: "muted small" }, t("brief.no_previous"))),
+    section(t("brief.notes"),
       notes.length
         ? el("div", { "data-testid": "notes" }, notes.map((n) => el("div", { class: "note", "data-testid": "note" },
-          el("span", { class: "who small muted" }, `${n.author === state.me.id ? "You" : n.author} · ${fmtTime(n.at)}`),
+          el("span", { class: "who small muted" }, t("line.who", { who: n.author === state.me.id ? t("who.you") : n.author, time: fmtTime(n.at) })),
           el("div", {}, n.text))))
-        : el("p", { class: "muted small" }, "No notes yet.")),
+        : el("p", { class: "muted small" }, t("brief.no_notes"))),
   );
 }
 
@@ -382,13 +401,13 @@ function renderOffer() {
   }
   const more = state.offers.size - 1;
   setChildren(banner,
-    el("strong", {}, "New chat"),
+    el("strong", {}, t("offer.new")),
     el("span", { "data-testid": "offer-group" }, groupName(offer.group)),
-    el("span", { class: "badge accent", "data-testid": "offer-priority" }, `priority ${offer.priority ?? "?"}`),
+    el("span", { class: "badge accent", "data-testid": "offer-priority" }, t("offer.priority", { p: offer.priority ?? "?" })),
     el("span", { class: "countdown", id: "offer-countdown", "data-testid": "offer-countdown" }, ""),
-    more > 0 ? el("span", { class: "muted small" }, `+${more} more`) : null,
+    more > 0 ? el("span", { class: "muted small" }, t("offer.more", { n: more })) : null,
     el("span", { class: "grow" }),
-    el("button", { type: "button", "data-testid": "offer-accept", onclick: () => accept(offer.id) }, "Accept"),
+    el("button", { type: "button", "data-testid": "offer-accept", onclick: () => accept(offer.id) }, t("offer.accept")),
   );
   banner.dataset.escalation = offer.id;
   banner.hidden = false;
@@ -404,10 +423,10 @@ function tickOffer() {
     return;
   }
   const countdown = $("offer-countdown");
-  if (countdown) countdown.textContent = `${Math.ceil(left)} s left`;
+  if (countdown) countdown.textContent = t("offer.left", { s: Math.ceil(left) });
   state.flash = !state.flash;
   const n = state.offers.size;
-  document.title = state.flash ? `(${n}) New chat` : BASE_TITLE;
+  document.title = state.flash ? t("offer.title", { n }) : BASE_TITLE;
 }
 
 async function accept(id) {
@@ -422,7 +441,7 @@ async function accept(id) {
   } catch (e) {
     if (e instanceof ApiError && (e.status === 409 || e.status === 403 || e.status === 404)) {
       removeOffer(id);
-      fail(new Error("Too late: that chat was taken or its offer expired."));
+      fail(new Error(t("offer.too_late")));
     } else {
       fail(e);
       if (button) button.disabled = false;
@@ -435,15 +454,15 @@ let queueTimer = null;
 async function refreshQueues() {
   try {
     const { queues } = await api("/v1/queues");
-    for (const q of queues) state.groupNames[q.skill_group] = q.name;
+    for (const q of queues) if (!state.localNames || !state.groupNames[q.skill_group]) state.groupNames[q.skill_group] = q.name;
     const mine = queues.filter((q) => (state.me.skills || []).includes(q.skill_group));
     const rows = mine.map((q) => el("tr", { class: q.waiting > 0 && q.free_capacity === 0 ? "warn" : "", "data-group": q.skill_group },
-      el("td", {}, q.name),
+      el("td", {}, groupName(q.skill_group) || q.name),
       el("td", { class: "num" }, String(q.waiting)),
       el("td", { class: "num" }, q.waiting ? fmtSeconds(q.oldest_wait_seconds) : "–"),
       el("td", { class: "num" }, String(q.agents_online)),
       el("td", { class: "num" }, String(q.free_capacity))));
-    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "5", class: "muted small" }, "You have no skill groups.")));
+    if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: "5", class: "muted small" }, t("queues.none"))));
     setChildren(document.querySelector('[data-testid="queues"]').tBodies[0], ...rows);
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 0)) fail(e);
@@ -541,7 +560,7 @@ function onNote(event) {
 // -- actions on the selected chat -------------------------------------------------------------------
 function selectedChat() {
   const chat = state.chats.get(state.selected);
-  if (!chat) throw new Error("Select a chat first.");
+  if (!chat) throw new Error(t("chat.select_first"));
   return chat;
 }
 
@@ -601,8 +620,8 @@ async function transfer() {
   const group = $("transfer-group").value;
   const agentId = $("transfer-agent").value.trim();
   const reason = $("transfer-reason").value.trim();
-  if (!group && !agentId) return fail(new Error("Transfer: choose a group or type an agent id."));
-  if (!reason) return fail(new Error("Transfer: give a reason; the next agent reads it."));
+  if (!group && !agentId) return fail(new Error(t("transfer.need_target")));
+  if (!reason) return fail(new Error(t("transfer.need_reason")));
   await busy($("transfer-send"), async () => {
     const chat = selectedChat();
     const body = { reason };
@@ -610,7 +629,7 @@ async function transfer() {
     if (agentId) body.agent_id = agentId;
     const moved = await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/transfer`, { method: "POST", body });
     $("transfer-form").reset();
-    endChat(chat.id, moved.agent_id ? `Transferred to ${moved.agent_id}` : `Transferred to ${groupName(moved.skill_group)}`);
+    endChat(chat.id, t("ended.transferred", { to: moved.agent_id ? moved.agent_id : groupName(moved.skill_group) }));
   });
 }
 
@@ -627,8 +646,8 @@ async function release() {
 async function closeChat() {
   const wrapUp = $("close-wrapup").value;
   const resolved = $("close-resolved").value;
-  if (!wrapUp) return fail(new Error("Close: choose a wrap-up code."));
-  if (!resolved) return fail(new Error("Close: say whether the problem was resolved."));
+  if (!wrapUp) return fail(new Error(t("close.need_wrapup")));
+  if (!resolved) return fail(new Error(t("close.need_resolved")));
   await busy($("close-send"), async () => {
     const chat = selectedChat();
     await api(`/v1/handoffs/${encodeURIComponent(chat.id)}/close`, {
@@ -642,7 +661,7 @@ async function closeChat() {
 // -- header ----------------------------------------------------------------------------------------
 function renderWho() {
   const me = state.me;
-  $("who").textContent = `${me.name} (${me.id})${me.role === "supervisor" ? " · supervisor" : ""}`;
+  $("who").textContent = me.role === "supervisor" ? t("who.me_supervisor", { name: me.name, id: me.id }) : t("who.me", { name: me.name, id: me.id });
   $("dashboard-link").hidden = me.role !== "supervisor";
   setStatusSelect(me.status);
 }
@@ -673,13 +692,13 @@ async function changeStatus() {
 
 function setConnection(status, reason) {
   const conn = $("conn");
-  conn.textContent = { open: "● Live", closed: "Reconnecting…", unauthorized: "Signed out", forbidden: "Not connected" }[status] || "";
+  conn.textContent = ["open", "closed", "unauthorized", "forbidden"].includes(status) ? t(`conn.${status}`) : "";
   conn.classList.toggle("down", status !== "open");
   if (status === "unauthorized") {
-    fail(new Error("Your session has ended: log in again."));
+    fail(new Error(t("session.ended")));
     setTimeout(() => location.reload(), 1500);
   } else if (status === "forbidden") {
-    showError(`Live updates are refused: ${reason || "this page may not open the event stream"}.`);
+    showError(t("conn.refused", { reason: reason || t("conn.refused_default") }));
   }
 }
 
@@ -696,7 +715,7 @@ function wire() {
     const canned = state.meta.canned_responses.find((c) => c.id === e.target.value);
     if (canned) {
       const input = $("reply-input");
-      input.value = canned.text;
+      input.value = cannedText(canned, state.chats.get(state.selected));
       input.focus();
       input.setSelectionRange(input.value.length, input.value.length);
     }
@@ -733,14 +752,18 @@ function wire() {
 
 function fillMeta(meta) {
   state.meta = meta;
-  for (const g of meta.skill_groups) state.groupNames[g.id] = g.name;
-  $("transfer-group").replaceChildren(el("option", { value: "" }, "To a group…"),
-    ...meta.skill_groups.map((g) => el("option", { value: g.id }, g.name)));
-  $("close-wrapup").replaceChildren(el("option", { value: "" }, "Wrap-up code…"),
+  const lang = pickLang();
+  for (const g of meta.skill_groups) state.groupNames[g.id] = (g.names && g.names[lang]) || g.name; // `names`: other languages
+  state.localNames = true;
+  $("transfer-group").replaceChildren(el("option", { value: "" }, t("transfer.group_choose")),
+    ...meta.skill_groups.map((g) => el("option", { value: g.id }, groupName(g.id))));
+  $("close-wrapup").replaceChildren(el("option", { value: "" }, t("close.wrapup_choose")),
     ...meta.wrap_up_codes.map((code) => el("option", { value: code }, humanize(code))));
 }
 
 async function main() {
+  await initPage("console");
+  BASE_TITLE = document.title;
   wire();
   state.me = await requireLogin("agent");
   renderWho();

@@ -9,7 +9,7 @@
 // Why over 400 lines: the live panels share one refresh cycle and one state (queues, agents, stats); the service
 // report and the SLA/surge panels are split out (reports.js, dashboard_clocks.js).
 import { mountReports } from "/web/reports.js";
-import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, logout, requireLogin, showError, toDate } from "/web/common.js";
+import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, timeZone, toDate } from "/web/common.js";
 import { mountDashboardClocks } from "/web/dashboard_clocks.js";
 
 const POLL_MS = 5000;
@@ -24,6 +24,7 @@ const state = {
   me: null,
   groupNames: {}, // skill_group -> name, from the queues
   agentNames: {}, // agent id -> name, from the agents list
+  localNames: {}, // skill_group -> its name in the page language (GET /v1/meta `names`), when policy gives one
   lastOk: 0, // Date.now() of the last refresh in which every source answered (or 404'd)
   clocks: null, // the SLA warnings and breaches panel and the surge panel (dashboard_clocks.js)
 };
@@ -42,16 +43,20 @@ const humanize = (name) => {
   const s = String(name ?? "");
   return /^[a-z0-9_]+$/.test(s) ? s.replace(/_/g, " ") : s;
 };
-/** An hour of `hourly` (an ISO time, epoch seconds, or 0-23) as local "14:00". */
+/** An hour of `hourly` (an ISO time, epoch seconds, or 0-23) as "14:00" in the configured zone. */
 function hourLabel(hour) {
   if (isNum(hour) && hour >= 0 && hour < 24) return `${String(hour).padStart(2, "0")}:00`;
   const d = toDate(hour);
   if (!d) return String(hour ?? "");
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return clockTime(d, false);
 }
+/** A moment as "14:05" (or "14:05:09") in the configured zone (common.js timeZone), not the browser's. */
+const clockTime = (d, seconds = true) => new Intl.DateTimeFormat(document.documentElement.lang || "en",
+  { timeZone: timeZone(), hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hourCycle: "h23" }).format(d);
 /** A 32-hex escalation id as its first 8 characters (the title keeps the whole); other text as it is. */
 const shortId = (id) => (/^[0-9a-f]{32}$/.test(String(id)) ? String(id).slice(0, 8) : String(id ?? "–"));
-const plural = (n, one, many) => `${fmtCount(n)} ${n === 1 ? one : many}`;
+/** "1 response" / "3 responses": catalog keys `<key>.one` and `<key>.many`, with {n}. */
+const plural = (n, key) => t(`${key}.${n === 1 ? "one" : "many"}`, { n: fmtCount(n) });
 
 // -- live clocks -------------------------------------------------------------------------------
 // Each clock is a text node's owner showing `base` seconds at `at` (performance.now()), counting up.
@@ -69,8 +74,8 @@ function tick() {
     c.node.textContent = fmtSeconds(seconds);
     if (c.sub && isNum(c.target)) {
       const over = seconds - c.target;
-      const left = over >= 0 ? `${fmtSeconds(over)} over` : `${fmtSeconds(-over)} left`;
-      c.sub.textContent = c.label ? `${c.label} · ${left}` : left;
+      const left = over >= 0 ? t("sla.over", { time: fmtSeconds(over) }) : t("sla.left", { time: fmtSeconds(-over) });
+      c.sub.textContent = c.label ? t("sla.label_left", { label: c.label, left }) : left;
       if (over >= 0 && c.onTarget) { // a near chat reaches its target between two answers: red at once
         c.onTarget();
         c.onTarget = null;
@@ -79,7 +84,7 @@ function tick() {
   }
   const updated = $("#updated");
   if (state.lastOk && Date.now() - state.lastOk > STALE_MS) {
-    updated.textContent = `stale: last update ${new Date(state.lastOk).toLocaleTimeString()}`;
+    updated.textContent = t("updated.stale", { time: clockTime(new Date(state.lastOk)) });
     updated.classList.add("down");
   }
 }
@@ -89,9 +94,9 @@ function renderQueues(data) {
   const tbody = byTestId("queues").tBodies[0];
   clocks = clocks.filter((c) => !tbody.contains(c.node));
   const queues = (data && data.queues) || [];
-  for (const q of queues) state.groupNames[q.skill_group] = q.name || q.skill_group;
+  for (const q of queues) state.groupNames[q.skill_group] = state.localNames[q.skill_group] || q.name || q.skill_group;
   if (!queues.length) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No skill groups.")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, t("queues.none"))));
     return;
   }
   tbody.replaceChildren(...queues.map((q) => {
@@ -100,7 +105,7 @@ function renderQueues(data) {
     const oldest = el("td", { class: "num" }, waiting > 0 ? fmtSeconds(q.oldest_wait_seconds) : "–");
     if (waiting > 0 && isNum(q.oldest_wait_seconds)) clock(oldest, q.oldest_wait_seconds);
     return el("tr", { "data-testid": "queue-row", "data-group": q.skill_group, class: level || null },
-      el("td", {}, el("span", { class: "strong" }, q.name || q.skill_group),
+      el("td", {}, el("span", { class: "strong" }, state.groupNames[q.skill_group]),
         el("span", { class: "sub" }, q.skill_group)),
       el("td", { class: "num strong", "data-testid": "queue-waiting" }, fmtCount(waiting)),
       oldest,
@@ -119,7 +124,7 @@ function renderAgents(result) {
   if (result.missing) {
     summary.textContent = "";
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" },
-      "The agents list is not available from this service yet (GET /v1/agents answered 404).")));
+      t("agents.missing"))));
     return;
   }
   const data = result.data;
@@ -129,9 +134,9 @@ function renderAgents(result) {
     || String(a.name || a.id).localeCompare(String(b.name || b.id)));
   const counts = { online: 0, away: 0, offline: 0 };
   for (const a of agents) if (a.status in counts) counts[a.status] += 1;
-  summary.textContent = `${counts.online} online · ${counts.away} away · ${counts.offline} offline`;
+  summary.textContent = t("agents.summary", counts);
   if (!agents.length) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, "No agents.")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "empty" }, t("agents.none"))));
     return;
   }
   tbody.replaceChildren(...agents.map((a) => {
@@ -144,14 +149,14 @@ function renderAgents(result) {
     return el("tr", { "data-testid": "agent-row", "data-agent": a.id, "data-status": a.status || "",
       class: a.status === "offline" ? "idle" : null },
     el("td", {}, el("span", { class: "strong" }, a.name || a.id),
-      el("span", { class: "sub" }, a.role === "supervisor" ? `${a.id} · supervisor` : a.id)),
+      el("span", { class: "sub" }, a.role === "supervisor" ? t("agents.supervisor", { id: a.id }) : a.id)),
     el("td", { "data-testid": "agent-status" },
-      el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status || "–",
+      el("span", { class: `status-dot ${a.status || ""}`, "aria-hidden": "true" }), a.status ? t(`status.${a.status}`) : "–",
       a.status_reason ? el("span", { class: "sub", "data-testid": "agent-status-reason" }, a.status_reason) : null),
     el("td", {}, el("span", { class: "load-cell" },
       // blue while there is room, amber when full (optimum low; full sits between low and high)
       el("meter", { min: 0, max: Math.max(max, 1), low: Math.max(max, 1) - 0.5, high: Math.max(max, 1) + 0.5,
-        optimum: 0, value: Math.min(load, Math.max(max, 1)), "aria-label": `load ${load} of ${max}` }),
+        optimum: 0, value: Math.min(load, Math.max(max, 1)), "aria-label": t("agents.load_label", { load, max }) }),
       el("span", { "data-testid": "agent-load" }, `${fmtCount(load)} / ${fmtCount(max)}`))),
     el("td", { class: "small" }, (a.skills || []).map((s) => state.groupNames[s] || s).join(", ") || "–"),
     el("td", { class: "small", "data-testid": "agent-chats", "data-count": String(chats.length),
@@ -169,7 +174,7 @@ function renderAgents(result) {
 const seenClocks = new Map(); // escalation id -> {seconds, at, stopped}
 
 function slaClock(item, now) {
-  if (isNum(item.waiting_seconds)) return { seconds: item.waiting_seconds, running: true, label: "waiting" };
+  if (isNum(item.waiting_seconds)) return { seconds: item.waiting_seconds, running: true, label: t("sla.waiting") };
   if (!isNum(item.first_response_seconds)) return { seconds: null, running: false, label: "" };
   const seconds = item.first_response_seconds;
   const before = seenClocks.get(item.id);
@@ -180,7 +185,7 @@ function slaClock(item, now) {
     record = { seconds, at: now, stopped: false };
   }
   seenClocks.set(item.id, record);
-  return { seconds, running: !record.stopped, label: record.stopped ? "replied" : "no reply yet" };
+  return { seconds, running: !record.stopped, label: record.stopped ? t("sla.replied") : t("sla.no_reply") };
 }
 
 function renderSla(stats) {
@@ -188,7 +193,7 @@ function renderSla(stats) {
   clocks = clocks.filter((c) => !tbody.contains(c.node));
   const sla = (stats && stats.sla) || {};
   const target = isNum(sla.first_response_target_seconds) ? sla.first_response_target_seconds : null;
-  $("#sla-target").textContent = target === null ? "" : `target ${fmtSeconds(target)}, near from 80 %`;
+  $("#sla-target").textContent = target === null ? "" : t("sla.target", { time: fmtSeconds(target) });
   const now = performance.now();
   const seen = new Set();
   const items = [];
@@ -205,32 +210,32 @@ function renderSla(stats) {
   for (const id of [...seenClocks.keys()]) if (!seen.has(id)) seenClocks.delete(id);
   if (!items.length) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: 6, class: "empty" },
-      "No chat is breaching or near its first-response target.")));
+      t("sla.none"))));
     return;
   }
   tbody.replaceChildren(...items.map(({ item, level, running, seconds, label }) => {
     const time = el("span", {}, fmtSeconds(seconds));
     const sub = el("span", { class: "sub" }, label);
     const badge = el("span", { class: `badge ${level === "breaching" ? "bad" : "warn"}` },
-      level === "breaching" ? "Breaching" : "Near");
+      level === "breaching" ? t("sla.breaching") : t("sla.near"));
     const row = el("tr", { "data-testid": "sla-row", "data-id": item.id, "data-level": level,
       "data-running": running ? "true" : "false", class: level === "breaching" ? "bad" : "warn" });
     const breach = () => {
       row.dataset.level = "breaching";
       row.className = "bad";
       badge.className = "badge bad";
-      badge.textContent = "Breaching";
+      badge.textContent = t("sla.breaching");
     };
     if (running && seconds !== null) clock(time, seconds, { sub, target, label, onTarget: level === "near" ? breach : null });
     else if (target !== null && seconds !== null && seconds >= target) {
-      sub.textContent = `${label}, ${fmtSeconds(seconds - target)} over`;
+      sub.textContent = t("sla.label_over", { label, time: fmtSeconds(seconds - target) });
     }
     row.append(
       el("td", {}, badge),
       el("td", {}, el("span", { "data-testid": "sla-conversation" }, item.conversation_id ?? "–"),
-        el("span", { class: "sub", title: String(item.id ?? "") }, `chat ${shortId(item.id)}`)),
+        el("span", { class: "sub", title: String(item.id ?? "") }, t("sla.chat", { id: shortId(item.id) }))),
       el("td", {}, state.groupNames[item.skill_group] || item.skill_group || "–"),
-      el("td", { class: "nowrap" }, item.status || "–"),
+      el("td", { class: "nowrap" }, item.status ? t(`handoff.${item.status}`) : "–"),
       el("td", {}, item.agent_id ? state.agentNames[item.agent_id] || item.agent_id : "–"),
       el("td", { class: "num clock", "data-testid": "sla-time" }, time, sub));
     return row;
@@ -247,30 +252,30 @@ function setKpi(testId, raw, text, sub) {
 }
 
 function renderKpis(s) {
-  $("#since").textContent = s.since ? `since ${fmtTime(s.since)} (the current hour and the 23 before it)` : "";
+  $("#since").textContent = s.since ? t("kpi.since", { time: fmtTime(s.since) }) : "";
   setKpi("kpi-handoffs", s.handoffs, fmtCount(s.handoffs),
-    s.conversations > 0 ? `of ${plural(s.conversations, "conversation", "conversations")}` : "escalations to a person");
-  setKpi("kpi-handoff-rate", s.handoff_rate, fmtShare(s.handoff_rate), "of conversations handed to a person");
+    s.conversations > 0 ? t("kpi.handoffs_of", { n: plural(s.conversations, "kpi.conversations") }) : t("kpi.handoffs_sub"));
+  setKpi("kpi-handoff-rate", s.handoff_rate, fmtShare(s.handoff_rate), t("kpi.handoff_rate_sub"));
   setKpi("kpi-wait-p50", s.wait_p50_seconds, fmtSeconds(s.wait_p50_seconds));
   setKpi("kpi-wait-p90", s.wait_p90_seconds, fmtSeconds(s.wait_p90_seconds));
-  setKpi("kpi-fcr", s.first_contact_resolution, fmtShare(s.first_contact_resolution), "solved in the first chat");
+  setKpi("kpi-fcr", s.first_contact_resolution, fmtShare(s.first_contact_resolution), t("kpi.fcr_sub"));
   const sat = s.satisfaction || {};
   setKpi("kpi-satisfaction", sat.average_rating,
-    isNum(sat.average_rating) ? `${decimal1.format(sat.average_rating)} / 5` : "–",
-    sat.responses ? `${plural(sat.responses, "response", "responses")} · ${fmtShare(sat.resolved_share)} resolved`
-      : "no survey answers yet");
+    isNum(sat.average_rating) ? t("kpi.rating", { rating: decimal1.format(sat.average_rating) }) : "–",
+    sat.responses ? t("kpi.satisfaction_sub", { n: plural(sat.responses, "kpi.responses"), share: fmtShare(sat.resolved_share) })
+      : t("kpi.no_survey"));
   const outcomes = Object.entries(s.outcomes || {}).filter(([, n]) => isNum(n) && n > 0);
   $(".outcomes").replaceChildren(...(outcomes.length
-    ? [el("span", {}, "Outcomes: "), ...outcomes.map(([status, n]) => el("span", { class: "badge", "data-status": status },
-      `${humanize(status)} ${fmtCount(n)}`))]
+    ? [el("span", {}, t("kpi.outcomes")), ...outcomes.map(([status, n]) => el("span", { class: "badge", "data-status": status },
+      t("kpi.outcome", { status: t(`outcome.${status}`) === `outcome.${status}` ? humanize(status) : t(`outcome.${status}`), n: fmtCount(n) })))]
     : []));
 }
 
-function renderTop(testId, list, noun) {
+function renderTop(testId, list, noneKey) {
   const tbody = byTestId(testId).tBodies[0];
   const rows = (list || []).filter((r) => r && isNum(r.count)).slice(0, TOP);
   if (!rows.length) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 3, class: "empty" }, `No ${noun} yet today.`)));
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 3, class: "empty" }, t(noneKey))));
     return;
   }
   const max = Math.max(...rows.map((r) => r.count), 1);
@@ -289,7 +294,7 @@ function cssVar(name, fallback) {
 
 function chartUnavailable(canvas) {
   const box = canvas.parentElement;
-  if (!box.querySelector(".empty")) box.appendChild(el("p", { class: "empty" }, "Charts could not load (Chart.js missing)."));
+  if (!box.querySelector(".empty")) box.appendChild(el("p", { class: "empty" }, t("chart.missing")));
 }
 
 function makeChart(canvas, type, label, color, yTick, tooltip) {
@@ -328,9 +333,9 @@ function renderCharts(hourly) {
   const handoffs = rows.map((h) => (isNum(h.handoffs) ? h.handoffs : null));
   const waits = rows.map((h) => (isNum(h.wait_p50_seconds) ? h.wait_p50_seconds : null));
   if (!charts.hourly) {
-    charts.hourly = makeChart(hoursCanvas, "bar", "Handoffs", cssVar("--accent", "#2457c5"),
+    charts.hourly = makeChart(hoursCanvas, "bar", t("kpi.handoffs"), cssVar("--accent", "#2457c5"),
       (v) => integer.format(v), (v) => fmtCount(v));
-    charts.wait = makeChart(waitCanvas, "line", "Wait p50", "#c77d00",
+    charts.wait = makeChart(waitCanvas, "line", t("kpi.wait_p50"), "#c77d00",
       (v) => fmtSeconds(v), (v) => fmtSeconds(v));
   }
   for (const [chart, canvas, values] of [[charts.hourly, hoursCanvas, handoffs], [charts.wait, waitCanvas, waits]]) {
@@ -347,12 +352,12 @@ function renderCharts(hourly) {
   const total = handoffs.reduce((a, b) => a + (b || 0), 0);
   const peak = Math.max(0, ...handoffs.map((v) => v || 0));
   hoursCanvas.setAttribute("aria-label",
-    `Handoffs per hour, last 24 hours: ${fmtCount(total)} in all, at most ${fmtCount(peak)} in one hour`);
+    t("chart.hourly_aria", { total: fmtCount(total), peak: fmtCount(peak) }));
   hoursCanvas.textContent = hoursCanvas.getAttribute("aria-label");
   const known = waits.filter(isNum);
   waitCanvas.setAttribute("aria-label", known.length
-    ? `Median wait per hour, last 24 hours: longest ${fmtSeconds(Math.max(...known))}`
-    : "Median wait per hour, last 24 hours: no waits yet");
+    ? t("chart.wait_aria", { time: fmtSeconds(Math.max(...known)) })
+    : t("chart.wait_aria_none"));
   waitCanvas.textContent = waitCanvas.getAttribute("aria-label");
 }
 
@@ -362,25 +367,25 @@ function renderStats(result) {
       const tbody = byTestId(id).tBodies[0];
       const cols = byTestId(id).tHead.rows[0].cells.length;
       tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" },
-        "Today's figures are not available from this service yet (GET /v1/stats/today answered 404).")));
+        t("stats.missing"))));
     }
     return;
   }
   const s = result.data || {};
   renderKpis(s);
   renderSla(s);
-  renderTop("top-reasons", s.top_reasons, "reasons");
-  renderTop("top-topics", s.top_topics, "topics");
+  renderTop("top-reasons", s.top_reasons, "top.no_reasons");
+  renderTop("top-topics", s.top_topics, "top.no_topics");
   renderCharts(s.hourly);
 }
 
 /** What the bot could not deliver (refused by this service) and the events its bridge gave up on (an agent's
  * message it could not push...), parked for a person: a small table; text only through textContent (el). */
 function undeliveredWhat(i) {
-  if (i.kind === "survey") return `survey of ${i.ticket ?? i.escalation ?? "?"}`;
-  if (i.kind === "event") return `${i.event ?? "unknown"} event of ${i.conversation_id ?? "?"}`;
-  if (i.kind === "unreadable") return "unreadable entry";
-  return `handoff of ${i.conversation_id ?? "?"}`;
+  if (i.kind === "survey") return t("undelivered.survey", { id: i.ticket ?? i.escalation ?? "?" });
+  if (i.kind === "event") return t("undelivered.event", { event: i.event ?? "?", id: i.conversation_id ?? "?" });
+  if (i.kind === "unreadable") return t("undelivered.unreadable");
+  return t("undelivered.handoff", { id: i.conversation_id ?? "?" });
 }
 
 function renderUndelivered(result) {
@@ -388,9 +393,9 @@ function renderUndelivered(result) {
   const tbody = table.tBodies[0];
   const d = result.missing ? { total: 0, items: [] } : result.data || {};
   const items = Array.isArray(d.items) ? d.items : [];
-  $("#undelivered-total").textContent = isNum(d.total) && d.total ? `${fmtCount(d.total)} waiting for a person` : "";
+  $("#undelivered-total").textContent = isNum(d.total) && d.total ? t("undelivered.total", { n: fmtCount(d.total) }) : "";
   if (!items.length) {
-    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "Nothing parked: everything reached the team.")));
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty" }, t("undelivered.none"))));
     return;
   }
   tbody.replaceChildren(...items.map((i) => el("tr", { "data-testid": "undelivered-row" },
@@ -402,10 +407,10 @@ function renderUndelivered(result) {
 
 // -- refreshing --------------------------------------------------------------------------------
 const SOURCES = [
-  { key: "queues", path: "/v1/queues", label: "queues", render: (r) => renderQueues(r.data) },
-  { key: "agents", path: "/v1/agents", label: "agents", render: renderAgents },
-  { key: "stats", path: "/v1/stats/today", label: "today's figures", render: renderStats },
-  { key: "undelivered", path: "/v1/undelivered", label: "undelivered items", render: renderUndelivered },
+  { key: "queues", path: "/v1/queues", label: "source.queues", render: (r) => renderQueues(r.data) },
+  { key: "agents", path: "/v1/agents", label: "source.agents", render: renderAgents },
+  { key: "stats", path: "/v1/stats/today", label: "source.stats", render: renderStats },
+  { key: "undelivered", path: "/v1/undelivered", label: "source.undelivered", render: renderUndelivered },
 ];
 
 let inFlight = null;
@@ -424,7 +429,7 @@ async function load() {
     else if (r.reason instanceof ApiError && r.reason.status === 404) result = { missing: true };
     else {
       if (r.reason instanceof ApiError && r.reason.status === 401) throw r.reason;
-      failed.push(source.label);
+      failed.push(t(source.label));
       firstProblem = firstProblem || (r.reason && r.reason.message) || String(r.reason);
       return; // keep showing the last figures
     }
@@ -432,18 +437,18 @@ async function load() {
       source.render(result);
     } catch (e) {
       console.error(`rendering ${source.label} failed`, e);
-      failed.push(source.label);
-      firstProblem = firstProblem || `the answer could not be shown (${e.message})`;
+      failed.push(t(source.label));
+      firstProblem = firstProblem || t("refresh.unshowable", { message: e.message });
     }
   });
   const updated = $("#updated");
   if (failed.length) {
-    const since = state.lastOk ? ` Showing the figures of ${new Date(state.lastOk).toLocaleTimeString()};` : "";
-    showError(`Could not refresh ${failed.join(", ")}: ${firstProblem}${since} retrying every ${POLL_MS / 1000} s.`);
+    const since = state.lastOk ? t("refresh.showing", { time: clockTime(new Date(state.lastOk)) }) : "";
+    showError(t("refresh.failed", { what: failed.join(t("list.sep")), problem: firstProblem, since, s: POLL_MS / 1000 }));
   } else {
     state.lastOk = Date.now();
     showError("");
-    updated.textContent = `updated ${new Date(state.lastOk).toLocaleTimeString()}`;
+    updated.textContent = t("updated.at", { time: clockTime(new Date(state.lastOk)) });
     updated.classList.remove("down");
   }
   tick();
@@ -465,7 +470,7 @@ async function refresh() {
       return;
     }
     console.error("refresh failed", e);
-    showError(`Could not refresh the dashboard: ${e.message}`);
+    showError(t("refresh.dashboard_failed", { message: e.message }));
   } finally {
     inFlight = null;
   }
@@ -484,7 +489,7 @@ let snapshots = 0;
  * opens each connection counts too (after a reconnect it catches up on the gap), but for the first.
  */
 const ACTIVITY_LINES = 30;
-const SPEAKER = { customer: "Customer", agent: "Agent", bot: "Bot" };
+const SPEAKER = { customer: "who.customer", agent: "who.agent", bot: "who.bot" };
 
 /** A message or note of any chat, newest on top; its text only ever through textContent (el). */
 function showActivity(event) {
@@ -492,13 +497,13 @@ function showActivity(event) {
   const message = event.type === "note" ? { ...(event.note || {}), speaker: "note" } : event.message;
   if (!list || !message || typeof message.text !== "string") return;
   list.querySelector(".empty")?.remove();
-  const who = message.speaker === "note" ? `Note by ${message.author || "agent"}`
-    : message.speaker === "agent" ? `${SPEAKER.agent} ${message.author || ""}`.trim()
-      : SPEAKER[message.speaker] || String(message.speaker || "");
+  const who = message.speaker === "note" ? t("activity.note_by", { author: message.author || t("who.agent") })
+    : message.speaker === "agent" ? t("activity.agent", { author: message.author || "" }).trim()
+      : SPEAKER[message.speaker] ? t(SPEAKER[message.speaker]) : String(message.speaker || "");
   list.prepend(el("li", { "data-testid": "activity-row", "data-speaker": message.speaker || "" },
     el("span", { class: "muted small" }, fmtTime(message.at ?? event.at)), " ",
     el("span", { class: "activity-chat muted small" }, shortId(event.conversation_id)), " ",
-    el("strong", {}, `${who}: `),
+    el("strong", {}, t("activity.who", { who })),
     el("span", { class: "activity-text" }, message.text)));
   while (list.children.length > ACTIVITY_LINES) list.lastElementChild.remove();
 }
@@ -518,26 +523,33 @@ function onConnection(stateName) {
   const conn = $("#conn");
   conn.classList.toggle("live", stateName === "open");
   conn.classList.toggle("down", stateName !== "open");
-  conn.textContent = { open: "live", closed: "reconnecting…", unauthorized: "signed out" }[stateName] || stateName;
+  conn.textContent = ["open", "closed", "unauthorized", "forbidden"].includes(stateName) ? t(`conn.${stateName}`) : stateName;
   if (stateName === "unauthorized") location.reload();
 }
 
 async function main() {
+  await initPage("dashboard");
   const me = await requireLogin("supervisor");
   state.me = me;
-  $("#who").textContent = `${me.name || me.id} · supervisor`;
+  $("#who").textContent = t("who.me", { name: me.name || me.id });
   const logoutButton = $("#logout");
   logoutButton.hidden = false;
   logoutButton.addEventListener("click", () => logout());
+  try { // skill groups named in the page language (policy/skill_groups.yml `names`); without it the English names
+    const lang = pickLang();
+    for (const g of (await api("/v1/meta")).skill_groups || []) if (g.names && g.names[lang]) state.localNames[g.id] = g.names[lang];
+  } catch (e) {
+    console.error("the group names did not load", e);
+  }
   try {
     state.clocks = await mountDashboardClocks({ root: $("#clocks-panels"), groupName: (id) => state.groupNames[id] || String(id ?? "–"),
       agentName: (id) => state.agentNames[id] || String(id ?? "–") });
   } catch (e) {
     console.error(e);
-    showError(`The SLA and surge panels could not start: ${e.message}`);
+    showError(t("start.clocks_failed", { message: e.message }));
   }
   refresh();
-  mountReports(document.getElementById("reports")).catch((e) => showError(`The report could not start: ${e.message}`));
+  mountReports(document.getElementById("reports")).catch((e) => showError(t("start.report_failed", { message: e.message })));
   setInterval(tick, 1000);
   connectEvents(onEvent, { onState: onConnection });
   document.addEventListener("visibilitychange", () => {
@@ -547,5 +559,5 @@ async function main() {
 
 main().catch((e) => {
   console.error(e);
-  showError(`The dashboard could not start: ${e.message}`);
+  showError(t("start.failed", { message: e.message }));
 });

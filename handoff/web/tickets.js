@@ -10,20 +10,17 @@
 // details, timeline and chats are redrawn, never the forms.
 // Why over 400 lines: the lists, the actions, the live reloads and the address share one state object (s);
 // the ticket page's rendering is ticket_page.js.
-import { el, fmtTime } from "/web/common.js";
+import { el, fmtTime, pickLang as pagePickLang } from "/web/common.js";
 import { renderTicketHead, renderTimeline, renderChats } from "/web/ticket_page.js";
 import { clockStrip, loadWords, viewClocks } from "/web/clocks.js";
 
-const LANGS = ["en", "zh"];
 const VIEWS = ["mine", "groups", "due", "overdue", "all"];
 const RELOAD_MS = 250;
 const STATES = ["new", "open", "pending", "on_hold", "solved", "closed"];
 
-/** The wanted language: `?lang=zh`, else the browser's first language if we have it, else English. */
+/** The page language (common.js: the switch, else `?lang=`, else the browser's language). */
 export function pickLang() {
-  const asked = new URLSearchParams(location.search).get("lang") || (navigator.languages || [navigator.language])[0] || "en";
-  const base = String(asked).toLowerCase().split("-")[0];
-  return LANGS.includes(base) ? base : "en";
+  return pagePickLang();
 }
 
 async function fetchCatalog(lang) {

@@ -216,11 +216,11 @@ def test_the_clocks_of_a_view_count_down_pause_and_turn_in_the_page(browser: Bro
     w.page.wait_for_timeout(1_500)
     assert badges.nth(2).inner_text() == paused  # frozen while paused
     assert badges.nth(5).get_attribute("data-state") == "running"  # on time: the warning is hours away
-    assert re.search(r"7 h 5\d min", badges.nth(5).inner_text())
+    assert re.search(r"7 h 5\d min" if lang == "en" else r"7 小时 5\d 分", badges.nth(5).inner_text())  # durations in the page language
     if lang == "en":
         expect(badges.nth(2)).to_have_text("‖Resolution · 1 h 00 min left · paused")
         expect(badges.nth(4)).to_contain_text(re.compile(r"Resolution · 1 min 3\d s over · breached"))
         w.screenshot("states")
     else:
-        expect(badges.nth(2)).to_have_text("‖解决 · 剩余 1 h 00 min · 已暂停")
+        expect(badges.nth(2)).to_have_text("‖解决 · 剩余 1 小时 00 分 · 已暂停")  # durations in Chinese too (common.json)
     assert w.errors == [], w.errors

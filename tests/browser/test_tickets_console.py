@@ -76,7 +76,7 @@ def console(contexts: List[BrowserContext], browser: Browser, svc: Cluster, agen
     w.page.get_by_test_id("login-agent").fill(agent)
     w.page.get_by_test_id("login-password").fill(PASSWORD)
     w.page.get_by_test_id("login-submit").click()
-    expect(w.page.get_by_test_id("connection")).to_have_text("● Live", timeout=WAIT)
+    expect(w.page.get_by_test_id("connection")).to_have_text(re.compile(r"● (Live|已连接)"), timeout=WAIT)  # en or zh
     w.page.get_by_test_id("tab-tickets").click()
     expect(w.page.get_by_test_id("tickets-view")).to_be_visible()
     return w

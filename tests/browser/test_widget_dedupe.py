@@ -44,11 +44,15 @@ def page(open_page: Any) -> Page:
     def serve(route: Route) -> None:
         if route.request.url.endswith("/widget.js"):
             route.fulfill(status=200, content_type="application/javascript", body=widget)
+        elif "/i18n/" in route.request.url:  # the widget's wording, next to it (bot/web/i18n/)
+            catalog = ROOT / "bot" / "web" / "i18n" / route.request.url.rsplit("/", 1)[1]
+            route.fulfill(status=200, content_type="application/json", body=catalog.read_text(encoding="utf-8"))
         else:
             route.fulfill(status=200, content_type="text/html", body=PAGE)
 
     watched.page.route(f"{ORIGIN}/**", serve)
     watched.page.goto(f"{ORIGIN}/")
+    watched.page.wait_for_function("!!window.testSocket")  # the widget starts once its wording is in
     fire(watched.page, "connect")
     fire(watched.page, "session_confirm", HANDLE)
     yield watched.page
