@@ -24,13 +24,15 @@ REDIS_PASSWORD = "test-redis-password-0123456789"  # the run command's own Redis
 
 
 def responses_texts(name: str) -> List[str]:
-    """Every text variant of a response, from domain.yml or the training-data files (FAQ answers)."""
+    """Every text variant of a response, from domain.yml or the training-data files (FAQ answers); the
+    default (English, no condition) ones first, then the conditional ones (Chinese)."""
     sources = [ROOT / "domain.yml", *sorted((ROOT / "data").rglob("*.yml"))]
     for path in sources:
         doc = yaml.safe_load(path.read_text()) or {}
         variants = (doc.get("responses") or {}).get(name)
         if variants:
-            return [v["text"] for v in variants if "text" in v]
+            ordered = [v for v in variants if not v.get("condition")] + [v for v in variants if v.get("condition")]
+            return [v["text"] for v in ordered if "text" in v]
     raise KeyError(f"no response {name}")
 
 
