@@ -35,6 +35,11 @@ MIN_LATIN_WORDS = 2
 HAN_PER_WORD = 1.5
 
 
+def has_han(text: object) -> bool:
+    """Whether ``text`` holds a Han character (the text is, at least partly, Chinese)."""
+    return isinstance(text, str) and _HAN.search(text) is not None
+
+
 def detect(text: str) -> Optional[str]:
     """"zh", "en", or None when the text is too short or has no decisive script.
 

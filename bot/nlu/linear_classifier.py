@@ -31,6 +31,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from common.language import has_han
 from bot.nlu.calibration import (PRIOR_TEMPERATURE, fit_temperature, heldout_scores, softmax,
                                   subset_temperature)
 from bot.nlu.oos import (explicit_oos_probabilities, in_scope_factor, nearest_similarity,
@@ -237,9 +238,18 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         memory = self._dense(in_scope) if self.config["oos_slope"] > 0 and in_scope else None
         if memory is not None:
             self.state["memory"] = memory
-            self.state["oos_reference"] = reference_similarity(memory, self.config["oos_quantile"], 0.0)
+            # One reference per script: Chinese and English sentence vectors are spread differently
+            # (USE reads Chinese only), so a shared quantile would move English confidences whenever
+            # Chinese examples are added, and the other way round.
+            han = np.array([has_han(e.get(TEXT)) for e in in_scope])
+            q = self.config["oos_quantile"]
+            self.state["oos_reference"] = reference_similarity(
+                memory[~han] if (~han).sum() >= 2 else memory, q, 0.0)
+            self.state["oos_reference_han"] = (
+                reference_similarity(memory[han], q, 0.0) if han.sum() >= 2 else None)
             logger.info(f"LinearIntentClassifier: out-of-scope reference similarity "
-                        f"{self.state['oos_reference']:.3f} ({len(memory)} sentence vectors kept)")
+                        f"{self.state['oos_reference']:.3f}, Chinese {self.state['oos_reference_han']} "
+                        f"({len(memory)} sentence vectors kept)")
         logger.info(f"LinearIntentClassifier: {len(labels)} intents, {x.shape[1]} features, "
                     f"softmax temperature {temperature:.2f}")
         self.persist()
@@ -294,7 +304,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return np.ones(len(messages))
         query = self._dense(messages)
         sim = nearest_similarity(query, memory)
-        return in_scope_factor(sim, self.state["oos_reference"], self.config["oos_slope"])
+        han_reference = self.state.get("oos_reference_han")
+        reference = np.array([han_reference if han_reference is not None and has_han(m.get(TEXT))
+                              else self.state["oos_reference"] for m in messages])
+        return in_scope_factor(sim, reference, self.config["oos_slope"])
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Nothing to add to training data."""
@@ -306,6 +319,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         s = self.state
         meta = {k: s[k] for k in ("origins", "dims", "is_sparse", "labels", "temperature")}
         meta["oos_reference"] = s.get("oos_reference")
+        meta["oos_reference_han"] = s.get("oos_reference_han")
         meta["in_scope_temperature"] = s.get("in_scope_temperature")
         with self._model_storage.write_to(self._resource) as d:
             (d / "meta.json").write_text(json.dumps(meta))
