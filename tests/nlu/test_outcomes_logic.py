@@ -35,7 +35,9 @@ def item(expect: Any, text: str = "x") -> Item:
 @pytest.mark.parametrize("name", sorted(SETS))
 def test_each_set_loads_with_only_known_outcomes(name: str):
     items = load_items(SETS[name], VOCAB)
-    assert len(items) >= (300 if name == "heldout" else 100)
+    # The Chinese set was written for 100 and lost 7 sentences found word for word in the training data
+    # (written apart): 90 is its floor, as 300 is the held-out one's and 100 the dev one's.
+    assert len(items) >= {"heldout": 300, "zh": 90}.get(name, 100)
 
 
 def test_the_held_out_set_covers_every_faq_topic_form_and_handoff_reason_and_is_a_tenth_out_of_scope():
