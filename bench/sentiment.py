@@ -1,3 +1,4 @@
+# Over 400 lines: one benchmark command (data loading, the candidate scorers, the report) kept together so it runs alone; splitting it is part of the module-layout work.
 """Sentiment and complaint-detection benchmark (issue 3, item 1).
 
     python -m bench.sentiment [--shipped] [--baselines] [--data ../shared/data] [--cache /tmp/sent/cache]

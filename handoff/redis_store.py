@@ -1,3 +1,4 @@
+# Over 400 lines: the Redis store with its Lua scripts; moving the scripts apart from the Python (as handoff/language_match.py already is) is the planned split.
 """The Redis store: every transition is one Lua script, so it is atomic across service processes.
 
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and

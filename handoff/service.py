@@ -1,3 +1,4 @@
+# Over 400 lines: the handoff service's operations over the store interface, one class; splitting by concern (queues, transfers, stats) is the planned module-layout work.
 """What the handoff service does, over a Store: route, queue, offer, overflow, ticket, finish.
 
 Pure of HTTP: the Sanic app (handoff/app.py) authenticates and validates, then calls these methods.

@@ -1,3 +1,4 @@
+# Over 400 lines (411): the store interface every backend implements, one abstract class with its documented contract; language matching lives in handoff/language_match.py.
 """The escalation state machine and the store interface it runs on.
 
 States: waiting -> offered -> assigned -> released | closed, and waiting | offered -> ticket | abandoned;

@@ -1,3 +1,4 @@
+// Over 400 lines: the helpers every page loads (catalogs, language switch, time zone, escaping, fetch); one file so each page includes one script.
 // Shared by the agent console and the supervisor dashboard: the API client, login, the event
 // WebSocket, a DOM builder and formatting. No framework, no build step.
 //

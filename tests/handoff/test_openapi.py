@@ -1,3 +1,4 @@
+# Over 400 lines: the OpenAPI document checked route by route against the live app; one table-driven file, long because the API is.
 """The published OpenAPI document (GET /v1/openapi.json) against the running service.
 
 1. Real escalations go through their lives (create, retry, read, accept, messages, transfer, close,
