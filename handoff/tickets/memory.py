@@ -80,6 +80,9 @@ class MemoryTickets(TicketStore):
         entries = self._ticket_state()["timeline"].get(ticket_id, [])
         return [{"seq": n, **json.loads(e)} for n, e in enumerate(entries, 1)]
 
+    async def ticket_with_timeline(self, ticket_id: str) -> Tuple[Ticket, List[Dict[str, Any]]]:
+        return await self.ticket(ticket_id), await self.timeline(ticket_id)  # no await yields between the two
+
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
                     max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
         members = self._ticket_state()["ix"].get(name, {})

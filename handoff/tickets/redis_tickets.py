@@ -115,6 +115,13 @@ class RedisTickets(TicketStore):
         raws = await self.r.lrange(f"{self._tk(ticket_id)}:tl", 0, -1)
         return [{"seq": n, **json.loads(raw)} for n, raw in enumerate(raws, 1)]
 
+    async def ticket_with_timeline(self, ticket_id: str) -> Tuple[Ticket, List[Dict[str, Any]]]:
+        async with self.r.pipeline(transaction=True) as pipe:  # MULTI/EXEC: both read between two writes
+            raw, raws = await pipe.get(self._tk(ticket_id)).lrange(f"{self._tk(ticket_id)}:tl", 0, -1).execute()
+        if raw is None:
+            raise NotFound(ticket_id)
+        return Ticket.from_json(json.loads(raw)), [{"seq": n, **json.loads(r)} for n, r in enumerate(raws, 1)]
+
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
                     max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
         key = f"{self.p}t:ix:{name}"

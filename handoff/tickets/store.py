@@ -89,6 +89,11 @@ class TicketStore(abc.ABC):
         """Every entry, oldest first, numbered from 1 (``seq``)."""
 
     @abc.abstractmethod
+    async def ticket_with_timeline(self, ticket_id: str) -> Tuple[Ticket, List[Dict[str, Any]]]:
+        """The ticket and its timeline read at one instant, so that a page never shows a change's entries beside
+        the ticket from before it (NotFound if none)."""
+
+    @abc.abstractmethod
     async def index(self, name: str, limit: int, min_score: float = float("-inf"),
                     max_score: float = float("inf"), reverse: bool = False, offset: int = 0) -> List[str]:
         """Ticket ids of the index ``name`` (see index_entries), lowest score first (``reverse``: highest), from the

@@ -136,7 +136,7 @@ class TicketViews:
                               "notes": await self.store.notes(escalation_id)})
             except NotFound:
                 continue
-        timeline = await self.store.timeline(t.id)
+        t, timeline = await self.store.ticket_with_timeline(t.id)  # one instant: state and entries agree
         clocks = await self.sla.ticket_clocks(t, timeline) if self.sla else []
         if self.sla:  # the clock log's entries (SLA warnings, breaches...) among the ticket's own, by time
             timeline = sorted(timeline + await self.sla.ticket_log(t.id), key=lambda e: e["at"])

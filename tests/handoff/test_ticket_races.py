@@ -92,3 +92,35 @@ def test_a_retried_message_the_duplicate_took_before_the_merge_is_not_added_agai
     assert (again.status_code, again.json()["label"]) == (200, kept)
     timeline = requests.get(f"{url}/v1/tickets/{kept}", headers=ann).json()["timeline"]
     assert [e["text"] for e in timeline if e["kind"] == "customer"] == ["order 7"]  # it is on the duplicate's, once
+
+
+def test_the_ticket_page_never_shows_a_customer_answer_beside_the_state_from_before_it(two: Cluster):
+    """The customer answers a pending ticket (pending -> open) while the team reloads its page on the other
+    process: each page shows the answer with "open", or neither, never the answer under "pending"."""
+    ann = two.login("ann")
+    labels = [ticket(two.urls[0], f"tear-{i}") for i in range(60)]
+    for label in labels:
+        r = requests.post(f"{two.urls[0]}/v1/tickets/{label}/replies", headers=bearer(ann),
+                          json={"text": "Which colour was it?", "state": "pending"})
+        assert r.status_code == 200, r.text
+
+    async def scenario() -> List[Dict[str, Any]]:
+        async with aiohttp.ClientSession() as s:
+            async def answer(label: str) -> None:
+                async with s.post(f"{two.urls[0]}/v1/tickets/{label}/customer_messages", headers=bearer(BOT_TOKEN),
+                                  json={"text": "the blue one", "via": "chat"}) as r:
+                    assert r.status == 200, await r.text()
+
+            async def page(label: str, delay: float) -> Dict[str, Any]:
+                await asyncio.sleep(delay)
+                async with s.get(f"{two.urls[1]}/v1/tickets/{label}", headers=bearer(ann)) as r:
+                    assert r.status == 200, await r.text()
+                    return await r.json()
+
+            pages = await asyncio.gather(*(coro for label in labels for coro in (
+                answer(label), *(page(label, d / 1000) for d in range(0, 40, 4)))))
+            return [p for p in pages if p]
+
+    seen = [(p["ticket"]["state"], any(e["kind"] == "customer" for e in p["timeline"])) for p in asyncio.run(scenario())]
+    torn = [s for s in seen if s not in (("pending", False), ("open", True))]
+    assert torn == [], f"{len(torn)} of {len(seen)} pages showed a state beside the wrong timeline, e.g. {torn[:3]}"

@@ -136,9 +136,11 @@ def test_a_missing_ticket_and_a_bad_transition_change_nothing(store):
             await store.change(["nope"], lambda ts: tr.note(ts[0], "ann", "x", 1.0))
         with pytest.raises(Conflict):
             await store.change([t.id], lambda ts: tr.set_state(ts[0], TicketState.CLOSED, "ann", 1.0))
-        return await store.ticket(t.id), await store.timeline(t.id)
+        with pytest.raises(NotFound):
+            await store.ticket_with_timeline("nope")
+        return await store.ticket_with_timeline(t.id)
     t, timeline = run(go())
-    assert t.state == TicketState.NEW and [e["kind"] for e in timeline] == ["created"]
+    assert t.state == TicketState.NEW and [(e["seq"], e["kind"]) for e in timeline] == [(1, "created")]
 
 
 def test_every_change_is_an_event_for_the_agents_and_the_customer_hears_of_replies(store):
