@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
 import aiohttp
-import redis.asyncio as aioredis
 
-from common.redis_config import outbox_redis_url
+from common.redis_config import async_redis_client, outbox_redis_url
 from common.undelivered import UNDELIVERED, parked
 
 logger = logging.getLogger(__name__)
@@ -103,7 +102,7 @@ async def mark_active(conversation_id: str, escalation_id: str, position: Option
     redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         return
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_redis_client(redis_url)
     try:
         async with client.pipeline(transaction=True) as pipe:
             pipe.hset(ACTIVE, conversation_id, escalation_id)
@@ -155,7 +154,7 @@ async def keep(key: str, request: Dict[str, Any]) -> bool:
         logger.error("no handoff service and no Redis configured: %s for %s is only in the tracker", key,
                      request.get("conversation_id") or request.get("escalation"))
         return False
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_redis_client(redis_url)
     try:
         await client.rpush(key, json.dumps(request))
         return True

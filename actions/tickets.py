@@ -19,13 +19,12 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Text
 
 import aiohttp
-import redis.asyncio as aioredis
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from common.customer_tickets import label, newest_first, status_response, ticket_number_in
-from common.redis_config import outbox_redis_url
+from common.redis_config import async_redis_client, outbox_redis_url
 
 from actions.ownership import customer_of
 from actions.scoring import tables
@@ -130,7 +129,7 @@ async def mark_awaiting(conversation_id: str, ticket: Dict[str, Any]) -> None:
     redis_url = outbox_redis_url(os.environ)
     if not redis_url:
         return
-    client = aioredis.Redis.from_url(redis_url)
+    client = async_redis_client(redis_url)
     try:
         await client.set(AWAITING + conversation_id, json.dumps(ticket), ex=AWAITING_TTL_SECONDS)
     except Exception as e:  # noqa: BLE001 - the answer still reaches the team through the chat or e-mail

@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 
 import redis.asyncio as aioredis
 
-from common.redis_config import outbox_redis_url
+from common.redis_config import async_redis_client, outbox_redis_url
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _client(url: str) -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get((url, loop))
     if client is None:
-        client = _clients[(url, loop)] = aioredis.Redis.from_url(url, socket_connect_timeout=TIMEOUT_SECONDS)
+        client = _clients[(url, loop)] = async_redis_client(url, socket_connect_timeout=TIMEOUT_SECONDS)
     return client
 
 

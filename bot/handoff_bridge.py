@@ -71,7 +71,7 @@ from bot.handoff_events import EventFollower
 from bot.outbox import AGENT_NAMES, OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
 from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
 from bot.survey_requests import SurveyRequests
-from common.redis_config import outbox_redis_url
+from common.redis_config import async_redis_client, outbox_redis_url
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ class HandoffBridge(OutboxMixin):
     def __init__(self, redis_url: str, service_url: str, token: str, prefix: str = "{ho}:",
                  customer_grace_seconds: float = 60.0, position_seconds: float = 5.0, event_tries: int = 10,
                  retry_seconds: float = 1.0) -> None:
-        self.redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        self.redis = async_redis_client(redis_url, decode_responses=True)
         self.service_url = service_url.rstrip("/")
         self.token = token
         self.stream = f"{prefix}events"

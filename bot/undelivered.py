@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional
 
 import redis
 
-from common.redis_config import RedisMismatch, outbox_redis_url
+from common.redis_config import RedisMismatch, outbox_redis_url, redis_client
 from common.undelivered import DEAD_EVENTS, OUTBOXES, UNDELIVERED, describe, describe_dead, replayed
 
 # Move one entry back to its outbox, atomically: it is in exactly one of the two lists at any moment.
@@ -99,7 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not url:
         print("error: REDIS_URL is not set (the run command's Redis: see .run/run.json)", file=sys.stderr)
         return 2
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = redis_client(url, decode_responses=True)
     if args.command == "list":
         found = entries(client, args.conversation)
         for raw in found:

@@ -4,12 +4,23 @@ The action server writes handoff requests it could not deliver, and the open han
 Rasa server's bridge reads them, and the handoff service's event stream, from ``HANDOFF_REDIS_URL`` (or
 ``REDIS_URL``). Pointed at two different Redis servers, the outbox would be written to one and read from the
 other, and never drained: every process refuses to start instead (the run command's settings check, the
-action server, the Rasa server's bridge). Pure; no I/O.
+action server, the Rasa server's bridge).
+
+Every process builds its Redis clients here (``redis_client``, ``async_redis_client``): a plain client, or with
+``REDIS_CLUSTER=1`` a cluster-aware one (REDIS_URL then names any node of a Redis Cluster; the client finds the
+others). On a cluster, transactions and scripts may only touch keys of one hash slot: the handoff service's keys
+share the tag ``{ho}``, the bot's the tag ``{shop}`` (common/redis_keys.py). Building a client does no I/O.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Tuple
+import os
+from typing import Any, Mapping, Optional, Tuple, Union
 from urllib.parse import urlparse
+
+import redis
+import redis.asyncio as aioredis
+
+from common.redis_slots import AsyncClusterClient
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
@@ -58,3 +69,33 @@ def outbox_redis_url(env: Mapping[str, str]) -> Optional[str]:
     redis_url, handoff = env.get("REDIS_URL") or None, env.get("HANDOFF_REDIS_URL") or None
     check_one_redis(redis_url, handoff)
     return redis_url or handoff
+
+
+def cluster_enabled(env: Optional[Mapping[str, str]] = None) -> bool:
+    """REDIS_CLUSTER=1 (or true/yes/on): REDIS_URL points at a node of a Redis Cluster."""
+    value = (os.environ if env is None else env).get("REDIS_CLUSTER", "")
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _cluster_url(url: str) -> str:
+    """A cluster has database 0 only: a URL naming another one is a mistake worth stopping for."""
+    if redis_identity(url)[2] != 0:
+        raise ValueError(f"a Redis Cluster has only database 0, not the one of {hide_password(url)}")
+    return url
+
+
+def redis_client(url: str, cluster: Optional[bool] = None, decode_responses: bool = False,
+                 **kwargs: Any) -> Union[redis.Redis, redis.RedisCluster]:
+    """A synchronous client of ``url``: cluster-aware when ``cluster`` (default: REDIS_CLUSTER)."""
+    if cluster if cluster is not None else cluster_enabled():
+        return redis.RedisCluster.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
+    return redis.Redis.from_url(url, decode_responses=decode_responses, **kwargs)
+
+
+def async_redis_client(url: str, cluster: Optional[bool] = None, decode_responses: bool = False,
+                       **kwargs: Any) -> Union[aioredis.Redis, AsyncClusterClient]:
+    """An asyncio client of ``url``: cluster-aware when ``cluster`` (default: REDIS_CLUSTER), with MULTI/EXEC
+    and WATCH kept for keys of one hash slot (common/redis_slots.py)."""
+    if cluster if cluster is not None else cluster_enabled():
+        return AsyncClusterClient.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
+    return aioredis.Redis.from_url(url, decode_responses=decode_responses, **kwargs)

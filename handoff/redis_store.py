@@ -51,6 +51,7 @@ import redis.asyncio as aioredis
 import ujson
 
 from common.language_rules import LanguageRule, parse_languages
+from common.redis_config import async_redis_client
 from common.undelivered import REPLAY_OF
 from handoff import redis_access
 from handoff.event_retention import TRIM_EVENTS
@@ -462,10 +463,12 @@ class RedisStore(RedisLanguages, RedisAccess, RedisTickets, RedisTimers, RedisSu
     @classmethod
     def from_url(cls, url: str, prefix: str = "{ho}:", **kwargs: Any) -> "RedisStore":
         kwargs.setdefault("health_check_interval", 10)
-        return cls(aioredis.Redis.from_url(url, decode_responses=True, **kwargs), prefix)
+        return cls(async_redis_client(url, decode_responses=True, **kwargs), prefix)
 
     async def _run(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](args=[self.p, *args])
+        # KEYS[1] only routes the script on a Redis Cluster (to the node of the prefix's hash slot, where every key
+        # it touches is: they all carry the prefix); the scripts build their keys from the prefix, ARGV[1].
+        return await self._scripts[name](keys=[f"{self.p}events"], args=[self.p, *args])
 
     async def close(self) -> None:
         await self.r.close()

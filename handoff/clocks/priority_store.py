@@ -38,7 +38,8 @@ class RedisPriority:
     async def raise_chat_priority(self, escalation_id: str, at_least: int, seconds_per_point: float) -> bool:
         if not hasattr(self, "_raise_priority"):
             self._raise_priority = self.r.register_script(RAISE_PRIORITY)
-        done = int(await self._raise_priority(args=[self.p, escalation_id, int(at_least), repr(float(seconds_per_point))]))
+        done = int(await self._raise_priority(keys=[f"{self.p}events"],  # KEYS[1]: routing on a cluster
+                                              args=[self.p, escalation_id, int(at_least), repr(float(seconds_per_point))]))
         if done == -1:
             raise NotFound(escalation_id)
         if done == -2:

@@ -110,7 +110,7 @@ class RedisTimers(TimerStore):
         return self._tscripts
 
     async def _timer_run(self, name: str, *args: Any) -> Any:
-        return await self._timer_scripts()[name](args=[self.p, *args])
+        return await self._timer_scripts()[name](keys=[f"{self.p}events"], args=[self.p, *args])  # KEYS: routing
 
     async def timer_now(self) -> float:
         seconds, micros = await self.r.time()

