@@ -1,8 +1,8 @@
 """Delivering the handoff request to the handoff service: POST /v1/handoffs with the bot's service
 token, a short timeout and retries (creating is idempotent per conversation and request, so a retry
 never makes a second escalation). When the service cannot be reached, the request goes to an outbox
-in Redis (``shop:handoff:outbox``) that the Rasa server's bridge keeps retrying; it is never dropped.
-A request the service refuses (4xx) is parked for a person (``shop:handoff:undelivered``, see
+in Redis (``{shop}:handoff:outbox``) that the Rasa server's bridge keeps retrying; it is never dropped.
+A request the service refuses (4xx) is parked for a person (``{shop}:handoff:undelivered``, see
 common/undelivered.py; ``python -m bot.undelivered replay`` sends it again after a fix).
 
 Settings: HANDOFF_URL, HANDOFF_BOT_TOKEN, REDIS_URL (the run command sets all three). HANDOFF_REDIS_URL, when
@@ -23,11 +23,11 @@ from common.redis_config import async_redis_client, outbox_redis_url
 from common.undelivered import UNDELIVERED, parked
 
 logger = logging.getLogger(__name__)
-OUTBOX = "shop:handoff:outbox"
-ACTIVE = "shop:handoff:active"  # conversation -> escalation, shared with bot/handoff_bridge.py
+OUTBOX = "{shop}:handoff:outbox"
+ACTIVE = "{shop}:handoff:active"  # conversation -> escalation, shared with bot/handoff_bridge.py
 PENDING = "pending"  # ACTIVE's value while the request waits in the outbox
-SURVEYS = "shop:handoff:surveys"  # survey answers the service could not take yet: {"escalation", "survey"}
-POSITION = "shop:handoff:position"  # conversation -> queue position last told, for the bridge's updates
+SURVEYS = "{shop}:handoff:surveys"  # survey answers the service could not take yet: {"escalation", "survey"}
+POSITION = "{shop}:handoff:position"  # conversation -> queue position last told, for the bridge's updates
 ATTEMPTS = (0.0, 0.3, 1.0)  # delays before each try
 TIMEOUT_SECONDS = 3.0
 

@@ -2,8 +2,8 @@
 
 action_score_conversation runs after every customer message with the tracker at hand; it calls ``count_topic``
 with the topic of that message (actions/signals.py ``topic_of``: the FAQ sub-intent, or the intent of a task;
-none for small talk), which adds the conversation to the HyperLogLog ``shop:stats:topic:<YYYY-MM-DD>:<topic>``
-(UTC day, like the bot's daily count ``shop:stats:conversations:<day>``), kept ``TTL_SECONDS`` so a quarter's
+none for small talk), which adds the conversation to the HyperLogLog ``{shop}:stats:topic:<YYYY-MM-DD>:<topic>``
+(UTC day, like the bot's daily count ``{shop}:stats:conversations:<day>``), kept ``TTL_SECONDS`` so a quarter's
 report still has its counts. In the Redis of the handoff outbox (REDIS_URL / HANDOFF_REDIS_URL), one pipelined
 call on a connection pool kept per process; best effort: no Redis, a slow one or an error loses that count and
 never fails or holds up the answer for longer than ``TIMEOUT_SECONDS`` (a warning at most once a minute).
@@ -22,7 +22,7 @@ from common.redis_config import async_redis_client, outbox_redis_url
 
 logger = logging.getLogger(__name__)
 
-TOPIC_KEY = "shop:stats:topic:"  # + YYYY-MM-DD:<topic>; handoff/reports/read.py reads it
+TOPIC_KEY = "{shop}:stats:topic:"  # + YYYY-MM-DD:<topic>; handoff/reports/read.py reads it
 TTL_SECONDS = 100 * 86400  # the reports cover up to 92 days
 TIMEOUT_SECONDS = 0.3
 _clients: Dict[Any, aioredis.Redis] = {}

@@ -47,8 +47,8 @@ from bench.chaos_stack import KILLABLE, ChaosStack, Fault, StackError, ensure_ha
 from tests.handoff.agents import Endpoints, call
 
 PASSWORD = "chaos-bench-password"
-OUTBOXES = ("shop:handoff:outbox", "shop:handoff:sending", "shop:handoff:forwarding", "shop:handoff:surveys",
-            "shop:handoff:surveys_sending")  # bot/handoff_bridge.py, actions/delivery.py
+OUTBOXES = ("{shop}:handoff:outbox", "{shop}:handoff:sending", "{shop}:handoff:forwarding", "{shop}:handoff:surveys",
+            "{shop}:handoff:surveys_sending")  # bot/handoff_bridge.py, actions/delivery.py
 
 
 async def login(session: aiohttp.ClientSession, base: str, agent_id: str) -> str:

@@ -48,8 +48,8 @@ from handoff.tickets.flows import TicketFlows
 from handoff.tickets.service import TicketService
 
 TZ = "Asia/Shanghai"
-CONVERSATIONS_KEY = "shop:stats:conversations:"
-TOPIC_KEY = "shop:stats:topic:"
+CONVERSATIONS_KEY = "{shop}:stats:conversations:"
+TOPIC_KEY = "{shop}:stats:topic:"
 SLA_KIND = "bench_week_sla"
 FIRST_RESPONSE = 30.0  # policy/skill_groups.yml sla.first_response_seconds; the source's chat target
 WARN_SHARE = 0.8

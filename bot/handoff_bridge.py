@@ -14,23 +14,23 @@
   by message id under the conversation's lock, whether the channel stored it (``store_customer_message``) or
   Rasa did because it arrived while action_request_handoff was running (``forward_stored``), then sent.
 - It retries the handoff requests the action server could not deliver (the outbox
-  ``shop:handoff:outbox``), moving each one to ``shop:handoff:sending`` while it is on its way
+  ``{shop}:handoff:outbox``), moving each one to ``{shop}:handoff:sending`` while it is on its way
   (LMOVE), so a crash in between leaves it to be sent again, never lost; survey answers likewise
-  (``shop:handoff:surveys``). Per-item backoff, and what a refused item becomes: bot/outbox.py.
+  (``{shop}:handoff:surveys``). Per-item backoff, and what a refused item becomes: bot/outbox.py.
 - When an agent closes the chat it triggers the intent ``EXTERNAL_handoff_closed`` (the bot says so); the
   satisfaction survey follows when the service says it is due (``survey_requested``, bot/survey_requests.py).
 - While a customer waits in the queue it tells them when their position improves (every
   HANDOFF_POSITION_SECONDS), and it marks the escalation abandoned when a web-chat customer left
   and did not come back within HANDOFF_CUSTOMER_GRACE_SECONDS.
 - What it pushes says who is talking, for the web chat: an agent's message carries ``agent`` (id) and
-  ``agent_name`` (from the ``assigned`` event, kept per conversation in ``shop:handoff:agent_names``); a
+  ``agent_name`` (from the ``assigned`` event, kept per conversation in ``{shop}:handoff:agent_names``); a
   notice (queue position, agent joined, back with the assistant, closed, survey...) carries
   ``"notice": true``, the ``handoff`` state it reports and, in the queue, ``queue_position``
   (``notice_fields``; the channels mark the action server's handoff messages the same way).
 - It counts the conversations customers write in, per UTC day, for the supervisor dashboard
-  (``count_conversation``: a HyperLogLog ``shop:stats:conversations:<YYYY-MM-DD>``).
+  (``count_conversation``: a HyperLogLog ``{shop}:stats:conversations:<YYYY-MM-DD>``).
 - With several Rasa servers, one bridge at a time does this work: it holds a Redis lock
-  (``shop:handoff:bridge``, renewed every few seconds); when its server dies another takes over where the
+  (``{shop}:handoff:bridge``, renewed every few seconds); when its server dies another takes over where the
   stream position says. Every server forwards its own customers' messages (``forward``).
 
 Channels register how to push a message to a customer (``register_output``); any other Rasa connector
@@ -72,6 +72,7 @@ from bot.outbox import AGENT_NAMES, OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, O
 from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
 from bot.survey_requests import SurveyRequests
 from common.redis_config import async_redis_client, outbox_redis_url
+from common.redis_keys import migrate_legacy_keys
 from common.routing import SKILL_GROUPS_FILE, SkillGroups
 
 logger = logging.getLogger(__name__)
@@ -87,18 +88,18 @@ def service_message_id(message_id: str) -> str:
 
 
 Push = Callable[[str, Dict[str, Any]], Awaitable[None]]
-ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
-POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
-LEFT = "shop:handoff:left"  # zset conversation id -> when its last web-chat socket went away
-CONVERSATIONS_PER_DAY = "shop:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
+ACTIVE = "{shop}:handoff:active"  # hash conversation id -> escalation id, while a person has or gets the chat
+POSITION = "{shop}:handoff:position"  # hash conversation id -> the queue position the customer was last told
+LEFT = "{shop}:handoff:left"  # zset conversation id -> when its last web-chat socket went away
+CONVERSATIONS_PER_DAY = "{shop}:stats:conversations:"  # + UTC day: HyperLogLog of the conversations customers wrote in
 STATS_TTL_SECONDS = 100 * 86400  # the reports (handoff/reports/) cover up to 92 days
 STATS_TIMEOUT_SECONDS = 0.5  # counting never holds a customer's message up for longer
-FORWARDS, FORWARDING = "shop:handoff:forward:", "shop:handoff:forwarding"  # per-conversation list; the set of them
-FORWARDED = "shop:handoff:forwarded:"  # + conversation: set of the message ids queued for the agent (kept a day)
-FLUSHING = "shop:handoff:flushing:"  # + conversation: lock held by whoever sends its forward queue
+FORWARDS, FORWARDING = "{shop}:handoff:forward:", "{shop}:handoff:forwarding"  # per-conversation list; the set of them
+FORWARDED = "{shop}:handoff:forwarded:"  # + conversation: set of the message ids queued for the agent (kept a day)
+FLUSHING = "{shop}:handoff:flushing:"  # + conversation: lock held by whoever sends its forward queue
 FORWARDED_TTL_SECONDS = 86400
 PENDING = "pending"  # ACTIVE's value while the handoff request waits in the outbox (actions/delivery.py)
-LEADER = "shop:handoff:bridge"
+LEADER = "{shop}:handoff:bridge"
 # How often a waiting writer polls the conversation's lock; Rasa's default, 1 s, would delay an agent's message
 # by up to a second whenever the customer's message is being processed at the same moment.
 LOCK_POLL_SECONDS = 0.005
@@ -249,6 +250,7 @@ class HandoffBridge(OutboxMixin):
                 await asyncio.sleep(1.0)
                 continue
             logger.info("handoff bridge: following the handoff service's events")
+            await self._migrate_keys()
             work = [asyncio.ensure_future(job) for job in (
                 self._follow_events(), self._drain(OUTBOX, SENDING, self._send),
                 self._drain(SURVEYS, SURVEYS_SENDING, self._send_survey), self._drain_forwards(),
@@ -264,6 +266,16 @@ class HandoffBridge(OutboxMixin):
             finally:
                 for task in work:
                     task.cancel()
+
+    async def _migrate_keys(self) -> None:
+        """The leader moves what an older version kept under the untagged names (common/redis_keys.py)."""
+        try:
+            moved = await migrate_legacy_keys(self.redis)
+        except (aioredis.RedisError, OSError) as e:
+            logger.warning("handoff bridge: could not move the keys kept under their old names yet: %s", e)
+            return
+        if moved:
+            logger.warning("handoff bridge: moved %d keys to their {shop} names: %s", len(moved), ", ".join(moved))
 
     # -- customer -> agent -----------------------------------------------------------------------
     async def escalation_of(self, conversation_id: str) -> Optional[str]:
@@ -281,7 +293,7 @@ class HandoffBridge(OutboxMixin):
 
     async def count_conversation(self, conversation_id: str) -> None:
         """Count a customer message's conversation in today's (UTC) HyperLogLog for the supervisor dashboard
-        (``PFCOUNT shop:stats:conversations:<YYYY-MM-DD>``: conversations that day; kept 100 days for the reports). One pipelined
+        (``PFCOUNT {shop}:stats:conversations:<YYYY-MM-DD>``: conversations that day; kept 100 days for the reports). One pipelined
         call; never fails or holds up the message: a Redis hiccup loses that count, nothing else."""
         key = CONVERSATIONS_PER_DAY + time.strftime("%Y-%m-%d", time.gmtime())
         try:
@@ -298,7 +310,7 @@ class HandoffBridge(OutboxMixin):
         False when no person has or gets this conversation. Our channels call store_customer_message (and
         forward_stored after Rasa), which forward what the tracker stored, in its order, exactly once.
 
-        The message is queued for the conversation (``shop:handoff:forward:<id>``) and the queue sent in order
+        The message is queued for the conversation (``{shop}:handoff:forward:<id>``) and the queue sent in order
         at once, or by the leader bridge once the service can take it (unreachable, or the request itself still
         in the outbox): at least once, never out of order, never dropped while the chat is open."""
         escalation = await self.escalation_of(conversation_id)

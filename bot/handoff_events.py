@@ -8,7 +8,7 @@ The leader bridge (bot/handoff_bridge.py) reads the stream as the consumer group
 - A failed event is tried again with backoff (HANDOFF_EVENT_RETRY_SECONDS, doubling, at most a minute),
   and the events of its conversation behind it wait: a later event never overtakes an earlier one of the
   same conversation. Other conversations go on meanwhile. After HANDOFF_EVENT_TRIES tries it is parked:
-  logged as an error, copied to the list ``shop:handoff:dead_events`` (JSON {"id", "event", "error",
+  logged as an error, copied to the list ``{shop}:handoff:dead_events`` (JSON {"id", "event", "error",
   "tries", "at"}) and acknowledged, and its conversation goes on. Supervisors see it (``GET /v1/undelivered``);
   ``python -m bot.undelivered replay`` writes it to the stream again with its first id in the field
   ``replay_of``, which it is then handled (and parked again) under, so its message ids do not change.
@@ -19,7 +19,7 @@ The leader bridge (bot/handoff_bridge.py) reads the stream as the consumer group
 - Each leadership term reads as a consumer of its own (host, process, random suffix); consumers left with
   nothing pending are removed when a new leader starts.
 
-Migration from the single position kept before (``shop:handoff:last_event``): the first leader with this
+Migration from the single position kept before (``{shop}:handoff:last_event``): the first leader with this
 code creates the group at that position (MKSTREAM), so nothing after it is skipped, and deletes the key.
 Without it the group starts at the newest event ("$"), as the bridge did on its very first start.
 """
@@ -42,7 +42,7 @@ from common.undelivered import DEAD_EVENTS, REPLAY_OF
 logger = logging.getLogger(__name__)
 
 GROUP = "bridge"
-LAST_EVENT = "shop:handoff:last_event"  # the position kept before the consumer group: read once, then deleted
+LAST_EVENT = "{shop}:handoff:last_event"  # the position kept before the consumer group: read once, then deleted
 MAX_IN_FLIGHT = 2000  # events read but not handled yet; reading pauses beyond this
 RETRY_MAX_SECONDS = 60.0
 UNAVAILABLE = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)

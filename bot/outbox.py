@@ -1,6 +1,6 @@
 """The outboxes the Rasa server's handoff bridge drains (bot/handoff_bridge.py): handoff requests the
-action server could not deliver (``shop:handoff:outbox``), survey answers (``shop:handoff:surveys``) and customer
-messages for tickets (``shop:tickets:outbox``, bot/ticket_replies.py).
+action server could not deliver (``{shop}:handoff:outbox``), survey answers (``{shop}:handoff:surveys``) and customer
+messages for tickets (``{shop}:tickets:outbox``, bot/ticket_replies.py).
 
 - Each item is moved to a ``..sending`` list while on its way (LMOVE), so a crash in between leaves it to be
   sent again, never lost.
@@ -8,7 +8,7 @@ messages for tickets (``shop:tickets:outbox``, bot/ticket_replies.py).
   sorted set by next attempt time (``<outbox>:later``; backoff doubling from HANDOFF_RETRY_FIRST_SECONDS to
   HANDOFF_RETRY_MAX_SECONDS); the items behind it keep flowing, and it comes back to the outbox when due.
 - A refusal (any other 4xx: a 413 for a long transcript, a 401 after a token rotation...) cannot be cured by
-  sending the same item again: it is parked for a person in ``shop:handoff:undelivered`` (common/undelivered.py;
+  sending the same item again: it is parked for a person in ``{shop}:handoff:undelivered`` (common/undelivered.py;
   ``python -m bot.undelivered replay`` after a fix), with an ERROR log line naming the conversation, and a
   waiting customer is told (``utter_handoff_failed``) and has the bot again (they can ask for a person later).
 
@@ -31,13 +31,13 @@ from common.undelivered import UNDELIVERED, parked
 
 logger = logging.getLogger("bot.handoff_bridge")
 
-ACTIVE = "shop:handoff:active"  # hash conversation id -> escalation id (bot/handoff_bridge.py)
-POSITION = "shop:handoff:position"  # hash conversation id -> the queue position the customer was last told
-AGENT_NAMES = "shop:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
-OUTBOX, SENDING = "shop:handoff:outbox", "shop:handoff:sending"
-SURVEYS, SURVEYS_SENDING = "shop:handoff:surveys", "shop:handoff:surveys_sending"
+ACTIVE = "{shop}:handoff:active"  # hash conversation id -> escalation id (bot/handoff_bridge.py)
+POSITION = "{shop}:handoff:position"  # hash conversation id -> the queue position the customer was last told
+AGENT_NAMES = "{shop}:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
+OUTBOX, SENDING = "{shop}:handoff:outbox", "{shop}:handoff:sending"
+SURVEYS, SURVEYS_SENDING = "{shop}:handoff:surveys", "{shop}:handoff:surveys_sending"
 LATER = ":later"  # + outbox: zset of {"item", "attempts"} -> when to try again
-TICKET_MESSAGES = "shop:tickets:outbox"  # customer messages for tickets (bot/ticket_replies.py)
+TICKET_MESSAGES = "{shop}:tickets:outbox"  # customer messages for tickets (bot/ticket_replies.py)
 KINDS = {OUTBOX: "handoff", SURVEYS: "survey", TICKET_MESSAGES: "ticket_message"}
 SENT, RETRY, REFUSED = "sent", "retry", "refused"
 

@@ -8,7 +8,7 @@ which owns one :class:`SurveyRequests` (``bridge.surveys``).
 - Asked at once (the slot ``survey_escalation`` or ``survey_ticket`` set, then the intent ``EXTERNAL_survey``
   triggered: the rules run survey_form, data/rules/survey.yml) when the customer can hear it: their chat window
   is connected (``TicketReplies.connected``), no person has the chat (the tracker is not paused) and no other
-  form runs. Otherwise it is kept (``shop:survey:pending:<conversation>``, the latest one, for PENDING_TTL) and
+  form runs. Otherwise it is kept (``{shop}:survey:pending:<conversation>``, the latest one, for PENDING_TTL) and
   asked when they next open the chat (``on_visit``, the socket.io ``session_request``), or, on the REST channel,
   after the bot answered their next message (``after_message``). ``how`` = ``email``
   concerns the e-mail only: nothing to do here.
@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the bridge imports this module
 logger = logging.getLogger("bot.handoff_bridge")
 
 SURVEY_INTENT = "EXTERNAL_survey"
-PENDING = "shop:survey:pending:"  # + conversation: {"slot", "value"} of the survey to ask at their next visit
+PENDING = "{shop}:survey:pending:"  # + conversation: {"slot", "value"} of the survey to ask at their next visit
 PENDING_TTL_SECONDS = 7 * 86400
 
 

@@ -4,17 +4,17 @@ which owns one :class:`TicketReplies` (``bridge.tickets``). What it says is in d
 - Events of the service's stream for a conversation (handled before the bridge's check that it follows the
   conversation: a ticket outlives the chat it came from):
   - ``ticket_reply``: an agent's public reply. A customer who is connected (a web-chat socket said hello and did
-    not leave, ``shop:chat:online``; a REST shop with a callback) gets it at once, stored in the tracker like an
-    agent's message and marked ``{"ticket": "T-10042"}``. Otherwise it is kept in ``shop:tickets:unseen:<id>``
+    not leave, ``{shop}:chat:online``; a REST shop with a callback) gets it at once, stored in the tracker like an
+    agent's message and marked ``{"ticket": "T-10042"}``. Otherwise it is kept in ``{shop}:tickets:unseen:<id>``
     and shown, once, when they next open the chat (``show_unseen``: the socket.io ``session_request``, the REST
     channel's next message), after "You have an answer about T-10042:" (``utter_ticket_reply_unseen``).
   - ``ticket_created``: the customer is told the number and the answer time (``utter_ticket_created``), unless a
     message of the conversation told them of that ticket already (the action server's, the leave-a-message one).
   - ``ticket_state`` solved: they are told (``utter_ticket_solved``); solved or closed ends any wait for them.
 - A reply shown in the chat while its ticket is ``pending`` (waiting on the customer) marks the conversation
-  (``shop:tickets:awaiting:<id>`` = the ticket, for AWAITING_TTL_SECONDS): their next chat message, unless a
+  (``{shop}:tickets:awaiting:<id>`` = the ticket, for AWAITING_TTL_SECONDS): their next chat message, unless a
   person has the chat, goes to the ticket instead of to the bot (``take_for_ticket``): stored in the tracker,
-  queued in the outbox ``shop:tickets:outbox`` (drained by the leader bridge like the handoff outbox,
+  queued in the outbox ``{shop}:tickets:outbox`` (drained by the leader bridge like the handoff outbox,
   bot/outbox.py: ``POST /v1/tickets/{id}/customer_messages``, retried, parked when refused), the mark cleared,
   and the customer told ``utter_ticket_message_added``.
 - "Leave a message" while waiting in the queue (intent ``leave_message`` in the paused tracker, which Rasa does
@@ -45,10 +45,10 @@ if TYPE_CHECKING:  # the bridge imports this module
 
 logger = logging.getLogger("bot.handoff_bridge")
 
-UNSEEN = "shop:tickets:unseen:"  # + conversation: list of replies not shown yet (JSON, oldest first)
-AWAITING = "shop:tickets:awaiting:"  # + conversation: {"id", "label"} of the ticket their next message goes to
-ONLINE = "shop:chat:online"  # zset conversation -> when a web-chat socket of it last said hello
-TICKET_OUTBOX, TICKET_SENDING = TICKET_MESSAGES, "shop:tickets:sending"
+UNSEEN = "{shop}:tickets:unseen:"  # + conversation: list of replies not shown yet (JSON, oldest first)
+AWAITING = "{shop}:tickets:awaiting:"  # + conversation: {"id", "label"} of the ticket their next message goes to
+ONLINE = "{shop}:chat:online"  # zset conversation -> when a web-chat socket of it last said hello
+TICKET_OUTBOX, TICKET_SENDING = TICKET_MESSAGES, "{shop}:tickets:sending"
 AWAITING_TTL_SECONDS = 3 * 86400
 UNSEEN_TTL_SECONDS = 30 * 86400
 ONLINE_STALE_SECONDS = 12 * 3600  # a socket that said hello longer ago counts as gone (a crashed server's)

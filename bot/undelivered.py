@@ -1,6 +1,6 @@
 """What did not reach its destination, parked for a person (common/undelivered.py), from the command line:
-requests and survey answers the handoff service refused (``shop:handoff:undelivered``), and events of its
-stream the bridge failed to handle, e.g. an agent's message it could not push (``shop:handoff:dead_events``).
+requests and survey answers the handoff service refused (``{shop}:handoff:undelivered``), and events of its
+stream the bridge failed to handle, e.g. an agent's message it could not push (``{shop}:handoff:dead_events``).
 
     python -m bot.undelivered list [--conversation ID]     one line per item: the refused ones, then the events
     python -m bot.undelivered replay [--conversation ID]   hand the items on again (after a fix)

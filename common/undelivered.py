@@ -1,12 +1,12 @@
 """What could not be delivered to the handoff service and waits for a person: one Redis list,
-``shop:handoff:undelivered``, shared by the action server (a request the service refused at once) and the Rasa
+``{shop}:handoff:undelivered``, shared by the action server (a request the service refused at once) and the Rasa
 server's bridge (an outbox item the service refused later). Each entry is a JSON object:
 
 ``{"kind": "handoff"|"survey"|"ticket_message", "conversation_id"?, "escalation"?, "status": HTTP status or null, "error": text,
 "attempts": n, "at": ISO time, "item": the request or survey item exactly as it was to be sent}``
 
 The bridge parks an event of the service's stream it failed HANDOFF_EVENT_TRIES times to handle (an agent's
-message whose push kept failing...) in a second list, ``shop:handoff:dead_events`` (bot/handoff_events.py):
+message whose push kept failing...) in a second list, ``{shop}:handoff:dead_events`` (bot/handoff_events.py):
 ``{"id": its stream id, "event": the event, "error", "tries", "at": Unix time}``.
 
 ``python -m bot.undelivered list|replay`` shows both and, after a fix, moves a request back to its outbox and an
@@ -19,10 +19,10 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
-UNDELIVERED = "shop:handoff:undelivered"
-OUTBOXES = {"handoff": "shop:handoff:outbox", "survey": "shop:handoff:surveys",
-            "ticket_message": "shop:tickets:outbox"}  # where a replay puts each kind
-DEAD_EVENTS = "shop:handoff:dead_events"  # events the bridge gave up on (bot/handoff_events.py)
+UNDELIVERED = "{shop}:handoff:undelivered"
+OUTBOXES = {"handoff": "{shop}:handoff:outbox", "survey": "{shop}:handoff:surveys",
+            "ticket_message": "{shop}:tickets:outbox"}  # where a replay puts each kind
+DEAD_EVENTS = "{shop}:handoff:dead_events"  # events the bridge gave up on (bot/handoff_events.py)
 REPLAY_OF = "replay_of"  # stream field of a replayed event: its first id, which its message ids are made of
 
 

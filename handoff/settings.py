@@ -48,11 +48,11 @@ class Settings:
     allowed_origins: Tuple[str, ...] = ()
     # The bot's channel adds each conversation id to the HyperLogLog <prefix><YYYY-MM-DD> (UTC day): the
     # denominator of the handoff rate in GET /v1/stats/today.
-    conversations_key: str = "shop:stats:conversations:"
+    conversations_key: str = "{shop}:stats:conversations:"
     # The bot's list of what it could not deliver here, parked for a person (GET /v1/undelivered).
-    undelivered_key: str = "shop:handoff:undelivered"
+    undelivered_key: str = "{shop}:handoff:undelivered"
     # The bridge's list of the events of this service's stream it gave up on, also shown there.
-    dead_events_key: str = "shop:handoff:dead_events"
+    dead_events_key: str = "{shop}:handoff:dead_events"
     # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clock.py).
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Sequence
 from handoff.reports.rows import FOLLOW_UP_SECONDS, Row, chat_row, mark_fcr, ticket_row
 from handoff.reports.summary import Range
 
-TOPIC_KEY = "shop:stats:topic:"  # + YYYY-MM-DD:<topic>: the bot's per-topic conversation HyperLogLogs
+TOPIC_KEY = "{shop}:stats:topic:"  # + YYYY-MM-DD:<topic>: the bot's per-topic conversation HyperLogLogs
 CHUNK = 500
 MAX_TICKETS = 200_000
 

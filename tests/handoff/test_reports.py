@@ -22,7 +22,7 @@ from tests.handoff.test_service import env  # noqa: F401  (the fixture)
 TZ = "Asia/Shanghai"
 DAY = 86400
 MONDAY_0930 = datetime(2026, 11, 23, 1, 30, tzinfo=timezone.utc).timestamp()  # Monday 09:30 in Shanghai
-KEY = "shop:stats:conversations:"
+KEY = "{shop}:stats:conversations:"
 
 
 def req(conversation, customer, topic, triggers=("explicit_request",)):

@@ -40,7 +40,7 @@ def test_allowed_origins_are_read_as_origins_and_bad_ones_are_named():
 
 def test_the_conversations_key_and_canned_responses_have_defaults_and_variables():
     settings = Settings.from_env(REQUIRED)
-    assert settings.conversations_key == "shop:stats:conversations:"
+    assert settings.conversations_key == "{shop}:stats:conversations:"
     assert settings.canned_responses_file.name == "canned_responses.yml"
     other = Settings.from_env({**REQUIRED, "HANDOFF_CONVERSATIONS_KEY": "x:conv:", "HANDOFF_CANNED_RESPONSES": "/c.yml"})
     assert (other.conversations_key, str(other.canned_responses_file)) == ("x:conv:", "/c.yml")

@@ -10,7 +10,7 @@ from handoff.store import Status
 from tests.handoff.requests import handoff_request
 from tests.handoff.test_service import env  # noqa: F401  (the fixture)
 
-KEY = "shop:stats:conversations:"
+KEY = "{shop}:stats:conversations:"
 
 
 def request(conversation_id, customer=None, **kwargs):

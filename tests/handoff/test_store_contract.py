@@ -426,11 +426,11 @@ def test_accounts_are_listed_from_their_index(store):
 
 
 def test_conversations_are_counted_once_over_the_days_asked_for(store):
-    keys = ["shop:test:conversations:2026-11-23", "shop:test:conversations:2026-11-24"]
+    keys = ["{shop}:test:conversations:2026-11-23", "{shop}:test:conversations:2026-11-24"]
     if isinstance(store, MemoryStore):
         store.conversations.update({keys[0]: {"a", "b"}, keys[1]: {"b", "c"}})
     else:
-        prefix = f"shop:{uuid.uuid4().hex[:8]}:conversations:"
+        prefix = f"{{shop}}:{uuid.uuid4().hex[:8]}:conversations:"  # the bot's tag: one slot on a cluster
         keys = [prefix + "2026-11-23", prefix + "2026-11-24"]
         run(store.r.pfadd(keys[0], "a", "b"))
         run(store.r.pfadd(keys[1], "b", "c"))

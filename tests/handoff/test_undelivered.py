@@ -42,7 +42,7 @@ def test_supervisors_see_what_the_bot_could_not_deliver(service: Cluster):
     r.delete(UNDELIVERED)
 
 
-DEAD_EVENTS = "shop:handoff:dead_events"  # where the bridge parks an event it failed HANDOFF_EVENT_TRIES times
+DEAD_EVENTS = "{shop}:handoff:dead_events"  # where the bridge parks an event it failed HANDOFF_EVENT_TRIES times
 
 
 def dead_event(conversation: str, text: str, at: float = 1_700_000_200.0) -> str:

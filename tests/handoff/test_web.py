@@ -233,9 +233,9 @@ def test_the_handoff_rate_divides_by_the_bots_conversations_of_today_and_yesterd
     assert before["conversations"] == 0 and before["handoff_rate"] is None
     r = redis_lib.Redis.from_url(web.redis_url, decode_responses=True)
     today = datetime.now(timezone.utc).date()
-    r.pfadd(f"shop:stats:conversations:{today.isoformat()}", *[f"c{i}" for i in range(30)])
-    r.pfadd(f"shop:stats:conversations:{(today - timedelta(days=1)).isoformat()}", *[f"c{i}" for i in range(20, 40)])
-    r.pfadd(f"shop:stats:conversations:{(today - timedelta(days=2)).isoformat()}", *[f"old{i}" for i in range(50)])
+    r.pfadd(f"{{shop}}:stats:conversations:{today.isoformat()}", *[f"c{i}" for i in range(30)])
+    r.pfadd(f"{{shop}}:stats:conversations:{(today - timedelta(days=1)).isoformat()}", *[f"c{i}" for i in range(20, 40)])
+    r.pfadd(f"{{shop}}:stats:conversations:{(today - timedelta(days=2)).isoformat()}", *[f"old{i}" for i in range(50)])
     day = requests.get(f"{url}/v1/stats/today", headers=sue).json()
     assert day["conversations"] == 40  # c0..c39 once each; the day before yesterday not counted
     assert day["handoff_rate"] == round(day["handoffs"] / 40, 4) and day["handoffs"] >= 1

@@ -150,4 +150,4 @@ def test_a_closed_chat_and_its_survey_make_no_second_escalation_even_if_the_acti
                    for t in texts), texts
     assert len(created(stack, me)) == 1, texts  # old code: a second escalation, offered to another agent
     r = redis_lib.Redis.from_url(stack.redis_url, decode_responses=True)
-    assert r.hget("shop:handoff:active", me) is None
+    assert r.hget("{shop}:handoff:active", me) is None

@@ -194,7 +194,7 @@ def test_rest_customer_and_agent_talk_through_the_bot_and_the_bot_takes_back(sta
     assert released["text"] in responses_texts("utter_handoff_released")
     assert released["notice"] is True and released["handoff"] == "released"
     r = redis_lib.Redis.from_url(stack.redis_url)
-    assert r.hget("shop:handoff:agent_names", me) is None  # forgotten when the chat ended
+    assert r.hget("{shop}:handoff:agent_names", me) is None  # forgotten when the chat ended
     # the bot is back: it answers the next question normally
     replies = stack.say(me, "how long does a refund take?")
     assert any(matches(t, "utter_faq/refund_time") for t in replies), (replies, [
@@ -292,9 +292,9 @@ def test_socketio_customer_gets_the_agent_and_the_ticket_when_nobody_is_online(s
     # The bridge follows the service's events on its own: "created" then "ticket" may be handled just after the
     # reply reached the customer.
     deadline = time.monotonic() + 5
-    while r.hget("shop:handoff:active", me) is not None and time.monotonic() < deadline:
+    while r.hget("{shop}:handoff:active", me) is not None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert r.hget("shop:handoff:active", me) is None
+    assert r.hget("{shop}:handoff:active", me) is None
 
 
 def handoff_process(stack: RunCommand):
@@ -482,7 +482,7 @@ def test_a_web_chat_customer_gone_at_the_close_gets_the_survey_when_they_come_ba
                                                   headers=auth)).json()
             await asyncio.sleep(3.0)  # the survey (delay 0 in the tests' policy) came due meanwhile, and was kept
             r = redis_lib.Redis.from_url(stack.redis_url, decode_responses=True)
-            kept = r.get("shop:survey:pending:" + conversation_of(session_id))
+            kept = r.get("{shop}:survey:pending:" + conversation_of(session_id))
             client, _, inbox = await socketio_session(stack.url, session_id)  # back: the survey is asked
             asked = await asyncio.wait_for(inbox.get(), 20)
             await client.emit("user_uttered", {"message": "/deny", "session_id": session_id})  # "No"

@@ -243,7 +243,7 @@ def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
     import redis as redis_lib
 
     r = redis_lib.Redis.from_url(stack.redis_url)
-    key = "shop:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
+    key = "{shop}:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
     before = r.pfcount(key)
     senders = [new_sender() for _ in range(3)]
     for me in senders:  # REST: two messages each, one conversation each

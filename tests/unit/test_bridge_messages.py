@@ -123,7 +123,7 @@ def test_conversations_are_counted_once_a_day_and_kept_100_days_for_the_reports(
 
     asyncio.run(count())
     r = redis_lib.Redis.from_url(redis_server)
-    key = "shop:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
+    key = "{shop}:stats:conversations:" + time.strftime("%Y-%m-%d", time.gmtime())
     assert r.pfcount(key) == 3
     assert 100 * 86400 - 10 < r.ttl(key) <= 100 * 86400  # a quarter's report (92 days) still has its counts
 

@@ -48,7 +48,7 @@ def test_a_refused_request_is_parked_for_a_person_with_a_log_line_naming_the_con
     with caplog.at_level(logging.ERROR, logger="actions.delivery"):
         outcome = asyncio.run(scenario())
     assert outcome.status == "rejected"
-    parked = [json.loads(x) for x in r.lrange("shop:handoff:undelivered", 0, -1)]
+    parked = [json.loads(x) for x in r.lrange("{shop}:handoff:undelivered", 0, -1)]
     assert [(p["kind"], p["conversation_id"], p["status"], p["item"]) for p in parked] == [
         ("handoff", "conv-503", 413, REQUEST)]
     assert any("conv-503" in rec.getMessage() and "undelivered" in rec.getMessage() for rec in caplog.records)
@@ -66,7 +66,7 @@ def test_parked_items_are_listed_and_replayed_to_their_outbox(redis_server):
     survey = {"escalation": "esc-9", "survey": {"resolved": True, "rating": 4}}
     for entry in (parked("handoff", REQUEST, 422, "refused"), parked("handoff", {**REQUEST, "conversation_id": "other"},
                                                                         413, "too long"), parked("survey", survey, 401, "x")):
-        r.rpush("shop:handoff:undelivered", json.dumps(entry))
+        r.rpush("{shop}:handoff:undelivered", json.dumps(entry))
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "bot.undelivered", *args], cwd=ROOT, capture_output=True,
@@ -77,10 +77,10 @@ def test_parked_items_are_listed_and_replayed_to_their_outbox(redis_server):
     assert listed.returncode == 0 and [line.split()[2] for line in listed.stdout.splitlines()] == [
         "conv-503", "other", "esc-9"]
     assert cli("replay", "--conversation", "conv-503").returncode == 0
-    assert [json.loads(x) for x in r.lrange("shop:handoff:outbox", 0, -1)] == [REQUEST]  # the request as it was
+    assert [json.loads(x) for x in r.lrange("{shop}:handoff:outbox", 0, -1)] == [REQUEST]  # the request as it was
     assert cli("replay").returncode == 0
-    assert r.llen("shop:handoff:outbox") == 2 and r.llen("shop:handoff:undelivered") == 0
-    assert [json.loads(x) for x in r.lrange("shop:handoff:surveys", 0, -1)] == [survey]
+    assert r.llen("{shop}:handoff:outbox") == 2 and r.llen("{shop}:handoff:undelivered") == 0
+    assert [json.loads(x) for x in r.lrange("{shop}:handoff:surveys", 0, -1)] == [survey]
 
 
 def test_a_parked_ticket_survey_names_its_ticket_for_the_supervisors_list():

@@ -49,7 +49,7 @@ def drain(redis_url: str, script, items: List[Dict[str, Any]], until, outbox: st
     for item in items:
         r.rpush(outbox, json.dumps(item))
         if "conversation_id" in item:
-            r.hset("shop:handoff:active", item["conversation_id"], "pending")
+            r.hset("{shop}:handoff:active", item["conversation_id"], "pending")
 
     async def scenario() -> Tuple[StandIn, Recorded]:
         service = await StandIn(script).start()
@@ -74,7 +74,7 @@ def drain(redis_url: str, script, items: List[Dict[str, Any]], until, outbox: st
 
 def parked(redis_url: str) -> List[Dict[str, Any]]:
     r = redis_lib.Redis.from_url(redis_url, decode_responses=True)
-    return [json.loads(x) for x in r.lrange("shop:handoff:undelivered", 0, -1)]
+    return [json.loads(x) for x in r.lrange("{shop}:handoff:undelivered", 0, -1)]
 
 
 def test_a_refused_request_is_parked_and_the_ones_behind_it_are_delivered(redis_server):
@@ -85,8 +85,8 @@ def test_a_refused_request_is_parked_and_the_ones_behind_it_are_delivered(redis_
     assert [(p["kind"], p["conversation_id"], p["status"]) for p in parked(redis_server)] == [("handoff", "big", 413)]
     assert ("big", "utter_handoff_failed") in bridge.told  # told honestly, and the bot has the chat again
     r = redis_lib.Redis.from_url(redis_server, decode_responses=True)
-    assert r.hget("shop:handoff:active", "big") is None
-    assert r.hgetall("shop:handoff:active") == {"a": "esc-a", "b": "esc-b"}
+    assert r.hget("{shop}:handoff:active", "big") is None
+    assert r.hgetall("{shop}:handoff:active") == {"a": "esc-a", "b": "esc-b"}
     assert r.llen(OUTBOX) == 0 and r.llen(SENDING) == 0
 
 
@@ -134,7 +134,7 @@ def test_a_delayed_request_says_connecting_only_while_no_agent_has_joined(redis_
     agent was quicker and the bridge already said who joined (then "connecting" after it would be wrong)."""
     r = redis_lib.Redis.from_url(redis_server, decode_responses=True)
     r.flushdb()
-    r.hset("shop:handoff:agent_names", "joined", json.dumps({"id": "ann", "name": "Ann Baker"}))
+    r.hset("{shop}:handoff:agent_names", "joined", json.dumps({"id": "ann", "name": "Ann Baker"}))
 
     async def scenario() -> Recorded:
         bridge = Recorded(redis_server, "http://127.0.0.1:9", "token")

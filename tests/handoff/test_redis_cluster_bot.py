@@ -1,0 +1,122 @@
+"""The bot's Redis keys on a real 3-master Redis Cluster (tests/handoff/redis_cluster.py): the keys it moves items
+between in one command or script share one hash slot, so the handoff outbox drains on a cluster as on one Redis.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Dict, List
+
+import aiohttp
+from redis.crc import key_slot
+
+import actions.delivery as delivery
+import actions.tickets as action_tickets
+import actions.topic_counts as topic_counts
+import bot.handoff_bridge as bridge_keys
+import bot.handoff_events as handoff_events
+import bot.outbox as outbox_keys
+import bot.survey_requests as survey_requests
+import bot.ticket_replies as ticket_replies
+import common.undelivered as undelivered
+from common.redis_config import redis_client
+from handoff.settings import Settings
+from tests.standin import StandIn
+from tests.unit.test_outbox import Recorded, request
+
+
+def bot_keys() -> Dict[str, str]:
+    """Every Redis key (or key family, with a conversation id appended) the bot, the action server and the
+    handoff service's readers of the bot's data use."""
+    modules = [delivery, action_tickets, bridge_keys, handoff_events, outbox_keys, survey_requests, ticket_replies,
+               undelivered]
+    keys = {f"{m.__name__}.{name}": value for m in modules for name, value in vars(m).items()
+            if name.isupper() and isinstance(value, str) and "shop" in value}
+    keys["topic_counts"] = topic_counts.topic_key("returns", 0)
+    settings = Settings  # the defaults
+    keys.update({"settings.conversations_key": settings.conversations_key + "2026-12-06",
+                 "settings.undelivered_key": settings.undelivered_key,
+                 "settings.dead_events_key": settings.dead_events_key})
+    return {name: key + "conv-1" if key.endswith(":") else key for name, key in keys.items()}
+
+
+def test_every_bot_key_is_on_one_hash_slot():
+    keys = bot_keys()
+    assert len(keys) > 20
+    slots = {name: key_slot(key.encode()) for name, key in keys.items()}
+    outbox = slots["bot.outbox.OUTBOX"]
+    # old names: shop:handoff:outbox, shop:handoff:sending... each on a slot of its own (LMOVE: CROSSSLOT)
+    assert {name for name, slot in slots.items() if slot != outbox} == set()
+
+
+def test_the_outbox_drains_and_parks_on_a_redis_cluster(redis_cluster, monkeypatch):
+    monkeypatch.setenv("REDIS_CLUSTER", "1")
+    r = redis_client(redis_cluster.url, cluster=True, decode_responses=True)
+    for key in (outbox_keys.OUTBOX, outbox_keys.SENDING, outbox_keys.ACTIVE, undelivered.UNDELIVERED):
+        r.delete(key)
+    for conversation in ("big", "a", "b"):
+        r.rpush(outbox_keys.OUTBOX, json.dumps(request(conversation)))
+        r.hset(outbox_keys.ACTIVE, conversation, "pending")
+
+    async def scenario() -> List[Any]:
+        service = await StandIn(lambda path, body: 413 if body["conversation_id"] == "big" else None).start()
+        bridge = Recorded(redis_cluster.url, service.url, "token")
+        bridge.retry_first_seconds, bridge.retry_max_seconds, bridge.outbox_poll_seconds = 0.3, 1.0, 0.05
+        bridge.session = aiohttp.ClientSession()
+        task = asyncio.ensure_future(bridge._drain(outbox_keys.OUTBOX, outbox_keys.SENDING, bridge._send))
+        deadline = time.monotonic() + 15
+        while len(service.conversations()) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await bridge.session.close()
+        await bridge.redis.close()
+        await service.stop()
+        return [service.conversations(), bridge.told]
+
+    sent, told = asyncio.run(scenario())
+    assert sent == ["big", "a", "b"]  # old names: nothing sent, every LMOVE refused (CROSSSLOT)
+    assert [(p["conversation_id"], p["status"]) for p in map(json.loads, r.lrange(undelivered.UNDELIVERED, 0, -1))] \
+        == [("big", 413)]
+    assert ("big", "utter_handoff_failed") in told
+    assert r.hgetall(outbox_keys.ACTIVE) == {"a": "esc-a", "b": "esc-b"}
+    assert r.llen(outbox_keys.OUTBOX) == 0 and r.llen(outbox_keys.SENDING) == 0
+
+
+def test_keys_under_the_old_names_are_moved_to_the_tagged_ones_and_merged(redis_server):
+    from common.redis_keys import migrate_legacy_keys
+    from common.redis_config import async_redis_client
+
+    r = redis_client(redis_server, cluster=False, decode_responses=True)
+    r.flushdb()
+    # what a version before the tag left behind
+    r.rpush("shop:handoff:outbox", "old-1", "old-2")
+    r.hset("shop:handoff:active", mapping={"c1": "e1", "c2": "old"})
+    r.sadd("shop:handoff:forwarding", "c1")
+    r.zadd("shop:chat:online", {"c1": 5.0})
+    r.pfadd("shop:stats:conversations:2026-12-05", "c1", "c2")
+    r.set("shop:tickets:awaiting:c1", "T-1", ex=600)
+    r.set("shop:tracker:c1", "rasa's tracker")  # Rasa's own key: stays where Rasa reads it
+    # what the new version wrote before its leader moved them
+    r.rpush(outbox_keys.OUTBOX, "new-1")
+    r.hset(outbox_keys.ACTIVE, "c2", "new")
+    r.pfadd("{shop}:stats:conversations:2026-12-05", "c2", "c3")
+
+    async def migrate() -> Any:
+        client = async_redis_client(redis_server, cluster=False, decode_responses=True)
+        try:
+            return await migrate_legacy_keys(client), await migrate_legacy_keys(client)
+        finally:
+            await client.close()
+
+    first, again = asyncio.run(migrate())
+    assert len(first) == 6 and again == []
+    assert r.lrange(outbox_keys.OUTBOX, 0, -1) == ["old-1", "old-2", "new-1"]  # the oldest are sent first
+    assert r.hgetall(outbox_keys.ACTIVE) == {"c1": "e1", "c2": "new"}
+    assert r.smembers(bridge_keys.FORWARDING) == {"c1"}
+    assert r.zscore(ticket_replies.ONLINE, "c1") == 5.0
+    assert r.pfcount("{shop}:stats:conversations:2026-12-05") == 3
+    assert r.get(ticket_replies.AWAITING + "c1") == "T-1" and r.ttl(ticket_replies.AWAITING + "c1") > 0
+    assert r.get("shop:tracker:c1") == "rasa's tracker"
+    assert sorted(r.keys("shop:*")) == ["shop:tracker:c1"]
