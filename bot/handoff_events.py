@@ -37,6 +37,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from common.redis_slots import one_slot
 from common.undelivered import DEAD_EVENTS, REPLAY_OF
 
 logger = logging.getLogger(__name__)
@@ -175,10 +176,11 @@ class EventFollower:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - whatever failed, the event is tried again, then parked
+                error = repr(e)
                 if attempt == self.tries:
                     logger.exception("handoff event %s (%s of conversation %s) failed %d times: parked in %s",
                                      event_id, event.get("type"), event.get("conversation_id"), attempt, DEAD_EVENTS)
-                    await self._until_done(lambda: self._park(event_id, origin, event, repr(e), attempt))
+                    await self._until_done(lambda: self._park(event_id, origin, event, error, attempt))
                     return
                 logger.warning("handoff event %s (%s of conversation %s) failed (try %d of %d): %r; again in %.1f s",
                                event_id, event.get("type"), event.get("conversation_id"), attempt, self.tries, e,
@@ -190,6 +192,12 @@ class EventFollower:
     async def _park(self, event_id: str, origin: str, event: Optional[Dict[str, Any]], error: str,
                     tries: int) -> None:
         record = json.dumps({"id": origin, "event": event, "error": error, "tries": tries, "at": time.time()})
+        if not one_slot(self.redis, DEAD_EVENTS, self.stream):
+            # A Redis Cluster: the bot's list and the service's stream are on two slots, so no MULTI over both.
+            # Parked first, acknowledged after: a crash in between leaves it parked and pending, never lost.
+            await self.redis.rpush(DEAD_EVENTS, record)
+            await self.redis.xack(self.stream, self.group, event_id)
+            return
         async with self.redis.pipeline(transaction=True) as pipe:
             await pipe.rpush(DEAD_EVENTS, record).xack(self.stream, self.group, event_id).execute()
 

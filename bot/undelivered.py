@@ -23,6 +23,7 @@ from typing import Any, Dict, List, Optional
 import redis
 
 from common.redis_config import RedisMismatch, outbox_redis_url, redis_client
+from common.redis_slots import one_slot
 from common.undelivered import DEAD_EVENTS, OUTBOXES, UNDELIVERED, describe, describe_dead, replayed
 
 # Move one entry back to its outbox, atomically: it is in exactly one of the two lists at any moment.
@@ -71,11 +72,27 @@ def replay(client: "redis.Redis", conversation: Optional[str] = None, stream: st
             except ValueError as e:
                 print(f"left {entry.get('id')}: {e}", file=sys.stderr)
                 continue
+            if not one_slot(client, DEAD_EVENTS, stream):
+                moved += replay_across_slots(client, raw, fields, stream)
+                continue
             args = [raw] + [x for pair in fields.items() for x in pair]
             moved += 1 if to_stream(keys=[DEAD_EVENTS, stream], args=args) else 0
         elif entry.get("kind") in OUTBOXES and isinstance(entry.get("item"), dict):
             moved += to_outbox(keys=[UNDELIVERED, OUTBOXES[entry["kind"]]], args=[raw, json.dumps(entry["item"])])
     return moved
+
+
+def replay_across_slots(client: "redis.RedisCluster", raw: str, fields: Dict[str, str], stream: str) -> int:
+    """On a Redis Cluster the dead list ({shop}) and the stream ({ho}) are on two slots, so no script over both:
+    taken from the list (only one replay can take it), then added to the stream, or put back if that fails."""
+    if client.lrem(DEAD_EVENTS, 1, raw) != 1:
+        return 0
+    try:
+        client.xadd(stream, fields)
+    except Exception:
+        client.rpush(DEAD_EVENTS, raw)
+        raise
+    return 1
 
 
 def line(raw: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, ResponseError, WatchError
 
@@ -37,6 +38,16 @@ def check_script_keys(args: Tuple[Any, ...]) -> None:
     """KeylessScript for EVAL/EVALSHA with numkeys 0."""
     if str(args[0]).upper() in SCRIPT_COMMANDS and len(args) > 2 and int(args[2]) == 0:
         raise KeylessScript("a Lua script on Redis Cluster needs its keys in KEYS (at least one, to be routed)")
+
+
+def one_slot(client: Any, *keys: str) -> bool:
+    """Whether one transaction or script of ``client`` may touch all ``keys``: always on a single Redis; on a
+    cluster only when they hash to one slot (the bot's ``{shop}`` keys and the service's ``{ho}`` ones do not)."""
+    from redis.cluster import RedisCluster as SyncCluster
+
+    if not isinstance(client, (aioredis.RedisCluster, SyncCluster)):
+        return True
+    return len({key_slot(key.encode()) for key in keys}) == 1
 
 
 def _moved(error: Exception) -> bool:

@@ -120,3 +120,42 @@ def test_keys_under_the_old_names_are_moved_to_the_tagged_ones_and_merged(redis_
     assert r.get(ticket_replies.AWAITING + "c1") == "T-1" and r.ttl(ticket_replies.AWAITING + "c1") > 0
     assert r.get("shop:tracker:c1") == "rasa's tracker"
     assert sorted(r.keys("shop:*")) == ["shop:tracker:c1"]
+
+
+def test_a_failing_event_is_parked_and_replayed_on_a_redis_cluster(redis_cluster):
+    """The dead list is the bot's ({shop}), the stream the service's ({ho}): two slots, no script over both."""
+    from bot.handoff_events import EventFollower
+    from bot.undelivered import replay
+    from common.redis_config import async_redis_client
+
+    stream = "{ho}:events"
+    r = redis_client(redis_cluster.url, cluster=True, decode_responses=True)
+    r.delete(stream)
+    r.delete(undelivered.DEAD_EVENTS)
+    r.xgroup_create(stream, "bridge", id="0", mkstream=True)  # the bridge's group, from before the event
+    event = {"type": "message", "conversation_id": "c9", "message": {"speaker": "agent", "text": "hi"}}
+    first = r.xadd(stream, {"to": "ann", "e": json.dumps(event)})
+
+    async def follow() -> None:
+        client = async_redis_client(redis_cluster.url, cluster=True, decode_responses=True)
+
+        async def fail(event_id: str, event: Dict[str, Any]) -> None:
+            raise RuntimeError("the customer's socket is gone")
+
+        task = asyncio.ensure_future(EventFollower(client, stream, fail, tries=1, retry_seconds=0.01).run())
+        deadline = time.monotonic() + 10
+        while not r.llen(undelivered.DEAD_EVENTS) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        task.cancel()
+        await client.close()
+
+    asyncio.run(follow())
+    parked = [json.loads(x) for x in r.lrange(undelivered.DEAD_EVENTS, 0, -1)]
+    assert [(p["id"], p["event"]) for p in parked] == [(first, event)]  # old code: CROSSSLOT, never parked
+    assert r.xpending(stream, "bridge")["pending"] == 0  # acknowledged once parked
+
+    assert replay(r, stream=stream) == 1  # old code: the script over both keys is refused
+    assert r.llen(undelivered.DEAD_EVENTS) == 0
+    again = r.xrange(stream)[-1]
+    assert json.loads(again[1]["e"]) == event and again[1]["to"] == ""
