@@ -1,5 +1,7 @@
 """Real processes for integration tests and benchmarks: one redis-server (restartable on the same port
-and data directory, append-only) and any number of handoff-service processes over it."""
+and data directory, append-only), or with ``redis_cluster=True`` a 3-master Redis Cluster of them
+(tests/handoff/redis_cluster.py; the services then run with REDIS_CLUSTER=1), and any number of handoff-service
+processes over it."""
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +18,10 @@ import requests
 
 from bot.redis_server import redis_command, wait_for_redis
 from bot.supervisor import free_port
+from common.redis_config import async_redis_client
 from handoff.auth import hash_password
 from handoff.redis_store import RedisStore
+from tests.handoff.redis_cluster import RedisCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "test-bot-token-0123456789"
@@ -26,9 +30,11 @@ PASSWORD = "correct horse battery"
 
 
 class Cluster:
-    def __init__(self, workdir: Path, redis_port: Optional[int] = None, **settings: str) -> None:
+    def __init__(self, workdir: Path, redis_port: Optional[int] = None, redis_cluster: bool = False,
+                 **settings: str) -> None:
         self.workdir = workdir
-        self.redis_port = redis_port or free_port()
+        self.redis_cluster = RedisCluster(workdir / "redis-cluster", persistent=True) if redis_cluster else None
+        self.redis_port = self.redis_cluster.ports[0] if self.redis_cluster else redis_port or free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.redis: Optional[subprocess.Popen] = None
         self.services: List[subprocess.Popen] = []
@@ -38,11 +44,16 @@ class Cluster:
 
     # -- redis -----------------------------------------------------------------------------------
     def start_redis(self) -> None:
+        if self.redis_cluster:
+            self.redis_cluster.start()
+            return
         self.redis = subprocess.Popen(redis_command(self.redis_port, self.workdir / "redis"),
                                       stdout=open(self.workdir / "redis.log", "ab"), stderr=subprocess.STDOUT)
         wait_for_redis(self.redis_url, proc=self.redis)
 
     def stop_redis(self) -> None:
+        if self.redis_cluster:
+            self.redis_cluster.stop()
         if self.redis and self.redis.poll() is None:
             self.redis.terminate()  # SIGTERM: Redis flushes the append-only file and exits
             self.redis.wait(timeout=20)
@@ -56,7 +67,7 @@ class Cluster:
         env = dict(os.environ)
         env.update({"HANDOFF_BOT_TOKEN": BOT_TOKEN, "HANDOFF_TOKEN_SECRET": TOKEN_SECRET,
                     "HANDOFF_REDIS_URL": self.redis_url, "HANDOFF_PORT": str(port), "PYTHONPATH": str(ROOT),
-                    **self.settings})
+                    "REDIS_CLUSTER": "1" if self.redis_cluster else "0", **self.settings})
         return env
 
     def start_service(self, index: Optional[int] = None) -> str:
@@ -103,7 +114,8 @@ class Cluster:
     def add_agents(self, agents: List[Dict[str, object]]) -> None:
         """Accounts: [{"id", "skills": [...], "max_chats", "role"}], all with PASSWORD."""
         async def save() -> None:
-            store = RedisStore.from_url(self.redis_url)
+            store = RedisStore(async_redis_client(self.redis_url, cluster=bool(self.redis_cluster),
+                                                  decode_responses=True))
             for a in agents:
                 await store.save_account(str(a["id"]), {
                     "id": str(a["id"]), "name": str(a.get("name", a["id"])), "role": str(a.get("role", "agent")),

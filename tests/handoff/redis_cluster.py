@@ -53,34 +53,39 @@ def redis_cli_binary() -> str:
 
 
 class RedisCluster:
-    """Start with ``start()``, stop with ``stop()``; ``url`` is the first node's (a cluster client finds the rest)."""
+    """Start with ``start()``, stop with ``stop()``; ``url`` is the first node's (a cluster client finds the rest).
+    ``persistent``: append-only files, so that ``restart()`` (every node stopped, then started on the same ports
+    and folders) keeps the data, as the single Redis of tests/handoff/cluster.py does."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
+    def __init__(self, workdir: Path, masters: int = 3, persistent: bool = False) -> None:
         self.workdir = workdir
         self.ports = cluster_ports(masters)
+        self.persistent = persistent
         self.procs: List[subprocess.Popen] = []
+        self.created = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.ports[0]}/0"
 
     def start(self, timeout: float = 30.0) -> None:
+        self.procs = []
+        durability = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.persistent else \
+            ["--appendonly", "no", "--save", ""]
         for port in self.ports:
             folder = self.workdir / f"node-{port}"
             folder.mkdir(parents=True, exist_ok=True)
             self.procs.append(subprocess.Popen(
                 [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                 "--cluster-node-timeout", "5000", "--appendonly", "no", "--save", "", "--daemonize", "no"],
+                 "--cluster-node-timeout", "5000", *durability, "--daemonize", "no"],
                 stdout=open(folder / "redis.log", "ab"), stderr=subprocess.STDOUT))
         deadline = time.monotonic() + timeout
         for port in self.ports:
             self._wait(port, deadline)
-        created = subprocess.run(
-            [redis_cli_binary(), "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-             "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=timeout)
-        if created.returncode != 0:
-            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        if not self.created:
+            self._create(timeout)
+            self.created = True
         for port in self.ports:
             client = redis.Redis(port=port, decode_responses=True)
             while client.cluster("info")["cluster_state"] != "ok":
@@ -88,6 +93,14 @@ class RedisCluster:
                     raise TimeoutError(f"the cluster did not reach state ok in {timeout:.0f} s")
                 time.sleep(0.1)
             client.close()
+
+    def _create(self, timeout: float) -> None:
+        """Spread the slots over the masters (once: on a restart the nodes read them back from nodes.conf)."""
+        created = subprocess.run(
+            [redis_cli_binary(), "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
+             "--cluster-replicas", "0", "--cluster-yes"], capture_output=True, text=True, timeout=timeout)
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
 
     def _wait(self, port: int, deadline: float) -> None:
         client = redis.Redis(port=port, socket_connect_timeout=0.5)
@@ -112,12 +125,16 @@ class RedisCluster:
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
-                proc.terminate()
+                proc.terminate()  # SIGTERM: each node flushes its append-only file and nodes.conf
         for proc in self.procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
 
 
 def start_cluster(workdir: Path) -> Iterator[RedisCluster]:

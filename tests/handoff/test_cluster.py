@@ -4,6 +4,9 @@
 service process is killed with SIGKILL and Redis is restarted; an ignored offer moves on after the
 reservation time; overflow and ticket paths work; an agent whose console disconnects loses their
 chats to the queue after the grace period, unless they reconnect within it.
+
+Each test runs over one redis-server and again over a 3-master Redis Cluster of them (REDIS_CLUSTER=1; its
+restart stops and starts every node).
 """
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ from typing import Dict, List
 
 import aiohttp
 import pytest
-import redis as redis_lib
 import requests
+
+from common.redis_config import redis_client
 
 from tests.handoff.agents import Endpoints, call, count_by, gather_limited, random_hold, start_agents
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
@@ -38,9 +42,13 @@ def request_for(group: str, conversation_id: str) -> Dict:
     return handoff_request(conversation_id, "general", topics=[])
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    c = Cluster(tmp_path, HANDOFF_RESERVATION_SECONDS="3", HANDOFF_SWEEP_SECONDS="0.5")
+REDIS = ["redis", "redis-cluster"]
+
+
+@pytest.fixture(params=REDIS)
+def cluster(tmp_path, request):
+    c = Cluster(tmp_path, redis_cluster=request.param == "redis-cluster", HANDOFF_RESERVATION_SECONDS="3",
+                HANDOFF_SWEEP_SECONDS="0.5")
     try:
         c.start_redis()
         yield c
@@ -113,7 +121,7 @@ def test_1000_escalations_are_each_assigned_once_through_a_sigkill_and_a_redis_r
     assert sum(len(a.closed) for a in team) == 1000
 
     # What Redis holds after it all: 1,000 escalations, each closed, each assigned exactly once.
-    r = redis_lib.Redis.from_url(cluster.redis_url, decode_responses=True)
+    r = redis_client(cluster.redis_url, cluster=bool(cluster.redis_cluster), decode_responses=True)
     keys = list(r.scan_iter(match="{ho}:esc:*", count=1000))
     assert len(keys) == 1000
     for key in keys:
@@ -126,9 +134,10 @@ def test_1000_escalations_are_each_assigned_once_through_a_sigkill_and_a_redis_r
     assert r.zcard("{ho}:offers") == 0 and all(r.zcard(f"{{ho}}:queue:{g}") == 0 for g in GROUPS)
 
 
-@pytest.fixture
-def small(tmp_path):
-    c = Cluster(tmp_path, HANDOFF_RESERVATION_SECONDS="2", HANDOFF_SWEEP_SECONDS="0.25")
+@pytest.fixture(params=REDIS)
+def small(tmp_path, request):
+    c = Cluster(tmp_path, redis_cluster=request.param == "redis-cluster", HANDOFF_RESERVATION_SECONDS="2",
+                HANDOFF_SWEEP_SECONDS="0.25")
     try:
         c.start_redis()
         c.add_agents([{"id": "ann", "skills": ["general"], "max_chats": 2},
@@ -276,12 +285,12 @@ def test_websockets_push_offers_messages_and_status_changes_across_processes(sma
     assert away["status"] == "away"
 
 
-@pytest.fixture
-def presence(tmp_path):
+@pytest.fixture(params=REDIS)
+def presence(tmp_path, request):
     """One process, a 2 s grace period for disconnected consoles: ann (general), cat (billing) and bob
     (both), each with a WebSocket."""
-    c = Cluster(tmp_path, HANDOFF_RESERVATION_SECONDS="30", HANDOFF_SWEEP_SECONDS="0.25",
-                HANDOFF_AGENT_GRACE_SECONDS="2")
+    c = Cluster(tmp_path, redis_cluster=request.param == "redis-cluster", HANDOFF_RESERVATION_SECONDS="30",
+                HANDOFF_SWEEP_SECONDS="0.25", HANDOFF_AGENT_GRACE_SECONDS="2")
     try:
         c.start_redis()
         c.add_agents([{"id": "ann", "skills": ["general"], "max_chats": 2},
@@ -294,7 +303,7 @@ def presence(tmp_path):
 
 
 def test_a_disconnected_agents_chat_goes_to_the_next_agent_and_a_quick_reconnect_keeps_it(presence):
-    url, bot = presence.urls[0], bearer(BOT_TOKEN)
+    url = presence.urls[0]
     tokens = {a: presence.login(a) for a in ("ann", "cat", "bob")}
     ws_url = url.replace("http", "ws") + "/v1/agents/me/stream"
 
