@@ -10,7 +10,9 @@ cluster client would send it to a random node, where its keys are not.
 
 When the slot has moved (MOVED, or the master is gone: failover), the cluster's map is refreshed; a transaction
 that was not WATCHing is sent again to the new master, one that was WATCHing raises ``WatchError`` (its reads
-may be stale), which the callers already retry.
+may be stale), which the callers already retry. A cluster that is down or unreachable (CLUSTERDOWN, TRYAGAIN,
+"cannot be connected") raises redis' ``ConnectionError``, as one unreachable Redis does: the callers' "Redis is
+unavailable, retry shortly" paths (503 to the bot, retries in the bridge) stay the same on a cluster.
 """
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 from redis.crc import key_slot
+from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException, ResponseError, WatchError
+from redis.exceptions import TryAgainError, WatchError
 
 KEYLESS = {"MULTI", "EXEC", "DISCARD", "UNWATCH", "SCRIPT EXISTS", "SCRIPT LOAD", "PING"}
 SCRIPT_COMMANDS = {"EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO"}
@@ -48,6 +52,18 @@ def one_slot(client: Any, *keys: str) -> bool:
     if not isinstance(client, (aioredis.RedisCluster, SyncCluster)):
         return True
     return len({key_slot(key.encode()) for key in keys}) == 1
+
+
+UNREACHABLE = ("Redis Cluster cannot be connected", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN")
+
+
+def as_unavailable(error: Exception) -> Exception:
+    """A cluster that is down or unreachable as redis' ConnectionError (see the module); other errors as they are."""
+    if isinstance(error, (ClusterDownError, TryAgainError, SlotNotCoveredError)) or str(error).startswith(UNREACHABLE):
+        unavailable = RedisConnectionError(f"Redis Cluster unavailable: {error}")
+        unavailable.__cause__ = error
+        return unavailable
+    return error
 
 
 def _moved(error: Exception) -> bool:
@@ -80,17 +96,23 @@ class SlotTransaction(Pipeline):
             self.connection_pool = await self._cluster.slot_pool(self._slot)
 
     async def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
-        await self._bind([args])
         try:
+            await self._bind([args])
             return await super().immediate_execute_command(*args, **options)
-        except (ResponseError, RedisConnectionError) as e:
+        except (ResponseError, RedisConnectionError, RedisClusterException) as e:
             if _moved(e):
                 await self._cluster.refresh()
                 if self.watching or args[0] == "WATCH":
                     raise WatchError(f"the slot moved while watching: {e}") from e
-            raise
+            raise as_unavailable(e)
 
     async def execute(self, raise_on_error: bool = True) -> List[Any]:
+        try:
+            return await self._execute(raise_on_error)
+        except (ResponseError, RedisConnectionError, RedisClusterException) as e:
+            raise as_unavailable(e)
+
+    async def _execute(self, raise_on_error: bool) -> List[Any]:
         stack, watching = list(self.command_stack), self.watching
         if stack:
             await self._bind(args for args, _options in stack)
@@ -112,6 +134,17 @@ class SlotTransaction(Pipeline):
         self._slot, self.connection_pool = None, None
 
 
+class _ClusterPipeline(ClusterPipeline):
+    """redis-py's pipeline without a transaction (commands grouped by node), with the errors of a cluster that is
+    down as ConnectionError."""
+
+    async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> List[Any]:
+        try:
+            return await super().execute(raise_on_error, allow_redirections)
+        except (ResponseError, RedisClusterException) as e:
+            raise as_unavailable(e)
+
+
 class AsyncClusterClient(aioredis.RedisCluster):
     """redis-py's asyncio cluster client, with one-slot transactions and no keyless scripts (see the module)."""
 
@@ -122,11 +155,16 @@ class AsyncClusterClient(aioredis.RedisCluster):
     def pipeline(self, transaction: Optional[Any] = None, shard_hint: Optional[Any] = None) -> Any:
         if transaction:
             return SlotTransaction(self)
-        return super().pipeline(None, shard_hint)
+        if shard_hint:
+            raise RedisClusterException("shard_hint is deprecated in cluster mode")
+        return _ClusterPipeline(self)
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         check_script_keys(args)
-        return await super().execute_command(*args, **kwargs)
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except (ResponseError, RedisClusterException) as e:
+            raise as_unavailable(e)
 
     async def slot_of(self, args: Tuple[Any, ...]) -> int:
         """The hash slot of a command's keys (CROSSSLOT-like error when they are in several)."""
@@ -149,8 +187,12 @@ class AsyncClusterClient(aioredis.RedisCluster):
         return self._slot_pools[address]
 
     async def refresh(self) -> None:
-        """Read the cluster's slot map again (after MOVED or a lost master)."""
-        await self.nodes_manager.initialize()
+        """Read the cluster's slot map again (after MOVED or a lost master); when no node answers, the command
+        that follows fails on its own."""
+        try:
+            await self.nodes_manager.initialize()
+        except (RedisClusterException, RedisConnectionError, OSError):
+            pass
 
     async def close(self) -> None:
         for pool in self._slot_pools.values():
