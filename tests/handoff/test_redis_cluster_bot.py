@@ -159,3 +159,45 @@ def test_a_failing_event_is_parked_and_replayed_on_a_redis_cluster(redis_cluster
     assert r.llen(undelivered.DEAD_EVENTS) == 0
     again = r.xrange(stream)[-1]
     assert json.loads(again[1]["e"]) == event and again[1]["to"] == ""
+
+
+def test_rasa_trackers_are_kept_on_every_node_of_a_redis_cluster(redis_cluster, monkeypatch):
+    """endpoints.yml's tracker store, on the cluster: each tracker a key of its own, spread over the masters."""
+    from rasa.core.tracker_store import RedisTrackerStore, create_tracker_store
+    from rasa.core.utils import read_endpoints_from_path
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from redis.exceptions import ResponseError
+
+    from bot.tracker_store import RedisClusterTrackerStore
+
+    port = redis_cluster.ports[0]
+    for name, value in {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(port), "REDIS_DB": "0", "REDIS_PASSWORD": "",
+                        "ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook", "ACTION_SERVER_TOKEN": "t",
+                        "REDIS_CLUSTER": "1"}.items():
+        monkeypatch.setenv(name, value)
+    endpoints = read_endpoints_from_path("endpoints.yml")
+    store = create_tracker_store(endpoints.tracker_store, Domain.empty())
+    assert isinstance(store, RedisClusterTrackerStore)  # Rasa falls back to memory on a wrong type: not here
+
+    senders = [f"cluster-{i}" for i in range(30)]
+
+    async def save_and_read() -> List[Any]:
+        for sender in senders:
+            tracker = DialogueStateTracker.from_events(sender, [UserUttered(f"hello from {sender}")])
+            await store.save(tracker)
+        return [await store.retrieve(sender) for sender in senders]
+
+    trackers = asyncio.run(save_and_read())
+    assert [t.latest_message.text for t in trackers] == [f"hello from {s}" for s in senders]
+    assert sorted(asyncio.run(store.keys())) == sorted(f"shop:tracker:{s}" for s in senders)
+    assert len({redis_cluster.node_of(f"shop:tracker:{s}") for s in senders}) == 3  # on every master
+
+    stock = RedisTrackerStore(Domain.empty(), host="127.0.0.1", port=port, key_prefix="shop")  # Rasa's own
+    try:
+        asyncio.run(stock.retrieve(next(s for s in senders if redis_cluster.node_of(f"shop:tracker:{s}") != port)))
+        moved = False
+    except ResponseError as e:
+        moved = str(e).startswith("MOVED")
+    assert moved  # what the stock store does with a tracker on another node
