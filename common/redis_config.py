@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import redis
 import redis.asyncio as aioredis
 
-from common.redis_slots import AsyncClusterClient
+from common.redis_slots import AsyncClusterClient, ClusterClient
 
 LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
@@ -85,10 +85,11 @@ def _cluster_url(url: str) -> str:
 
 
 def redis_client(url: str, cluster: Optional[bool] = None, decode_responses: bool = False,
-                 **kwargs: Any) -> Union[redis.Redis, redis.RedisCluster]:
-    """A synchronous client of ``url``: cluster-aware when ``cluster`` (default: REDIS_CLUSTER)."""
+                 **kwargs: Any) -> Union[redis.Redis, ClusterClient]:
+    """A synchronous client of ``url``: cluster-aware when ``cluster`` (default: REDIS_CLUSTER), with MULTI/EXEC
+    and WATCH kept for keys of one hash slot (common/redis_slots.py)."""
     if cluster if cluster is not None else cluster_enabled():
-        return redis.RedisCluster.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
+        return ClusterClient.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
     return redis.Redis.from_url(url, decode_responses=decode_responses, **kwargs)
 
 

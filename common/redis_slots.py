@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.client import Pipeline as SyncPipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.crc import key_slot
 from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, SlotNotCoveredError
@@ -47,9 +49,7 @@ def check_script_keys(args: Tuple[Any, ...]) -> None:
 def one_slot(client: Any, *keys: str) -> bool:
     """Whether one transaction or script of ``client`` may touch all ``keys``: always on a single Redis; on a
     cluster only when they hash to one slot (the bot's ``{shop}`` keys and the service's ``{ho}`` ones do not)."""
-    from redis.cluster import RedisCluster as SyncCluster
-
-    if not isinstance(client, (aioredis.RedisCluster, SyncCluster)):
+    if not isinstance(client, (aioredis.RedisCluster, redis.RedisCluster)):
         return True
     return len({key_slot(key.encode()) for key in keys}) == 1
 
@@ -199,3 +199,87 @@ class AsyncClusterClient(aioredis.RedisCluster):
             await pool.disconnect()
         self._slot_pools.clear()
         await super().close()
+
+
+class SyncSlotTransaction(SyncPipeline):
+    """The synchronous twin of SlotTransaction (Rasa's lock and tracker stores are synchronous)."""
+
+    def __init__(self, cluster: "ClusterClient") -> None:
+        super().__init__(connection_pool=None, response_callbacks=dict(redis.Redis.RESPONSE_CALLBACKS),
+                         transaction=True, shard_hint=None)
+        self._cluster = cluster
+        self._slot: Optional[int] = None
+
+    def _bind(self, commands: Iterable[Tuple[Any, ...]]) -> None:
+        slots = set() if self._slot is None else {self._slot}
+        for args in commands:
+            check_script_keys(args)
+            if str(args[0]).upper() not in KEYLESS:
+                try:
+                    slots.add(self._cluster.determine_slot(*args))
+                except RedisClusterException as e:
+                    raise CrossSlot(f"{args[0]} over keys of several hash slots: {e}") from e
+        if len(slots) > 1:
+            raise CrossSlot(f"one transaction over keys of hash slots {sorted(slots)}; give them one hash tag")
+        if self.connection_pool is None:
+            if not slots:
+                raise RedisClusterException("a transaction on Redis Cluster needs a key to find its node")
+            self._slot = slots.pop()
+            node = self._cluster.nodes_manager.get_node_from_slot(self._slot)
+            self.connection_pool = node.redis_connection.connection_pool
+
+    def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        try:
+            self._bind([args])
+            return super().immediate_execute_command(*args, **options)
+        except (ResponseError, RedisConnectionError, RedisClusterException) as e:
+            if _moved(e):
+                self._cluster.refresh()
+                if self.watching or args[0] == "WATCH":
+                    raise WatchError(f"the slot moved while watching: {e}") from e
+            raise as_unavailable(e)
+
+    def execute(self, raise_on_error: bool = True) -> List[Any]:
+        stack, watching = list(self.command_stack), self.watching
+        try:
+            if stack:
+                self._bind(args for args, _options in stack)
+            try:
+                return super().execute(raise_on_error)
+            except (ResponseError, RedisConnectionError) as e:
+                if not _moved(e):
+                    raise
+                self._cluster.refresh()
+                if watching:
+                    raise WatchError(f"the slot moved during the transaction: {e}") from e
+            self.command_stack = stack  # not watching: sent again to the slot's new master, once
+            self._bind(args for args, _options in stack)
+            return super().execute(raise_on_error)
+        except (ResponseError, RedisConnectionError, RedisClusterException) as e:
+            raise as_unavailable(e)
+
+    def reset(self) -> None:
+        super().reset()
+        self._slot, self.connection_pool = None, None
+
+
+class ClusterClient(redis.RedisCluster):
+    """redis-py's synchronous cluster client, with one-slot transactions and no keyless scripts."""
+
+    def pipeline(self, transaction: Optional[Any] = None, shard_hint: Optional[Any] = None) -> Any:
+        if transaction:
+            return SyncSlotTransaction(self)
+        return super().pipeline(None, shard_hint)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        check_script_keys(args)
+        try:
+            return super().execute_command(*args, **kwargs)
+        except (ResponseError, RedisClusterException) as e:
+            raise as_unavailable(e)
+
+    def refresh(self) -> None:
+        try:
+            self.nodes_manager.initialize()
+        except (RedisClusterException, RedisConnectionError, OSError):
+            pass
