@@ -47,7 +47,8 @@ class Settings:
     # are same-origin; list another only for a console hosted elsewhere): "https://console.example.com".
     allowed_origins: Tuple[str, ...] = ()
     # The bot's channel adds each conversation id to the HyperLogLog <prefix><YYYY-MM-DD> (UTC day): the
-    # denominator of the handoff rate in GET /v1/stats/today.
+    # denominator of the handoff rate in GET /v1/stats/today. Keep a hash tag ({shop}) in it: on a Redis Cluster the
+    # days are counted together (one PFCOUNT), so they must share a slot.
     conversations_key: str = "{shop}:stats:conversations:"
     # The bot's list of what it could not deliver here, parked for a person (GET /v1/undelivered).
     undelivered_key: str = "{shop}:handoff:undelivered"

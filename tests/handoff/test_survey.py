@@ -18,6 +18,7 @@ from handoff.clocks.survey import SurveyClock, chat_key, ticket_key
 from handoff.clocks.timers import TimerRunner, wall_offset
 from handoff.memory_store import MemoryStore
 from handoff.metrics import Metrics
+from common.redis_config import async_redis_client
 from handoff.redis_store import RedisStore
 from handoff.service import HandoffService
 from handoff.store import Conflict, Status
@@ -45,15 +46,20 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 def env(request, tmp_path: Path):
     """The service, tickets, survey clock and answers over either store; the timers' clock is the test's (the
     runner's offset from the server's time)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     clock = Clock()
-    store = MemoryStore() if request.param == "memory" else RedisStore.from_url(
-        request.getfixturevalue("redis_server"), prefix=f"{{s{uuid.uuid4().hex[:8]}}}:")
+    prefix = f"{{s{uuid.uuid4().hex[:8]}}}:"
+    if request.param == "cluster":  # a 3-master Redis Cluster (tests/handoff/redis_cluster.py)
+        store = RedisStore(async_redis_client(request.getfixturevalue("redis_cluster").url, cluster=True,
+                                              decode_responses=True), prefix=prefix)
+    else:
+        store = MemoryStore() if request.param == "memory" else RedisStore.from_url(
+            request.getfixturevalue("redis_server"), prefix=prefix)
     groups = SkillGroups.load()
     (tmp_path / "survey.yml").write_text(POLICY)
     policy = SurveyPolicy.load(tmp_path / "survey.yml", groups.groups)
@@ -141,7 +147,7 @@ def test_not_solved_opens_a_follow_up_ticket_for_the_same_agent_once_and_counts_
     service, store, clock, run, agent, closed_chat, runner, answers, requested = env
     e = closed_chat("c1")
     other = closed_chat("c2", who=Caller("agent", "ann", "agent"))
-    before = run(service.stats_today("conv:"))["first_contact_resolution"]
+    before = run(service.stats_today("{shop}:conv:"))["first_contact_resolution"]
     assert before == 1.0
     answer = {"resolved": False, "rating": 2}
     stored, follow = run(answers.chat(e.id, answer))
@@ -159,7 +165,7 @@ def test_not_solved_opens_a_follow_up_ticket_for_the_same_agent_once_and_counts_
     assert follow_again["label"] == t.label and run(store.index_size("all")) == 1
     with pytest.raises(Conflict, match="already answered"):
         run(answers.chat(e.id, {"resolved": True, "rating": 5}))
-    assert run(service.stats_today("conv:"))["first_contact_resolution"] == 0.5
+    assert run(service.stats_today("{shop}:conv:"))["first_contact_resolution"] == 0.5
     assert run(answers.chat(other.id, {"resolved": True, "rating": None}))[1] is None
 
 
@@ -169,7 +175,7 @@ def test_i_need_more_help_opens_no_ticket_but_counts_as_not_solved(env):
     stored, follow = run(answers.chat(e.id, {"resolved": False, "rating": None, "more_help": True}))
     assert follow is None and stored.outcome["survey"]["more_help"] is True
     assert run(store.index_size("all")) == 0
-    assert run(service.stats_today("conv:"))["first_contact_resolution"] == 0.0
+    assert run(service.stats_today("{shop}:conv:"))["first_contact_resolution"] == 0.0
 
 
 def solved_ticket(env, conversation="c9"):
