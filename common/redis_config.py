@@ -100,3 +100,14 @@ def async_redis_client(url: str, cluster: Optional[bool] = None, decode_response
     if cluster if cluster is not None else cluster_enabled():
         return AsyncClusterClient.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
     return aioredis.Redis.from_url(url, decode_responses=decode_responses, **kwargs)
+
+
+def check_cluster_settings(env: Mapping[str, str]) -> None:
+    """ValueError unless REDIS_CLUSTER=1 comes with a REDIS_URL of database 0 (the run command's embedded Redis is
+    one server, not a cluster). For the settings check at start (bot/settings.py)."""
+    if not cluster_enabled(env):
+        return
+    url = env.get("REDIS_URL") or ""
+    if not url:
+        raise ValueError("REDIS_CLUSTER=1 needs REDIS_URL: a node of the Redis Cluster (redis://host:port/0)")
+    _cluster_url(url)

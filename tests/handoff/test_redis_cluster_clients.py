@@ -105,3 +105,16 @@ def test_the_synchronous_client_keeps_one_slot_transactions_too(redis_cluster):
         with r.pipeline(transaction=True) as pipe:
             pipe.set("a", 1).set("b", 1).execute()
     assert r.exists("a") + r.exists("b") == 0
+
+
+def test_redis_cluster_1_needs_a_redis_url_of_database_0_and_gives_cluster_clients():
+    from common.redis_config import check_cluster_settings
+    from common.redis_slots import AsyncClusterClient
+
+    check_cluster_settings({})  # no cluster: nothing to check
+    for env in ({"REDIS_CLUSTER": "1"}, {"REDIS_CLUSTER": "1", "REDIS_URL": "redis://10.0.0.5:6379/2"}):
+        with pytest.raises(ValueError):
+            check_cluster_settings(env)  # the embedded Redis is one server; a cluster has database 0 only
+    check_cluster_settings({"REDIS_CLUSTER": "yes", "REDIS_URL": "redis://10.0.0.5:6379/0"})
+    assert type(async_redis_client("redis://127.0.0.1:1/0", cluster=False)) is redis_lib.asyncio.Redis
+    assert type(async_redis_client("redis://127.0.0.1:1/0", cluster=True)) is AsyncClusterClient
