@@ -130,8 +130,8 @@ def test_a_failing_event_is_parked_and_replayed_on_a_redis_cluster(redis_cluster
 
     stream = "{ho}:events"
     r = redis_client(redis_cluster.url, cluster=True, decode_responses=True)
-    r.delete(stream)
-    r.delete(undelivered.DEAD_EVENTS)
+    for key in (stream, undelivered.DEAD_EVENTS, undelivered.UNDELIVERED):  # the session's cluster: start empty
+        r.delete(key)
     r.xgroup_create(stream, "bridge", id="0", mkstream=True)  # the bridge's group, from before the event
     event = {"type": "message", "conversation_id": "c9", "message": {"speaker": "agent", "text": "hi"}}
     first = r.xadd(stream, {"to": "ann", "e": json.dumps(event)})
