@@ -24,7 +24,8 @@ from redis.asyncio.client import Pipeline
 from redis.client import Pipeline as SyncPipeline
 from redis.asyncio.cluster import ClusterPipeline
 from redis.crc import key_slot
-from redis.exceptions import ClusterDownError, RedisClusterException, ResponseError, SlotNotCoveredError
+from redis.exceptions import AskError, ClusterDownError, ExecAbortError, RedisClusterException, ResponseError
+from redis.exceptions import SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TryAgainError, WatchError
 
@@ -67,8 +68,10 @@ def as_unavailable(error: Exception) -> Exception:
 
 
 def _moved(error: Exception) -> bool:
-    text = str(error)
-    return isinstance(error, RedisConnectionError) or text.startswith(("MOVED", "ASK", "CLUSTERDOWN", "EXECABORT"))
+    """MOVED/ASK (redis-py raises them as AskError; the text is the slot and address), a transaction aborted by
+    one of them, a cluster down for a moment, or a master gone."""
+    return isinstance(error, (AskError, ExecAbortError, ClusterDownError, TryAgainError, RedisConnectionError)) or \
+        str(error).startswith(("MOVED", "ASK", "CLUSTERDOWN", "EXECABORT", "TRYAGAIN"))
 
 
 class SlotTransaction(Pipeline):

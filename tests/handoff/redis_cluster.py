@@ -151,3 +151,24 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
     """A 3-master Redis Cluster for the whole test session."""
     yield from start_cluster(tmp_path_factory.mktemp("redis-cluster"))
 
+
+
+def move_slot(cluster: RedisCluster, key: str, to_port: int) -> None:
+    """Reshard the hash slot of ``key`` (with its keys) to the master on ``to_port``, as ``redis-cli --cluster
+    reshard`` does for one slot: IMPORTING/MIGRATING, MIGRATE of its keys, then SETSLOT NODE on every master."""
+    src_port = cluster.node_of(key)
+    if src_port == to_port:
+        return
+    src = redis.Redis(port=src_port, decode_responses=True)
+    dst = redis.Redis(port=to_port, decode_responses=True)
+    slot = src.cluster("keyslot", key)
+    src_id, dst_id = src.cluster("myid"), dst.cluster("myid")
+    dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+    src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+    while True:
+        keys = src.execute_command("CLUSTER GETKEYSINSLOT", slot, 100)
+        if not keys:
+            break
+        src.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
+    for port in cluster.ports:
+        redis.Redis(port=port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)

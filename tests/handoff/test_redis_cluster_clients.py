@@ -118,3 +118,29 @@ def test_redis_cluster_1_needs_a_redis_url_of_database_0_and_gives_cluster_clien
     check_cluster_settings({"REDIS_CLUSTER": "yes", "REDIS_URL": "redis://10.0.0.5:6379/0"})
     assert type(async_redis_client("redis://127.0.0.1:1/0", cluster=False)) is redis_lib.asyncio.Redis
     assert type(async_redis_client("redis://127.0.0.1:1/0", cluster=True)) is AsyncClusterClient
+
+
+def test_a_transaction_follows_its_slot_to_another_master(redis_cluster):
+    """Resharding moves a slot while a client has the old map: MOVED, the map is read again, the transaction
+    is sent to the new master; one that was WATCHing raises WatchError for its caller to retry."""
+    from tests.handoff.redis_cluster import move_slot
+
+    tag = "{moving}"
+
+    async def scenario() -> List[Any]:
+        r = async_redis_client(redis_cluster.url, cluster=True, decode_responses=True)
+        try:
+            await r.rpush(f"{tag}:outbox", "a")
+            first = redis_cluster.node_of(tag)
+            move_slot(redis_cluster, tag, next(p for p in redis_cluster.ports if p != first))
+            async with r.pipeline(transaction=True) as pipe:
+                moved = await pipe.lmove(f"{tag}:outbox", f"{tag}:sending", "LEFT", "RIGHT").execute()
+            move_slot(redis_cluster, tag, first)
+            with pytest.raises(WatchError):
+                async with r.pipeline(transaction=True) as pipe:
+                    await pipe.watch(f"{tag}:sending")
+            return [moved, await r.lrange(f"{tag}:sending", 0, -1), redis_cluster.node_of(tag) == first]
+        finally:
+            await r.close()
+
+    assert asyncio.run(scenario()) == [["a"], ["a"], True]
