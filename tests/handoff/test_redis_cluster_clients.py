@@ -144,3 +144,31 @@ def test_a_transaction_follows_its_slot_to_another_master(redis_cluster):
             await r.close()
 
     assert asyncio.run(scenario()) == [["a"], ["a"], True]
+
+
+def test_the_handoff_store_keeps_working_when_its_slot_moves(redis_cluster):
+    """The store's scripts, MULTI reads and WATCHed ticket writes after a reshard of the service's slot (a master
+    that never ran the scripts: they are loaded there on first use)."""
+    from handoff.redis_store import RedisStore
+    from handoff.store import Agent
+    from tests.handoff.redis_cluster import move_slot
+
+    prefix = "{resharded}:"
+
+    async def scenario() -> List[Any]:
+        store = RedisStore(async_redis_client(redis_cluster.url, cluster=True, decode_responses=True), prefix)
+        try:
+            await store.set_agent(Agent("ann", ("general",), 2, "online"), 1.0)
+            first, _ = await store.create("conv-1", "general", 10, {}, 2.0, 10.0)
+            home = redis_cluster.node_of(prefix)
+            move_slot(redis_cluster, prefix, next(p for p in redis_cluster.ports if p != home))
+            offered = await store.offer_next("general", 3.0, 30.0)
+            accepted = await store.accept(first.id, "ann", 4.0)
+            again = await store.get(first.id)
+            return [offered, accepted.status.value, [h["status"] for h in again.history],
+                    redis_cluster.node_of(prefix) != home]
+        finally:
+            await store.close()
+
+    offered, status, history, moved = asyncio.run(scenario())
+    assert moved and status == "assigned" and offered[0] and history == ["waiting", "offered", "assigned"]
