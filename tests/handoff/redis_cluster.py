@@ -172,3 +172,62 @@ def move_slot(cluster: RedisCluster, key: str, to_port: int) -> None:
         src.execute_command("MIGRATE", "127.0.0.1", to_port, "", 0, 5000, "KEYS", *keys)
     for port in cluster.ports:
         redis.Redis(port=port).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
+async def _store_ops(url: str, cluster: bool, n: int) -> float:
+    """Seconds for ``n`` escalations created and read back (one script, then one MULTI read, each)."""
+    import uuid
+
+    from common.redis_config import async_redis_client
+    from handoff.redis_store import RedisStore
+
+    store = RedisStore(async_redis_client(url, cluster=cluster, decode_responses=True), f"{{b{uuid.uuid4().hex[:6]}}}:")
+    start = time.perf_counter()
+    for i in range(n):
+        created, _ = await store.create(f"conv-{i}", "general", 10, {}, float(i), 10.0)
+        await store.get(created.id)
+    elapsed = time.perf_counter() - start
+    await store.close()
+    return elapsed
+
+
+def main() -> None:
+    """``python -m tests.handoff.redis_cluster [--compare N]``: start a local 3-master cluster and print its URL
+    (REDIS_URL for REDIS_CLUSTER=1) until Ctrl-C; with --compare, time N handoff-store create+read round trips
+    on it and on one redis-server, side by side, and stop."""
+    import argparse
+    import asyncio
+    import tempfile
+
+    from bot.redis_server import redis_command, wait_for_redis
+    from bot.supervisor import free_port
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--compare", type=int, default=0)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="redis-cluster-"))
+    for cluster in start_cluster(folder):
+        print(f"REDIS_URL={cluster.url} REDIS_CLUSTER=1  (data in {folder})", flush=True)
+        if not args.compare:
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                return
+        port = free_port()
+        single = subprocess.Popen(redis_command(port, folder / "single"), stdout=subprocess.DEVNULL)
+        try:
+            url = f"redis://127.0.0.1:{port}/0"
+            wait_for_redis(url, proc=single)
+            for _ in range(2):  # the second round counts (the first warms up both)
+                one = asyncio.run(_store_ops(url, False, args.compare))
+                three = asyncio.run(_store_ops(cluster.url, True, args.compare))
+            print(f"{args.compare} escalations created and read: one redis-server {one:.2f} s, 3-master cluster "
+                  f"{three:.2f} s, cluster/single = {three / one:.2f}")
+        finally:
+            single.terminate()
+            single.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
