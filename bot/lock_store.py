@@ -15,13 +15,14 @@ script, so they also run on a Redis Cluster):
   waiting or served, ``<number> -> expiry`` (Unix ms, from Redis' own clock: every server agrees on it).
 - issue: drop expired tickets, ``HINCRBY n``, add the ticket, keep the key alive as long as its newest ticket.
   Numbers follow the order in which the tickets reached Redis, and the lowest live ticket is served: arrival
-  order. A new queue starts numbering at the current time in ms, so a ticket number is not reused by a later
-  queue of the same conversation while an older holder may still poll with it.
+  order. A new queue starts numbering at the current time in ms: a waiter whose ticket expired got it at least
+  one lifetime ago, so its number is below every number of a queue started since (unless that old queue issued
+  more tickets than the lifetime has ms), and it is refused rather than served.
 - turn: drop expired tickets; -1 if my ticket is gone (expired: LockError, as in Rasa), else how many tickets are
   ahead of mine (0: mine to serve).
 - release: remove my ticket and expired ones; delete the key when no ticket is left.
 
-Waiting polls the turn script, starting at 2 ms and doubling up to 50 ms (never more than the caller's
+Waiting polls the turn script, starting at 2 ms and doubling up to 20 ms (never more than the caller's
 ``wait_time_in_seconds``), rather than Rasa's fixed 1 s: a customer's second quick message waits for the first
 one, not for a second more. A separate key name (``ticketlock``, not Rasa's ``lock``) so that this store and
 Rasa's never read each other's keys (a hash vs a JSON string) during a rolling upgrade.
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 KEY_PART = "ticketlock:"
 FIRST_POLL_SECONDS = 0.002
-MAX_POLL_SECONDS = 0.05
+MAX_POLL_SECONDS = 0.02
 
 # Shared head of every script: Redis' clock in ms (effects replication, so that TIME may precede writes on
 # Redis < 7), and the removal of expired tickets. Leaves `now`.
@@ -107,7 +108,7 @@ def lock_key(key_prefix: Optional[str], conversation_id: str) -> str:
 
 
 def poll_intervals(wait_time_in_seconds: float) -> Any:
-    """Pauses between two looks at the queue: 2 ms doubling to 50 ms, never above the caller's wait time."""
+    """Pauses between two looks at the queue: 2 ms doubling to 20 ms, never above the caller's wait time."""
     pause = FIRST_POLL_SECONDS
     while True:
         yield min(pause, wait_time_in_seconds)

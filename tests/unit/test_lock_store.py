@@ -156,12 +156,18 @@ def test_the_key_lives_no_longer_than_its_newest_ticket(store):
     assert lock.now_serving == ticket
 
 
-def test_a_new_queue_does_not_reuse_the_numbers_of_the_last_one(store):
+def test_a_ticket_that_expired_in_a_queue_that_was_emptied_is_not_served_by_the_next_queue(store):
+    """The key goes with its last ticket and numbering starts again: a waiter whose ticket expired must not find
+    its number among the new queue's tickets."""
     me = conversation()
-    old = store.issue_ticket(me)
-    store.cleanup(me, old)
+    first = store.issue_ticket(me, lock_lifetime=5)
+    stale = store.issue_ticket(me, lock_lifetime=0.05)
+    time.sleep(0.1)
+    store.cleanup(me, first)
     assert not store.red.exists(lock_key("shop", me))
-    assert store.issue_ticket(me) > old
+    fresh = [store.issue_ticket(me) for _ in range(3)]
+    assert store.tickets_ahead(me, stale) == -1
+    assert stale not in fresh and store.tickets_ahead(me, fresh[0]) == 0
 
 
 def test_key_names_follow_rasas_prefix_rule():
