@@ -49,9 +49,9 @@ FIRST_POLL_SECONDS = 0.002
 MAX_POLL_SECONDS = 0.02
 
 # Shared head of every script: Redis' clock in ms (effects replication, so that TIME may precede writes on
-# Redis < 7), and the removal of expired tickets. Leaves `now`.
+# Redis < 7; Redis 7 always replicates effects), and the removal of expired tickets. Leaves `now`.
 _PURGE = """
-redis.replicate_commands()
+if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local fields = redis.call('HGETALL', KEYS[1])
