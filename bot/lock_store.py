@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from typing import Any, Optional
 
@@ -165,7 +166,8 @@ class AtomicRedisLockStore(LockStore):
             ahead = self.tickets_ahead(conversation_id, ticket)
             if ahead == 0:
                 logger.debug(f"Acquired lock for conversation '{conversation_id}'.")
-                return self.get_lock(conversation_id) or TicketLock(conversation_id)
+                # Rasa's callers ignore the lock they get: not read back (one round trip less per message)
+                return TicketLock(conversation_id, deque([Ticket(ticket, math.inf)]))
             if ahead < 0:
                 break
             await asyncio.sleep(pause)
@@ -188,7 +190,7 @@ class AtomicRedisLockStore(LockStore):
     def get_lock(self, conversation_id: str) -> Optional[TicketLock]:
         """The live tickets as Rasa's TicketLock (expiry in seconds), or None when there are none."""
         fields = self.red.hgetall(self.key(conversation_id))
-        tickets = sorted((int(k), int(v) / 1000.0) for k, v in fields.items() if k != b"n")
+        tickets = sorted((int(k), int(v) / 1000.0) for k, v in fields.items() if k not in (b"n", "n"))
         lock = TicketLock(conversation_id, deque(Ticket(n, expires) for n, expires in tickets))
         lock.remove_expired_tickets()
         return lock if lock.tickets else None

@@ -52,9 +52,9 @@ def user_messages(tracker: Any) -> List[str]:
 
 async def handle(trackers: Any, locks: Any, conversation: str, text: str) -> None:
     """What Agent.handle_message + MessageProcessor.handle_message do with one message, in short."""
-    async with locks.lock(conversation):  # Agent.handle_message: the lock store's defaults
-        from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.events import BotUttered, UserUttered
 
+    async with locks.lock(conversation):  # Agent.handle_message: the lock store's defaults
         tracker = await trackers.get_or_create_tracker(conversation)
         tracker.update(UserUttered(text))
         seen = len(user_messages(tracker))

@@ -170,6 +170,14 @@ def test_a_ticket_that_expired_in_a_queue_that_was_emptied_is_not_served_by_the_
     assert stale not in fresh and store.tickets_ahead(me, fresh[0]) == 0
 
 
+def test_a_client_that_decodes_responses_reads_the_queue_too(redis_server):
+    store = AtomicRedisLockStore(client=redis.Redis.from_url(redis_server, decode_responses=True),
+                                 key_prefix="shop")
+    me = conversation()
+    ticket = store.issue_ticket(me)
+    assert [t.number for t in store.get_lock(me).tickets] == [ticket]
+
+
 def test_key_names_follow_rasas_prefix_rule():
     assert lock_key("shop", "abc") == "shop:ticketlock:abc"
     assert lock_key("not alnum!", "abc") == "ticketlock:abc"
