@@ -147,7 +147,10 @@ def test_several_rasa_servers_behind_one_redis_that_stays_single():
         assert spec["resources"]["requests"]["cpu"] and spec["resources"]["requests"]["memory"], spec["name"]
         assert spec["resources"]["limits"]["memory"], spec["name"]
     rasa = container("shop-rasa")["resources"]
-    assert rasa["requests"]["cpu"] == "1" and rasa["requests"]["memory"] == "2Gi"  # measured: 1.76 GB when ready
+    mib = {"Mi": 1, "Gi": 1024}
+    memory = int(rasa["requests"]["memory"][:-2]) * mib[rasa["requests"]["memory"][-2:]]
+    # measured (docs/kubernetes.md): 1,764 MB resident when ready, 1,956 MB after 100 messages; one core each
+    assert memory >= 1956 and rasa["requests"]["cpu"] == "1"
 
 
 def test_every_server_has_probes_on_a_port_it_declares():
