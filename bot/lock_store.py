@@ -43,6 +43,8 @@ from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import (DEFAULT_SOCKET_TIMEOUT_IN_SECONDS, LOCK_LIFETIME, LockError, LockStore)
 from rasa.utils.endpoints import EndpointConfig
 
+from common.redis_config import cluster_enabled, redis_client, url_of
+
 logger = logging.getLogger(__name__)
 
 KEY_PART = "ticketlock:"
@@ -120,7 +122,12 @@ def connect(host: str = "localhost", port: Any = 6379, db: Any = 0, username: Op
             password: Optional[str] = None, use_ssl: bool = False, ssl_certfile: Optional[str] = None,
             ssl_keyfile: Optional[str] = None, ssl_ca_certs: Optional[str] = None,
             socket_timeout: float = DEFAULT_SOCKET_TIMEOUT_IN_SECONDS) -> "redis.Redis[bytes]":
-    """The Redis client, from Rasa's lock store settings (empty strings from unset variables count as unset)."""
+    """The Redis client, from Rasa's lock store settings (empty strings from unset variables count as unset); with
+    REDIS_CLUSTER=1 a Redis Cluster client (common/redis_config.py): each conversation's queue is one key and
+    each script touches that key only, so it runs on the key's master."""
+    if cluster_enabled():
+        return redis_client(url_of(host, port, username, password, bool(use_ssl)), cluster=True,
+                            socket_timeout=float(socket_timeout))
     return redis.Redis(host=host or "localhost", port=int(port or 6379), db=int(db or 0),
                        username=username or None, password=password or None, ssl=bool(use_ssl),
                        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_ca_certs=ssl_ca_certs,

@@ -10,20 +10,11 @@ otherwise it is Rasa's own store, unchanged. The trackers keep their names, so n
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional, Text
-from urllib.parse import quote
 
 import redis
 from rasa.core.tracker_store import RedisTrackerStore
 
-from common.redis_config import cluster_enabled, redis_client
-
-
-def redis_url(host: Text, port: Any, username: Optional[Text], password: Optional[Text], ssl: bool) -> str:
-    """The redis:// URL of Rasa's endpoint settings (empty strings, as unset ${VARS} give, count as none)."""
-    auth = ""
-    if password:
-        auth = f"{quote(username or '', safe='')}:{quote(password, safe='')}@"
-    return f"{'rediss' if ssl else 'redis'}://{auth}{host}:{int(port or 6379)}/0"
+from common.redis_config import cluster_enabled, redis_client, url_of
 
 
 class RedisClusterTrackerStore(RedisTrackerStore):
@@ -35,7 +26,7 @@ class RedisClusterTrackerStore(RedisTrackerStore):
         super().__init__(domain, host=host, port=port, db=db, username=username or None,
                          password=password or None, use_ssl=use_ssl, **kwargs)
         if cluster_enabled():
-            self.red = redis_client(redis_url(host, port, username, password, use_ssl), cluster=True,
+            self.red = redis_client(url_of(host, port, username, password, use_ssl), cluster=True,
                                     decode_responses=True)
 
     async def keys(self) -> Iterable[Text]:

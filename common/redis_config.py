@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from typing import Any, Mapping, Optional, Tuple, Union
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import redis
 import redis.asyncio as aioredis
@@ -100,6 +100,14 @@ def async_redis_client(url: str, cluster: Optional[bool] = None, decode_response
     if cluster if cluster is not None else cluster_enabled():
         return AsyncClusterClient.from_url(_cluster_url(url), decode_responses=decode_responses, **kwargs)
     return aioredis.Redis.from_url(url, decode_responses=decode_responses, **kwargs)
+
+
+def url_of(host: str, port: Any, username: Optional[str] = None, password: Optional[str] = None,
+           ssl: bool = False, db: Any = 0) -> str:
+    """The redis:// URL of Rasa's endpoint settings (url/port/db/password; empty strings, as unset ${VARS} give,
+    count as none): what Rasa's stores get in endpoints.yml, for the factory."""
+    auth = f"{quote(username or '', safe='')}:{quote(password, safe='')}@" if password else ""
+    return f"{'rediss' if ssl else 'redis'}://{auth}{host or 'localhost'}:{int(port or 6379)}/{int(db or 0)}"
 
 
 def check_cluster_settings(env: Mapping[str, str]) -> None:

@@ -201,3 +201,45 @@ def test_rasa_trackers_are_kept_on_every_node_of_a_redis_cluster(redis_cluster, 
     except ResponseError as e:
         moved = str(e).startswith("MOVED")
     assert moved  # what the stock store does with a tracker on another node
+
+
+def test_the_lock_store_serves_conversations_on_every_master_of_a_redis_cluster(redis_cluster, monkeypatch):
+    """endpoints.yml's lock store with REDIS_CLUSTER=1: one key per conversation, on its own master; two messages
+    of one conversation still one after the other."""
+    from rasa.core.lock import TicketLock
+    from rasa.core.lock_store import LockStore
+    from rasa.core.utils import read_endpoints_from_path
+
+    from bot.lock_store import AtomicRedisLockStore
+
+    for name, value in {"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_cluster.ports[0]), "REDIS_DB": "0",
+                        "REDIS_PASSWORD": "", "ACTION_ENDPOINT_URL": "http://127.0.0.1:1/webhook",
+                        "ACTION_SERVER_TOKEN": "t", "REDIS_CLUSTER": "1"}.items():
+        monkeypatch.setenv(name, value)
+    store = LockStore.create(read_endpoints_from_path("endpoints.yml").lock_store)
+    assert isinstance(store, AtomicRedisLockStore)
+    conversations = [f"locked-{i}" for i in range(12)]
+    assert len({redis_cluster.node_of(store.key(c)) for c in conversations}) == 3
+    order: List[str] = []
+
+    async def handle(conversation: str, name: str) -> None:
+        async with store.lock(conversation, lock_lifetime=10, wait_time_in_seconds=0.01):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.05)
+            order.append(f"{name} out")
+
+    async def scenario() -> None:
+        for conversation in conversations:
+            await asyncio.gather(handle(conversation, f"{conversation}/a"), handle(conversation, f"{conversation}/b"))
+
+    asyncio.run(scenario())
+    for conversation in conversations:  # never together: each message in and out before the next one
+        mine = [o for o in order if o.startswith(conversation + "/")]
+        assert mine in ([f"{conversation}/a in", f"{conversation}/a out", f"{conversation}/b in",
+                         f"{conversation}/b out"], [f"{conversation}/b in", f"{conversation}/b out",
+                                                    f"{conversation}/a in", f"{conversation}/a out"])
+        assert store.get_lock(conversation) is None  # returned, and the key gone
+    lock = TicketLock(conversations[0])
+    lock.issue_ticket(30)
+    store.save_lock(lock)  # a MULTI on the conversation's key, on its master
+    assert store.get_lock(conversations[0]).last_issued == lock.last_issued
