@@ -118,17 +118,18 @@ def check_config(binary: str, config: Path) -> None:
     """`haproxy -c`: a configuration HAProxy refuses is an error before anything listens."""
     done = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True)
     if done.returncode != 0:
-        raise LoadBalancerError(f"HAProxy refused its configuration {config}:\n{(done.stderr or done.stdout).strip()}")
+        said = (done.stderr or done.stdout).splitlines()
+        alerts = [line for line in said if "[ALERT]" in line] or said
+        raise LoadBalancerError(f"HAProxy refused its configuration {config}:\n" + "\n".join(alerts))
 
 
-def server_states(stats_socket: Path, timeout: float = 2.0) -> Dict[str, str]:
-    """{server name: "UP" / "DOWN" / "MAINT" / ...} of the Rasa servers, from HAProxy's stats socket
-    (`show stat`); empty when HAProxy does not answer."""
+def admin_command(stats_socket: Path, command: str, timeout: float = 2.0) -> str:
+    """What HAProxy answers `command` on its stats socket (e.g. "show stat"); "" when it does not answer."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(stats_socket))
-            sock.sendall(b"show stat\n")
+            sock.sendall(command.encode() + b"\n")
             chunks: List[bytes] = []
             while True:
                 chunk = sock.recv(65536)
@@ -136,13 +137,24 @@ def server_states(stats_socket: Path, timeout: float = 2.0) -> Dict[str, str]:
                     break
                 chunks.append(chunk)
     except OSError:
-        return {}
-    return parse_stat(b"".join(chunks).decode(errors="replace"))
+        return ""
+    return b"".join(chunks).decode(errors="replace")
 
 
-def parse_stat(text: str) -> Dict[str, str]:
-    """The servers' states in the CSV of `show stat` (the header line starts with "# ")."""
+def server_stats(stats_socket: Path) -> Dict[str, Dict[str, str]]:
+    """{server name: its row of `show stat`} for the Rasa servers ("status": "UP"/"DOWN"/..., "stot": requests
+    sent to it, ...); empty when HAProxy does not answer."""
+    return parse_stat(admin_command(stats_socket, "show stat"))
+
+
+def server_states(stats_socket: Path) -> Dict[str, str]:
+    """{server name: "UP" / "DOWN" / "MAINT" / ...} of the Rasa servers."""
+    return {name: row["status"].split()[0] for name, row in server_stats(stats_socket).items()}
+
+
+def parse_stat(text: str) -> Dict[str, Dict[str, str]]:
+    """The Rasa servers' rows in the CSV of `show stat` (the header line starts with "# ")."""
     rows = csv.DictReader(io.StringIO(text.lstrip("# ")))
-    return {row["svname"]: row["status"].split()[0] for row in rows
+    return {row["svname"]: row for row in rows
             if row.get("pxname") == "rasa_servers" and row.get("svname") not in ("FRONTEND", "BACKEND", None)
             and row.get("status")}
