@@ -49,11 +49,16 @@ class Farm:
         self.servers = {"rasa-1": free_port(), "rasa-2": free_port()}
         self.procs = {name: subprocess.Popen([sys.executable, "-c", SERVER, name, str(port)])
                       for name, port in self.servers.items()}
-        config = tmp / "haproxy.cfg"
-        config.write_text(haproxy_config("127.0.0.1", self.port, list(self.servers.items()), self.socket))
-        check_config(binary, config)
-        self.haproxy = subprocess.Popen([binary, "-db", "-f", str(config)], stderr=subprocess.DEVNULL)
-        self.wait(lambda: server_states(self.socket) == {"rasa-1": "UP", "rasa-2": "UP"})
+        self.haproxy: "subprocess.Popen[bytes] | None" = None
+        try:
+            config = tmp / "haproxy.cfg"
+            config.write_text(haproxy_config("127.0.0.1", self.port, list(self.servers.items()), self.socket))
+            check_config(binary, config)
+            self.haproxy = subprocess.Popen([binary, "-db", "-f", str(config)], stderr=subprocess.DEVNULL)
+            self.wait(lambda: server_states(self.socket) == {"rasa-1": "UP", "rasa-2": "UP"})
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
@@ -67,7 +72,7 @@ class Farm:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        for proc in [self.haproxy, *self.procs.values()]:
+        for proc in [p for p in (self.haproxy, *self.procs.values()) if p is not None]:
             proc.kill()  # aiohttp waits for open long-polls on SIGTERM
             proc.wait(timeout=10)
 
@@ -89,7 +94,7 @@ async def polling_sessions(url: str, count: int, calls: int = 5) -> List[object]
         finally:
             await client.disconnect()
 
-    return await asyncio.gather(*[one() for _ in range(count)], return_exceptions=True)
+    return await asyncio.wait_for(asyncio.gather(*[one() for _ in range(count)], return_exceptions=True), 60)
 
 
 def test_long_polling_sessions_stay_on_the_server_that_made_them(farm: Farm):
