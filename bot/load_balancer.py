@@ -109,6 +109,16 @@ def haproxy_config(bind_host: str, bind_port: int, servers: Sequence[Tuple[str, 
                              server_maxconn=max(100, maxconn // max(1, len(servers))))
 
 
+def stats_socket_path(run_dir: Path) -> Path:
+    """HAProxy's stats socket in the run folder; in /tmp when that path is too long for a Unix socket (108 bytes)."""
+    path = run_dir / "haproxy-rasa.sock"
+    if len(str(path).encode()) < 100:
+        return path
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"bot-haproxy-rasa-{os.getuid()}-{os.getpid()}.sock"
+
+
 def find_haproxy() -> Optional[str]:
     """Debian's haproxy binary (or one on PATH); None when it is not installed."""
     return shutil.which("haproxy") or next((p for p in HAPROXY_PATHS if os.access(p, os.X_OK)), None)

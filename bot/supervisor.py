@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Mapping, Optional
 
-from bot.load_balancer import LoadBalancerError, check_config, find_haproxy, haproxy_config, server_states
+from bot.load_balancer import (LoadBalancerError, check_config, find_haproxy, haproxy_config, server_states,
+                               stats_socket_path)
 from bot.redis_server import redis_command, wait_for_redis
 from bot.run_secrets import load_or_create
 from bot.settings import ROOT, RedisTarget, Settings
@@ -285,6 +286,7 @@ class Stack:
             "dashboard_url": f"http://localhost:{s.handoff_port}/dashboard/",
             "demo_password": seeded,
             "rasa_servers": str(len(self.rasa_ports)),
+            "haproxy_socket": str(self.haproxy_socket or ""),
             "startup_seconds": f"{time.monotonic() - t0:.1f}",
             "services_seconds": f"{time.monotonic() - t_services:.1f}",
         }
@@ -312,8 +314,9 @@ class Stack:
         assert binary is not None  # rasa_server_count checked it
         self.rasa_ports = distinct_free_ports(count)
         names = [(f"rasa-{i}", port) for i, port in enumerate(self.rasa_ports, 1)]
-        self.haproxy_socket = s.run_dir / "haproxy.sock"
-        config = s.run_dir / "haproxy.cfg"
+        # "-rasa": bench/chaos_stack.py puts its own HAProxy (haproxy.cfg) in front of the handoff service
+        self.haproxy_socket = stats_socket_path(s.run_dir)
+        config = s.run_dir / "haproxy-rasa.cfg"
         config.write_text(haproxy_config(s.interface, s.rasa_port, names, self.haproxy_socket))
         try:
             check_config(binary, config)
@@ -321,7 +324,7 @@ class Stack:
             raise StartupError(str(exc)) from None
         for name, port in names:
             self.spawn(name, rasa_command(model, "127.0.0.1", port), env)
-        self.spawn("haproxy", [binary, "-db", "-f", str(config)], env)
+        self.spawn("haproxy-rasa", [binary, "-db", "-f", str(config)], env)
 
     def rasa_children(self) -> List[Child]:
         return [c for c in self.children if kind(c.name) == "rasa"]
@@ -334,7 +337,7 @@ class Stack:
             self.wait_until(child, lambda p=port: http_ok(f"http://127.0.0.1:{p}/"),
                             timeout=max(1.0, deadline - time.monotonic()))
         if self.haproxy_socket is not None:
-            haproxy = next(c for c in self.children if c.name == "haproxy")
+            haproxy = next(c for c in self.children if c.name == "haproxy-rasa")
             names = {c.name for c in self.rasa_children()}
             self.wait_until(haproxy, lambda: all_up(server_states(self.haproxy_socket), names), timeout=30)
 

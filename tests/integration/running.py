@@ -18,7 +18,7 @@ import socketio
 import yaml
 
 from bot.identity import sign, verify
-from bot.load_balancer import server_stats
+from bot.load_balancer import server_stats, stats_socket_path
 from tests.conftest import ROOT, free_port
 
 SESSION_SECRET = "test-chat-session-secret-0123456789"  # what the channels sign conversation handles with
@@ -106,7 +106,7 @@ class RunCommand:
     def haproxy_servers(self) -> Dict[str, Dict[str, str]]:
         """HAProxy's view of the Rasa servers ({"rasa-1": {"status": "UP", "stot": "12", ...}}); empty with one
         server (no HAProxy)."""
-        return server_stats(self.run_dir / "haproxy.sock")
+        return server_stats(stats_socket_path(self.run_dir))
 
     def rasa_process(self, port: int) -> psutil.Process:
         """The Rasa server process listening on `port`."""

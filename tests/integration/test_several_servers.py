@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import requests
 
-from bot.load_balancer import admin_command
+from bot.load_balancer import admin_command, stats_socket_path
 from tests.conftest import free_port
 from tests.integration.running import (RunCommand, conversation_of, handle, matches, responses_texts,
                                        socketio_session)
@@ -27,7 +27,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     run = RunCommand(None, tmp_path_factory.mktemp("run"),
                      {"RASA_SERVERS": "2", "REDIS_PORT": str(free_port()),
                       "BOT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-                      "HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_POSITION_SECONDS": "1"})
+                      "HANDOFF_SWEEP_SECONDS": "0.5", "HANDOFF_POSITION_SECONDS": "1",
+                      "HANDOFF_CUSTOMER_GRACE_SECONDS": "2"})
     seconds = run.start(timeout=600)
     print(f"\nrun command with two Rasa servers ready in {seconds:.1f} s")
     yield run
@@ -84,7 +85,7 @@ def test_socketio_long_polling_through_haproxy_stays_with_its_server(stack: RunC
 
     for texts in asyncio.run(all_of_them()):
         assert matches(texts[0], "utter_greet") and matches(texts[1], "utter_faq/return_policy"), texts
-    sessions = admin_command(stack.run_dir / "haproxy.sock", "show table eio_sessions")
+    sessions = admin_command(stats_socket_path(stack.run_dir), "show table eio_sessions")
     assert "gpt0=1" in sessions and "gpt0=2" in sessions, sessions  # sessions were made on both servers
 
 
@@ -125,6 +126,45 @@ def test_an_agent_message_reaches_a_socketio_customer_on_either_server(stack: Ru
             assert len(mine) == 1 and (mine[0]["agent"], mine[0]["agent_name"]) == ("ann", "Ann Baker"), said
     finally:
         agent_offline(stack, token)
+
+
+CROSS_SERVER_PRESENCE = ("bot/channels/socketio.py others_in_room counts only this server's sockets: a customer "
+                         "who closes one of two tabs is taken for gone when the other tab is on the other server")
+
+
+@pytest.mark.parametrize("second_tab", ["same server", pytest.param("other server", marks=pytest.mark.xfail(
+    strict=True, reason=CROSS_SERVER_PRESENCE))])
+def test_a_waiting_customer_who_closes_one_of_two_tabs_is_not_taken_for_gone(stack: RunCommand, second_tab: str):
+    token = agent_online(stack, "ben")  # gets the offer and leaves it open: the customer keeps waiting
+    one, two = stack.rasa_ports()
+
+    async def scenario() -> tuple:
+        tab1, session_id, _ = await socketio_session(f"http://127.0.0.1:{one}")
+        tab2, again, _ = await socketio_session(f"http://127.0.0.1:{one if second_tab == 'same server' else two}",
+                                                session_id)
+        assert again == session_id  # one conversation, two tabs
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(handoff_url(stack).replace("http", "ws") + "/v1/agents/me/stream",
+                                          headers={"Authorization": f"Bearer {token}"})
+            await ws.receive()
+            for text in ANGRY:
+                await tab1.emit("user_uttered", {"message": text, "session_id": session_id})
+                await asyncio.sleep(1.5)
+            offered = await agent_events(ws, "offered", timeout=60)
+            await tab1.disconnect()  # the other tab stays open
+            try:
+                abandoned = await asyncio.wait_for(agent_events(ws, "abandoned"), 8)  # grace: 2 s
+            except asyncio.TimeoutError:
+                abandoned = None
+            await ws.close()
+        await tab2.disconnect()
+        return offered, abandoned
+
+    try:
+        offered, abandoned = asyncio.run(scenario())
+    finally:
+        agent_offline(stack, token)
+    assert abandoned is None, f"escalation {offered['escalation']} marked abandoned with a tab still open"
 
 
 def test_a_killed_rasa_server_is_restarted_and_haproxy_routes_around_it(stack: RunCommand):

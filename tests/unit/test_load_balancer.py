@@ -16,7 +16,7 @@ import requests
 import socketio
 
 from bot.load_balancer import (LoadBalancerError, check_config, find_haproxy, haproxy_config, parse_stat,
-                               server_states, server_stats)
+                               server_states, server_stats, stats_socket_path)
 from bot.settings import Settings
 from bot.supervisor import Stack
 from tests.conftest import free_port
@@ -143,3 +143,9 @@ def test_without_haproxy_the_run_command_starts_one_server_and_says_why(monkeypa
     warning = capsys.readouterr().err
     assert "RASA_SERVERS=3" in warning and "HAProxy is not installed" in warning and "ONE Rasa server" in warning
     assert "apt-get install haproxy" in warning
+
+
+def test_the_stats_socket_moves_to_tmp_when_the_run_folder_path_is_too_long_for_a_unix_socket(tmp_path: Path):
+    assert stats_socket_path(tmp_path) == tmp_path / "haproxy-rasa.sock"
+    deep = tmp_path / ("x" * 120)
+    assert len(str(stats_socket_path(deep))) < 100 and stats_socket_path(deep).name.startswith("bot-haproxy-rasa-")
