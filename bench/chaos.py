@@ -217,7 +217,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     env = {**os.environ, "RASA_PORT": str(free_port()), "ACTION_PORT": str(free_port()),
            "HANDOFF_PORT": str(free_port()), "REDIS_PORT": str(free_port()), "BOT_RUN_DIR": str(tmp / "run"),
            "BOT_DATA_DIR": str(tmp / "data"), "BOT_INTERFACE": "127.0.0.1", "BOT_RESTART_DELAY_SECONDS": "0",
-           "HANDOFF_SEED_DEMO_TEAM": "0"}
+           "HANDOFF_SEED_DEMO_TEAM": "0",
+           # the schedule kills "rasa": one Rasa server, as the soak was designed (several: tests/integration/
+           # test_several_servers.py kills one of two)
+           "RASA_SERVERS": "1"}
     env.pop("REDIS_URL", None)
     os.environ.update({k: env[k] for k in ("RASA_PORT", "ACTION_PORT", "HANDOFF_PORT", "REDIS_PORT",
                                           "BOT_RUN_DIR", "BOT_DATA_DIR", "BOT_INTERFACE", "HANDOFF_SEED_DEMO_TEAM")})
