@@ -67,6 +67,7 @@ from rasa.shared.core.events import (ActionExecuted, BotUttered, ConversationPau
                                      UserUttered)
 from redis.exceptions import LockError
 
+from bot import presence
 from bot.handoff_events import EventFollower
 from bot.outbox import AGENT_NAMES, OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, OutboxMixin
 from bot.ticket_replies import TICKET_OUTBOX, TICKET_SENDING, TicketReplies
@@ -288,8 +289,15 @@ class HandoffBridge(OutboxMixin):
         if await self.redis.hexists(ACTIVE, conversation_id):
             await self.redis.zadd(LEFT, {conversation_id: time.time()})
 
-    async def customer_back(self, conversation_id: str) -> None:
+    async def customer_back(self, conversation_id: str, socket_id: Optional[str] = None) -> None:
+        """A web-chat socket of the customer's is open (on any server: bot/presence.py)."""
+        if socket_id:
+            await presence.opened(self.redis, conversation_id, socket_id)
         await self.redis.zrem(LEFT, conversation_id)
+
+    async def socket_closed(self, conversation_id: str, socket_id: str) -> bool:
+        """Whether the customer's last web-chat socket, on every server, just closed."""
+        return await presence.closed(self.redis, conversation_id, socket_id) == 0
 
     async def count_conversation(self, conversation_id: str) -> None:
         """Count a customer message's conversation in today's (UTC) HyperLogLog for the supervisor dashboard

@@ -273,7 +273,7 @@ class CheckedSocketIOInput(SocketIOInput):
             live = bridge()
             if live is not None:
                 try:
-                    await live.customer_back(conversation)
+                    await live.customer_back(conversation, sid)
                     await live.tickets.online(conversation)
                 except Exception as e:  # noqa: BLE001 - Redis down: confirm anyway, messages are acked or not
                     logger.warning("noting that %s is back failed: %r", conversation, e)
@@ -310,7 +310,14 @@ class CheckedSocketIOInput(SocketIOInput):
                 return
             session = await sio.get_session(sid, namespace=self.namespace)
             conversation = session.get("conversation") if session else None
-            if conversation and not others_in_room(sio, self.namespace, conversation, sid):
+            if not conversation:
+                return
+            try:  # their sockets on every server (bot/presence.py)
+                last = await live.socket_closed(conversation, sid)
+            except Exception as e:  # noqa: BLE001 - Redis down: this server's sockets are all we know
+                logger.warning("noting that a socket of %s closed failed: %r", conversation, e)
+                last = not others_in_room(sio, self.namespace, conversation, sid)
+            if last:
                 await live.customer_left(conversation)
                 await live.tickets.offline(conversation)
 
