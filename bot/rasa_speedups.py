@@ -1,4 +1,4 @@
-"""Four measured fixes to Rasa 3.6's hot path, applied when the Rasa server loads our channels.
+"""Six measured fixes to Rasa 3.6's hot path, applied when the Rasa server loads our channels.
 
 1. Rasa checks every action server response against a JSON Schema with ``jsonschema.validate``,
 which first re-validates the *schema itself* against the meta-schema (``check_schema``) on every
@@ -30,7 +30,13 @@ stories follow ``faq`` with ``utter_faq``; actions/context.py and actions/signal
 ``faq``), while the pick, with every language's variations of the answer, was stored in each message's
 parse data and re-serialised with the tracker on every later message.
 
-All five are speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py,
+6. NumPy's and SciPy's OpenBLAS and scikit-learn's OpenMP start a worker thread per core that spins
+between the small matrix products of a parse (one message at a time): on the 2-core machine that thread
+used a quarter of the Rasa process's CPU time. ``threadpool_limits(1)`` (threadpoolctl, pinned in
+constraints.txt) keeps them on the calling thread: the same parses (every test-story message compared
+bit for bit), a third less CPU per parse; a Rasa server is one core's worth of work anyway (RASA_SERVERS).
+
+All six are speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py,
 tests/unit/test_deferred_ted.py), except that a message of another intent than faq no longer carries an
 FAQ pick nobody reads (tests/unit/test_faq_pick_only_for_faq.py).
 """
@@ -54,6 +60,8 @@ from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME, RESPONSE_SELECTO
 from rasa.nlu.selectors.response_selector import ResponseSelector
 from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY
 from rasa.shared.nlu.training_data.message import Message
+
+from threadpoolctl import threadpool_limits
 
 from bot.policies import deferred_ted
 
@@ -170,6 +178,7 @@ def apply() -> None:
     EndpointConfig.session = kept_session  # type: ignore[assignment]
     deferred_ted.apply()
     ResponseSelector.process = select_for_retrieval_intent_only  # type: ignore[assignment]
+    threadpool_limits(limits=1)  # BLAS and OpenMP pools of this process, from now on
 
 
 __all__ = ["apply", "fast_validate_action_result", "fast_resolve_by_type", "ValidationError"]

@@ -60,3 +60,21 @@ def test_faq_answers_unchanged_and_no_pick_for_other_intents(trained_model):
             assert "faq" in old["response_selector"]  # Rasa's: a pick nobody reads
             assert new["response_selector"] == {"all_retrieval_intents": ["faq"]}, text
     assert 20 < faq < len(texts) - 20  # both kinds were tried
+
+
+def test_one_blas_thread_parses_bit_for_bit_as_the_default(trained_model):
+    """rasa_speedups fix 6 (threadpool_limits(1)) changes where the matrix products run, not their results."""
+    from rasa.core.agent import Agent
+    from threadpoolctl import threadpool_limits
+
+    agent = Agent.load(str(trained_model))
+    texts = customer_texts()
+
+    async def parse() -> List[Dict[str, Any]]:
+        return [await agent.parse_message(t) for t in texts]
+
+    with threadpool_limits(limits=2):
+        default = asyncio.run(parse())
+    with threadpool_limits(limits=1):
+        one = asyncio.run(parse())
+    assert one == default
