@@ -32,9 +32,9 @@ parse data and re-serialised with the tracker on every later message.
 
 6. NumPy's and SciPy's OpenBLAS and scikit-learn's OpenMP start a worker thread per core that spins
 between the small matrix products of a parse (one message at a time): on the 2-core machine that thread
-used a quarter of the Rasa process's CPU time. ``threadpool_limits(1)`` (threadpoolctl, pinned in
-constraints.txt) keeps them on the calling thread: the same parses (every test-story message compared
-bit for bit), a third less CPU per parse; a Rasa server is one core's worth of work anyway (RASA_SERVERS).
+used 14-21 % of the Rasa process's CPU time (per-thread times in /proc, 2026-12-06). ``threadpool_limits(1)``
+(threadpoolctl, pinned in constraints.txt) keeps them on the calling thread: the same parses (every
+test-story message compared bit for bit); a Rasa server is one core's worth of work anyway (RASA_SERVERS).
 
 All six are speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py,
 tests/unit/test_deferred_ted.py), except that a message of another intent than faq no longer carries an
