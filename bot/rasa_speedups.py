@@ -1,4 +1,4 @@
-"""Three measured fixes to Rasa 3.6's hot path, applied when the Rasa server loads our channels.
+"""Six measured fixes to Rasa 3.6's hot path, applied when the Rasa server loads our channels.
 
 1. Rasa checks every action server response against a JSON Schema with ``jsonschema.validate``,
 which first re-validates the *schema itself* against the meta-schema (``check_schema``) on every
@@ -20,11 +20,29 @@ as Rasa configures it (headers, basic auth, timeout), and serialising request bo
 (already installed for Sanic) instead of json: the tracker sent with every action call is 100 kB
 after 24 messages.
 
-All three are pure speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py).
+4. TEDPolicy's prediction is computed only when it could be the one picked (bot/policies/deferred_ted.py):
+27 % of the busy time at 50 concurrent conversations, thrown away whenever a rule or memorised story
+predicts with confidence 1.0 at a higher priority.
+
+5. ResponseSelector picks an FAQ answer only for messages whose intent is its retrieval intent (faq):
+13 % of the busy time once TED was deferred, and for any other intent nothing reads its pick (rules and
+stories follow ``faq`` with ``utter_faq``; actions/context.py and actions/signals.py read it only for
+``faq``), while the pick, with every language's variations of the answer, was stored in each message's
+parse data and re-serialised with the tracker on every later message.
+
+6. NumPy's and SciPy's OpenBLAS and scikit-learn's OpenMP start a worker thread per core that spins
+between the small matrix products of a parse (one message at a time): on the 2-core machine that thread
+used 14-21 % of the Rasa process's CPU time (per-thread times in /proc, 2026-12-06). ``threadpool_limits(1)``
+(threadpoolctl, pinned in constraints.txt) keeps them on the calling thread: the same parses (every
+test-story message compared bit for bit); a Rasa server is one core's worth of work anyway (RASA_SERVERS).
+
+All six are speed-ups: same inputs, same results, same errors (tests/unit/test_rasa_speedups.py,
+tests/unit/test_deferred_ted.py), except that a message of another intent than faq no longer carries an
+FAQ pick nobody reads (tests/unit/test_faq_pick_only_for_faq.py).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text, Tuple, Type
+from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import asyncio
 
@@ -37,6 +55,15 @@ from rasa.core.actions.action import DOCS_BASE_URL, RemoteAction
 from rasa.shared.core.events import Event
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
+
+from rasa.nlu.constants import RESPONSE_SELECTOR_PROPERTY_NAME, RESPONSE_SELECTOR_RETRIEVAL_INTENTS
+from rasa.nlu.selectors.response_selector import ResponseSelector
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY
+from rasa.shared.nlu.training_data.message import Message
+
+from threadpoolctl import threadpool_limits
+
+from bot.policies import deferred_ted
 
 ORIGINAL = RemoteAction.__dict__["_validate_action_result"]  # Rasa's own, kept for the equivalence test
 _SCHEMA = RemoteAction.action_response_format_spec()
@@ -122,11 +149,36 @@ def kept_session(self: EndpointConfig) -> _KeptSession:
     return _KeptSession(self)
 
 
+ORIGINAL_SELECT = ResponseSelector.__dict__["process"]
+
+
+def _other_intent(selector: ResponseSelector, message: Message) -> bool:
+    """The message has an intent, and it is not the selector's retrieval intent (nor one of its keys)."""
+    retrieval = selector.retrieval_intent
+    name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    return bool(retrieval and name) and name != retrieval and not name.startswith(f"{retrieval}/")
+
+
+def select_for_retrieval_intent_only(self: ResponseSelector, messages: List[Message]) -> List[Message]:
+    """ResponseSelector.process for the messages of its retrieval intent; the others only get the list of
+    retrieval intents (read by Rasa's MessageProcessor), as from a selector that picked nothing."""
+    ORIGINAL_SELECT(self, [m for m in messages if not _other_intent(self, m)])
+    for message in messages:
+        if _other_intent(self, message):
+            properties = message.get(RESPONSE_SELECTOR_PROPERTY_NAME, {})
+            properties[RESPONSE_SELECTOR_RETRIEVAL_INTENTS] = self.all_retrieval_intents
+            message.set(RESPONSE_SELECTOR_PROPERTY_NAME, properties, add_to_output=True)
+    return messages
+
+
 def apply() -> None:
     """Install the fixes (idempotent)."""
     RemoteAction._validate_action_result = fast_validate_action_result  # type: ignore[assignment]
     Event.resolve_by_type = staticmethod(fast_resolve_by_type)  # type: ignore[assignment]
     EndpointConfig.session = kept_session  # type: ignore[assignment]
+    deferred_ted.apply()
+    ResponseSelector.process = select_for_retrieval_intent_only  # type: ignore[assignment]
+    threadpool_limits(limits=1)  # BLAS and OpenMP pools of this process, from now on
 
 
 __all__ = ["apply", "fast_validate_action_result", "fast_resolve_by_type", "ValidationError"]

@@ -1,4 +1,6 @@
 """The faster check of action server responses accepts and refuses exactly what Rasa's own check does."""
+import importlib
+
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -7,7 +9,7 @@ from bot.rasa_speedups import ORIGINAL, fast_validate_action_result
 
 
 def test_the_original_is_rasas_and_the_fix_is_installed_by_the_channels():
-    import bot.channels  # noqa: F401  (what the Rasa server imports)
+    importlib.import_module("bot.channels")  # what the Rasa server imports
     assert ORIGINAL is not fast_validate_action_result and ORIGINAL.__module__ == "rasa.core.actions.action"
     assert RemoteAction._validate_action_result is fast_validate_action_result
 
@@ -69,7 +71,7 @@ def test_endpoint_sessions_are_kept_per_endpoint_and_loop():
 
     from rasa.utils.endpoints import EndpointConfig
 
-    import bot.channels  # noqa: F401  (installs the speed-ups)
+    importlib.import_module("bot.channels")  # installs the speed-ups
 
     a, b = EndpointConfig("http://127.0.0.1:1/webhook"), EndpointConfig("http://127.0.0.1:2/webhook", headers={"X": "1"})
 
@@ -92,3 +94,12 @@ def test_endpoint_sessions_are_kept_per_endpoint_and_loop():
     assert s1.timeout.total == 300 and s1._json_serialize("x/ü") == '"x\\/\\u00fc"'  # ujson, still ASCII JSON
     s4, _, _, _ = asyncio.run(sessions())  # a new event loop gets a new session
     assert s4 is not s1
+
+
+def test_the_rasa_server_runs_blas_and_openmp_on_one_thread():
+    from threadpoolctl import threadpool_info
+
+    importlib.import_module("bot.channels")  # what the Rasa server imports
+    pools = threadpool_info()
+    assert any(p["user_api"] == "blas" for p in pools)
+    assert all(p["num_threads"] == 1 for p in pools), pools
