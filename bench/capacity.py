@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import math
 import os
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -194,6 +196,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         plan.append(lambda: our_stack(args.servers))
     if not args.no_stock:
         folder = create_stock_bot(args.stock_dir or Path(tempfile.mkdtemp(prefix="bench-stock-")) / "bot")
+        if args.stock_dir is None:
+            atexit.register(shutil.rmtree, folder.parent, True)  # a trained stock bot: ~30 MB per run
         plan.append(lambda: stock_bot(folder))
     results: List[Dict[str, object]] = []
     for start in plan:
