@@ -24,7 +24,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import psutil
 
@@ -132,17 +132,28 @@ def stop_tree(proc: "subprocess.Popen[bytes]", grace: float = 30.0) -> None:
             pass
 
 
-def _follow(path: Path, prefix: str, stop: threading.Event, keep: List[str]) -> None:
-    """Echo the lines a starting process writes that tell where it is (==> stage lines, errors)."""
+def stage_line(line: str) -> bool:
+    """Our run command's stage lines and its errors and warnings."""
+    return line.startswith(("==>", "error", "warning"))
+
+
+def training_line(line: str) -> bool:
+    """Rasa's per-component training lines (`rasa init` trains the stock bot)."""
+    return " - Starting to train component" in line
+
+
+def _follow(path: Path, prefix: str, stop: threading.Event, keep: List[str],
+            wanted: Callable[[str], bool] = stage_line) -> None:
+    """Echo the lines a starting process writes that tell where it is."""
     with open(path, "r", errors="replace") as f:
         while not stop.is_set():
             line = f.readline()
             if not line:
                 time.sleep(0.3)
                 continue
-            if line.startswith(("==>", "error", "warning")):
+            if wanted(line):
                 keep.append(line)
-                say(f"  {prefix} {line.rstrip()[:160]}")
+                say(f"  {prefix} {line.rstrip()[-120:]}")
 
 
 def create_stock_bot(folder: Path) -> Path:
@@ -154,10 +165,15 @@ def create_stock_bot(folder: Path) -> Path:
     log = folder / "init.log"
     say(f"stock bot: rasa init --no-prompt in {folder} (creates and trains it, about a minute; log {log})")
     t0 = time.monotonic()
+    stop = threading.Event()
     with open(log, "wb") as out:
+        follower = threading.Thread(target=_follow, args=(log, "[stock bot]", stop, [], training_line),
+                                    daemon=True)
+        follower.start()
         result = subprocess.run([sys.executable, "-m", "rasa", "init", "--no-prompt", "--init-dir", str(folder)],
                                 cwd=folder, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    stop.set()
     if result.returncode != 0 or not list((folder / "models").glob("*.tar.gz")):
         raise RuntimeError(f"rasa init failed (exit code {result.returncode}); see {log}")
     say(f"stock bot: trained in {time.monotonic() - t0:.0f} s")
