@@ -153,7 +153,7 @@ def _follow(path: Path, prefix: str, stop: threading.Event, keep: List[str],
                 continue
             if wanted(line):
                 keep.append(line)
-                say(f"  {prefix} {line.rstrip()[-120:]}")
+                say(f"  {prefix} {line.rstrip().split(' - ', 1)[-1][:160]}")  # without Rasa's log prefix
 
 
 def create_stock_bot(folder: Path) -> Path:
