@@ -41,6 +41,17 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _rasa_servers(env: Mapping[str, str]) -> int:
+    """RASA_SERVERS: how many Rasa server processes the run command starts (behind HAProxy when 2 or more).
+    Default: one per core, since one Rasa process keeps one core busy (at least 1)."""
+    raw = env.get("RASA_SERVERS", "").strip()
+    if not raw:
+        return max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise SettingsError(f"RASA_SERVERS must be a number of Rasa servers (1-64), got {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     rasa_port: int
@@ -52,6 +63,7 @@ class Settings:
     run_dir: Path
     data_dir: Path
     models_dir: Path
+    rasa_servers: int = 1  # Rasa server processes; 2 or more: behind HAProxy on rasa_port
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -71,6 +83,7 @@ class Settings:
             run_dir=Path(env.get("BOT_RUN_DIR", ROOT / ".run")),
             data_dir=Path(env.get("BOT_DATA_DIR", ROOT / ".data")),
             models_dir=Path(env.get("BOT_MODELS_DIR", ROOT / "models")),
+            rasa_servers=_rasa_servers(env),
         )
 
 

@@ -1,4 +1,8 @@
-"""Start Redis, the action server and the Rasa server as child processes; stop them all together."""
+"""Start Redis, the handoff service, the action server and the Rasa servers as child processes (with
+RASA_SERVERS >= 2, HAProxy in front of them: bot/load_balancer.py); stop them all together.
+
+Why over 400 lines: one Stack class owns start, readiness, restart and stop of every child process; the
+configuration and the pure helpers live elsewhere (bot/settings.py, bot/load_balancer.py)."""
 from __future__ import annotations
 
 import ctypes
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Mapping, Optional
 
+from bot.load_balancer import LoadBalancerError, check_config, find_haproxy, haproxy_config, server_states
 from bot.redis_server import redis_command, wait_for_redis
 from bot.run_secrets import load_or_create
 from bot.settings import ROOT, RedisTarget, Settings
@@ -77,8 +82,32 @@ class Child:
         return "\n".join(text[-lines:])
 
 
-RESTARTABLE = ("handoff", "actions")  # their state is in Redis: starting them again loses nothing
+RESTARTABLE = ("handoff", "actions", "rasa", "haproxy")  # state in Redis (HAProxy: none): a restart loses nothing
 RESTART_LIMIT = 5  # restarts per minute before the run command gives up
+
+
+def kind(name: str) -> str:
+    """The service a child process runs: "rasa" for rasa-1, rasa-2...; its name otherwise."""
+    return name.split("-", 1)[0]
+
+
+def rasa_command(model: Path, interface: str, port: int) -> List[str]:
+    return [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
+            "--credentials", "credentials.yml", "--interface", interface, "--port", str(port), "--cors", "*"]
+
+
+def distinct_free_ports(count: int) -> List[int]:
+    """`count` different free loopback ports (free_port twice in a row may give the same one)."""
+    ports: List[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+NO_HAPROXY = ("warning: RASA_SERVERS={n} asks for {n} Rasa servers behind HAProxy, and HAProxy is not installed "
+              "(apt-get install haproxy, as root; `./run start` run as root installs it): starting ONE Rasa server.")
 
 
 @dataclass
@@ -89,6 +118,8 @@ class Stack:
     children: List[Child] = field(default_factory=list)
     lock_file: Optional[IO[str]] = None
     redis_url: Optional[str] = None  # once started: the URL every service uses, password included
+    rasa_ports: List[int] = field(default_factory=list)  # where each Rasa server listens
+    haproxy_socket: Optional[Path] = None  # HAProxy's stats socket, with 2 or more Rasa servers
 
     # ---- lock -------------------------------------------------------------------------
     def acquire_lock(self) -> None:
@@ -130,18 +161,23 @@ class Stack:
         return child
 
     def restart(self, child: Child) -> bool:
-        """Start a stateless service again after it died (the handoff service and the action server keep
-        their state in Redis); False when it is not one of those or died RESTART_LIMIT times in a minute."""
+        """Start a stateless service again after it died (the handoff service, the action server and the
+        Rasa servers keep their state in Redis; HAProxy has none that matters: a long-polling customer
+        reconnects); False when it is not one of those or died RESTART_LIMIT times in a minute. A Rasa server
+        takes its usual 30-60 s to load again: with several, HAProxy's health check routes around it."""
         now = time.monotonic()
         recent = [t for t in child.restarts if now - t < 60]
-        if child.name not in RESTARTABLE or len(recent) >= RESTART_LIMIT:
+        if kind(child.name) not in RESTARTABLE or len(recent) >= RESTART_LIMIT:
             return False
         print(f"warning: {child.name} stopped unexpectedly (exit code {child.proc.returncode}); restarting it",
               file=sys.stderr, flush=True)
         time.sleep(float(os.environ.get("BOT_RESTART_DELAY_SECONDS", "1")))
         child.log.close()
+        index = self.children.index(child)
         self.children.remove(child)
         fresh = self.spawn(child.name, child.cmd, child.env)
+        self.children.remove(fresh)
+        self.children.insert(index, fresh)  # same place in the stop order
         fresh.restarts = recent + [now]
         return True
 
@@ -156,16 +192,26 @@ class Stack:
             time.sleep(0.25)
 
     def stop(self) -> None:
-        """Stop children in reverse start order: Rasa, then actions, then Redis (which saves its data)."""
+        """Stop children in reverse start order: HAProxy, the Rasa servers (together), actions, the handoff
+        service, then Redis (which saves its data)."""
+        waves: List[List[Child]] = []
         for child in reversed(self.children):
-            if child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
+            if waves and kind(waves[-1][0].name) == kind(child.name):
+                waves[-1].append(child)
+            else:
+                waves.append([child])
+        for wave in waves:
+            for child in wave:
+                if child.proc.poll() is None:
+                    child.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for child in wave:
                 try:
-                    child.proc.wait(timeout=15)
+                    child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.proc.kill()
                     child.proc.wait()
-            child.log.close()
+                child.log.close()
         self.children.clear()
         if self.lock_file is not None:
             self._state_path().unlink(missing_ok=True)
@@ -221,13 +267,12 @@ class Stack:
 
         model = ensure_model(s.models_dir) if train else _existing_model(s)
         t_services = time.monotonic()
-        print("==> Starting the action server and the Rasa server (about 30 s)", flush=True)
+        servers = self.rasa_server_count()
+        print(f"==> Starting the action server and {_servers_phrase(servers)} (about 30-60 s)", flush=True)
         actions = self.spawn("actions", [sys.executable, "-m", "actions", "--port", str(s.action_port)], env)
-        rasa = self.spawn("rasa", [sys.executable, "-m", "rasa", "run", "--model", str(model),
-                                   "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                                   "--interface", s.interface, "--port", str(s.rasa_port), "--cors", "*"], env)
+        self.start_rasa_servers(model, servers, env)
         self.wait_until(actions, lambda: http_ok(f"http://127.0.0.1:{s.action_port}/health"), timeout=120)
-        self.wait_until(rasa, lambda: http_ok(f"http://127.0.0.1:{s.rasa_port}/"), timeout=300)
+        self.wait_rasa_ready(timeout=300 + 60 * (servers - 1))
 
         urls = {
             "pid": str(os.getpid()),
@@ -239,11 +284,67 @@ class Stack:
             "console_url": f"http://localhost:{s.handoff_port}/console/",
             "dashboard_url": f"http://localhost:{s.handoff_port}/dashboard/",
             "demo_password": seeded,
+            "rasa_servers": str(len(self.rasa_ports)),
             "startup_seconds": f"{time.monotonic() - t0:.1f}",
             "services_seconds": f"{time.monotonic() - t_services:.1f}",
         }
         save_state(self._state_path(), urls)
         return urls
+
+    # ---- Rasa servers -----------------------------------------------------------------
+    def rasa_server_count(self) -> int:
+        """RASA_SERVERS, or 1 (with a warning) when HAProxy, which 2 or more need, is not installed."""
+        wanted = self.settings.rasa_servers
+        if wanted >= 2 and find_haproxy() is None:
+            print(NO_HAPROXY.format(n=wanted), file=sys.stderr, flush=True)
+            return 1
+        return wanted
+
+    def start_rasa_servers(self, model: Path, count: int, env: Dict[str, str]) -> None:
+        """One Rasa server on RASA_PORT; or `count` of them on free loopback ports with HAProxy on RASA_PORT
+        (BOT_INTERFACE) in front of them. They load their models at the same time (one core each)."""
+        s = self.settings
+        if count == 1:
+            self.rasa_ports = [s.rasa_port]
+            self.spawn("rasa", rasa_command(model, s.interface, s.rasa_port), env)
+            return
+        binary = find_haproxy()
+        assert binary is not None  # rasa_server_count checked it
+        self.rasa_ports = distinct_free_ports(count)
+        names = [(f"rasa-{i}", port) for i, port in enumerate(self.rasa_ports, 1)]
+        self.haproxy_socket = s.run_dir / "haproxy.sock"
+        config = s.run_dir / "haproxy.cfg"
+        config.write_text(haproxy_config(s.interface, s.rasa_port, names, self.haproxy_socket))
+        try:
+            check_config(binary, config)
+        except LoadBalancerError as exc:
+            raise StartupError(str(exc)) from None
+        for name, port in names:
+            self.spawn(name, rasa_command(model, "127.0.0.1", port), env)
+        self.spawn("haproxy", [binary, "-db", "-f", str(config)], env)
+
+    def rasa_children(self) -> List[Child]:
+        return [c for c in self.children if kind(c.name) == "rasa"]
+
+    def wait_rasa_ready(self, timeout: float) -> None:
+        """Every Rasa server answers (it has loaded its model) and, with HAProxy, HAProxy sees each one up:
+        only then is the banner printed."""
+        deadline = time.monotonic() + timeout
+        for child, port in zip(self.rasa_children(), self.rasa_ports):
+            self.wait_until(child, lambda p=port: http_ok(f"http://127.0.0.1:{p}/"),
+                            timeout=max(1.0, deadline - time.monotonic()))
+        if self.haproxy_socket is not None:
+            haproxy = next(c for c in self.children if c.name == "haproxy")
+            names = {c.name for c in self.rasa_children()}
+            self.wait_until(haproxy, lambda: all_up(server_states(self.haproxy_socket), names), timeout=30)
+
+
+def all_up(states: Mapping[str, str], names: "set[str]") -> bool:
+    return bool(names) and all(states.get(name) == "UP" for name in names)
+
+
+def _servers_phrase(count: int) -> str:
+    return "the Rasa server" if count == 1 else f"{count} Rasa servers behind HAProxy"
 
 
 def handoff_host(env: Mapping[str, str]) -> str:
@@ -293,6 +394,14 @@ def check_policy_tables(env: Dict[str, str]) -> None:
         raise StartupError(message[len("error: "):] if message.startswith("error: ") else message)
 
 
+def _servers_line(stack: Stack) -> str:
+    ports = stack.rasa_ports
+    if len(ports) == 1:
+        return "1 (RASA_SERVERS=2 or more: several behind HAProxy)"
+    where = ", ".join(str(p) for p in ports)
+    return f"{len(ports)}, behind HAProxy on port {stack.settings.rasa_port} (the servers: 127.0.0.1 ports {where})"
+
+
 def run(settings: Settings, train: bool = True) -> int:
     """The run command: start everything, print where to chat, stop everything on Ctrl-C."""
     stack = Stack(settings)
@@ -315,6 +424,7 @@ def run(settings: Settings, train: bool = True) -> int:
         urls = stack.start(train=train)
         print(f"""
 ==> The assistant is ready ({urls['startup_seconds']} s; services {urls['services_seconds']} s).
+    Rasa servers:            {_servers_line(stack)}
     Customer chat page:      {urls['chat_page_url']}
     Agent console:           {urls['console_url']}  (supervisors' dashboard: {urls['dashboard_url']})
     Chat in this terminal:   ./run chat

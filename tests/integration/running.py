@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import socketio
 import yaml
 
 from bot.identity import sign, verify
+from bot.load_balancer import server_stats
 from tests.conftest import ROOT, free_port
 
 SESSION_SECRET = "test-chat-session-secret-0123456789"  # what the channels sign conversation handles with
@@ -89,6 +91,29 @@ class RunCommand:
                 raise RuntimeError("run command did not become ready:\n" + "".join(self.output[-60:]))
         return time.monotonic() - t0
 
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.env["BOT_RUN_DIR"])
+
+    def rasa_ports(self) -> List[int]:
+        """Where each Rasa server listens, as the ready banner says: RASA_PORT itself for one server; the
+        servers' own loopback ports behind HAProxy for several."""
+        printed = "".join(self.output)
+        found = re.search(r"Rasa servers: +\d+, behind HAProxy on port \d+ \(the servers: 127\.0\.0\.1 ports ([\d, ]+)\)",
+                          printed)
+        return [int(p) for p in found.group(1).split(",")] if found else [self.rasa_port]
+
+    def haproxy_servers(self) -> Dict[str, Dict[str, str]]:
+        """HAProxy's view of the Rasa servers ({"rasa-1": {"status": "UP", "stot": "12", ...}}); empty with one
+        server (no HAProxy)."""
+        return server_stats(self.run_dir / "haproxy.sock")
+
+    def rasa_process(self, port: int) -> psutil.Process:
+        """The Rasa server process listening on `port`."""
+        return next(p for p in self.children()
+                    if "rasa" in p.cmdline() and "--port" in p.cmdline()
+                    and p.cmdline()[p.cmdline().index("--port") + 1] == str(port))
+
     def children(self) -> List[psutil.Process]:
         assert self.proc is not None
         return psutil.Process(self.proc.pid).children(recursive=True)
@@ -137,16 +162,18 @@ def conversation_of(session_id: str, customer: Optional[str] = None) -> str:
 
 
 async def socketio_session(url: str, session_id: Optional[str] = None,
-                           customer_token: Optional[str] = None) -> tuple:
+                           customer_token: Optional[str] = None, transports: Optional[List[str]] = None) -> tuple:
     """A web-chat client connected as the rasa-webchat widget is: (client, session id, queue of bot_uttered).
     `session_id`: a handle from an earlier session, to continue that conversation (as after a reload);
-    `customer_token`: the shop's signed customer token, sent as our widget does (customData.customer_token)."""
+    `customer_token`: the shop's signed customer token, sent as our widget does (customData.customer_token);
+    `transports`: ["websocket"] unless given (["polling"]: long-polling, as a browser behind a proxy that
+    blocks WebSockets)."""
     client = socketio.AsyncClient()
     received: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()
     confirmed: "asyncio.Queue[str]" = asyncio.Queue()
     client.on("bot_uttered", lambda data: received.put_nowait(data))
     client.on("session_confirm", lambda data: confirmed.put_nowait(data))
-    await client.connect(url, socketio_path="socket.io", transports=["websocket"])
+    await client.connect(url, socketio_path="socket.io", transports=transports or ["websocket"])
     request: Dict[str, Any] = {"session_id": session_id}
     if customer_token is not None:
         request["customData"] = {"customer_token": customer_token}

@@ -55,3 +55,14 @@ def test_the_bridge_and_the_action_server_refuse_two_redis_when_started_alone(tm
     actions = subprocess.run([sys.executable, "-m", "actions", "--port", "1"], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=120)
     assert actions.returncode == 2 and "same Redis" in actions.stderr
+
+
+def test_one_rasa_server_per_core_unless_rasa_servers_says_otherwise(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings.from_env({}).rasa_servers == 2
+    monkeypatch.setattr("os.cpu_count", lambda: None)  # unknown: one
+    assert Settings.from_env({}).rasa_servers == 1
+    assert Settings.from_env({"RASA_SERVERS": "3"}).rasa_servers == 3
+    for bad in ("0", "-1", "two", "1.5", "1000"):
+        with pytest.raises(SettingsError, match="RASA_SERVERS"):
+            Settings.from_env({"RASA_SERVERS": bad})
