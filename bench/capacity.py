@@ -8,7 +8,8 @@ when the script ends. The number of customers is ramped up in steps (10, 15, 23,
 when the p95 of the messages sent during it is at most --p95-ms and none failed (HTTP error, refused connection,
 or no answer within --timeout). Requests still unanswered at the end of a step count with their age so far, so an
 overloaded server cannot hide its slowest messages. The ramp stops at the first failing step; the result is the
-last level that passed (and the one that failed, so the true figure lies between them).
+last level that passed and the one that failed: the true figure lies between them. Then --refine steps (default
+2) bisect that interval: customers leave or join to reach the halfway level, after a 15 s pause.
 
 Targets, one after another in the same run: our stack with 1 Rasa server, with N (RASA_SERVERS, default the
 number of cores), and the stock `rasa init` bot (created and trained here). Customers are seeded the same way
@@ -104,39 +105,69 @@ class Crowd:
         while len(self.tasks) < n:
             self.tasks.append(asyncio.create_task(self.customer(len(self.tasks))))
 
+    async def shrink_to(self, n: int) -> None:
+        """The last customers leave (their unanswered messages are dropped, not counted)."""
+        leaving, self.tasks = self.tasks[n:], self.tasks[:n]
+        for t in leaving:
+            t.cancel()
+        await asyncio.gather(*leaving, return_exceptions=True)
+
     async def close(self) -> None:
         for t in self.tasks:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
+def bisect(steps: List[Step]) -> Optional[int]:
+    """The level halfway between the last passing and the first failing one, None when they are adjacent."""
+    ok, bad = served(steps)
+    if bad is None:
+        return None
+    mid = (ok + bad) // 2
+    return mid if ok < mid < bad else None
+
+
 async def ramp(target: Running, steps: List[int], step_seconds: float, seed: int, pace: Tuple[float, float],
-               p95_ms: float, timeout: float) -> List[Step]:
-    """Steps up the customers until a step fails; a progress line every 10 s and one per step."""
+               p95_ms: float, timeout: float, refine: int = 0) -> List[Step]:
+    """Steps up the customers until a step fails, then `refine` steps halfway between the last passing and the
+    first failing level (after a pause that lets the overload drain); a progress line every 10 s and per step."""
     out: List[Step] = []
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector) as session:
         crowd = Crowd(session, target.url, seed, pace)
+
+        async def step(n: int) -> Step:
+            crowd.grow_to(n)
+            start = time.monotonic()
+            say(f"{target.label}: {n} customers for {step_seconds:.0f} s...")
+            while time.monotonic() - start < step_seconds:
+                await asyncio.sleep(min(10.0, step_seconds - (time.monotonic() - start)))
+                so_far = crowd.tally.window(start, math.inf)
+                if time.monotonic() - start < step_seconds - 1:
+                    say(f"  {len(so_far.samples)} messages, p95 so far {so_far.p(95):.0f} ms, "
+                        f"errors {so_far.count(ERROR)}, waiting {len(crowd.waiting)}")
+            end = time.monotonic()
+            ages = [(end - t) * 1000 for t in crowd.waiting.values() if t >= start]
+            done = judge(n, crowd.tally.window(start, end), ages, end - start, p95_ms)
+            out.append(done)
+            say(f"  {n} customers: {done.messages} messages ({done.messages_per_s:.1f}/s), p50 "
+                f"{done.p50_ms:.0f} ms, p95 {done.p95_ms:.0f} ms, errors {done.errors}, still waiting "
+                f"{done.waiting} -> {'PASS' if done.passed else 'FAIL'}")
+            return done
+
         try:
             for n in steps:
-                crowd.grow_to(n)
-                start = time.monotonic()
-                say(f"{target.label}: {n} customers for {step_seconds:.0f} s...")
-                while time.monotonic() - start < step_seconds:
-                    await asyncio.sleep(min(10.0, step_seconds - (time.monotonic() - start)))
-                    so_far = crowd.tally.window(start, math.inf)
-                    if time.monotonic() - start < step_seconds - 1:
-                        say(f"  {len(so_far.samples)} messages, p95 so far {so_far.p(95):.0f} ms, "
-                            f"errors {so_far.count(ERROR)}, waiting {len(crowd.waiting)}")
-                end = time.monotonic()
-                ages = [(end - t) * 1000 for t in crowd.waiting.values() if t >= start]
-                step = judge(n, crowd.tally.window(start, end), ages, end - start, p95_ms)
-                out.append(step)
-                say(f"  {n} customers: {step.messages} messages ({step.messages_per_s:.1f}/s), p50 "
-                    f"{step.p50_ms:.0f} ms, p95 {step.p95_ms:.0f} ms, errors {step.errors}, still waiting "
-                    f"{step.waiting} -> {'PASS' if step.passed else 'FAIL'}")
-                if not step.passed:
+                if not (await step(n)).passed:
                     break
+            for _ in range(refine):
+                mid = bisect(out)
+                if mid is None:
+                    break
+                await crowd.shrink_to(mid)
+                say(f"{target.label}: refining between {served(out)[0]} and {served(out)[1]} customers "
+                    f"(15 s pause first)")
+                await asyncio.sleep(15.0)
+                await step(mid)
         finally:
             await crowd.close()
     return out
@@ -179,6 +210,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--p95-ms", type=float, default=500.0)
     parser.add_argument("--timeout", type=float, default=30.0, help="a message unanswered this long is an error")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--refine", type=int, default=2,
+                        help="steps halfway between the last passing and the first failing level")
     parser.add_argument("--quick", action="store_true", help="a check that it works, not figures")
     parser.add_argument("--no-stock", action="store_true")
     parser.add_argument("--stock-dir", type=Path, help="keep (or reuse) the trained stock bot here")
@@ -203,7 +236,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for start in plan:
         with start() as target:
             done = asyncio.run(ramp(target, steps, args.step_seconds, args.seed, tuple(args.pace),
-                                    args.p95_ms, args.timeout))
+                                    args.p95_ms, args.timeout, args.refine))
             results.append({"label": target.label, "rasa_servers": target.rasa_servers, "rss_mb": target.rss_mb(),
                             "steps": [asdict(s) for s in done]})
             ok, bad = served(done)

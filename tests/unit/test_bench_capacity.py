@@ -10,7 +10,7 @@ import socket
 import aiohttp
 from aiohttp import web
 
-from bench.capacity import judge, levels, served, Step
+from bench.capacity import Step, bisect, judge, levels, served
 from bench.client import EMPTY, ERROR, OK, Tally, send
 
 
@@ -55,6 +55,18 @@ def test_served_is_the_last_passing_level_and_the_first_failing_one():
     assert served([step(10, True), step(15, True), step(23, False)]) == (15, 23)
     assert served([step(10, False)]) == (0, 10)
     assert served([step(10, True)]) == (10, None)
+
+
+def test_refining_halves_the_interval_between_the_last_pass_and_the_first_failure():
+    def step(n: int, ok: bool) -> Step:
+        return Step(n, 1, 1.0, 1.0, 1.0, 0, 0, 0, ok)
+
+    ramp = [step(53, True), step(80, True), step(120, False)]
+    assert bisect(ramp) == 100
+    assert bisect(ramp + [step(100, False)]) == 90  # served stays 80, failing becomes 100
+    assert bisect(ramp + [step(100, True)]) == 110
+    assert bisect([step(10, True), step(11, False)]) is None  # nothing between them
+    assert bisect([step(10, True)]) is None  # never failed: nothing to refine
 
 
 def test_the_client_classes_replies_empty_replies_and_failures():
