@@ -50,7 +50,6 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                       "CUSTOMER_TOKEN_SECRET": SECRET})
     run.start()
     run.redis = redis.Redis.from_url(run.redis_url)  # type: ignore[attr-defined]
-    run.run_dir = run_dir  # type: ignore[attr-defined]
     yield run
     run.stop()
 

@@ -28,7 +28,6 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     run = RunCommand(None, run_dir, {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(run_dir / "data"),
                                      "CUSTOMER_TOKEN_SECRET": CUSTOMER_SECRET})
     run.start()
-    run.run_dir = run_dir  # type: ignore[attr-defined]
     yield run
     run.stop()
 
