@@ -168,6 +168,14 @@ class AsyncClusterClient(aioredis.RedisCluster):
             return await super().execute_command(*args, **kwargs)
         except (ResponseError, RedisClusterException) as e:
             raise as_unavailable(e)
+        except RuntimeError as e:
+            # redis-py 4.6's asyncio cluster client, while a master restarts, fails inside its own connection
+            # handling ("dictionary changed size during iteration" over a node's connections; "unable to perform
+            # operation on <TCPTransport closed=True>"): a connection failure like any other, so the callers'
+            # "Redis unavailable, retry" paths answer 503 instead of 500 (tests/handoff/test_cluster.py's restart).
+            unavailable = RedisConnectionError(f"Redis Cluster unavailable: {e!r}")
+            unavailable.__cause__ = e
+            raise unavailable
 
     async def slot_of(self, args: Tuple[Any, ...]) -> int:
         """The hash slot of a command's keys (CROSSSLOT-like error when they are in several)."""
@@ -198,9 +206,11 @@ class AsyncClusterClient(aioredis.RedisCluster):
             pass
 
     async def close(self) -> None:
-        for pool in self._slot_pools.values():
+        # redis-py calls close() on every connection error, so several run at once while a master restarts:
+        # take the pools out first (iterating the dict across the awaits raised "dictionary changed size").
+        pools, self._slot_pools = list(self._slot_pools.values()), {}
+        for pool in pools:
             await pool.disconnect()
-        self._slot_pools.clear()
         await super().close()
 
 
