@@ -40,10 +40,6 @@ for each incoming message (see README, "Human handoff in the channels").
 Why over 400 lines: event handling, forwarding and queue notices share the bridge's state (tracker locks, the
 ACTIVE map); the outbox, the event follower and ticket replies are split out already (bot/outbox.py,
 bot/handoff_events.py, bot/ticket_replies.py); the rest is issue 18's split.
-
-Why one module over 400 lines (for now): HandoffBridge is one state machine per conversation (its lock,
-its forward queue, its event handlers) and the outbox retries share its Redis client and loop; the split
-along those ideas (events / forwarding / outbox) is issue 18's, with the live-handoff tests run around it.
 """
 from __future__ import annotations
 
