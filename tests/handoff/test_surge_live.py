@@ -83,9 +83,13 @@ def create(cluster: Cluster, i: int) -> Dict[str, Any]:
     return r.json()
 
 
-def technical(cluster: Cluster, token: str, url: Optional[str] = None) -> Dict[str, Any]:
+def queue(cluster: Cluster, token: str, group: str, url: Optional[str] = None) -> Dict[str, Any]:
     queues = requests.get((url or cluster.urls[0]) + "/v1/queues", headers=bearer(token), timeout=10).json()
-    return next(q for q in queues["queues"] if q["skill_group"] == "technical")
+    return next(q for q in queues["queues"] if q["skill_group"] == group)
+
+
+def technical(cluster: Cluster, token: str, url: Optional[str] = None) -> Dict[str, Any]:
+    return queue(cluster, token, "technical", url)
 
 
 def position_update(cluster: Cluster, conversation: str, escalation: str) -> List[Tuple[str, str, Dict[str, Any]]]:
@@ -116,7 +120,10 @@ def test_two_processes_start_the_surge_once_overflow_tell_the_customer_and_end_i
     taken = until(lambda: requests.get(f"{cluster.urls[0]}/v1/handoffs/{first[1]['id']}", headers=bearer(sue),
                                        timeout=10).json())
     assert (taken["skill_group"], taken["status"], taken["agent_id"]) == ("general", "offered", "gina")
-    assert technical(cluster, sue, cluster.urls[1])["surge"]["waiting"] == 2  # the other process shows the same
+    # The other process shows the same. Both processes may have moved a chat in the same sweep (handoff/clocks/
+    # surge.py): the second one then waits in general at its own rank, so two chats wait in one group or the other.
+    still = technical(cluster, sue, cluster.urls[1])["surge"]["waiting"]
+    assert still in (1, 2) and still + queue(cluster, sue, "general", cluster.urls[1])["waiting"] == 2
     time.sleep(1.0)  # both processes sweep five times more: still one start
     started = events(cluster, "surge_started")
     assert len(started) == 1
@@ -124,12 +131,13 @@ def test_two_processes_start_the_surge_once_overflow_tell_the_customer_and_end_i
 
     # A customer joining meanwhile is told it is busy, first by the create answer, then by the bridge
     joined = create(cluster, 4)
-    assert (joined["status"], joined["queue_position"], joined["surge"]) == ("waiting", 3, True)
+    assert (joined["status"], joined["queue_position"], joined["surge"]) == ("waiting", still + 1, True)
     told = position_update(cluster, "conv-4", joined["id"])
-    assert [(c, r, v["position"]) for c, r, v in told] == [("conv-4", "utter_handoff_position_update_surge", 3)]
+    assert [(c, r, v["position"]) for c, r, v in told] == [("conv-4", "utter_handoff_position_update_surge",
+                                                            still + 1)]
 
     # The queue drains: the surge ends once, after the calm second, and the customer's record says so
-    for c in (*first[2:], joined):
+    for c in (*first[2:], joined):  # (one of them may be waiting in general)
         requests.post(f"{cluster.urls[0]}/v1/handoffs/{c['id']}/abandon", headers=bearer(BOT_TOKEN),
                       timeout=10).raise_for_status()
     until(lambda: technical(cluster, sue)["surge"] is None)
