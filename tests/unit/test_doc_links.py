@@ -7,6 +7,7 @@ slugged the way GitHub does. Web addresses (``http:``, ``mailto:`` ...) and text
 """
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import unicodedata
@@ -112,7 +113,7 @@ def broken_links(files: List[Path]) -> List[str]:
             if file_part.startswith("/"):
                 dest = ROOT / file_part.lstrip("/")
             else:
-                dest = (path.parent / file_part) if file_part else path
+                dest = Path(os.path.normpath(path.parent / file_part)) if file_part else path
             if not dest.exists():
                 broken.append(f"{where}:{number}: {target} (no such file: {dest.relative_to(ROOT) if dest.is_relative_to(ROOT) else dest})")
                 continue
