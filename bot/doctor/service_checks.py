@@ -71,6 +71,8 @@ def probe_service(service: Service, port: int) -> Optional[Probe]:
         text = body.decode(errors="replace").strip()
         if status == 200 and text.startswith("Hello from Rasa"):
             return Probe(True, True, text)
+        if status == 503 and "No server is available" in text:  # HAProxy (RASA_SERVERS >= 2) with no server up
+            return Probe(True, False, "503 from HAProxy: none of the Rasa servers behind it is up")
         return Probe(False, False, f"it answers {status} at /, not \"Hello from Rasa\"")
     try:
         doc = json.loads(body)

@@ -290,6 +290,12 @@ def test_services_healthy_unhealthy_missing_or_impostor(tmp_path: Path, servers:
     assert found[0].text == f"healthy: http://127.0.0.1:{rasa_port}/ answers Hello from Rasa: 3.6.20"
     assert found[1].text.endswith("start everything with ./run")
     assert "it cannot reach Redis" in found[2].text and ".run/logs/handoff.log" in found[2].text
+    haproxy, haproxy_port = serve({"/": (503, "<html><body><h1>503 Service Unavailable</h1>\nNo server is "
+                                             "available to handle this request.\n</body></html>")})
+    servers.append(haproxy)
+    found = service_checks.check_services(config(tmp_path, RASA_PORT=str(haproxy_port)))
+    assert found[0] == Finding("fix", "Rasa server", f"http://127.0.0.1:{haproxy_port}/ answers 503 from HAProxy: none "
+                                                     "of the Rasa servers behind it is up: see its log in .run/logs")
     actions, actions_port = serve(ACTIONS)
     servers.append(actions)
     swapped = {"RASA_PORT": str(actions_port), "ACTION_PORT": str(actions_port), "HANDOFF_PORT": str(actions_port)}
