@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LEVELS = ("ok", "fix", "note")
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,14 @@ class Config:
                 problems.append(fix("settings", "REDIS_URL must look like redis://:password@host:6379/0 "
                                                 f"(got {hide_password(redis_url)!r})"))
                 redis_url = None
+        redis_port = port("REDIS_PORT", 6379)
+        handoff_redis = env.get("HANDOFF_REDIS_URL") or None
+        if handoff_redis and redis_identity(handoff_redis) != redis_identity(
+                redis_url or f"redis://127.0.0.1:{redis_port}/0"):
+            problems.append(fix("settings", f"HANDOFF_REDIS_URL ({hide_password(handoff_redis)}) names another Redis "
+                                            f"than the services use ({'REDIS_URL' if redis_url else 'the embedded one'})"
+                                            ": the handoff outbox would be split between two. Set REDIS_URL to the "
+                                            "same Redis as HANDOFF_REDIS_URL, or unset HANDOFF_REDIS_URL"))
         raw_servers = env.get("RASA_SERVERS", "").strip()
         servers = max(1, os.cpu_count() or 1)
         if raw_servers:
@@ -83,7 +92,7 @@ class Config:
                 problems.append(fix("settings", f"RASA_SERVERS={raw_servers!r} is not a number of Rasa servers "
                                                 "(1-64): set one, or unset it for one per core"))
         config = cls(root=root, env=env, rasa_port=port("RASA_PORT", 5005), action_port=port("ACTION_PORT", 5055),
-                     handoff_port=port("HANDOFF_PORT", 5007), redis_port=port("REDIS_PORT", 6379),
+                     handoff_port=port("HANDOFF_PORT", 5007), redis_port=redis_port,
                      redis_url=redis_url, rasa_servers=servers,
                      run_dir=Path(env.get("BOT_RUN_DIR") or root / ".run"),
                      data_dir=Path(env.get("BOT_DATA_DIR") or root / ".data"),
@@ -103,6 +112,14 @@ def hide_password(url: str) -> str:
     if not parsed.password:
         return url
     return url.replace(f":{parsed.password}@", ":***@", 1)
+
+
+def redis_identity(url: str) -> Tuple[str, int, int]:
+    """(host, port, database) of a Redis URL, loopback names counted as one host (common/redis_config.py)."""
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    path = parsed.path.lstrip("/") or "0"
+    return ("127.0.0.1" if host in LOOPBACK else host, parsed.port or 6379, int(path) if path.isdigit() else -1)
 
 
 def run_checks(config: Config) -> List[Finding]:

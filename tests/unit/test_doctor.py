@@ -80,6 +80,25 @@ def test_a_setting_the_run_command_would_refuse_is_a_fix_naming_the_variable(tmp
     assert any(t.startswith("REDIS_URL must look like") for t in texts)
 
 
+@pytest.mark.parametrize("env", [
+    {"HANDOFF_REDIS_URL": "redis://127.0.0.1:6390/0"},
+    {"HANDOFF_REDIS_URL": "redis://localhost:6379/0"},
+    {"REDIS_URL": "redis://r1:6379/0", "HANDOFF_REDIS_URL": "redis://r1:6379/1"},
+    {"REDIS_URL": "redis://:pw@r1:6379/0", "HANDOFF_REDIS_URL": "redis://r1/0"},
+])
+def test_a_handoff_redis_other_than_the_services_is_a_fix_as_the_run_command_refuses_it(env: Dict[str, str]) -> None:
+    from bot.settings import Settings, SettingsError
+
+    try:
+        Settings.from_env(env)
+        refused = False
+    except SettingsError:
+        refused = True
+    problems = Config.from_env(ROOT, env)[1]
+    assert [p.level for p in problems] == (["fix"] if refused else [])
+    assert all(p.text.startswith("HANDOFF_REDIS_URL (") and "pw" not in p.text for p in problems)
+
+
 def test_the_model_fingerprint_is_the_one_training_names_the_model_after(tmp_path: Path) -> None:
     from bot import training
 
