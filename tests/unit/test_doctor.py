@@ -19,7 +19,7 @@ import pytest
 from bot.doctor import report, service_checks, setup_checks
 from bot.doctor.report import Config, Finding
 from bot.redis_server import redis_command, wait_for_redis
-from bot.supervisor import free_port
+from tests.conftest import free_port  # wherever bot/ keeps it
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCTOR = ROOT / "bot" / "doctor"
