@@ -284,3 +284,11 @@ def test_the_demo_password_is_in_no_file_others_can_read(stack: RunCommand):
             if holds and os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
                 readable.append(str(path.relative_to(folder)))
     assert readable == []
+
+
+def test_doctor_on_a_fresh_clone_says_every_service_is_healthy(stack: RunCommand, trained_model: Path,
+                                                               tmp_path: Path):
+    """./run doctor after set-up, on this module's stack (tests/integration/test_doctor_fresh_clone.py)."""
+    from tests.integration.test_doctor_fresh_clone import doctor_after_set_up
+
+    doctor_after_set_up(stack, trained_model, tmp_path)
