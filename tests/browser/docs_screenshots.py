@@ -144,6 +144,9 @@ def afternoon(browser: Browser, stack: RunCommand, out: Path) -> None:
     ann.get_by_test_id("ticket-reply-send").click()
     expect(ann.locator('[data-testid="timeline-entry"]').filter(has_text="photo of the crack")).to_be_visible(
         timeout=WAIT_MS)
+    ann.locator("body").click(position={"x": 5, "y": 300})  # the reply box lets go of the focus
+    ann.evaluate("() => window.scrollTo(0, 0)")  # the queue and the ticket's head, not the end of its timeline
+    time.sleep(0.3)
     save_png(ann, out / "tickets.png")
 
 
