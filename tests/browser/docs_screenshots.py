@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import shutil
 import sys
 import tempfile
 import time
@@ -171,6 +172,7 @@ def main(argv: List[str]) -> int:
                 browser.close()
     finally:
         stack.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("==> Done", flush=True)
     return 0
 
