@@ -2,13 +2,13 @@
 
 HTTP and WebSocket only: authentication (handoff/auth.py), body validation against the published
 OpenAPI document (handoff/api_doc.py), and calls into HandoffService (handoff/service.py); the web
-pages (agent console, supervisor dashboard) are served by handoff/pages.py. Two
+pages (agent console, supervisor dashboard) are served by handoff/web/pages.py. Two
 background tasks per process: the sweeper (offers, overflow, tickets, and the presence of the agents
 whose WebSocket this process holds: see HandoffService.sweep_lost_agents) and the event reader that
 pushes the store's event stream to this process's WebSocket clients (handoff/hub.py).
 
 Why over 400 lines: these are the chats' and agents' routes; tickets (handoff/tickets/routes.py), pages
-(handoff/pages.py) and the WebSocket hub (handoff/hub.py) are split out; grouping the rest by concern is issue 18.
+(handoff/web/pages.py) and the WebSocket hub (handoff/hub.py) are split out; grouping the rest by concern is issue 18.
 """
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ from common.canned import load_canned_responses
 from common.language_rules import parse_languages
 from common.routing import SkillGroups
 from common.surge import SurgePolicy
-from handoff import pages
+from handoff.web import pages
 from handoff.reports import routes as report_routes
 from handoff.access import Access
 from handoff.api_doc import BodyValidators, build_document
-from handoff.clock import make_clock
+from handoff.clocks.offset_clock import make_clock
 from handoff.clocks import autoclose
 from handoff.clocks.surge import SurgeRule
 from handoff.clocks import sla as sla_clocks
@@ -44,7 +44,9 @@ from handoff.auth import (ROLES, Caller, Forbidden, Unauthorized, caller_from_he
                           check_password, issue_token, new_epoch)
 from handoff.metrics import Metrics
 from handoff.redis_store import RedisStore
-from handoff.service import HandoffService, Invalid, iso, outcome_view
+from handoff.errors import Invalid
+from handoff.service import HandoffService
+from handoff.views import iso, outcome_view
 from handoff.settings import Settings
 from handoff.store import Conflict, Escalation, LoginLimits, NotFound, Status, Store
 from handoff.hub import Closing, Hub, origin_allowed

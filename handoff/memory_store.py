@@ -18,7 +18,7 @@ from common.language_rules import LanguageRule, parse_languages, reads
 from handoff.clocks.memory_timers import MemoryTimers
 from handoff.clocks.surge_store import MemorySurges
 from handoff.clocks.priority_store import MemoryPriority
-from handoff.language_match import MemoryLanguages
+from handoff.routing.language_match import MemoryLanguages
 from handoff.memory_access import MemoryAccess
 from handoff.tickets.memory import MemoryTickets
 from handoff.store import (OPEN, Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status, Store,

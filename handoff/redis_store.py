@@ -1,4 +1,4 @@
-# Over 400 lines: the Redis store with its Lua scripts; moving the scripts apart from the Python (as handoff/language_match.py already is) is the planned split.
+# Over 400 lines: the Redis store with its Lua scripts; moving the scripts apart from the Python (as handoff/routing/language_match.py already is) is the planned split.
 """The Redis store: every transition is one Lua script, so it is atomic across service processes.
 
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and
@@ -7,7 +7,7 @@ the scripts may touch any of them):
                        offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"]),
                        facets (JSON: customer key, trigger names, topics, for the statistics)
                        language, readers (who may take it: "zh", "zh,en"; "*" or "" anyone), lang_note (why the
-                       readers were widened: the language overflow; see handoff/language_match.py)
+                       readers were widened: the language overflow; see handoff/routing/language_match.py)
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
@@ -55,7 +55,7 @@ from common.redis_config import async_redis_client
 from common.undelivered import REPLAY_OF
 from handoff import redis_access
 from handoff.event_retention import TRIM_EVENTS
-from handoff.language_match import GROUP_LANGUAGES, OFFER_LUA, WIDEN, RedisLanguages, readers_field
+from handoff.routing.language_match import GROUP_LANGUAGES, OFFER_LUA, WIDEN, RedisLanguages, readers_field
 from handoff.redis_access import RedisAccess
 from handoff.tickets.redis_tickets import RedisTickets
 from handoff.clocks.redis_timers import RedisTimers

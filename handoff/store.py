@@ -1,4 +1,4 @@
-# Over 400 lines (411): the store interface every backend implements, one abstract class with its documented contract; language matching lives in handoff/language_match.py.
+# Over 400 lines (411): the store interface every backend implements, one abstract class with its documented contract; language matching lives in handoff/routing/language_match.py.
 """The escalation state machine and the store interface it runs on.
 
 States: waiting -> offered -> assigned -> released | closed, and waiting | offered -> ticket | abandoned;
@@ -12,7 +12,7 @@ That is the order of "priority plus ageing" (a chat gains one point per ``second
 seconds of waiting) without rewriting the queue as time passes. An offer goes to the free agent
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
-Language: only agents who read one of a chat's ``readers`` are offered it (handoff/language_match.py).
+Language: only agents who read one of a chat's ``readers`` are offered it (handoff/routing/language_match.py).
 
 Lapsed offers: an offer not accepted in time goes back to the queue (keeping its rank), and the agent
 who let it lapse joins the chat's "lapsed" set. The chat is then offered to the best-ranked free agent
@@ -49,7 +49,7 @@ from enum import Enum
 from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from common.language_rules import LanguageRule
-from handoff.language_match import LanguageSteps
+from handoff.routing.language_match import LanguageSteps
 
 
 class Status(str, Enum):

@@ -25,7 +25,7 @@ from typing import Any, Dict, Mapping, Optional
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html as html_response
 
-from handoff.pages import HTML_HEADERS
+from handoff.web.pages import HTML_HEADERS
 from handoff.store import Conflict, NotFound
 from handoff.tickets.mail_out import MailError, one_line, recipient
 

@@ -19,7 +19,7 @@ import redis as redis_lib
 import requests
 import websockets
 
-from handoff.pages import CSP, WEB_DIR
+from handoff.web.pages import CSP, WEB_DIR
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer, small_team_service
 from tests.handoff.requests import handoff_request
 
@@ -107,7 +107,7 @@ def test_nothing_outside_the_web_folder_is_served(web: Cluster, path: str) -> No
 
 
 def test_resolve_refuses_symlinks_out_of_the_folder(tmp_path: Path) -> None:
-    from handoff.pages import resolve
+    from handoff.web.pages import resolve
     root = tmp_path / "web"
     root.mkdir()
     (root / "ok.js").write_text("1")

@@ -13,7 +13,7 @@ from typing import Dict, List, Set, Tuple
 import pytest
 
 from bot.channels.webpage import WEB_ROOT, load_assets
-from handoff.pages import WEB_DIR, page_config
+from handoff.web.pages import WEB_DIR, page_config
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # (catalog folder, catalog name, the files that ask for its keys)
