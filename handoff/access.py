@@ -17,7 +17,8 @@ import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 
 from handoff.auth import Caller, Forbidden, Unauthorized
-from handoff.store import AccountAccess, Store
+from handoff.account_steps import AccountAccess
+from handoff.store import Store
 
 EVENTS = ("agent_access", "token_revoked")
 

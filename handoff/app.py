@@ -48,7 +48,8 @@ from handoff.errors import Invalid
 from handoff.service import HandoffService
 from handoff.views import iso, outcome_view
 from handoff.settings import Settings
-from handoff.store import Conflict, Escalation, LoginLimits, NotFound, Status, Store
+from handoff.account_steps import LoginLimits
+from handoff.store import Conflict, Escalation, NotFound, Status, Store
 from handoff.hub import Closing, Hub, origin_allowed
 from handoff.tickets import routes as ticket_routes
 from handoff import survey_mail, survey_routes
