@@ -1,8 +1,5 @@
-"""The store contract, run against the in-memory twin and the Redis store (a real redis-server).
-
-Why one file over 400 lines: one contract, every step of the store interface, run against both stores; the tickets'
-part is test_ticket_store.py.
-"""
+# Over 400 lines: one contract, every step of the store interface, run against both stores (tickets: test_ticket_store.py).
+"""The store contract, run against the in-memory twin and the Redis store (a real redis-server)."""
 import asyncio
 import uuid
 

@@ -1,8 +1,6 @@
+# Over 400 lines: composing, the outbox and the listener share one real aiosmtpd relay and redis-server; the last test runs the loop.
 """Ticket e-mail: composing a reply's mail, the durable outbox sent through a real SMTP relay (aiosmtpd), and the
 SMTP listener for customers' replies, spoken to by a real SMTP client (smtplib). Real redis-server.
-
-Why one file over 400 lines: composing, the outbox and the listener share one real aiosmtpd relay and redis-server
-per module, and the last test runs the whole loop through both.
 """
 from __future__ import annotations
 
