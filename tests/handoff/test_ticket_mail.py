@@ -22,8 +22,9 @@ from bot.supervisor import free_port
 from common.config import ConfigError
 from handoff.settings import Settings, SettingsError
 from handoff.tickets.mail_in import InboundMail, Refused, answer_text, html_text
-from handoff.tickets.mail_out import (MailError, Mailer, MailOutbox, MailSettings, MailText, SmtpSettings, compose,
-                                      parse_reply_address, reply_address, token_matches)
+from handoff.tickets.mail_out import (MailError, MailSettings, MailText, compose, parse_reply_address, reply_address,
+                                      token_matches)
+from handoff.tickets.mail_queue import Mailer, MailOutbox, SmtpSettings
 from tests.handoff.stores import loop, run  # noqa: F401  (loop: a fixture)
 
 SECRET = "reply-secret-for-tests-0123456789"
