@@ -1,4 +1,4 @@
-"""Errors the service's operations raise that the app maps to a status code (handoff/app.py)."""
+"""Errors the service's operations raise that the API maps to a status code (handoff/api/helpers.py ``on_error``)."""
 
 
 class Invalid(ValueError):

@@ -1,7 +1,7 @@
 """What the handoff service does, over a Store: create a chat from the bot's handoff, accept, transfer, finish,
 messages and notes, the customer's survey, and an agent's status.
 
-Pure of HTTP: the Sanic app (handoff/app.py) authenticates and validates, then calls these methods.
+Pure of HTTP: the routes (handoff/api/) authenticate and validate, then call these methods.
 Every state change is one store operation; this module only decides which one. The rest of the service is in
 mixins, one concern each: queues and offers and the sweep (handoff/routing/queues.py), lost agents
 (handoff/routing/presence.py), the language overflow (handoff/routing/language_overflow.py), sessions
