@@ -99,6 +99,7 @@ def test_vendored_files_may_be_cached_for_a_day(web: Cluster) -> None:
     "/web/vendor/../../app.py", "/web/vendor/%2e%2e/%2e%2e/app.py", "/web//etc/passwd", "/web/%2fetc%2fpasswd",
     "/web/..%5capp.py", "/web/.gitignore", "/web/common.js%00.css", "/web/", "/web/nothing.js",
     "/web/vendor/README.md", "/web/../openapi.yml", "/console/../app.py",
+    "/web/pages.py", "/web/__init__.py", "/web/__pycache__/pages.cpython-310.pyc",  # the server's own code beside the pages
 ])
 def test_nothing_outside_the_web_folder_is_served(web: Cluster, path: str) -> None:
     status, headers, body = raw_get(web.urls[0], path)
