@@ -5,13 +5,14 @@ a chat's whole record, an agent's view and chats, every agent, the queues, the d
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from common.language_rules import parse_languages
+from common.routing import SkillGroups
 from common.undelivered import describe, describe_dead
 from handoff import stats
 from handoff.routing.language_overflow import overflow_lines, routing_language
-from handoff.store import Escalation, NotFound, Status
+from handoff.store import Escalation, NotFound, Status, Store
 from handoff.tickets.mail_queue import describe_parked
 
 PREVIOUS = 10  # earlier escalations of the same customer shown in a record
@@ -32,6 +33,13 @@ def outcome_view(outcome: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class Views:
+    """Mixed into HandoffService (its store, skill groups, clock, queues and SLA clocks)."""
+
+    store: Store
+    groups: SkillGroups
+    clock: Callable[[], float]
+    sla: Any
+
     async def record(self, e: Escalation) -> Dict[str, Any]:
         """The whole record: request (transcript, brief, scores, tags), routing, messages, internal notes,
         history, and the customer's earlier escalations."""

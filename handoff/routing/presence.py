@@ -11,14 +11,23 @@ drops them from the presence record.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, List
+from typing import Callable, Iterable, List
 
-from handoff.store import Agent, Conflict, NotFound
+from handoff.metrics import Metrics
+from handoff.store import Agent, Conflict, NotFound, Store
 
 log = logging.getLogger("handoff.service")
 
 
 class Presence:
+    """Mixed into HandoffService (its store, metrics, clock and queues)."""
+
+    store: Store
+    metrics: Metrics
+    clock: Callable[[], float]
+    agent_grace_seconds: float
+    seconds_per_point: float
+
     async def see(self, agent_ids: Iterable[str]) -> None:
         """These agents' consoles are connected to this process now."""
         ids = [a for a in agent_ids if a]

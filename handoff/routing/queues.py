@@ -7,15 +7,29 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
+from common.routing import SkillGroups
+from handoff.clocks.hooks import Hooks
 from handoff.errors import Invalid
-from handoff.store import Conflict, Escalation, NotFound, QueueStats, Status
+from handoff.metrics import Metrics
+from handoff.store import Conflict, Escalation, NotFound, QueueStats, Status, Store
 
 log = logging.getLogger("handoff.service")
 
 
 class Queues:
+    """Mixed into HandoffService (its store, skill groups, metrics, clock and the clocks' hooks)."""
+
+    store: Store
+    groups: SkillGroups
+    metrics: Metrics
+    clock: Callable[[], float]
+    hooks: Hooks
+    reservation_seconds: float
+    seconds_per_point: float
+    max_missed_offers: int
+
     # -- where a chat goes -----------------------------------------------------------------------
     def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
         """The group and priority for a handoff request, from the skill-group tables, with reasons."""
