@@ -24,14 +24,16 @@ from handoff.routing.language_overflow import LanguageOverflow
 from handoff.routing.presence import Presence
 from handoff.routing.queues import Queues
 from handoff.sessions import Sessions
-from handoff.tickets.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
 from handoff.store import Agent, Escalation, NotFound, NotYours, Status, Store
+from handoff.tickets.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
 from handoff.views import Views
 
 RECENT_SECONDS = 6 * 3600  # reconcile tells the clocks of the chats created this recently (ended ones too) again
 
 
 class HandoffService(Queues, Presence, Views, Sessions, ChatTickets, LanguageOverflow):
+    """The service's operations: this class and its mixins share the store, the skill groups, the metrics and the clock."""
+
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
                  clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0,
                  max_missed_offers: int = 2) -> None:
@@ -100,6 +102,7 @@ class HandoffService(Queues, Presence, Views, Sessions, ChatTickets, LanguageOve
             self.metrics.survey_rating.labels(e.skill_group).observe(survey["rating"])
         return e
 
+    # -- the clocks (handoff/clocks/hooks.py) ----------------------------------------------------
     async def _told(self, escalation_id: str, what: str) -> None:
         """Tell the clocks of a change this service made by id (they read the chat as it is now)."""
         if self.hooks.chat_listeners:
