@@ -10,6 +10,8 @@ from handoff.store import Agent, NotFound, QueueStats
 
 
 class MemoryAgents:
+    """Mixed into MemoryStore (its lock, agents, chats, queues, presence and accounts)."""
+
     async def set_agent(self, agent: Agent, now: float) -> None:
         async with self._lock:
             old = self._agents.get(agent.id)

@@ -11,6 +11,8 @@ from handoff.store import OPEN, Agent, Conflict, Escalation, NotFound, NotYours,
 
 
 class MemoryOffers:
+    """Mixed into MemoryStore (its lock, escalations, queues, agents and helpers)."""
+
     def _offer_head(self, group: str, now: float, reservation_seconds: float) -> Optional[Tuple[str, str]]:
         queue = self._queues.get(group) or {}
         free = [a for a in self._agents.values()
