@@ -11,7 +11,7 @@ to ``overflow_to``: ``any`` (every agent of the group: readers ``["*"]``), a lis
 read L or one of them), or ``none`` (never: the chat waits for a reader of L, and becomes a ticket at closing
 time like any chat). The reason is kept on the chat (its routing record and history) for supervisors.
 
-Pure: the stores (handoff/memory_store.py and the Lua in handoff/language_match.py) apply ``reads`` as is.
+Pure: the stores (handoff/memory_store.py and the Lua in handoff/routing/language_match.py) apply ``reads`` as is.
 """
 from __future__ import annotations
 

@@ -98,7 +98,7 @@ class Step:
 
 def estimated_wait(waiting: int, online: int, capacity: int, free: int, handle_seconds: int) -> Optional[int]:
     """The wait a customer joining the queue now would be told (the service's estimate for the last place,
-    handoff/service.py ``_wait``): 0 when a free slot is left for them; else the chats ahead of them over
+    handoff/routing/queues.py ``_wait``): 0 when a free slot is left for them; else the chats ahead of them over
     the group's capacity, times the group's handling time. None when nobody is online."""
     if online == 0 or capacity <= 0:
         return None

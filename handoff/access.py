@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type
 
+from handoff.account_steps import AccountAccess
 from handoff.auth import Caller, Forbidden, Unauthorized
-from handoff.store import AccountAccess, Store
+from handoff.store import Store
 
 EVENTS = ("agent_access", "token_revoked")
 

@@ -1,5 +1,5 @@
 """This process's WebSocket clients (the agents' consoles) and the delivery of the store's events to them, plus
-the origin check a browser's WebSocket must pass (handoff/app.py opens the stream)."""
+the origin check a browser's WebSocket must pass (handoff/api/stream.py opens the stream)."""
 from __future__ import annotations
 
 import asyncio

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Tuple
 
-from handoff.store import AccountAccess, Agent, LoginLimits
+from handoff.account_steps import AccountAccess, LoginLimits
+from handoff.store import Agent
 
 
 class MemoryAccess:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from handoff.store import AccountAccess, LoginLimits
+from handoff.account_steps import AccountAccess, LoginLimits
 
 SET_DISABLED = """
 local aid, disabled, epoch, now, by = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]

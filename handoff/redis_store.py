@@ -1,5 +1,5 @@
-# Over 400 lines: the Redis store with its Lua scripts; moving the scripts apart from the Python (as handoff/language_match.py already is) is the planned split.
-"""The Redis store: every transition is one Lua script, so it is atomic across service processes.
+"""The Redis store: every transition is one Lua script (handoff/redis_scripts/), so it is atomic across service
+processes.
 
 Keys (all under one hash tag, ``{ho}:`` by default, so a Redis Cluster keeps them on one shard and
 the scripts may touch any of them):
@@ -7,7 +7,7 @@ the scripts may touch any of them):
                        offer_deadline, outcome (JSON), survey (JSON: read back as outcome["survey"]),
                        facets (JSON: customer key, trigger names, topics, for the statistics)
                        language, readers (who may take it: "zh", "zh,en"; "*" or "" anyone), lang_note (why the
-                       readers were widened: the language overflow; see handoff/language_match.py)
+                       readers were widened: the language overflow; see handoff/routing/language_match.py)
   hist:<id>     list   JSON history entries {"at", "status", "agent", "detail"}
   doc:<id>      string the request document (JSON)
   msgs:<id>     list   JSON messages appended while a person handles the chat
@@ -38,8 +38,9 @@ the scripts may touch any of them):
   events        stream every transition, written by the same script; trimmed by the sweeper, never past what
                 a consumer group has not acknowledged (handoff/event_retention.py)
 
-Why over 400 lines: each Lua script sits beside the method that runs it; access, tickets and event retention are
-split out (redis_access.py, tickets/redis_tickets.py, event_retention.py).
+The scripts are in handoff/redis_scripts/; access, tickets, timers, surges and event retention are mixins beside
+their concern (redis_access.py, tickets/redis_tickets.py, clocks/redis_timers.py, clocks/surge_store.py,
+clocks/priority_store.py, event_retention.py).
 """
 from __future__ import annotations
 
@@ -54,396 +55,19 @@ from common.language_rules import LanguageRule, parse_languages
 from common.redis_config import async_redis_client
 from common.undelivered import REPLAY_OF
 from handoff import redis_access
-from handoff.event_retention import TRIM_EVENTS
-from handoff.language_match import GROUP_LANGUAGES, OFFER_LUA, WIDEN, RedisLanguages, readers_field
-from handoff.redis_access import RedisAccess
-from handoff.tickets.redis_tickets import RedisTickets
+from handoff.clocks.priority_store import RedisPriority
 from handoff.clocks.redis_timers import RedisTimers
 from handoff.clocks.surge_store import RedisSurges
-from handoff.clocks.priority_store import RedisPriority
+from handoff.event_retention import TRIM_EVENTS
+from handoff.redis_access import RedisAccess
+from handoff.redis_scripts.agents import FORGET_AGENT, QUEUE_STATS, SET_AGENT
+from handoff.redis_scripts.chats import ADD_MESSAGE, ADD_NOTE, CREATE, ESCALATE, LEAVE_QUEUE, SET_SURVEY
+from handoff.redis_scripts.offers import ACCEPT, EXPIRE, FINISH, OFFER_NEXT, TRANSFER
+from handoff.redis_scripts.prelude import PRELUDE
+from handoff.routing.language_match import GROUP_LANGUAGES, WIDEN, RedisLanguages, readers_field
 from handoff.store import (Agent, Conflict, Escalated, Escalation, Event, NotFound, NotYours, QueueStats, Status,
                            Store, check_finish, check_leave, rank, survey_detail)
-
-PRELUDE = """
-local P = ARGV[1]
-local function refresh(aid)
-  local f = redis.call('HMGET', P .. 'agent:' .. aid, 'skills', 'max_chats', 'status', 'load', 'idle_since')
-  if not f[1] then return end
-  local online = f[3] == 'online'
-  local free = online and tonumber(f[4]) < tonumber(f[2])
-  local score = tonumber(f[4]) * 1e10 + tonumber(f[5])
-  for _, s in ipairs(cjson.decode(f[1])) do
-    if free then redis.call('ZADD', P .. 'free:' .. s, score, aid)
-    else redis.call('ZREM', P .. 'free:' .. s, aid) end
-    if online then redis.call('SADD', P .. 'online:' .. s, aid)
-    else redis.call('SREM', P .. 'online:' .. s, aid) end
-  end
-end
-local function log(eid, status, now, agent, detail)
-  redis.call('HSET', P .. 'esc:' .. eid, 'status', status)
-  redis.call('RPUSH', P .. 'hist:' .. eid,
-             cjson.encode({at = tonumber(now), status = status, agent = agent, detail = detail or ''}))
-end
-local function emit(to, ev)
-  redis.call('XADD', P .. 'events', '*', 'to', to or '', 'e', cjson.encode(ev))
-end
-local function enqueue(grp, eid, rnk, now)
-  redis.call('ZADD', P .. 'queue:' .. grp, rnk, eid)
-  redis.call('ZADD', P .. 'age:' .. grp, now, eid)
-end
-local function dequeue(grp, eid)
-  redis.call('ZREM', P .. 'queue:' .. grp, eid)
-  redis.call('ZREM', P .. 'age:' .. grp, eid)
-end
-local function take(aid, eid, now)
-  redis.call('HINCRBY', P .. 'agent:' .. aid, 'load', 1)
-  redis.call('HSET', P .. 'agent:' .. aid, 'idle_since', now)
-  redis.call('SADD', P .. 'chats:' .. aid, eid)
-  refresh(aid)
-end
-local function free(aid, eid)
-  redis.call('HINCRBY', P .. 'agent:' .. aid, 'load', -1)
-  redis.call('SREM', P .. 'chats:' .. aid, eid)
-  refresh(aid)
-end
-""" + OFFER_LUA + """
-local function index(eid, now, customer, open)
-  redis.call('ZADD', P .. 'created', now, eid)
-  if open then redis.call('ZADD', P .. 'open', now, eid) end
-  if customer ~= '' then redis.call('ZADD', P .. 'cust:' .. customer, now, eid) end
-end
-local function group_stats(g)
-  local online = redis.call('SMEMBERS', P .. 'online:' .. g)
-  local capacity, spare = 0, 0
-  for _, aid in ipairs(online) do
-    local a = redis.call('HMGET', P .. 'agent:' .. aid, 'max_chats', 'load')
-    capacity = capacity + tonumber(a[1])
-    spare = spare + math.max(0, tonumber(a[1]) - tonumber(a[2]))
-  end
-  return #online, capacity, spare
-end
-"""
-
-CREATE = PRELUDE + """
-local id, cid, group, priority, now, rnk, doc, key, facets, customer, lang = ARGV[2], ARGV[3], ARGV[4], ARGV[5],
-  ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-local existing = redis.call('GET', P .. 'conv:' .. cid)
-if existing then
-  local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
-  if f[1] == 'waiting' or f[1] == 'offered' or f[1] == 'assigned' or (key ~= '' and f[2] == key) then
-    return {existing, 0}
-  end
-end
-redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group,
-           'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets, 'language', lang,
-           'readers', lang)
-index(id, now, customer, true)
-log(id, 'waiting', now, nil, '')
-redis.call('SET', P .. 'doc:' .. id, doc)
-redis.call('SET', P .. 'conv:' .. cid, id)
-enqueue(group, id, rnk, now)
-emit('', {type = 'created', escalation = id, conversation_id = cid, group = group, priority = tonumber(priority),
-          at = tonumber(now)})
-return {id, 1}
-"""
-
-ESCALATE = PRELUDE + """
-local id, cid, priority, now, rnk, doc, key, deadline, ticket_outcome, facets, customer =
-  ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
-local lang, over, lang_why = ARGV[13], ARGV[14], ARGV[15]
-local chain = {}
-for i = 16, #ARGV do table.insert(chain, ARGV[i]) end
-local existing = redis.call('GET', P .. 'conv:' .. cid)
-local eid, created = nil, 0
-if existing then
-  local f = redis.call('HMGET', P .. 'esc:' .. existing, 'status', 'request_key')
-  if f[1] == 'waiting' or f[1] == 'offered' or f[1] == 'assigned' or (key ~= '' and f[2] == key) then
-    eid = existing
-  end
-end
-local skipped = {}
-if not eid then
-  eid, created = id, 1
-  -- The first group of the chain with someone online who reads the chat's language; with no reader online
-  -- anywhere, the first group with anyone online, where the language rule's overflow readers may take it.
-  local group, readers, note = nil, lang, ''
-  for _, g in ipairs(chain) do
-    if reader_online(g, lang) then group = g break end
-    table.insert(skipped, g)
-  end
-  if not group then
-    skipped = {}
-    for _, g in ipairs(chain) do
-      if redis.call('SCARD', P .. 'online:' .. g) > 0 then group = g break end
-      table.insert(skipped, g)
-    end
-    if group and over ~= lang then readers, note = over, lang_why end
-  end
-  redis.call('HSET', P .. 'esc:' .. id, 'id', id, 'conversation_id', cid, 'skill_group', group or chain[1],
-             'priority', priority, 'created_at', now, 'request_key', key, 'facets', facets, 'language', lang,
-             'readers', readers, 'lang_note', note)
-  index(id, now, customer, group ~= nil)
-  if group and #skipped > 0 then redis.call('HSET', P .. 'esc:' .. id, 'overflow', table.concat(skipped, ',')) end
-  log(id, 'waiting', now, nil, note)
-  redis.call('SET', P .. 'doc:' .. id, doc)
-  redis.call('SET', P .. 'conv:' .. cid, id)
-  emit('', {type = 'created', escalation = id, conversation_id = cid, group = group or chain[1],
-            priority = tonumber(priority), at = tonumber(now)})
-  if group then
-    enqueue(group, id, rnk, now)
-    offer_head(group, now, deadline)
-  else
-    redis.call('HSET', P .. 'esc:' .. id, 'outcome', ticket_outcome)
-    local why = 'nobody online in ' .. table.concat(chain, ' -> ')
-    log(id, 'ticket', now, nil, why)
-    emit('', {type = 'ticket', escalation = id, conversation_id = cid, group = chain[1], detail = why,
-              outcome = cjson.decode(ticket_outcome), at = tonumber(now)})
-  end
-end
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'skill_group', 'priority', 'agent_id', 'created_at',
-                     'outcome', 'conversation_id', 'overflow', 'language', 'readers', 'lang_note')
-local position = false
-if f[1] == 'waiting' then position = redis.call('ZRANK', P .. 'queue:' .. f[2], eid) + 1 end
-local online, capacity, spare = group_stats(f[2])
-return {eid, created, f[1], f[2], f[3], f[4] or '', f[5], f[6] or '', position or 0, online, capacity, spare,
-        f[8] or '', f[7], f[9] or '', f[10] or '', f[11] or ''}
-"""
-
-SET_AGENT = PRELUDE + """
-local aid, skills, max_chats, status, now, reason, langs = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
-  ARGV[8]
-local ak = P .. 'agent:' .. aid
-local old = redis.call('HMGET', ak, 'skills', 'status', 'idle_since', 'load')
-if old[1] then
-  for _, s in ipairs(cjson.decode(old[1])) do
-    redis.call('ZREM', P .. 'free:' .. s, aid)
-    redis.call('SREM', P .. 'online:' .. s, aid)
-  end
-end
-local idle = now
-if old[2] == 'online' and old[3] then idle = old[3] end
-redis.call('HSET', ak, 'id', aid, 'skills', skills, 'max_chats', max_chats, 'status', status,
-           'load', old[4] or 0, 'idle_since', idle, 'reason', reason, 'missed', 0, 'languages', langs)
-refresh(aid)
-if old[2] ~= status then
-  emit(aid, {type = 'agent_status', agent = aid, status = status, reason = reason ~= '' and reason or nil,
-             at = tonumber(now)})
-end
-return 1
-"""
-
-OFFER_NEXT = PRELUDE + """
-local r = offer_head(ARGV[2], ARGV[3], ARGV[4])
-if not r then return false end
-return r
-"""
-
-ACCEPT = PRELUDE + """
-local eid, aid, now = ARGV[2], ARGV[3], ARGV[4]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
-if not f[1] then return {'missing'} end
-if f[2] ~= aid then return {'not_yours', f[1]} end
-if f[1] ~= 'offered' then return {'conflict', f[1]} end
-redis.call('HDEL', P .. 'esc:' .. eid, 'offer_deadline')
-redis.call('ZREM', P .. 'offers', eid)
-redis.call('DEL', P .. 'lapsed:' .. eid)
-if redis.call('EXISTS', P .. 'agent:' .. aid) == 1 then redis.call('HSET', P .. 'agent:' .. aid, 'missed', 0) end
-log(eid, 'assigned', now, aid, '')
-emit(aid, {type = 'assigned', escalation = eid, conversation_id = f[3], group = f[4], agent = aid,
-           agent_name = redis.call('HGET', P .. 'cred:' .. aid, 'name') or aid, at = tonumber(now)})
-return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
-"""
-
-EXPIRE = PRELUDE + """
-local now, spp, max_missed = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local due = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', now)
-local out = {}
-for _, eid in ipairs(due) do
-  redis.call('ZREM', P .. 'offers', eid)
-  local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group', 'created_at', 'priority',
-                       'conversation_id')
-  if f[1] == 'offered' then
-    free(f[2], eid)
-    redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
-    log(eid, 'waiting', now, f[2], 'offer not accepted in time')
-    enqueue(f[3], eid, tonumber(f[4]) - tonumber(f[5]) * spp, now)
-    emit(f[2], {type = 'requeued', escalation = eid, conversation_id = f[6], group = f[3], agent = f[2],
-                reason = 'offer not accepted in time', at = tonumber(now)})
-    redis.call('SADD', P .. 'lapsed:' .. eid, f[2])
-    redis.call('EXPIRE', P .. 'lapsed:' .. eid, 86400)
-    local ak = P .. 'agent:' .. f[2]
-    if redis.call('EXISTS', ak) == 1 then
-      local missed = redis.call('HINCRBY', ak, 'missed', 1)
-      if max_missed > 0 and missed >= max_missed and redis.call('HGET', ak, 'status') == 'online' then
-        local why = 'missed ' .. max_missed .. ' offers in a row'
-        redis.call('HSET', ak, 'status', 'away', 'reason', why)
-        refresh(f[2])
-        emit(f[2], {type = 'agent_status', agent = f[2], status = 'away', reason = why, at = tonumber(now)})
-      end
-    end
-    table.insert(out, eid)
-    table.insert(out, f[2])
-  end
-end
-return out
-"""
-
-FINISH = PRELUDE + """
-local eid, aid, status, now, detail, outcome, deadline = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
-  ARGV[8]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id', 'skill_group')
-if not f[1] then return {'missing'} end
-if aid ~= '' and f[2] ~= aid then return {'not_yours', f[1]} end
-if f[1] ~= 'assigned' then return {'conflict', f[1]} end
-free(f[2], eid)
-redis.call('ZREM', P .. 'open', eid)
-redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
-log(eid, status, now, f[2], detail)
-emit(f[2], {type = status, escalation = eid, conversation_id = f[3], group = f[4], agent = f[2], detail = detail,
-            outcome = cjson.decode(outcome), at = tonumber(now)})
--- The freed slot takes the next waiting chat of the agent's groups at once (the sweeper would, a moment later).
-local skills = redis.call('HGET', P .. 'agent:' .. f[2], 'skills')
-if skills then
-  for _, g in ipairs(cjson.decode(skills)) do offer_head(g, now, deadline) end
-end
-return {'ok', redis.call('HGETALL', P .. 'esc:' .. eid)}
-"""
-
-LEAVE_QUEUE = PRELUDE + """
-local eid, status, now, detail, outcome = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'skill_group', 'conversation_id')
-if not f[1] then return {'missing'} end
-if f[1] ~= 'waiting' and f[1] ~= 'offered' then return {'conflict', f[1]} end
-if f[1] == 'offered' then
-  free(f[2], eid)
-  redis.call('ZREM', P .. 'offers', eid)
-end
-dequeue(f[3], eid)
-redis.call('DEL', P .. 'lapsed:' .. eid)
-redis.call('ZREM', P .. 'open', eid)
-redis.call('HDEL', P .. 'esc:' .. eid, 'agent_id', 'offer_deadline')
-redis.call('HSET', P .. 'esc:' .. eid, 'outcome', outcome)
-log(eid, status, now, f[2] or nil, detail)
-emit(f[2] or '', {type = status, escalation = eid, conversation_id = f[4], group = f[3], agent = f[2] or nil,
-                  detail = detail, outcome = cjson.decode(outcome), at = tonumber(now)})
-return {'ok'}
-"""
-
-TRANSFER = PRELUDE + """
-local eid, by, now, spp, to_group, to_agent, deadline, detail, from_agent =
-  ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local ek = P .. 'esc:' .. eid
-local f = redis.call('HMGET', ek, 'status', 'agent_id', 'skill_group', 'created_at', 'priority', 'conversation_id')
-if not f[1] then return {'missing'} end
-local st, old = f[1], f[2]
-if from_agent ~= '' and ((st ~= 'offered' and st ~= 'assigned') or old ~= from_agent) then
-  return {'moved_on', st}
-end
-if by ~= '' then
-  if st ~= 'assigned' or old ~= by then return {'conflict', st} end
-elseif st ~= 'waiting' and st ~= 'offered' and st ~= 'assigned' then return {'conflict', st} end
-local group = to_group
-if st == 'waiting' and to_agent == '' and group == f[3] then return {'conflict', 'already waiting in ' .. group} end
-if to_agent ~= '' then
-  local a = redis.call('HMGET', P .. 'agent:' .. to_agent, 'skills', 'max_chats', 'status', 'load')
-  if not a[1] then return {'no_agent'} end
-  if a[3] ~= 'online' or tonumber(a[4]) >= tonumber(a[2]) then return {'agent_busy', a[3]} end
-  if to_agent == old then return {'conflict', st} end
-  if group == '' then group = f[3] end
-end
-if st == 'waiting' then dequeue(f[3], eid) end
-if st == 'offered' then redis.call('ZREM', P .. 'offers', eid) end
-if st == 'offered' or st == 'assigned' then free(old, eid) end
-redis.call('HSET', ek, 'skill_group', group)
-local ev = {type = 'transferred', escalation = eid, conversation_id = f[6], from_group = f[3], group = group,
-            from_agent = old or nil, reason = detail, at = tonumber(now)}
-if to_agent ~= '' then
-  redis.call('HSET', ek, 'agent_id', to_agent, 'offer_deadline', deadline)
-  log(eid, 'offered', now, to_agent, detail)
-  redis.call('ZADD', P .. 'offers', deadline, eid)
-  take(to_agent, eid, now)
-  ev.agent = to_agent
-  ev.deadline = tonumber(deadline)
-  emit(to_agent, {type = 'offered', escalation = eid, conversation_id = f[6], group = group, agent = to_agent,
-                  priority = tonumber(f[5]), deadline = tonumber(deadline), at = tonumber(now)})
-else
-  redis.call('HDEL', ek, 'agent_id', 'offer_deadline')
-  log(eid, 'waiting', now, nil, detail)
-  enqueue(group, eid, tonumber(f[4]) - tonumber(f[5]) * spp, now)
-end
-emit(old or '', ev)
-return {'ok'}
-"""
-
-SET_SURVEY = PRELUDE + """
-local eid, survey, now, detail = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local ek = P .. 'esc:' .. eid
-local f = redis.call('HMGET', ek, 'status', 'agent_id', 'conversation_id', 'skill_group', 'survey')
-if not f[1] then return {'missing'} end
-if f[1] ~= 'closed' then return {'conflict', f[1]} end
-if f[5] then return {'answered'} end
-redis.call('HSET', ek, 'survey', survey)
-log(eid, 'closed', now, f[2] or nil, detail)
-emit(f[2] or '', {type = 'survey', escalation = eid, conversation_id = f[3], group = f[4], agent = f[2] or nil,
-                  survey = cjson.decode(survey), at = tonumber(now)})
-return {'ok', redis.call('HGETALL', ek)}
-"""
-
-FORGET_AGENT = """
-local key, aid, before = KEYS[1], ARGV[1], ARGV[2]
-local seen = redis.call('ZSCORE', key, aid)
-if not seen then return 0 end
-if before ~= '' and tonumber(seen) >= tonumber(before) then return 0 end
-return redis.call('ZREM', key, aid)
-"""
-
-ADD_MESSAGE = PRELUDE + """
-local eid, speaker, author, text, now, mid = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] or ''
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
-if not f[1] then return {'missing'} end
-if mid ~= '' then  -- a repeat of a message id answers the message stored first, and emits nothing
-  local seen = redis.call('HGET', P .. 'msgids:' .. eid, speaker .. ':' .. author .. ':' .. mid)
-  if seen then return {'ok', redis.call('LINDEX', P .. 'msgs:' .. eid, tonumber(seen) - 1)} end
-end
-if speaker == 'agent' then
-  if f[1] ~= 'assigned' or f[2] ~= author then return {'conflict', f[1]} end
-elseif f[1] ~= 'waiting' and f[1] ~= 'offered' and f[1] ~= 'assigned' then return {'conflict', f[1]} end
-local seq = redis.call('RPUSH', P .. 'msgs:' .. eid, '')
-local m = {seq = seq, speaker = speaker, text = text, at = tonumber(now), author = author ~= '' and author or nil,
-           message_id = mid ~= '' and mid or nil}
-local raw = cjson.encode(m)
-redis.call('LSET', P .. 'msgs:' .. eid, seq - 1, raw)
-if mid ~= '' then redis.call('HSET', P .. 'msgids:' .. eid, speaker .. ':' .. author .. ':' .. mid, seq) end
-emit(f[2] or '', {type = 'message', escalation = eid, conversation_id = f[3], agent = f[2] or nil, message = m,
-                  at = tonumber(now)})
-return {'ok', raw}
-"""
-
-ADD_NOTE = PRELUDE + """
-local eid, author, text, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local f = redis.call('HMGET', P .. 'esc:' .. eid, 'status', 'agent_id', 'conversation_id')
-if not f[1] then return {'missing'} end
-local id = redis.call('RPUSH', P .. 'notes:' .. eid, '')
-local n = {id = id, text = text, author = author, at = tonumber(now)}
-local raw = cjson.encode(n)
-redis.call('LSET', P .. 'notes:' .. eid, id - 1, raw)
-emit(f[2] or '', {type = 'note', escalation = eid, conversation_id = f[3], agent = f[2] or nil, note = n,
-                  at = tonumber(now)})
-return {'ok', raw}
-"""
-
-QUEUE_STATS = PRELUDE + """
-local out = {}
-for i = 2, #ARGV do
-  local g = ARGV[i]
-  local waiting = redis.call('ZCARD', P .. 'queue:' .. g)
-  local oldest = redis.call('ZRANGE', P .. 'age:' .. g, 0, 0, 'WITHSCORES')
-  local online, capacity, spare = group_stats(g)
-  table.insert(out, cjson.encode({group = g, waiting = waiting, oldest = oldest[2] or false, online = online,
-                                  capacity = capacity, free = spare}))
-end
-return out
-"""
+from handoff.tickets.redis_tickets import RedisTickets
 
 
 class RedisStore(RedisLanguages, RedisAccess, RedisTickets, RedisTimers, RedisSurges, RedisPriority, Store):

@@ -1,68 +1,39 @@
-# Over 400 lines: the handoff service's operations over the store interface, one class; splitting by concern (queues, transfers, stats) is the planned module-layout work.
-"""What the handoff service does, over a Store: route, queue, offer, overflow, ticket, finish.
+"""What the handoff service does, over a Store: create a chat from the bot's handoff, accept, transfer, finish,
+messages and notes, the customer's survey, and an agent's status.
 
-Pure of HTTP: the Sanic app (handoff/app.py) authenticates and validates, then calls these methods.
-Every state change is one store operation; this module only decides which one.
-
-Lost agents: the app tells the service which agents have their console's WebSocket open on this
-process (``see``, every sweep and when a WebSocket opens). An agent not seen by any process for
-``agent_grace_seconds`` is lost: one process claims them, sets them offline and sends each chat
-offered or assigned to them back to its group's queue ("agent disconnected"), where the next free
-agent gets it. Reconnecting within the grace period keeps the chats. Agents who never open a
-WebSocket (pure API users) are never seen, so never lost: their chats stay with them. Going
-offline by ``set_status`` keeps an agent's chats too (they finish or transfer them); with no chats
-left it also drops them from the presence record.
-
-Why over 400 lines: the escalation decisions in one place; sessions (sessions.py), chats becoming tickets
-(chat_tickets.py), statistics (stats.py) and tickets are split out.
+Pure of HTTP: the routes (handoff/api/) authenticate and validate, then call these methods.
+Every state change is one store operation; this module only decides which one. The rest of the service is in
+mixins, one concern each: queues and offers and the sweep (handoff/routing/queues.py), lost agents
+(handoff/routing/presence.py), the language overflow (handoff/routing/language_overflow.py), sessions
+(handoff/sessions.py), chats becoming tickets (handoff/tickets/chat_tickets.py) and what responses show
+(handoff/views.py).
 """
 from __future__ import annotations
 
-import logging
-import math
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 from common.language_rules import parse_languages
 from common.routing import SkillGroups
-from common.undelivered import describe, describe_dead
-from handoff.tickets.mail_queue import describe_parked
 from handoff import stats
 from handoff.auth import Caller, Forbidden
 from handoff.clocks.hooks import Hooks
+from handoff.errors import Invalid
 from handoff.metrics import Metrics
+from handoff.routing.language_overflow import LanguageOverflow
+from handoff.routing.presence import Presence
+from handoff.routing.queues import Queues
 from handoff.sessions import Sessions
-from handoff.language_overflow import LanguageOverflow, overflow_lines, routing_language
-from handoff.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
-from handoff.store import Agent, Conflict, Escalation, NotFound, NotYours, QueueStats, Status, Store
+from handoff.store import Agent, Escalation, NotFound, NotYours, Status, Store
+from handoff.tickets.chat_tickets import ChatTickets, Created  # noqa: F401  (Created: part of this module's interface)
+from handoff.views import Views
 
-log = logging.getLogger(__name__)
-
-
-class Invalid(ValueError):
-    """The request is well-formed JSON but names something that does not exist (HTTP 422)."""
-
-
-def iso(ts: Optional[float]) -> Optional[str]:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def outcome_view(outcome: Dict[str, Any]) -> Dict[str, Any]:
-    """The outcome as responses show it: the survey's time (epoch seconds in the store) as ISO 8601."""
-    survey = outcome.get("survey")
-    if not isinstance(survey, dict) or not isinstance(survey.get("at"), (int, float)):
-        return outcome
-    return {**outcome, "survey": {**survey, "at": iso(survey["at"])}}
-
-
-PREVIOUS = 10  # earlier escalations of the same customer shown in a record
 RECENT_SECONDS = 6 * 3600  # reconcile tells the clocks of the chats created this recently (ended ones too) again
 
 
-class HandoffService(Sessions, ChatTickets, LanguageOverflow):
+class HandoffService(Queues, Presence, Views, Sessions, ChatTickets, LanguageOverflow):
+    """The service's operations: this class and its mixins share the store, the skill groups, the metrics and the clock."""
+
     def __init__(self, store: Store, groups: SkillGroups, metrics: Metrics, reservation_seconds: float = 30.0,
                  clock: Callable[[], float] = time.time, agent_grace_seconds: float = 60.0,
                  max_missed_offers: int = 2) -> None:
@@ -81,25 +52,6 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
         self.sla: Any = None  # handoff/clocks/sla.py: the clocks and clock log a chat's views show
 
     # -- the bot's side --------------------------------------------------------------------------
-    def route(self, request: Dict[str, Any]) -> Dict[str, Any]:
-        """The group and priority for a handoff request, from the skill-group tables, with reasons."""
-        tags = request["customer"]["tags"]
-        brief = request["case_brief"]
-        scores = request["scores"]
-        suggested = request["routing"]["skill_group"]
-        if suggested not in self.groups.groups:
-            raise Invalid(f"routing.skill_group: unknown skill group {suggested!r} "
-                          f"(known: {', '.join(self.groups.groups)})")
-        route = self.groups.route(tags, list(brief["categories"]), brief["topics"], brief.get("unsure_topics", ()))
-        priority = self.groups.priority(tags, scores["sentiment"].get("latest"), scores["complexity"]["level"],
-                                        [t["name"] for t in request["decision"]["triggers"]])
-        return {"skill_group": route.group, "reason": route.reason, "priority": priority.value,
-                "priority_reasons": list(priority.reasons), "bot_suggestion": suggested, "overflow": []}
-
-    async def _first_staffed(self, chain: List[str]) -> Optional[str]:
-        stats = await self.store.queue_stats(chain)
-        return next((s.group for s in stats if s.online > 0), None)
-
     async def create(self, request: Dict[str, Any]) -> Created:
         """An escalation for the request (or the conversation's open one), offered at once if an agent is
         free: one atomic store step (see Store.escalate)."""
@@ -129,26 +81,6 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
             ticket = await self._ticket_of(e, f"nobody online in {' -> '.join(chain)}", now if done.created else None)
         return Created(e, done.created, done.queue_position, self._wait(e, done.queue_position, done.group), ticket)
 
-    def _wait(self, e: Escalation, position: Optional[int], stats: QueueStats) -> Optional[int]:
-        """Expected wait in seconds: 0 when offered or when a free slot is left for it; else the chats
-        ahead of it over the group's capacity, times the group's handling time. None: not known (a ticket)."""
-        if e.status in (Status.OFFERED, Status.ASSIGNED):
-            return 0
-        if e.status != Status.WAITING or position is None or stats.online == 0:
-            return None
-        ahead = position - stats.free
-        if ahead <= 0:
-            return 0
-        return math.ceil(ahead / stats.capacity) * self.groups.handle_seconds(e.skill_group)
-
-    async def estimate(self, e: Escalation) -> Tuple[Optional[int], Optional[int]]:
-        """Queue position and expected wait in seconds (0 when a free agent gets it now)."""
-        if e.status != Status.WAITING:
-            return None, self._wait(e, None, QueueStats(e.skill_group, 0, None, 0, 0, 0))
-        position = await self.store.queue_position(e.id, e.skill_group)
-        (stats,) = await self.store.queue_stats([e.skill_group])
-        return position, self._wait(e, position, stats)
-
     async def abandon(self, escalation_id: str) -> Escalation:
         e = await self.store.leave_queue(escalation_id, Status.ABANDONED, self.clock(), "the customer left")
         self.metrics.finished.labels(Status.ABANDONED.value).inc()
@@ -170,23 +102,7 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
             self.metrics.survey_rating.labels(e.skill_group).observe(survey["rating"])
         return e
 
-    # -- offers ----------------------------------------------------------------------------------
-    async def dispatch(self, group: str, limit: int = 200) -> int:
-        """Offer the group's waiting chats to its free agents until one side runs out."""
-        offered = 0
-        while offered < limit:
-            pair = await self.store.offer_next(group, self.clock(), self.reservation_seconds)
-            if pair is None:
-                break
-            offered += 1
-            self.metrics.offers.labels(group).inc()
-            await self._told(pair[0], "offered")
-        return offered
-
-    async def dispatch_many(self, groups: Iterable[str]) -> None:
-        for group in dict.fromkeys(groups):
-            await self.dispatch(group)
-
+    # -- the clocks (handoff/clocks/hooks.py) ----------------------------------------------------
     async def _told(self, escalation_id: str, what: str) -> None:
         """Tell the clocks of a change this service made by id (they read the chat as it is now)."""
         if self.hooks.chat_listeners:
@@ -214,111 +130,6 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
         except NotFound:
             return [e.skill_group]
 
-    async def sweep(self) -> None:
-        """Expire ignored offers, fill free slots, overflow chats whose group has nobody online,
-        and turn chats nobody online can take into tickets. Any process may run it at any time."""
-        now = self.clock()
-        expired = await self.store.expire_offers(now, self.seconds_per_point, self.max_missed_offers)
-        for escalation_id, agent_id in expired:
-            self.metrics.offer_timeouts.inc()
-            await self._told(escalation_id, "requeued")
-            log.info("offer of %s to %s timed out; back in the queue (offered next to someone else)",
-                     escalation_id, agent_id)
-        await self._count_set_away([agent_id for _, agent_id in expired])
-        await self.sweep_lost_agents(now)
-        names = list(self.groups.groups)
-        for queue in await self.store.queue_stats(names):
-            if queue.waiting == 0:
-                continue
-            if self._closed(queue.group, now):  # closing time: who still waits gets a ticket
-                await self._close_queue(queue.group)
-                continue
-            if queue.online > 0:
-                await self.overflow_languages(queue.group, now)
-                await self.dispatch(queue.group)
-                continue
-            await self._overflow(queue.group)
-
-    async def _count_set_away(self, lapsed_by: List[str]) -> None:
-        """Log and count the agents whose lapses in this sweep crossed the limit (the store set them away)."""
-        if not self.max_missed_offers:
-            return
-        for agent_id in dict.fromkeys(lapsed_by):
-            try:
-                agent = await self.store.get_agent(agent_id)
-            except NotFound:
-                continue
-            now_missed = agent.missed
-            before = now_missed - lapsed_by.count(agent_id)
-            if agent.status == "away" and before < self.max_missed_offers <= now_missed:
-                self.metrics.agents_away.labels("missed_offers").inc()
-                log.warning("agent %s set away: %s", agent_id, agent.reason)
-
-    async def _overflow(self, group: str) -> None:
-        chain = self.groups.fallback_chain(group)
-        target = await self._first_staffed(chain[1:]) if len(chain) > 1 else None
-        for escalation_id in await self.store.waiting(group):
-            try:
-                if target:
-                    await self.store.transfer(escalation_id, None, self.clock(), self.seconds_per_point,
-                                              to_group=target, detail=f"overflow: no agent online in {group}")
-                    self.metrics.overflows.labels(group, target).inc()
-                    await self._told(escalation_id, "transferred")
-                else:
-                    await self._ticket(await self.store.get(escalation_id),
-                                       f"nobody online in {' -> '.join(chain)}")
-            except (Conflict, NotFound):
-                continue  # another process moved it first
-        if target:
-            await self.dispatch(target)
-
-    # -- presence --------------------------------------------------------------------------------
-    async def see(self, agent_ids: Iterable[str]) -> None:
-        """These agents' consoles are connected to this process now."""
-        ids = [a for a in agent_ids if a]
-        if ids:
-            await self.store.touch_agents(ids, self.clock())
-
-    async def sweep_lost_agents(self, now: float) -> List[str]:
-        """Agents not seen for the grace period: each claimed by one process, set offline, and their chats
-        sent back to their groups' queues. The agents this call handled."""
-        before = now - self.agent_grace_seconds
-        handled = []
-        for agent_id in await self.store.lost_agents(before):
-            if not await self.store.forget_agent(agent_id, before):
-                continue  # another process claimed them, or they came back just now
-            if await self._requeue_lost(agent_id, now):
-                handled.append(agent_id)
-        return handled
-
-    async def _requeue_lost(self, agent_id: str, now: float) -> bool:
-        try:
-            agent = await self.store.get_agent(agent_id)
-        except NotFound:
-            return False  # never went online: nothing to take back
-        chats = await self.store.agent_chats(agent_id)
-        if agent.status == "offline" and not chats:
-            return False  # went offline and closed the console: nothing was lost
-        self.metrics.agents_lost.inc()
-        if agent.status != "offline":
-            await self.store.set_agent(Agent(agent.id, agent.skills, agent.max_chats, "offline",
-                                             languages=agent.languages), now)
-        groups = []
-        for escalation_id in chats:
-            try:
-                e = await self.store.get(escalation_id)
-                await self.store.transfer(escalation_id, None, now, self.seconds_per_point, to_group=e.skill_group,
-                                          detail="agent disconnected", from_agent=agent_id)
-            except (Conflict, NotFound):
-                continue  # it moved on meanwhile (accepted elsewhere, closed, expired, abandoned)
-            self.metrics.requeued.labels(e.skill_group).inc()
-            await self._told(escalation_id, "requeued")
-            groups.append(e.skill_group)
-        log.info("agent %s lost (no console for %g s): offline, %d chat(s) back in the queue", agent_id,
-                 self.agent_grace_seconds, len(groups))
-        await self.dispatch_many(groups)
-        return True
-
     # -- agents ----------------------------------------------------------------------------------
     def check_access(self, caller: Caller, e: Escalation) -> None:
         """Agents see only chats offered or assigned to them; supervisors and the bot see all."""
@@ -327,41 +138,6 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
         if e.agent_id != caller.agent_id:
             raise Forbidden("this chat is not offered or assigned to you")
 
-    async def record(self, e: Escalation) -> Dict[str, Any]:
-        """The whole record: request (transcript, brief, scores, tags), routing, messages, internal notes,
-        history, and the customer's earlier escalations."""
-        document = await self.store.document(e.id)
-        request = document["request"]
-        position, wait = await self.estimate(e)
-        customer = e.facets.get("customer") or stats.facets_of(request, e.conversation_id)["customer"]
-        return {
-            "id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
-            "skill_group": e.skill_group, "skill_group_name": self.groups.name(e.skill_group),
-            "priority": e.priority, "agent_id": e.agent_id, "created_at": iso(e.created_at),
-            "offer_deadline": iso(e.offer_deadline), "queue_position": position, "estimated_wait_seconds": wait,
-            "customer": request["customer"], "transcript": request["transcript"],
-            "case_brief": request["case_brief"], "scores": request["scores"], "decision": request["decision"],
-            "routing": {**document["routing"], "overflow": overflow_lines(e, self.groups.languages.default), **routing_language(e)},
-            "messages": await self.store.messages(e.id), "notes": await self.store.notes(e.id),
-            "history": [{**h, "at": iso(h["at"])} for h in e.history], "outcome": outcome_view(e.outcome),
-            "previous": await self.previous(e, customer),
-            "tickets": await self.chat_tickets(e.id),
-            **(await self.sla.chat_view(e) if self.sla else {"clocks": [], "clock_log": []}),
-        }
-
-    async def chat_tickets(self, escalation_id: str) -> List[Dict[str, Any]]:
-        """The tickets the chat went on as (born from it, made from it by an agent, or merged into one)."""
-        tickets = await self.store.tickets(await self.store.index(f"chat:{escalation_id}", 10))
-        return [{"id": t.id, "label": t.label, "state": t.state.value, "merged_into": t.merged_into} for t in tickets]
-
-    async def previous(self, e: Escalation, customer: str) -> List[Dict[str, Any]]:
-        """Up to PREVIOUS earlier escalations of the same customer (their id, or else the same
-        conversation), newest first: what the agent should know happened before."""
-        ids = [i for i in await self.store.customer_escalations(customer, e.created_at, PREVIOUS + 1) if i != e.id]
-        return [{"id": p.id, "conversation_id": p.conversation_id, "created_at": iso(p.created_at),
-                 "status": p.status.value, "skill_group": p.skill_group, "outcome": outcome_view(p.outcome)}
-                for p in await self.store.get_many(ids[:PREVIOUS])]
-
     async def add_note(self, caller: Caller, escalation_id: str, text: str) -> Dict[str, Any]:
         """An internal note by the chat's agent or a supervisor. Notes are never messages: the bot's
         bridge delivers only ``message`` events to customers, and a note is a ``note`` event."""
@@ -369,6 +145,7 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
             raise Forbidden("this needs an agent's token: the bot's service token cannot act as an agent")
         e = await self.get_for(caller, escalation_id)
         return await self.store.add_note(e.id, text, caller.agent_id or "", self.clock())
+
     async def get_for(self, caller: Caller, escalation_id: str) -> Escalation:
         e = await self.store.get(escalation_id)
         self.check_access(caller, e)
@@ -439,72 +216,3 @@ class HandoffService(Sessions, ChatTickets, LanguageOverflow):
         elif status == "offline" and not await self.store.agent_chats(agent_id):
             await self.store.forget_agent(agent_id)  # nothing to take back should their console go away
         return await self.store.get_agent(agent_id)
-
-    async def agent_view(self, agent_id: str) -> Dict[str, Any]:
-        account = await self.store.account(agent_id) or {}
-        try:
-            agent = await self.store.get_agent(agent_id)
-            status, load, reason = agent.status, agent.load, agent.reason
-        except NotFound:
-            status, load, reason = "offline", 0, ""
-        return {"id": agent_id, "name": account.get("name", agent_id), "role": account.get("role", "agent"),
-                "skills": [s for s in account.get("skills", "").split(",") if s],
-                "languages": list(parse_languages(account.get("languages"))),
-                "max_chats": int(account.get("max_chats", 0)), "status": status, "status_reason": reason,
-                "load": load, "disabled": account.get("disabled") == "1"}
-
-    async def my_handoffs(self, agent_id: str) -> List[Dict[str, Any]]:
-        out = []
-        for escalation_id in await self.store.agent_chats(agent_id):
-            try:
-                e = await self.store.get(escalation_id)
-            except NotFound:
-                continue
-            out.append({"id": e.id, "conversation_id": e.conversation_id, "status": e.status.value,
-                        "skill_group": e.skill_group, "priority": e.priority, "created_at": iso(e.created_at),
-                        "offer_deadline": iso(e.offer_deadline), "language": e.language or None,
-                        "clocks": await self.sla.chat_clocks(e) if self.sla else []})
-        return sorted(out, key=lambda h: h["created_at"] or "")
-
-    async def agents(self) -> List[Dict[str, Any]]:
-        """Every account with its status, load and the chats offered or assigned to it."""
-        return [{**await self.agent_view(agent_id), "chats": await self.store.agent_chats(agent_id)}
-                for agent_id in await self.store.accounts()]
-
-    async def stats_today(self, conversations_key: str) -> Dict[str, Any]:
-        """GET /v1/stats/today: see handoff/stats.py for the definitions."""
-        now = self.clock()
-        recent = await self.store.get_many(await self.store.created_since(stats.window_start(now)))
-        for e in recent:
-            if not e.facets:  # created before escalations kept their facets
-                try:
-                    e.facets = stats.facets_of((await self.store.document(e.id))["request"], e.conversation_id)
-                except (NotFound, KeyError, TypeError):
-                    pass
-        open_chats = await self.store.get_many(await self.store.open_escalations())
-        messages = {e.id: await self.store.messages(e.id) for e in open_chats if e.status == Status.ASSIGNED}
-        conversations = await self.store.count_conversations(stats.day_keys(conversations_key, now))
-        return stats.today(recent, open_chats, messages, conversations, now, self.groups.first_response_seconds)
-
-    async def undelivered(self, key: str, dead_events_key: str, limit: int = 100,
-                          dead_mail_key: str = "") -> Dict[str, Any]:
-        """GET /v1/undelivered: what the bot could not deliver here (refused, list ``key``), the events of this
-        service the bot's bridge gave up on (list ``dead_events_key``) and the tickets' mails the relay never
-        took (list ``dead_mail_key``): the oldest ``limit`` of each, oldest first (unreadable entries last),
-        without request bodies, message texts or mails; ``total`` counts them all."""
-        refused, entries = await self.store.list_entries(key, limit)
-        dead, events = await self.store.list_entries(dead_events_key, limit)
-        mails, parked = await self.store.list_entries(dead_mail_key, limit) if dead_mail_key else (0, [])
-        items = [describe(raw) for raw in entries] + [describe_dead(raw) for raw in events] + \
-            [describe_parked(raw) for raw in parked]
-        items.sort(key=lambda i: (not isinstance(i.get("at"), str), str(i.get("at") or "")))
-        return {"total": refused + dead + mails, "items": items}
-
-    async def queues(self) -> List[Dict[str, Any]]:
-        now = self.clock()
-        out = []
-        for s in await self.store.queue_stats(list(self.groups.groups)):
-            out.append({"skill_group": s.group, "name": self.groups.name(s.group), "waiting": s.waiting,
-                        "oldest_wait_seconds": round(now - s.oldest_since, 1) if s.oldest_since else 0.0,
-                        "agents_online": s.online, "capacity": s.capacity, "free_capacity": s.free})
-        return out

@@ -24,10 +24,10 @@ class Sessions:
     metrics: Metrics
     seconds_per_point: float
 
-    async def dispatch_many(self, groups: Iterable[str]) -> None:  # pragma: no cover - HandoffService's
+    async def dispatch_many(self, groups: Iterable[str]) -> None:  # pragma: no cover - handoff/routing/queues.py
         raise NotImplementedError
 
-    async def agent_view(self, agent_id: str) -> Dict[str, Any]:  # pragma: no cover - HandoffService's
+    async def agent_view(self, agent_id: str) -> Dict[str, Any]:  # pragma: no cover - handoff/views.py
         raise NotImplementedError
 
     async def logout(self, caller: Caller) -> None:

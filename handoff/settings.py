@@ -54,7 +54,7 @@ class Settings:
     undelivered_key: str = "{shop}:handoff:undelivered"
     # The bridge's list of the events of this service's stream it gave up on, also shown there.
     dead_events_key: str = "{shop}:handoff:dead_events"
-    # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clock.py).
+    # Drills and end-to-end tests only: a file holding seconds added to the service's clock (handoff/clocks/offset_clock.py).
     clock_file: Optional[Path] = None
     ticket_flows_file: Path = ROOT / "policy" / "ticket_flows.yml"
     surge_file: Path = ROOT / "policy" / "surge.yml"  # the surge rule (docs/surge.md)

@@ -1,4 +1,3 @@
-# Over 400 lines (411): the store interface every backend implements, one abstract class with its documented contract; language matching lives in handoff/language_match.py.
 """The escalation state machine and the store interface it runs on.
 
 States: waiting -> offered -> assigned -> released | closed, and waiting | offered -> ticket | abandoned;
@@ -12,7 +11,8 @@ That is the order of "priority plus ageing" (a chat gains one point per ``second
 seconds of waiting) without rewriting the queue as time passes. An offer goes to the free agent
 with the skill who has the fewest chats, and among those to the one whose last chat was offered
 longest ago (``idle_since``: the last offer, or going online).
-Language: only agents who read one of a chat's ``readers`` are offered it (handoff/language_match.py).
+Language: only agents who read one of a chat's ``readers`` are offered it (handoff/routing/language_match.py: the
+store's language steps). Accounts and access: handoff/account_steps.py (the store's account steps).
 
 Lapsed offers: an offer not accepted in time goes back to the queue (keeping its rank), and the agent
 who let it lapse joins the chat's "lapsed" set. The chat is then offered to the best-ranked free agent
@@ -46,10 +46,11 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from common.language_rules import LanguageRule
-from handoff.language_match import LanguageSteps
+from handoff.account_steps import AccountSteps
+from handoff.routing.language_match import LanguageSteps
 
 
 class Status(str, Enum):
@@ -139,30 +140,12 @@ class Agent:
     languages: Tuple[str, ...] = ("en",)  # the languages the agent reads (common/language_rules.py)
 
 
-@dataclass(frozen=True)
-class AccountAccess:
-    """What decides whether an agent's token still counts (handoff/access.py)."""
-
-    epoch: str  # tokens carry the epoch they were issued under; disabling an account gives it a new one
-    disabled: bool
-    revoked: FrozenSet[str]  # ids of the agent's logged-out tokens that have not expired yet
-
-
-@dataclass(frozen=True)
-class LoginLimits:
-    """Failed logins allowed per agent id and per client address in a fixed window of ``window_seconds``."""
-
-    per_agent: int = 5
-    per_address: int = 20
-    window_seconds: int = 900
-
-
 def rank(enqueued_at: float, priority: int, seconds_per_point: float) -> float:
     """Queue rank, lowest served first: earlier and higher priority both come first."""
     return enqueued_at - priority * seconds_per_point
 
 
-class Store(LanguageSteps, abc.ABC):
+class Store(LanguageSteps, AccountSteps, abc.ABC):
     """What the service needs from its storage. Every method is one atomic step."""
 
     @abc.abstractmethod
@@ -321,50 +304,6 @@ class Store(LanguageSteps, abc.ABC):
     async def forget_agent(self, agent_id: str, before: Optional[float] = None) -> bool:
         """Drop the agent from the presence record; with ``before``, only if they were last seen before it.
         True for the one caller that dropped them: that caller handles the lost agent."""
-
-    @abc.abstractmethod
-    async def save_account(self, agent_id: str, account: Dict[str, str]) -> None:
-        """Create or replace an agent's account (name, role, password_hash)."""
-
-    @abc.abstractmethod
-    async def account(self, agent_id: str) -> Optional[Dict[str, str]]:
-        """The agent's account, None if there is none."""
-
-    @abc.abstractmethod
-    async def accounts(self) -> List[str]:
-        """Every account's agent id, sorted."""
-
-    # -- access: account epochs, disabled accounts, logged-out tokens, login limits (handoff/access.py) --
-    @abc.abstractmethod
-    async def account_access(self, agent_id: str, now: float) -> Optional[AccountAccess]:
-        """The account's epoch, disabled flag and logged-out token ids; None when there is no account."""
-
-    @abc.abstractmethod
-    async def start_epoch(self, agent_id: str, epoch: str) -> str:
-        """The account's epoch, set to ``epoch`` first if it has none; "" when there is no account."""
-
-    @abc.abstractmethod
-    async def set_disabled(self, agent_id: str, disabled: bool, epoch: str, now: float, by: str) -> bool:
-        """Disable (with the new ``epoch``: every token issued before stops counting) or enable the account,
-        and emit an ``agent_access`` event (access disabled | enabled). False when there is no account."""
-
-    @abc.abstractmethod
-    async def remove_account(self, agent_id: str, now: float, by: str) -> bool:
-        """Delete the account (and the agent's record when offline) and emit an ``agent_access`` event
-        (access removed). False when there is no account."""
-
-    @abc.abstractmethod
-    async def revoke_token(self, agent_id: str, jti: str, expires: float, now: float) -> None:
-        """Remember the token id as logged out until ``expires`` and emit a ``token_revoked`` event."""
-
-    @abc.abstractmethod
-    async def login_attempt(self, agent_id: str, address: str, now: float, limits: LoginLimits) -> int:
-        """Count a login attempt against the agent id and the client address; 0 when it may go on, else the
-        seconds until the window that blocks it ends (and nothing is counted)."""
-
-    @abc.abstractmethod
-    async def login_succeeded(self, agent_id: str, address: str) -> None:
-        """Take back the count of an attempt that succeeded: only failures count against the limits."""
 
     @abc.abstractmethod
     async def events(self, after: str, block_ms: int, count: int = 500) -> List[Event]:

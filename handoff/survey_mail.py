@@ -1,4 +1,4 @@
-"""The survey by e-mail and the page its link opens (issue 14): for a customer who is gone and whose address is
+"""The survey by e-mail and the page its link opens: for a customer who is gone and whose address is
 known (a ticket opened by e-mail, with no chat to ask in), when policy/survey.yml says ``email_when_gone``.
 
 - The mail (wording per language in policy/survey.yml ``email``) goes through the tickets' durable mail outbox
@@ -25,7 +25,7 @@ from typing import Any, Dict, Mapping, Optional
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, html as html_response
 
-from handoff.pages import HTML_HEADERS
+from handoff.web.pages import HTML_HEADERS
 from handoff.store import Conflict, NotFound
 from handoff.tickets.mail_out import MailError, one_line, recipient
 

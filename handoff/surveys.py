@@ -1,4 +1,4 @@
-"""The customer's answer to the satisfaction survey, and what "not solved" does (issue 14, docs/survey.md).
+"""The customer's answer to the satisfaction survey, and what "not solved" does (docs/survey.md).
 
 - On a chat (``POST /v1/handoffs/{id}/survey``): stored as ``outcome.survey`` (HandoffService.survey). "Not
   solved" opens a **follow-up ticket** for the same agent, in the same group, with the chat's priority raised

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 from prometheus_client import Counter
 
 from common.surge import Load, Step, SurgePolicy, SurgeState, estimated_wait
-from handoff.service import iso
+from handoff.views import iso
 from handoff.store import Conflict, NotFound, QueueStats
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ claimed more than ``MAX_ATTEMPTS`` times without completing (its handler kills o
 handler gets at most the lease's time before it counts as failed (a hanging handler never holds a slot).
 
 The clock is one clock: the store's server time (Redis ``TIME``), moved by the service clock's test offset
-(``HANDOFF_CLOCK_FILE``, handoff/clock.py) so a test can play "Monday morning" against real processes.
+(``HANDOFF_CLOCK_FILE``, handoff/clocks/offset_clock.py) so a test can play "Monday morning" against real processes.
 """
 from __future__ import annotations
 
@@ -232,5 +232,5 @@ class TimerRunner:
 
 
 def wall_offset(clock: Callable[[], float]) -> Callable[[], float]:
-    """The offset of a service clock (handoff/clock.py) from the wall clock: 0 in production."""
+    """The offset of a service clock (handoff/clocks/offset_clock.py) from the wall clock: 0 in production."""
     return lambda: clock() - time.time()

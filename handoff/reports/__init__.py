@@ -1,4 +1,4 @@
-"""Service reports (issue 14 point 6): the numbers that show whether service improves, from the stored records.
+"""Service reports: the numbers that show whether service improves, from the stored records.
 
 Layers: ``rows`` turns the stored records (escalations, tickets with their timelines, clock logs) into one flat
 row per chat and per ticket (pure); ``figures`` aggregates rows into the figures (pure); ``summary`` assembles the

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json as json_response
 
-from handoff import pages
+from handoff.web import pages
 from handoff.reports import export, read, summary as sm
 
 _WEEK = timedelta(days=7)

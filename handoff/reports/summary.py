@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from handoff.reports import figures as fig
 from handoff.reports.rows import Row
-from handoff.service import Invalid
+from handoff.errors import Invalid
 from handoff.stats import iso, percentile, share
 
 MAX_DAYS = 92

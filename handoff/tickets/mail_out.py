@@ -194,5 +194,3 @@ def _when(at: Any) -> datetime:
     except ValueError:
         return datetime.now(timezone.utc)
 
-
-from handoff.tickets.mail_queue import Mailer, MailOutbox, SmtpSettings, mail_fields  # noqa: E402,F401  (one import for callers)

@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Optional
 
 from handoff.store import Conflict, NotFound
 from handoff.tickets.mail_in import InboundMail, Refused
-from handoff.tickets.mail_out import MailError, Mailer, MailOutbox, MailSettings, SmtpSettings, compose
+from handoff.tickets.mail_out import MailError, MailSettings, compose
+from handoff.tickets.mail_queue import Mailer, MailOutbox, SmtpSettings
 from handoff.tickets.model import Ticket, parse_label, view
 
 log = logging.getLogger("handoff.mail")

@@ -1,4 +1,4 @@
-// Service clocks (issue 14) as the agent console and the supervisor dashboard show them: the wording, the
+// Service clocks as the agent console and the supervisor dashboard show them: the wording, the
 // clock model, the live badges and the countdowns. Shared by console_clocks.js, tickets.js and
 // dashboard_clocks.js; no framework.
 //

@@ -6,13 +6,16 @@
 // becomes mine and again after every reconnect (to fill what the gap missed). Messages and notes
 // from events and from our own POSTs are merged by their seq / id, so nothing shows twice.
 // Text reaches the page only through `el` (textContent): a customer's "<img onerror=...>" is text.
-// Why over 400 lines: the Chats view's parts share one state (the chats, the selection, the socket); the
-// Tickets view, the ticket page and the follow-up box are split out (tickets.js, ticket_page.js, chat_ticket.js).
+// Why over 400 lines: the Chats view's parts share one state (the chats, the selection, the socket); the case
+// brief (console_brief.js), the offers (console_offers.js), the clocks (console_clocks.js), the Tickets view, the
+// ticket page and the follow-up box (tickets.js, ticket_page.js, chat_ticket.js) are split out.
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, toDate } from "/web/common.js";
 import { mountTickets } from "/web/tickets.js";
 import { mountChatTicket } from "/web/chat_ticket.js";
 import { loadWords } from "/web/clocks.js";
 import { mountConsoleClocks } from "/web/console_clocks.js";
+import { chatLanguage, humanize, renderBrief as drawBrief } from "/web/console_brief.js";
+import { mountOffers } from "/web/console_offers.js";
 
 const QUEUE_POLL_MS = 5000;
 const ERROR_MS = 10000;
@@ -29,9 +32,7 @@ const state = {
   chats: new Map(), // escalation id -> chat (see newChat)
   order: [], // escalation ids in the list's order (oldest first)
   selected: null,
-  offers: new Map(), // escalation id -> {id, conversation_id, group, priority, deadline (ms, our clock)}
   skewMs: 0, // server clock minus ours, from the events' `at`
-  flash: false,
   tickets: null, // the Tickets view (tickets.js): {onEvent, refresh, show, open, t}
   followUp: null, // "Follow up as a ticket" for the selected chat (chat_ticket.js): {show}
   clocks: null, // SLA clocks, alerts and the standby banner (console_clocks.js)
@@ -39,12 +40,6 @@ const state = {
 
 // -- small helpers -------------------------------------------------------------------------------
 const groupName = (id) => state.groupNames[id] || String(id ?? "");
-const humanize = (name) => (/^[a-z0-9_]+$/.test(String(name)) ? String(name).replace(/_/g, " ") : String(name ?? ""));
-/** A language code of a chat ("zh", "en") by its name in the page's language; an unknown code as it is. */
-const languageName = (code) => {
-  const key = `language.${String(code).split("-")[0]}`;
-  return t(key) === key ? String(code) : t(key);
-};
 const isMine = (event) => !!state.me && event.agent === state.me.id;
 
 let errorTimer = null;
@@ -249,11 +244,6 @@ function renderSelected() {
 }
 
 /** The chat's language: its record's routing (`routing.language`, the handoff request's `language`), or null. */
-function chatLanguage(chat) {
-  const r = chat && chat.record;
-  return (r && ((r.routing && r.routing.language) || r.language)) || null;
-}
-
 /** A canned reply in the chat's language (the handoff request's `language`; policy/canned_responses.yml `texts`),
  * else its default (English) text. */
 function cannedText(canned, chat) {
@@ -269,185 +259,23 @@ function renderCanned(chat) {
   $("canned-select").replaceChildren(el("option", { value: "" }, t("canned.choose")), ...options);
 }
 
-// -- the case brief --------------------------------------------------------------------------------
-function section(title, ...content) {
-  const body = content.flat().filter((x) => x !== null && x !== undefined && x !== false);
-  if (!body.length) return null;
-  return el("section", { class: "brief-section" }, el("h3", {}, title), ...body);
-}
-
-function defs(pairs) {
-  const rows = pairs.filter(([, v]) => v !== null && v !== undefined && v !== "");
-  if (!rows.length) return null;
-  return el("dl", {}, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v instanceof Node ? v : String(v))]));
-}
-
-function list(items) {
-  return items.length ? el("ul", {}, items.map((item) => el("li", {}, item))) : null;
-}
-
-function fmtValue(value) {
-  if (value === null || value === undefined) return "–";
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
-}
-
-function fmtScore(value) {
-  return typeof value === "number" ? value.toFixed(2) : fmtValue(value);
-}
-
-/** Entities and slots as [label, value] rows, each pair once (an order number is often both). */
-function captured(brief) {
-  const rows = [
-    ...(brief.entities || []).map((e) => [humanize(String(e.type).toLowerCase()), String(e.value)]),
-    ...Object.entries(brief.slots || {}).filter(([, v]) => v !== null && v !== undefined && v !== "")
-      .map(([k, v]) => [humanize(k), fmtValue(v)]),
-  ];
-  const seen = new Set();
-  return rows.filter(([k, v]) => {
-    const key = `${k}\u0000${v}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
+// -- the case brief (console_brief.js) and offers (console_offers.js) ----------------------------------
 function renderBrief(chat) {
-  const box = $("brief");
-  if (!chat) {
-    setChildren(box, el("h2", {}, t("brief.title")), el("p", { class: "empty small" }, t("brief.empty")));
-    return;
-  }
-  const r = chat.record;
-  if (!r) {
-    setChildren(box, el("h2", {}, t("brief.title")), el("p", { class: "empty small" }, t("loading")));
-    return;
-  }
-  const brief = r.case_brief || {};
-  const tags = (r.customer && r.customer.tags) || {};
-  const sentiment = (r.scores && r.scores.sentiment) || {};
-  const complexity = (r.scores && r.scores.complexity) || {};
-  const routing = r.routing || {};
-  const tier = tags.vip_tier && tags.vip_tier !== "none" ? el("span", { class: "badge warn", "data-testid": "vip-tier" }, t("brief.vip", { tier: tags.vip_tier })) : t("brief.none");
-  const notes = [...chat.notes.values()].sort((a, b) => a.id - b.id);
-
-  setChildren(box,
-    el("h2", {}, t("brief.title")),
-    section(t("brief.summary"), el("p", { "data-testid": "brief-summary" }, brief.summary || "–")),
-    section(t("brief.customer"), defs([
-      [t("brief.customer_id"), r.customer && r.customer.id ? r.customer.id : t("brief.not_known")],
-      [t("brief.language"), chatLanguage(chat) ? languageName(chatLanguage(chat)) : null],
-      [t("brief.vip_tier"), tier],
-      [t("brief.orders"), tags.lifetime_orders],
-      [t("brief.open_tickets"), tags.open_tickets],
-      ...Object.entries(tags).filter(([k]) => !["vip_tier", "lifetime_orders", "open_tickets"].includes(k))
-        .map(([k, v]) => [humanize(k), fmtValue(v)]),
-    ])),
-    section(t("brief.captured"), defs(captured(brief))),
-    section(t("brief.topics"),
-      (brief.topics || []).length ? el("p", {}, (brief.topics || []).map((x) => el("span", { class: "badge" }, humanize(x)))) : null,
-      list(Object.entries(brief.categories || {}).map(([k, v]) => `${humanize(k)}: ${v}`))),
-    section(t("brief.scores"), defs([
-      [t("brief.sentiment"), `${fmtScore(sentiment.latest)}${sentiment.label ? ` (${sentiment.label})` : ""}`],
-      [t("brief.trend"), fmtScore(sentiment.trend)],
-      [t("brief.complaint"), fmtScore(sentiment.complaint)],
-      [t("brief.complexity"), `${complexity.level || "–"} (${fmtScore(complexity.score)})`],
-    ]), list((complexity.factors || []).map((f) => `${humanize(f.name)}: ${f.reason}`))),
-    section(t("brief.why"), list(((r.decision && r.decision.triggers) || []).map((x) => `${humanize(x.name)}: ${x.reason}`))),
-    section(t("brief.routing"), defs([
-      [t("brief.group"), `${groupName(r.skill_group) || r.skill_group_name} (${routing.reason || "–"})`],
-      [t("brief.bot_suggested"), routing.bot_suggestion ? groupName(routing.bot_suggestion) : null],
-      [t("brief.priority"), routing.priority],
-    ]), list([...(routing.priority_reasons || []), ...(routing.overflow || [])])),
-    section(t("brief.previous"),
-      (r.previous || []).length
-        ? el("ul", { "data-testid": "previous" }, r.previous.map((p) => el("li", {},
-          `${fmtTime(p.created_at)} · ${groupName(p.skill_group)} · ${p.status}` +
-          (p.outcome && p.outcome.wrap_up ? ` · ${humanize(p.outcome.wrap_up)}` : "") +
-          (p.outcome && typeof p.outcome.resolved === "boolean" ? (p.outcome.resolved ? ` · ${t("brief.resolved")}` : ` · ${t("brief.not_resolved")}`) : ""))))
-        : el("p", { class: "muted small" }, t("brief.no_previous"))),
-    section(t("brief.notes"),
-      notes.length
-        ? el("div", { "data-testid": "notes" }, notes.map((n) => el("div", { class: "note", "data-testid": "note" },
-          el("span", { class: "who small muted" }, t("line.who", { who: n.author === state.me.id ? t("who.you") : n.author, time: fmtTime(n.at) })),
-          el("div", {}, n.text))))
-        : el("p", { class: "muted small" }, t("brief.no_notes"))),
-  );
+  drawBrief($("brief"), chat, { me: state.me && state.me.id, groupName });
 }
 
-// -- offers ----------------------------------------------------------------------------------------
-function addOffer(offer) {
-  if (state.chats.has(offer.id) && !state.chats.get(offer.id).ended) return; // already mine
-  state.offers.set(offer.id, offer);
-  renderOffer();
-}
-
-function removeOffer(id) {
-  if (state.offers.delete(id)) renderOffer();
-}
-
-function nextOffer() {
-  return [...state.offers.values()].sort((a, b) => a.deadline - b.deadline)[0] || null;
-}
-
-function renderOffer() {
-  const banner = $("offer");
-  const offer = nextOffer();
-  if (!offer) {
-    banner.hidden = true;
-    banner.replaceChildren();
-    document.title = BASE_TITLE;
-    return;
-  }
-  const more = state.offers.size - 1;
-  setChildren(banner,
-    el("strong", {}, t("offer.new")),
-    el("span", { "data-testid": "offer-group" }, groupName(offer.group)),
-    el("span", { class: "badge accent", "data-testid": "offer-priority" }, t("offer.priority", { p: offer.priority ?? "?" })),
-    el("span", { class: "countdown", id: "offer-countdown", "data-testid": "offer-countdown" }, ""),
-    more > 0 ? el("span", { class: "muted small" }, t("offer.more", { n: more })) : null,
-    el("span", { class: "grow" }),
-    el("button", { type: "button", "data-testid": "offer-accept", onclick: () => accept(offer.id) }, t("offer.accept")),
-  );
-  banner.dataset.escalation = offer.id;
-  banner.hidden = false;
-  tickOffer();
-}
-
-function tickOffer() {
-  const offer = nextOffer();
-  if (!offer) return;
-  const left = (offer.deadline - Date.now()) / 1000; // deadlines are kept on our clock (see onEvent)
-  if (left <= 0) {
-    removeOffer(offer.id); // the service sends `requeued` at its next sweep
-    return;
-  }
-  const countdown = $("offer-countdown");
-  if (countdown) countdown.textContent = t("offer.left", { s: Math.ceil(left) });
-  state.flash = !state.flash;
-  const n = state.offers.size;
-  document.title = state.flash ? t("offer.title", { n }) : BASE_TITLE;
-}
-
-async function accept(id) {
-  const button = document.querySelector('[data-testid="offer-accept"]');
-  if (button) button.disabled = true;
-  try {
-    const summary = await api(`/v1/handoffs/${encodeURIComponent(id)}/accept`, { method: "POST" });
-    removeOffer(id);
+const offers = mountOffers({
+  banner: () => $("offer"),
+  groupName,
+  baseTitle: () => BASE_TITLE,
+  mine: (id) => state.chats.has(id) && !state.chats.get(id).ended,
+  accepted: (summary, id) => {
     addChat(summary);
     if (!state.selected || !state.chats.has(state.selected) || state.chats.get(state.selected).ended) select(id);
     else renderChatList();
-  } catch (e) {
-    if (e instanceof ApiError && (e.status === 409 || e.status === 403 || e.status === 404)) {
-      removeOffer(id);
-      fail(new Error(t("offer.too_late")));
-    } else {
-      fail(e);
-      if (button) button.disabled = false;
-    }
-  }
-}
+  },
+  fail,
+});
 
 // -- queues ----------------------------------------------------------------------------------------
 let queueTimer = null;
@@ -486,27 +314,27 @@ function onEvent(event) {
     case "snapshot": return onSnapshot(event);
     case "offered":
       if (isMine(event)) {
-        addOffer({ id: event.escalation, conversation_id: event.conversation_id, group: event.group,
+        offers.add({ id: event.escalation, conversation_id: event.conversation_id, group: event.group,
           priority: event.priority, deadline: event.deadline * 1000 - state.skewMs });
       }
       break;
     case "assigned":
-      removeOffer(event.escalation);
+      offers.remove(event.escalation);
       if (isMine(event) && !state.chats.has(event.escalation)) {
         addChat({ id: event.escalation, conversation_id: event.conversation_id, skill_group: event.group, status: "assigned" });
       }
       break;
     case "requeued":
-      removeOffer(event.escalation);
+      offers.remove(event.escalation);
       break;
     case "transferred":
-      removeOffer(event.escalation);
+      offers.remove(event.escalation);
       if (event.from_agent === state.me.id && event.agent !== state.me.id) endChat(event.escalation, endedLabel("transferred", event));
       break;
     case "message": onMessage(event); break;
     case "note": onNote(event); break;
     case "released": case "closed": case "abandoned": case "ticket":
-      removeOffer(event.escalation);
+      offers.remove(event.escalation);
       endChat(event.escalation, endedLabel(event.type, event));
       break;
     case "agent_status":
@@ -522,18 +350,18 @@ function onSnapshot(event) {
   renderWho();
   if (state.tickets) state.tickets.refresh(); // after a reconnect: what the gap missed
   const present = new Set();
-  state.offers.clear();
+  offers.clear();
   for (const h of event.handoffs || []) {
     present.add(h.id);
     if (h.status === "offered") {
       const deadline = toDate(h.offer_deadline);
-      addOffer({ id: h.id, conversation_id: h.conversation_id, group: h.skill_group, priority: h.priority,
+      offers.add({ id: h.id, conversation_id: h.conversation_id, group: h.skill_group, priority: h.priority,
         deadline: deadline ? deadline.getTime() - state.skewMs : Date.now() + 1000 * state.meta.reservation_seconds });
     } else {
       addChat(h); // (re)loads the record: fills any gap while disconnected
     }
   }
-  renderOffer();
+  offers.render();
   for (const chat of state.chats.values()) {
     if (!present.has(chat.id) && !chat.ended) loadRecord(chat); // it moved on while we were away
   }
@@ -793,7 +621,7 @@ async function main() {
   connectEvents(onEvent, { onState: setConnection });
   refreshQueues();
   setInterval(refreshQueues, QUEUE_POLL_MS);
-  setInterval(tickOffer, 1000);
+  setInterval(offers.tick, 1000);
   renderChatList();
   renderSelected();
 }

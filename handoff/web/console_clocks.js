@@ -1,4 +1,4 @@
-// The agent console's service clocks (issue 14): the SLA alerts of my chats and tickets, and the standby alert
+// The agent console's service clocks: the SLA alerts of my chats and tickets, and the standby alert
 // when a group I am on standby for has a surge. Mounted by console.js, which forwards every event
 // (`onEvent`) and draws each chat's clocks with `chatClocks` / `chatBadge`.
 //

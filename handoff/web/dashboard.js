@@ -7,10 +7,13 @@
 // Charts: Chart.js (vendored, loaded with `defer` before this module); without it the charts say so
 // and everything else still works.
 // Why over 400 lines: the live panels share one refresh cycle and one state (queues, agents, stats); the service
-// report and the SLA/surge panels are split out (reports.js, dashboard_clocks.js).
+// report, the SLA/surge panels, the charts and the formatting are split out (reports.js, dashboard_clocks.js,
+// dashboard_charts.js, dashboard_format.js).
 import { mountReports } from "/web/reports.js";
 import { ApiError, api, connectEvents, el, fmtSeconds, fmtTime, initPage, logout, pickLang, requireLogin, showError, t, timeZone, toDate } from "/web/common.js";
 import { mountDashboardClocks } from "/web/dashboard_clocks.js";
+import { renderCharts } from "/web/dashboard_charts.js";
+import { clockTime, decimal1, fmtCount, fmtShare, humanize, isNum, plural, shortId } from "/web/dashboard_format.js";
 
 const POLL_MS = 5000;
 const EVENT_DEBOUNCE_MS = 1000;
@@ -28,35 +31,6 @@ const state = {
   lastOk: 0, // Date.now() of the last refresh in which every source answered (or 404'd)
   clocks: null, // the SLA warnings and breaches panel and the surge panel (dashboard_clocks.js)
 };
-
-// -- formatting --------------------------------------------------------------------------------
-const percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
-const decimal1 = new Intl.NumberFormat(undefined, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
-const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
-
-const isNum = (v) => typeof v === "number" && Number.isFinite(v);
-/** A share in [0, 1] as "42.5 %"; "–" for null. */
-const fmtShare = (v) => (isNum(v) ? percent.format(v) : "–");
-const fmtCount = (v) => (isNum(v) ? integer.format(v) : "–");
-/** "payment_problem" -> "payment problem"; anything else (a sentence, odd text) as it is. */
-const humanize = (name) => {
-  const s = String(name ?? "");
-  return /^[a-z0-9_]+$/.test(s) ? s.replace(/_/g, " ") : s;
-};
-/** An hour of `hourly` (an ISO time, epoch seconds, or 0-23) as "14:00" in the configured zone. */
-function hourLabel(hour) {
-  if (isNum(hour) && hour >= 0 && hour < 24) return `${String(hour).padStart(2, "0")}:00`;
-  const d = toDate(hour);
-  if (!d) return String(hour ?? "");
-  return clockTime(d, false);
-}
-/** A moment as "14:05" (or "14:05:09") in the configured zone (common.js timeZone), not the browser's. */
-const clockTime = (d, seconds = true) => new Intl.DateTimeFormat(document.documentElement.lang || "en",
-  { timeZone: timeZone(), hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hourCycle: "h23" }).format(d);
-/** A 32-hex escalation id as its first 8 characters (the title keeps the whole); other text as it is. */
-const shortId = (id) => (/^[0-9a-f]{32}$/.test(String(id)) ? String(id).slice(0, 8) : String(id ?? "–"));
-/** "1 response" / "3 responses": catalog keys `<key>.one` and `<key>.many`, with {n}. */
-const plural = (n, key) => t(`${key}.${n === 1 ? "one" : "many"}`, { n: fmtCount(n) });
 
 // -- live clocks -------------------------------------------------------------------------------
 // Each clock is a text node's owner showing `base` seconds at `at` (performance.now()), counting up.
@@ -283,82 +257,6 @@ function renderTop(testId, list, noneKey) {
     el("td", { title: String(r.name ?? "") }, humanize(r.name)),
     el("td", { class: "num" }, fmtCount(r.count)),
     el("td", {}, el("meter", { min: 0, max, value: r.count, "aria-hidden": "true" })))));
-}
-
-// -- charts ------------------------------------------------------------------------------------
-const charts = {};
-
-function cssVar(name, fallback) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
-}
-
-function chartUnavailable(canvas) {
-  const box = canvas.parentElement;
-  if (!box.querySelector(".empty")) box.appendChild(el("p", { class: "empty" }, t("chart.missing")));
-}
-
-function makeChart(canvas, type, label, color, yTick, tooltip) {
-  const Chart = window.Chart;
-  return new Chart(canvas, {
-    type,
-    data: { labels: [], datasets: [{ label, data: [], backgroundColor: color, borderColor: color, borderWidth: type === "line" ? 2 : 0,
-      pointRadius: type === "line" ? 2 : 0, spanGaps: false, tension: 0.25, maxBarThickness: 28 }] },
-    options: {
-      responsive: true,
-      maintainAspectRatio: false,
-      animation: false,
-      interaction: { mode: "index", intersect: false },
-      plugins: {
-        legend: { display: false },
-        tooltip: { callbacks: { label: (ctx) => `${label}: ${tooltip(ctx.parsed.y)}` } },
-      },
-      scales: {
-        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 8 } },
-        y: { beginAtZero: true, ticks: { callback: yTick, precision: 0 } },
-      },
-    },
-  });
-}
-
-function renderCharts(hourly) {
-  const hoursCanvas = byTestId("chart-hourly");
-  const waitCanvas = byTestId("chart-wait");
-  if (!window.Chart) {
-    chartUnavailable(hoursCanvas);
-    chartUnavailable(waitCanvas);
-    return;
-  }
-  const rows = Array.isArray(hourly) ? hourly : [];
-  const labels = rows.map((h) => hourLabel(h.hour));
-  const handoffs = rows.map((h) => (isNum(h.handoffs) ? h.handoffs : null));
-  const waits = rows.map((h) => (isNum(h.wait_p50_seconds) ? h.wait_p50_seconds : null));
-  if (!charts.hourly) {
-    charts.hourly = makeChart(hoursCanvas, "bar", t("kpi.handoffs"), cssVar("--accent", "#2457c5"),
-      (v) => integer.format(v), (v) => fmtCount(v));
-    charts.wait = makeChart(waitCanvas, "line", t("kpi.wait_p50"), "#c77d00",
-      (v) => fmtSeconds(v), (v) => fmtSeconds(v));
-  }
-  for (const [chart, canvas, values] of [[charts.hourly, hoursCanvas, handoffs], [charts.wait, waitCanvas, waits]]) {
-    chart.data.labels = labels;
-    chart.data.datasets[0].data = values;
-    if (chart === charts.wait) { // whole minutes on the axis once waits run to minutes
-      const top = Math.max(0, ...values.filter(isNum));
-      chart.options.scales.y.ticks.stepSize = top > 1200 ? 600 : top > 600 ? 300 : top > 150 ? 60 : undefined;
-    }
-    chart.update("none");
-    canvas.dataset.points = String(values.length);
-    canvas.dataset.values = values.map((v) => (v === null ? "" : String(v))).join(",");
-  }
-  const total = handoffs.reduce((a, b) => a + (b || 0), 0);
-  const peak = Math.max(0, ...handoffs.map((v) => v || 0));
-  hoursCanvas.setAttribute("aria-label",
-    t("chart.hourly_aria", { total: fmtCount(total), peak: fmtCount(peak) }));
-  hoursCanvas.textContent = hoursCanvas.getAttribute("aria-label");
-  const known = waits.filter(isNum);
-  waitCanvas.setAttribute("aria-label", known.length
-    ? t("chart.wait_aria", { time: fmtSeconds(Math.max(...known)) })
-    : t("chart.wait_aria_none"));
-  waitCanvas.textContent = waitCanvas.getAttribute("aria-label");
 }
 
 function renderStats(result) {

@@ -1,4 +1,4 @@
-// The supervisor dashboard's service clocks (issue 14): a live panel of SLA warnings and breaches as they happen
+// The supervisor dashboard's service clocks: a live panel of SLA warnings and breaches as they happen
 // (from the WebSocket's `sla_warning` / `sla_breach` / `sla_action` events: one row per chat or ticket and
 // target, the warning turning into the breach), and the surge state per group (GET /v1/queues' `surge`, and the
 // `surge_started` / `surge_ended` events in between). Mounted by dashboard.js, which forwards its events and

@@ -1,4 +1,4 @@
-// The service report (issue 14 point 6) on the supervisor dashboard, and the pieces the weekly page reuses.
+// The service report on the supervisor dashboard, and the pieces the weekly page reuses.
 //
 // Data: GET /v1/reports/summary?from&to (whole days in the business time zone; definitions in docs/reports.md).
 // Wording: /web/i18n/reports.<lang>.json (en, zh; English beneath). Text reaches the page only through `el`

@@ -1,4 +1,4 @@
-// The agent console's Tickets view (issue 13): the lists (mine, my groups' queue with the unassigned first,
+// The agent console's Tickets view: the lists (mine, my groups' queue with the unassigned first,
 // due soon, overdue, all for supervisors), a search (T-number, customer id, e-mail, order number) and the
 // ticket page (details, the timeline, the linked chats' transcripts and briefs, and the actions).
 //

@@ -54,7 +54,7 @@ def night(now: float) -> float:
 
 
 class Clock:
-    """The service's clock: the wall clock plus the offset in HANDOFF_CLOCK_FILE (handoff/clock.py)."""
+    """The service's clock: the wall clock plus the offset in HANDOFF_CLOCK_FILE (handoff/clocks/offset_clock.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

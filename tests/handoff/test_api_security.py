@@ -218,7 +218,7 @@ def test_websocket_refuses_missing_expired_and_bot_tokens(service):
     assert message["type"] == "snapshot" and message["agent"]["id"] == "ann" and code is None
 
 
-# -- login limits, logout, disabled and removed agents (issue 12.7) ------------------------------------
+# -- login limits, logout, disabled and removed agents -----------------------------------------------
 def _ws_after_snapshot(url: str, token: str, action, wait: float = 5.0):
     """Open the agent stream with ``token``, take the snapshot, run ``action()`` (blocking, in a thread) and
     return (the messages that came after, the close code; None if still open after ``wait`` s)."""

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from handoff.pages import CSP
+from handoff.web.pages import CSP
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer, small_team_service
 
 

@@ -7,9 +7,10 @@ import pytest
 
 from common.routing import SkillGroups
 from handoff.auth import Caller, Forbidden
+from handoff.errors import Invalid
 from handoff.memory_store import MemoryStore
 from handoff.metrics import Metrics
-from handoff.service import HandoffService, Invalid
+from handoff.service import HandoffService
 from handoff.store import Conflict, Status
 from tests.handoff.requests import handoff_request
 from tests.handoff.stores import Clock

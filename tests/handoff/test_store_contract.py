@@ -1,8 +1,5 @@
-"""The store contract, run against the in-memory twin and the Redis store (a real redis-server).
-
-Why one file over 400 lines: one contract, every step of the store interface, run against both stores; the tickets'
-part is test_ticket_store.py.
-"""
+# Over 400 lines: one contract, every step of the store interface, run against both stores (tickets: test_ticket_store.py).
+"""The store contract, run against the in-memory twin and the Redis store (a real redis-server)."""
 import asyncio
 import uuid
 
@@ -494,7 +491,7 @@ def test_accepting_an_offer_resets_the_missed_count_and_a_lone_agent_gets_the_ch
 
 
 def test_account_access_epoch_disable_remove_and_logged_out_tokens(store):
-    from handoff.store import AccountAccess
+    from handoff.account_steps import AccountAccess
     T = 1_900_000_000.0  # Redis expires logged-out token ids by the wall clock: times in the future
     assert run(store.account_access("ann", T + 0.0)) is None and run(store.start_epoch("ann", "e1")) == ""
     run(store.save_account("ann", {"id": "ann", "name": "Ann", "role": "agent", "skills": "general",
@@ -521,7 +518,7 @@ def test_account_access_epoch_disable_remove_and_logged_out_tokens(store):
 
 
 def test_failed_logins_are_limited_per_agent_and_per_address_in_a_window(store):
-    from handoff.store import LoginLimits
+    from handoff.account_steps import LoginLimits
     limits = LoginLimits(per_agent=2, per_address=3, window_seconds=60)
     assert run(store.login_attempt("ann", "10.0.0.1", 0.0, limits)) == 0
     run(store.login_succeeded("ann", "10.0.0.1"))                           # a success is not counted

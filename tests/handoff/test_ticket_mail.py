@@ -1,8 +1,6 @@
+# Over 400 lines: composing, the outbox and the listener share one real aiosmtpd relay and redis-server; the last test runs the loop.
 """Ticket e-mail: composing a reply's mail, the durable outbox sent through a real SMTP relay (aiosmtpd), and the
 SMTP listener for customers' replies, spoken to by a real SMTP client (smtplib). Real redis-server.
-
-Why one file over 400 lines: composing, the outbox and the listener share one real aiosmtpd relay and redis-server
-per module, and the last test runs the whole loop through both.
 """
 from __future__ import annotations
 
@@ -24,8 +22,9 @@ from bot.supervisor import free_port
 from common.config import ConfigError
 from handoff.settings import Settings, SettingsError
 from handoff.tickets.mail_in import InboundMail, Refused, answer_text, html_text
-from handoff.tickets.mail_out import (MailError, Mailer, MailOutbox, MailSettings, MailText, SmtpSettings, compose,
-                                      parse_reply_address, reply_address, token_matches)
+from handoff.tickets.mail_out import (MailError, MailSettings, MailText, compose, parse_reply_address, reply_address,
+                                      token_matches)
+from handoff.tickets.mail_queue import Mailer, MailOutbox, SmtpSettings
 from tests.handoff.stores import loop, run  # noqa: F401  (loop: a fixture)
 
 SECRET = "reply-secret-for-tests-0123456789"

@@ -1,4 +1,4 @@
-"""Acceptance (issue 14): two service processes over one real redis-server, one SIGKILLed between claim and
+"""Two service processes over one real redis-server, one SIGKILLed between claim and
 action, another paused past its lease: each of 1,000 timers fires exactly once (handoff/clocks/drill.py).
 
 The processes are real OS processes (``python -m handoff.clocks.drill run``). Process A kills itself right after

@@ -1,4 +1,4 @@
-"""Issue 12.1/12.2: what the bot could not deliver is visible to supervisors (GET /v1/undelivered, the
+"""What the bot could not deliver is visible to supervisors (GET /v1/undelivered, the
 handoff_undelivered_items gauge), read from the bot's list in the same Redis. Real Redis, real service process."""
 from __future__ import annotations
 

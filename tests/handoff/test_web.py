@@ -19,7 +19,7 @@ import redis as redis_lib
 import requests
 import websockets
 
-from handoff.pages import CSP, WEB_DIR
+from handoff.web.pages import CSP, WEB_DIR
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer, small_team_service
 from tests.handoff.requests import handoff_request
 
@@ -99,6 +99,7 @@ def test_vendored_files_may_be_cached_for_a_day(web: Cluster) -> None:
     "/web/vendor/../../app.py", "/web/vendor/%2e%2e/%2e%2e/app.py", "/web//etc/passwd", "/web/%2fetc%2fpasswd",
     "/web/..%5capp.py", "/web/.gitignore", "/web/common.js%00.css", "/web/", "/web/nothing.js",
     "/web/vendor/README.md", "/web/../openapi.yml", "/console/../app.py",
+    "/web/pages.py", "/web/__init__.py", "/web/__pycache__/pages.cpython-310.pyc",  # the server's own code beside the pages
 ])
 def test_nothing_outside_the_web_folder_is_served(web: Cluster, path: str) -> None:
     status, headers, body = raw_get(web.urls[0], path)
@@ -107,7 +108,7 @@ def test_nothing_outside_the_web_folder_is_served(web: Cluster, path: str) -> No
 
 
 def test_resolve_refuses_symlinks_out_of_the_folder(tmp_path: Path) -> None:
-    from handoff.pages import resolve
+    from handoff.web.pages import resolve
     root = tmp_path / "web"
     root.mkdir()
     (root / "ok.js").write_text("1")

@@ -38,7 +38,7 @@ actions:
 
 
 class Clock:
-    """The services' clock: the wall clock plus the seconds in the HANDOFF_CLOCK_FILE (handoff/clock.py)."""
+    """The services' clock: the wall clock plus the seconds in the HANDOFF_CLOCK_FILE (handoff/clocks/offset_clock.py)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -13,14 +13,14 @@ from typing import Dict, List, Set, Tuple
 import pytest
 
 from bot.channels.webpage import WEB_ROOT, load_assets
-from handoff.pages import WEB_DIR, page_config
+from handoff.web.pages import WEB_DIR, page_config
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # (catalog folder, catalog name, the files that ask for its keys)
 CATALOGS: List[Tuple[Path, str, Tuple[str, ...]]] = [
     (WEB_DIR, "common", ("common.js",)),
-    (WEB_DIR, "console", ("console.js", "console.html")),
-    (WEB_DIR, "dashboard", ("dashboard.js", "dashboard.html")),
+    (WEB_DIR, "console", ("console.js", "console_brief.js", "console_offers.js", "console.html")),
+    (WEB_DIR, "dashboard", ("dashboard.js", "dashboard_charts.js", "dashboard_format.js", "dashboard.html")),
     (WEB_ROOT, "widget", ("widget.js",)),
     (WEB_ROOT, "shop", ("index.html",)),
 ]
@@ -110,8 +110,10 @@ def test_no_visible_text_in_the_html_without_a_catalog_key(path: Path) -> None:
     assert parser.bare_attrs == []
 
 
-@pytest.mark.parametrize("path", [WEB_DIR / "console.js", WEB_DIR / "dashboard.js", WEB_DIR / "common.js",
-                                  WEB_ROOT / "widget.js"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [WEB_DIR / name for name in ("console.js", "console_brief.js", "console_offers.js",
+                                                                 "dashboard.js", "dashboard_charts.js", "dashboard_format.js",
+                                                                 "common.js")] + [WEB_ROOT / "widget.js"],
+                         ids=lambda p: p.name)
 def test_no_sentence_is_written_into_the_page_code(path: Path) -> None:
     """A string literal handed to the page as text (el(..., "Text"), textContent = "Text", new Error("Text")) is a
     word outside the catalogs."""

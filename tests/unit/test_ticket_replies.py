@@ -121,7 +121,7 @@ def reply_event(conversation: str, state: str = "pending", text: str = "Please s
             "text": text, "author": "ann", "agent_name": "Ann Baker", "message_id": "r1", "state": state}
 
 
-# What the service's chat-became-a-ticket ending says (handoff/service.py, _ticket): the label, not an object.
+# What the service's chat-became-a-ticket ending says (handoff/tickets/chat_tickets.py, _ticket): the label, not an object.
 REAL_OUTCOME = {"reply_by": "2026-12-07T05:00:00Z", "reply_within_hours": 4.0, "ticket": "T-10042",
                 "ticket_id": TICKET["id"], "due_local": "2026-12-07 13:00", "timezone": "Asia/Shanghai"}
 

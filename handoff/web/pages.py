@@ -28,7 +28,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, redirect
 from sanic.response import json as json_response
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
+WEB_DIR = Path(__file__).resolve().parent
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'")
