@@ -48,7 +48,7 @@ from tests.handoff.agents import Endpoints, call
 
 PASSWORD = "chaos-bench-password"
 OUTBOXES = ("{shop}:handoff:outbox", "{shop}:handoff:sending", "{shop}:handoff:forwarding", "{shop}:handoff:surveys",
-            "{shop}:handoff:surveys_sending")  # bot/handoff_bridge.py, actions/delivery.py
+            "{shop}:handoff:surveys_sending")  # bot/bridge/outbox.py, bot/bridge/forwarding.py, actions/delivery.py
 
 
 async def login(session: aiohttp.ClientSession, base: str, agent_id: str) -> str:

@@ -22,10 +22,10 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
 
 def said_by_custom_actions() -> set:
     """Responses that custom actions, Rasa's default actions or the handoff bridge say (named in actions/*.py,
-    bot/handoff_bridge.py, bot/ticket_replies.py or common/customer_tickets.py, or by the follow-up and form
+    bot/bridge/*.py or common/customer_tickets.py, or by the follow-up and form
     conventions)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    sources = [*(ROOT / "actions").glob("*.py"), ROOT / "bot" / "handoff_bridge.py", ROOT / "bot" / "ticket_replies.py",
+    sources = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "bridge").glob("*.py"),
                ROOT / "common" / "customer_tickets.py"]
     code = "\n".join(p.read_text() for p in sources)
     slots = {s for form in domain["forms"].values() for s in form["required_slots"]}

@@ -14,7 +14,8 @@ from rasa.shared.core.events import ActionExecuted, ConversationPaused, SlotSet,
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.handoff import ActionRequestHandoff
-from bot.handoff_bridge import CLOSED_INTENT, hand_back_events
+from bot.bridge.delivery import hand_back_events
+from bot.bridge.events import CLOSED_INTENT
 from bot.policies.handoff import HandoffPolicy
 from tests.unit.test_handoff_again import TICKET, answer, slots_after  # noqa: F401 - fixture
 from tests.conftest import make_tracker
