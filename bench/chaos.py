@@ -206,7 +206,7 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse(argv)
     from bot.settings import Settings
-    from bot.supervisor import free_port
+    from bot.processes import free_port
 
     try:
         haproxy = ensure_haproxy()

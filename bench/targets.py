@@ -29,7 +29,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import psutil
 
 from bot.identity import SECRET_ENV, sign
-from bot.supervisor import free_port
+from bot.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCK = "stock rasa init"

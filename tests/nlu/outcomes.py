@@ -294,7 +294,7 @@ def start_stack(run_dir: Path) -> Tuple[Any, Any]:
     """A `python -m bot run` of its own (own Redis port and run folder), and a client for its Redis."""
     import redis
 
-    from bot.supervisor import free_port
+    from bot.processes import free_port
     from tests.integration.running import RunCommand
 
     run = RunCommand(None, run_dir, {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(run_dir / "data")})

@@ -26,9 +26,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bot.processes import free_port
 from bot.run_secrets import load_or_create
 from bot.settings import RedisTarget
-from bot.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
