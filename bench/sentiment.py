@@ -466,13 +466,14 @@ def run_shipped(args: argparse.Namespace) -> None:
     """The shipped scorer: trained on bot/nlu/sentiment/train.csv only; airline test + complaints zero-shot."""
     from sklearn.metrics import precision_score, recall_score
 
+    from bot.nlu import sentiment_data as sd
     from bot.nlu import sentiment_model as sm
 
     root, cache = Path(args.data), Path(args.cache)
     t_start = time.time()
     dev_t, test_t, dev_y, test_y, dstats = airline_split(root)
     c_t, c_y = load_complaints(root)
-    tr_t, tr_s, tr_c = sm.load_training_csv(sm.DEFAULT_TRAIN_CSV)
+    tr_t, tr_s, tr_c = sd.load_training_csv(sd.DEFAULT_TRAIN_CSV)
     print(f"[shipped] train.csv {len(tr_t)} rows {dict(Counter(tr_s))}, complaints {sum(tr_c)}; "
           f"airline test {len(test_t)}; complaints_twitter {len(c_t)}", flush=True)
     E_tr, E_test, E_c = embed(tr_t, cache), embed(test_t, cache), embed(c_t, cache)
@@ -481,7 +482,7 @@ def run_shipped(args: argparse.Namespace) -> None:
     # 1. C and class weight: CV on OUR data only; the one-standard-error rule picks the smallest C
     #    whose CV macro-F1 is within one SE of the best (the stronger-regularised model).
     X_tr = sm.features(E_tr, tr_t)
-    y_tr, c_tr = np.array([sm.LABELS.index(s) for s in tr_s]), np.array(tr_c)
+    y_tr, c_tr = np.array([sd.LABELS.index(s) for s in tr_s]), np.array(tr_c)
     grid = _cv_grid(X_tr, y_tr, c_tr, (0.003, 0.01, 0.03, 0.1, 0.3, 1.0), (None, "balanced"))
     best = max(grid, key=lambda r: r["cv_macro_f1"])
     within = [r for r in grid if r["cv_macro_f1"] >= best["cv_macro_f1"] - best["cv_macro_f1_se"]
@@ -503,7 +504,7 @@ def run_shipped(args: argparse.Namespace) -> None:
         p = np.exp(z - z.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         off = model.offsets if decision == "tuned" else np.zeros(3)
-        pred = np.array(sm.LABELS)[np.argmax(np.log(np.maximum(p, 1e-12)) + off, 1)]
+        pred = np.array(sd.LABELS)[np.argmax(np.log(np.maximum(p, 1e-12)) + off, 1)]
         pc = 1 / (1 + np.exp(-(X_c @ model.compl_coef + model.compl_intercept)))
         thr = model.complaint_threshold if decision == "tuned" else 0.5
         cp = (pc >= thr).astype(int)
@@ -547,7 +548,7 @@ def run_shipped(args: argparse.Namespace) -> None:
     for C in (0.003, 0.03, 0.1, 1.0):
         evaluate(f"  C={C}", fit(C=C))
     evaluate("  VADER/surface features weighted x3", fit(text_feature_weight=3.0))
-    bt = sm.load_bitext_neutral(root, 500)
+    bt = sd.load_bitext_neutral(root, 500)
     if bt:
         E_bt = embed(bt, cache)
         m_bt = sm.SentimentModel.fit(np.vstack([E_tr, E_bt]), tr_t + bt, tr_s + ["neutral"] * len(bt),
@@ -588,8 +589,8 @@ def run_shipped(args: argparse.Namespace) -> None:
     ship_row.update({"latency_vector_" + k: v for k, v in lat_vec.items()})
     ship_row.update({"latency_encode_" + k: v for k, v in lat_enc.items()})
 
-    out = {"seed": SEED, "train_csv": str(sm.DEFAULT_TRAIN_CSV.relative_to(Path.cwd()))
-           if sm.DEFAULT_TRAIN_CSV.is_relative_to(Path.cwd()) else str(sm.DEFAULT_TRAIN_CSV),
+    out = {"seed": SEED, "train_csv": str(sd.DEFAULT_TRAIN_CSV.relative_to(Path.cwd()))
+           if sd.DEFAULT_TRAIN_CSV.is_relative_to(Path.cwd()) else str(sd.DEFAULT_TRAIN_CSV),
            "train_rows": len(tr_t), "train_labels": dict(Counter(tr_s)), "train_complaints": int(sum(tr_c)),
            "airline": {**dstats, "test": len(test_t), "test_labels": dict(Counter(test_y.tolist()))},
            "complaints": {"n": len(c_y), "complaints": int(c_y.sum())},
