@@ -77,7 +77,7 @@ def _switches_language(story: Dict) -> bool:
 
 @pytest.mark.parametrize("stories_file, at_least, switching", [
     ("tests/test_stories.yml", 40, 0),
-    # issue 16: Chinese conversations, and ones that switch between English and Chinese mid-conversation
+    # Chinese conversations, and ones that switch between English and Chinese mid-conversation
     ("tests/test_stories_zh.yml", 40, 10),
 ])
 def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path, stories_file: str,

@@ -1,8 +1,8 @@
-"""Customer-question outcome sets (issue 15, item 4): what a customer gets for their first message.
+"""Customer-question outcome sets: what a customer gets for their first message.
 
 Three sets in the same format: tests/nlu/outcomes.yml is HELD OUT (never trained or tuned on; only the test
 and this module read it), tests/nlu/outcomes_dev.yml is for tuning, tests/nlu/outcomes_zh.yml is the Chinese
-HELD-OUT set (issue 16; never trained or tuned on either). Each item is a message a customer might
+HELD-OUT set (never trained or tuned on either). Each item is a message a customer might
 open a conversation with, and the outcome they should get:
 
     answer: faq/<topic>          the FAQ answer utter_faq/<topic> (the response selector's pick)

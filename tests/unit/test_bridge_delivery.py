@@ -336,7 +336,7 @@ def test_the_bridge_joins_again_when_redis_lost_the_stream_and_its_group(redis_s
 
 
 def test_a_parked_agent_message_replayed_reaches_the_customer_once(redis_server: str):
-    """Issue 12 (dead events): the push keeps failing, the event is parked; after the fix,
+    """The push keeps failing, the event is parked; after the fix,
     ``python -m bot.undelivered replay`` hands it to the bridge again and the customer gets it once, with the
     message id it had (so a customer who got it after all drops the repeat)."""
     from bot.bridge.stream import DEAD_EVENTS

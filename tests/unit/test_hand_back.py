@@ -1,4 +1,4 @@
-"""Issue 12 (F): after any hand-back (a person released or closed the chat, a ticket, a failed delivery) the
+"""After any hand-back (a person released or closed the chat, a ticket, a failed delivery) the
 handoff decision starts afresh: a closed chat followed by the survey creates no second escalation."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12.2: the bridge's outbox (bot/bridge/outbox.py) with a real Redis and a real HTTP server standing in for the
+"""The bridge's outbox (bot/bridge/outbox.py) with a real Redis and a real HTTP server standing in for the
 handoff service. Only the Rasa side (what the customer is told) is recorded instead of run."""
 from __future__ import annotations
 
