@@ -41,7 +41,8 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 import redis.asyncio as aioredis
 
-from bench.chaos_people import Agent, Customer
+from bench.chaos_agent import Agent
+from bench.chaos_customer import Customer
 from bench.chaos_report import count, print_report, verdict
 from bench.chaos_stack import KILLABLE, ChaosStack, Fault, StackError, ensure_haproxy, run_fault, schedule, seed_team
 from tests.handoff.agents import Endpoints, call
