@@ -30,7 +30,7 @@ the modules beside it:
 
 Channels register how to push a message to a customer (``register_output``); any other Rasa connector
 gets the same behaviour by calling ``register_output`` with its own push function and ``forward``
-for each incoming message (see docs/integrators.md, the channels).
+for each incoming message (docs/integrators.md, "Another messaging channel").
 """
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class CallbackFailed(Exception):
 
 
 UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assistant: POST /webhooks/rest/conversations "
-                  "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see README)")
+                  "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see docs/integrators.md)")
 
 
 class CheckedRestInput(RestInput):
