@@ -42,14 +42,14 @@ def hand_back_events() -> List[Event]:
             SlotSet("handoff_decision", None)]
 
 
-class _Handling:
+class Handling:
     """The event being handled (in its task's context): the ids of the messages it says derive from it."""
 
     def __init__(self, event_id: str) -> None:
         self.event_id, self.said = event_id, 0
 
 
-_HANDLING: ContextVar[Optional[_Handling]] = ContextVar("handoff_event", default=None)
+HANDLING: ContextVar[Optional[Handling]] = ContextVar("handoff_event", default=None)
 
 
 class DeliveryMixin:
@@ -100,7 +100,7 @@ class DeliveryMixin:
     def _message_id() -> str:
         """The id of the next message said: ``<event id>/<n>`` while handling an event (the same on every try
         of it), else a random one."""
-        handling = _HANDLING.get()
+        handling = HANDLING.get()
         if handling is None:
             return uuid.uuid4().hex
         handling.said += 1

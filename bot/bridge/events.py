@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
-from bot.bridge.delivery import _HANDLING, _Handling
+from bot.bridge.delivery import HANDLING, Handling
 from bot.bridge.keys import ACTIVE, AGENT_NAMES, LEFT, POSITION
 from bot.bridge.notices import notice_fields
 from bot.bridge.stream import EventFollower
@@ -51,11 +51,11 @@ class EventsMixin:
         await EventFollower(self.redis, self.stream, self._handle_event, self.event_tries, self.retry_seconds).run()
 
     async def _handle_event(self, event_id: str, event: Dict[str, Any]) -> None:
-        token = _HANDLING.set(_Handling(event_id))  # each try says the same message ids
+        token = HANDLING.set(Handling(event_id))  # each try says the same message ids
         try:
             await self._on_event(event)
         finally:
-            _HANDLING.reset(token)
+            HANDLING.reset(token)
 
     async def _on_event(self, event: Dict[str, Any]) -> None:
         kind, conversation = event.get("type"), event.get("conversation_id")
@@ -126,7 +126,7 @@ class EventsMixin:
         """A retry of an ending whose first try failed half-way (the bot has the conversation back already):
         push again what it said, with the same message ids, and finish what it did not (the listen that ends
         the bot's turn, the survey after a close)."""
-        handling = _HANDLING.get()
+        handling = HANDLING.get()
         if handling is None:
             return
         tracker = await self.app.ctx.agent.processor.get_tracker(conversation)

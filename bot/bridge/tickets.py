@@ -37,7 +37,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from bot.bridge.delivery import _HANDLING, LOCK_POLL_SECONDS, hand_back_events
+from bot.bridge.delivery import HANDLING, LOCK_POLL_SECONDS, hand_back_events
 from bot.bridge.forwarding import service_message_id
 from bot.bridge.keys import ACTIVE, AGENT_NAMES, LEFT, PENDING, POSITION
 from bot.bridge.notices import PUBLIC_FIELDS, notice_fields
@@ -107,7 +107,7 @@ class TicketReplies:
     @staticmethod
     def _event_ids() -> str:
         """The prefix of the ids of what the event being handled says (empty outside an event)."""
-        handling = _HANDLING.get()
+        handling = HANDLING.get()
         return f"{handling.event_id}/" if handling is not None else ""
 
     # -- presence --------------------------------------------------------------------------------
