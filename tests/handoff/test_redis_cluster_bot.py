@@ -115,7 +115,7 @@ def test_keys_under_the_old_names_are_moved_to_the_tagged_ones_and_merged(redis_
     assert len(first) == 6 and again == []
     assert r.lrange(outbox_keys.OUTBOX, 0, -1) == ["old-1", "old-2", "new-1"]  # the oldest are sent first
     assert r.hgetall(outbox_keys.ACTIVE) == {"c1": "e1", "c2": "new"}
-    assert r.smembers(bridge_keys.FORWARDING) == {"c1"}
+    assert r.smembers(forwarding.FORWARDING) == {"c1"}
     assert r.zscore(ticket_replies.ONLINE, "c1") == 5.0
     assert r.pfcount("{shop}:stats:conversations:2026-12-05") == 3
     assert r.get(ticket_replies.AWAITING + "c1") == "T-1" and r.ttl(ticket_replies.AWAITING + "c1") > 0
