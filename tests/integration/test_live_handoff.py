@@ -1,9 +1,7 @@
+# Over 400 lines: every test shares one running stack (about a minute to start) and the callback server.
 """A live handoff with every process real: the run command (Redis, handoff service, action server,
 Rasa), a customer on REST (pushes to a callback server) or socket.io, and an agent on the handoff
-API and its WebSocket.
-
-Why one module over 400 lines: every test shares one running stack (about a minute to start) and the callback
-server; splitting would start it once per module."""
+API and its WebSocket."""
 from __future__ import annotations
 
 import asyncio

@@ -1,8 +1,6 @@
+# Over 400 lines: every case drives the same real bridge over a Rasa app reduced to its stores, built once here.
 """Agent messages reach the customer at least once, in order, whatever fails on the way: a real redis-server,
 the real bridge following the real event stream, and a Rasa app reduced to its tracker and lock stores.
-
-Why one file over 400 lines: every case drives the same real bridge over a Rasa app reduced to its stores, built
-once here.
 """
 from __future__ import annotations
 
