@@ -24,7 +24,7 @@ from common.undelivered import UNDELIVERED, parked
 
 logger = logging.getLogger(__name__)
 OUTBOX = "{shop}:handoff:outbox"
-ACTIVE = "{shop}:handoff:active"  # conversation -> escalation, shared with bot/handoff_bridge.py
+ACTIVE = "{shop}:handoff:active"  # conversation -> escalation, shared with bot/bridge/keys.py
 PENDING = "pending"  # ACTIVE's value while the request waits in the outbox
 SURVEYS = "{shop}:handoff:surveys"  # survey answers the service could not take yet: {"escalation", "survey"}
 POSITION = "{shop}:handoff:position"  # conversation -> queue position last told, for the bridge's updates

@@ -8,7 +8,7 @@ service answers only the requester's own tickets, so a guessed number tells noth
 customer's. It says each ticket's state in the customer's words (common/customer_tickets.py picks the
 response), that none was found, or, when the service cannot be reached, that it cannot look now; it never
 raises. When the one ticket it tells of waits for the customer's answer (``pending``), their next message goes
-to it (the mark ``{shop}:tickets:awaiting:<conversation>`` the Rasa server's bridge reads, bot/ticket_replies.py).
+to it (the mark ``{shop}:tickets:awaiting:<conversation>`` the Rasa server's bridge reads, bot/bridge/tickets.py).
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from actions.scoring import tables
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 3.0
-AWAITING = "{shop}:tickets:awaiting:"  # + conversation, shared with bot/ticket_replies.py
+AWAITING = "{shop}:tickets:awaiting:"  # + conversation, shared with bot/bridge/tickets.py
 AWAITING_TTL_SECONDS = 3 * 86400
 
 

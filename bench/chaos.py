@@ -41,14 +41,15 @@ from typing import Any, Dict, List, Optional
 import aiohttp
 import redis.asyncio as aioredis
 
-from bench.chaos_people import Agent, Customer
+from bench.chaos_agent import Agent
+from bench.chaos_customer import Customer
 from bench.chaos_report import count, print_report, verdict
 from bench.chaos_stack import KILLABLE, ChaosStack, Fault, StackError, ensure_haproxy, run_fault, schedule, seed_team
 from tests.handoff.agents import Endpoints, call
 
 PASSWORD = "chaos-bench-password"
 OUTBOXES = ("{shop}:handoff:outbox", "{shop}:handoff:sending", "{shop}:handoff:forwarding", "{shop}:handoff:surveys",
-            "{shop}:handoff:surveys_sending")  # bot/handoff_bridge.py, actions/delivery.py
+            "{shop}:handoff:surveys_sending")  # bot/bridge/outbox.py, bot/bridge/forwarding.py, actions/delivery.py
 
 
 async def login(session: aiohttp.ClientSession, base: str, agent_id: str) -> str:
@@ -206,7 +207,7 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse(argv)
     from bot.settings import Settings
-    from bot.supervisor import free_port
+    from bot.processes import free_port
 
     try:
         haproxy = ensure_haproxy()

@@ -9,7 +9,9 @@ from typing import Any, Dict, Iterable, List, Set
 import aiohttp
 import redis
 
-from bench.chaos_people import Agent, Customer, tag_of
+from bench.chaos_agent import Agent
+from bench.chaos_customer import Customer
+from bench.chaos_people import tag_of
 from bench.latency import percentile
 from tests.handoff.agents import Endpoints, call
 

@@ -27,8 +27,9 @@ from typing import Callable, Dict, List, Optional
 
 import redis
 
+from bot.processes import Child, free_port, http_ok
 from bot.settings import ROOT
-from bot.supervisor import Child, Stack, free_port, http_ok
+from bot.supervisor import Stack
 
 KILLABLE = ("rasa", "actions", "handoff-1", "handoff-2", "redis")
 HAPROXY_CONFIG = """global

@@ -97,7 +97,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         base = args.url.rstrip("/")
     else:
         from bot.settings import Settings
-        from bot.supervisor import Stack, free_port
+        from bot.processes import free_port
+        from bot.supervisor import Stack
 
         tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
         env = {**os.environ, "RASA_PORT": str(free_port()), "ACTION_PORT": str(free_port()),

@@ -190,7 +190,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.error(f"at most {AGENTS * CHATS_PER_AGENT} conversations (the bench team's capacity)")
 
     from bot.settings import Settings
-    from bot.supervisor import Stack, free_port
+    from bot.processes import free_port
+    from bot.supervisor import Stack
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-live-handoff-"))
     env = {**os.environ, "RASA_PORT": str(free_port()), "ACTION_PORT": str(free_port()),

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import conversation, percentile  # noqa: E402
-from bot.supervisor import free_port  # noqa: E402
+from bot.processes import free_port  # noqa: E402
 
 
 def prepare_baseline(base: str, folder: Path) -> None:

@@ -41,7 +41,7 @@ def scores(y: List[str], pred: List[str], c: np.ndarray, cp: np.ndarray) -> Dict
 
 def cv_grid(texts: List[str], sentiments: List[str], complaints: List[int], Cs=(1.0, 3.0, 10.0, 30.0, 100.0)):
     """5-fold x 2 CV macro-F1 (argmax) of each C on the TRAINING file."""
-    from bot.nlu.sentiment_model import LABELS
+    from bot.nlu.sentiment_data import LABELS
     from bot.nlu.sentiment_zh import _fit_heads, _vectorizer
 
     y, c = np.array([LABELS.index(s) for s in sentiments]), np.array(complaints)
@@ -62,13 +62,14 @@ def cv_grid(texts: List[str], sentiments: List[str], complaints: List[int], Cs=(
 
 def run_zh(args: argparse.Namespace) -> Dict[str, Any]:
     """Trains on train_zh.csv, scores on the hold-out file; writes ``args.zh_out``."""
+    from bot.nlu import sentiment_data as sd
     from bot.nlu import sentiment_model as sm
     from bot.nlu import sentiment_zh as zh
     from bot.nlu.sentiment import SentimentScorer
 
     t0 = time.time()
-    tr_t, tr_s, tr_c = sm.load_training_csv(zh.DEFAULT_TRAIN_CSV_ZH)
-    ho_t, ho_s, ho_c = sm.load_training_csv(args.holdout)
+    tr_t, tr_s, tr_c = sd.load_training_csv(zh.DEFAULT_TRAIN_CSV_ZH)
+    ho_t, ho_s, ho_c = sd.load_training_csv(args.holdout)
     overlap = {" ".join(t.lower().split()) for t in tr_t} & {" ".join(t.lower().split()) for t in ho_t}
     if overlap:
         raise SystemExit(f"hold-out rows also in the training file: {sorted(overlap)[:5]}")
@@ -85,7 +86,7 @@ def run_zh(args: argparse.Namespace) -> Dict[str, Any]:
 
     def evaluate(name: str, model: "zh.ZhSentimentModel", plain: bool = False) -> Dict[str, Any]:
         p, pc, idx = model.predict_arrays(ho_t)
-        pred = [sm.LABELS[i] for i in (p.argmax(1) if plain else idx)]
+        pred = [sd.LABELS[i] for i in (p.argmax(1) if plain else idx)]
         cp = (pc >= (0.5 if plain else model.complaint_threshold)).astype(int)
         row = {"candidate": name, **scores(ho_s, pred, c, cp), "C": model.meta["C"]}
         rows.append(row)
@@ -110,11 +111,11 @@ def run_zh(args: argparse.Namespace) -> Dict[str, Any]:
     print(f"[zh] predict_one latency p50 {ship_row['latency_p50_ms']} ms p95 {ship_row['latency_p95_ms']} ms", flush=True)
 
     if not args.no_english_baseline:  # what a Chinese message got before: the English scorer
-        en = sm.train_from_csv(sm.DEFAULT_TRAIN_CSV)
+        en = sm.train_from_csv(sd.DEFAULT_TRAIN_CSV)
         from bot.nlu.encoder import SentenceEncoder
 
         p, pc, idx = en.predict_arrays(SentenceEncoder.get().encode(list(ho_t)), ho_t)
-        pred = [sm.LABELS[i] for i in idx]
+        pred = [sd.LABELS[i] for i in idx]
         row = {"candidate": "BEFORE: English MiniLM+VADER scorer on Chinese", **scores(ho_s, pred, c,
                (pc >= en.complaint_threshold).astype(int))}
         rows.append(row)

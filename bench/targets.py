@@ -1,7 +1,7 @@
 """The servers the scale-out benchmarks measure side by side: a stock `rasa init` bot and our stack.
 
 Both benchmarks (bench/throughput.py, bench/capacity.py) compare our assistant with a stock Rasa bot on the same
-machine in the same run, because absolute times do not carry from one machine to another (issue 17). The stock
+machine in the same run, because absolute times do not carry from one machine to another. The stock
 bot is created and trained here with `rasa init --no-prompt` (about a minute), then served with `rasa run` and its
 REST channel (in-memory tracker store, no action server). Our stack is started exactly as operators start it,
 `python -m bot run`, with RASA_SERVERS set, in a temporary folder with its own embedded Redis and free ports.
@@ -29,7 +29,7 @@ from typing import Callable, Dict, Iterator, List, Optional
 import psutil
 
 from bot.identity import SECRET_ENV, sign
-from bot.supervisor import free_port
+from bot.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCK = "stock rasa init"

@@ -2,7 +2,7 @@
 
     ./run bench-throughput [--servers 1 2] [--concurrency 50] [--turns 24] [--quick]
 
-Absolute figures do not carry from one machine to another (issue 17), so this command measures the stock bot
+Absolute figures do not carry from one machine to another, so this command measures the stock bot
 itself, in the same run, with the same client: bench/latency.py's scripted REST conversation. For each target it
 measures p50 of a single conversation (nothing else running), then messages per second with --concurrency
 conversations at once, and prints a table with ratios: ours / stock and N servers / 1 server.
@@ -74,7 +74,7 @@ def ratio(a: float, b: float) -> str:
 
 
 def report(rows: List[Dict[str, Any]], concurrency: int, turns: int, meta: Dict[str, str]) -> str:
-    """The table and the ratios the issue's targets are stated in."""
+    """The table and the ratios the scale-out targets are stated in."""
     lines = [f"Throughput, {meta['date']}, {meta['machine']}; {turns} messages per conversation "
              "(bench/latency.py's script, REST channel). Timings are noisy on a shared machine: "
              "compare the ratios, measured in this one run.", "",
@@ -92,14 +92,14 @@ def report(rows: List[Dict[str, Any]], concurrency: int, turns: int, meta: Dict[
     lines.append("")
     for r in ours:
         if stock is not None:
-            target = (" (issue target >= 2x)", " (target <= 0.5x)") if r["rasa_servers"] == 1 else ("", "")
+            target = (" (target >= 2x)", " (target <= 0.5x)") if r["rasa_servers"] == 1 else ("", "")
             lines.append(f"{r['label']} / stock: messages/s "
                          f"{ratio(r['loaded']['messages_per_s'], stock['loaded']['messages_per_s'])}{target[0]}, "
                          f"p50 at 1 conversation {ratio(r['single']['p50_ms'], stock['single']['p50_ms'])}{target[1]}")
         if one is not None and r["rasa_servers"] > 1:
             lines.append(f"{r['label']} / 1 server: messages/s "
                          f"{ratio(r['loaded']['messages_per_s'], one['loaded']['messages_per_s'])} "
-                         "(issue target >= 1.6x with 2 servers on 2 cores)")
+                         "(target >= 1.6x with 2 servers on 2 cores)")
     busy = float(meta.get("load_before", 0)) > (os.cpu_count() or 1)
     if busy and any(r["rasa_servers"] > 1 for r in ours):
         lines.append(f"Caution: the machine was busy (load average {meta['load_before']} on {os.cpu_count()} cores). "

@@ -1,32 +1,28 @@
 """Start Redis, the handoff service, the action server and the Rasa servers as child processes (with
-RASA_SERVERS >= 2, HAProxy in front of them: bot/load_balancer.py); stop them all together.
-
-Why over 400 lines: one Stack class owns start, readiness, restart and stop of every child process; the
-configuration and the pure helpers live elsewhere (bot/settings.py, bot/load_balancer.py)."""
+RASA_SERVERS >= 2, HAProxy in front of them: bot/load_balancer.py); stop them all together. One Stack owns
+start, readiness, restart and stop of every child process; the processes themselves, ports and health probes
+are in bot/processes.py, the configuration in bot/settings.py."""
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Dict, List, Mapping, Optional
 
 from bot.load_balancer import (LoadBalancerError, check_config, find_haproxy, haproxy_config, server_states,
                                stats_socket_path)
+from bot.processes import (RESTART_LIMIT, RESTARTABLE, Child, die_with_parent, distinct_free_ports, http_ok, kind,
+                           port_is_free)
 from bot.redis_server import redis_command, wait_for_redis
 from bot.run_secrets import load_or_create
 from bot.settings import ROOT, RedisTarget, Settings
 from bot.training import ensure_model, latest_model
-
-_PR_SET_PDEATHSIG = 1
 
 
 class AlreadyRunning(RuntimeError):
@@ -37,74 +33,9 @@ class StartupError(RuntimeError):
     """A service could not start; the message says which and why."""
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def port_is_free(port: int, host: str = "0.0.0.0") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """A TCP port that is free right now on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
-@dataclass
-class Child:
-    name: str
-    proc: "subprocess.Popen[bytes]"
-    log_path: Path
-    log: IO[bytes]
-    cmd: List[str] = field(default_factory=list)
-    env: Dict[str, str] = field(default_factory=dict)
-    restarts: List[float] = field(default_factory=list)  # when it was restarted (monotonic)
-
-    def tail(self, lines: int = 30) -> str:
-        self.log.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-
-RESTARTABLE = ("handoff", "actions", "rasa", "haproxy")  # state in Redis (HAProxy: none): a restart loses nothing
-RESTART_LIMIT = 5  # restarts per minute before the run command gives up
-
-
-def kind(name: str) -> str:
-    """The service a child process runs: "rasa" for rasa-1, rasa-2...; its name otherwise."""
-    return name.split("-", 1)[0]
-
-
 def rasa_command(model: Path, interface: str, port: int) -> List[str]:
     return [sys.executable, "-m", "rasa", "run", "--model", str(model), "--endpoints", "endpoints.yml",
             "--credentials", "credentials.yml", "--interface", interface, "--port", str(port), "--cors", "*"]
-
-
-def distinct_free_ports(count: int) -> List[int]:
-    """`count` different free loopback ports (free_port twice in a row may give the same one)."""
-    ports: List[int] = []
-    while len(ports) < count:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
-    return ports
 
 
 NO_HAPROXY = ("warning: RASA_SERVERS={n} asks for {n} Rasa servers behind HAProxy, and HAProxy is not installed "
@@ -156,7 +87,7 @@ class Stack:
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         child = Child(name, proc, log_path, log, cmd, env)
         self.children.append(child)
         return child

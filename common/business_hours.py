@@ -1,4 +1,4 @@
-"""Business calendars: when a team works, and how much working time lies between two moments (issue 13).
+"""Business calendars: when a team works, and how much working time lies between two moments.
 
 A ticket promised "an answer within 4 business hours" at 02:00 on a Friday is due at 13:00 that Friday, not at
 06:00. A :class:`Calendar` holds a time zone, a weekly schedule (per weekday zero or more ``"HH:MM-HH:MM"``

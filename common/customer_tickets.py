@@ -1,5 +1,5 @@
-"""Tickets (issue 13) as the customer hears of them: pure helpers shared by the action server (actions/tickets.py,
-actions/handoff.py) and the Rasa server's bridge (bot/ticket_replies.py). No I/O, no wording: these pick the
+"""Tickets as the customer hears of them: pure helpers shared by the action server (actions/tickets.py,
+actions/handoff.py) and the Rasa server's bridge (bot/bridge/tickets.py). No I/O, no wording: these pick the
 domain's responses and the values they are filled with.
 
 - ``ticket_values`` reads a ticket as the handoff service sends it (``label``, ``due_local``, ``timezone``; an older

@@ -10,7 +10,7 @@ MULTI). Before, these keys were ``shop:handoff:outbox``... (no tag: each on a sl
 ``shop:survey:*``, ``shop:stats:*``, ``shop:chat:*``) to the tagged name, merging with what the new name already
 holds (a list's old items go first, a hash keeps the newer field, sets and HyperLogLogs are unions). It runs on
 a single Redis only (where such data can be: the old names never worked on a cluster), under the bridge's
-leader lock (bot/handoff_bridge.py); each key moves in one script, so running it twice or from two processes is
+leader lock (bot/bridge/bridge.py); each key moves in one script, so running it twice or from two processes is
 harmless.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ server's bridge (an outbox item the service refused later). Each entry is a JSON
 "attempts": n, "at": ISO time, "item": the request or survey item exactly as it was to be sent}``
 
 The bridge parks an event of the service's stream it failed HANDOFF_EVENT_TRIES times to handle (an agent's
-message whose push kept failing...) in a second list, ``{shop}:handoff:dead_events`` (bot/handoff_events.py):
+message whose push kept failing...) in a second list, ``{shop}:handoff:dead_events`` (bot/bridge/stream.py):
 ``{"id": its stream id, "event": the event, "error", "tries", "at": Unix time}``.
 
 ``python -m bot.undelivered list|replay`` shows both and, after a fix, moves a request back to its outbox and an
@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional
 UNDELIVERED = "{shop}:handoff:undelivered"
 OUTBOXES = {"handoff": "{shop}:handoff:outbox", "survey": "{shop}:handoff:surveys",
             "ticket_message": "{shop}:tickets:outbox"}  # where a replay puts each kind
-DEAD_EVENTS = "{shop}:handoff:dead_events"  # events the bridge gave up on (bot/handoff_events.py)
+DEAD_EVENTS = "{shop}:handoff:dead_events"  # events the bridge gave up on (bot/bridge/stream.py)
 REPLAY_OF = "replay_of"  # stream field of a replayed event: its first id, which its message ids are made of
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from rasa_sdk import Tracker
 
-from bot.supervisor import free_port
+from bot.processes import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,10 +22,10 @@ def rasa(*args: str) -> subprocess.CompletedProcess:
 
 def said_by_custom_actions() -> set:
     """Responses that custom actions, Rasa's default actions or the handoff bridge say (named in actions/*.py,
-    bot/handoff_bridge.py, bot/ticket_replies.py or common/customer_tickets.py, or by the follow-up and form
+    bot/bridge/*.py or common/customer_tickets.py, or by the follow-up and form
     conventions)."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
-    sources = [*(ROOT / "actions").glob("*.py"), ROOT / "bot" / "handoff_bridge.py", ROOT / "bot" / "ticket_replies.py",
+    sources = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot" / "bridge").glob("*.py"),
                ROOT / "common" / "customer_tickets.py"]
     code = "\n".join(p.read_text() for p in sources)
     slots = {s for form in domain["forms"].values() for s in form["required_slots"]}
@@ -77,7 +77,7 @@ def _switches_language(story: Dict) -> bool:
 
 @pytest.mark.parametrize("stories_file, at_least, switching", [
     ("tests/test_stories.yml", 40, 0),
-    # issue 16: Chinese conversations, and ones that switch between English and Chinese mid-conversation
+    # Chinese conversations, and ones that switch between English and Chinese mid-conversation
     ("tests/test_stories_zh.yml", 40, 10),
 ])
 def test_end_to_end_stories_have_no_prediction_errors(trained_model: Path, tmp_path: Path, stories_file: str,

@@ -1,4 +1,4 @@
-"""The trained assistant answers in the customer's latest decisive language (issue 16), end to end: the NLU's
+"""The trained assistant answers in the customer's latest decisive language, end to end: the NLU's
 language detection sets the `language` slot and the responses' zh variations follow it.
 
 Test stories only check response names (the same in both languages); here the TEXT the customer reads is

@@ -21,7 +21,8 @@ from bot.channels.customer import with_verified_customer
 from bot.identity import new_handle, sign, verify
 from bot.channels.once import handle_once, in_order, stored_already
 from bot.channels.payload import InvalidPayload, parse_rest_body
-from bot.handoff_bridge import NoticeCollector, bridge
+from bot.bridge.bridge import bridge
+from bot.bridge.notices import NoticeCollector
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ class CallbackFailed(Exception):
 
 
 UNKNOWN_SENDER = ("'sender' must be a conversation handle issued by this assistant: POST /webhooks/rest/conversations "
-                  "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see README)")
+                  "returns a new one (or sign your own ids with CHAT_SESSION_SECRET, see docs/integrators.md)")
 
 
 class CheckedRestInput(RestInput):
@@ -52,7 +53,7 @@ class CheckedRestInput(RestInput):
     callback URL (``callback_url`` in credentials.yml, or REST_CALLBACK_URL) as
     {"recipient_id": <handle>, "message_id", "text", "buttons"?, "agent"?, "agent_name"?, "notice"?,
     "handoff"?, "queue_position"?}, the format of Rasa's callback channel plus who is talking
-    (bot/handoff_bridge.py). Replies to a request carry the same notice fields.
+    (bot/bridge/). Replies to a request carry the same notice fields.
 
     Callbacks are delivered at least once: a connection error, 408, 429 or 5xx is tried again a few times
     (CALLBACK_DELAYS), then the bridge tries the whole event again with backoff; the same message always has
@@ -138,7 +139,7 @@ class CheckedRestInput(RestInput):
                         return response.json([])  # a resend of a message stored already: not answered twice
                     if live is not None:
                         await live.count_conversation(conversation)
-                        # answers to their tickets kept since they last wrote come first (bot/ticket_replies.py)
+                        # answers to their tickets kept since they last wrote come first (bot/bridge/tickets.py)
                         collector.messages.extend({"recipient_id": incoming.sender, **m}
                                                   for m in await live.tickets.show_unseen(conversation))
                     text = await checked_text(request.app, conversation, incoming.text)  # a typed /intent is text
@@ -155,7 +156,7 @@ class CheckedRestInput(RestInput):
                     await handle_once(agent, message, mid)
                     if live is not None:  # it arrived while the handoff was being made: Rasa stored it, paused
                         await live.forward_stored(conversation)
-                        # a satisfaction survey kept for them, after the answer (bot/survey_requests.py)
+                        # a satisfaction survey kept for them, after the answer (bot/bridge/surveys.py)
                         collector.messages.extend(await live.surveys.after_message(conversation))
             except CancelledError:
                 logger.error("Message from %s timed out", incoming.sender)

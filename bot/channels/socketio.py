@@ -24,7 +24,7 @@ X-Forwarded-Host if it changes the host) for the page's own origin to be recogni
 What the widget needs to tell speakers apart rides on `bot_uttered`: an agent's message carries `agent` and
 `agent_name`, a notice `"notice": true` (with `handoff` and, in the queue, `queue_position`); what the bridge
 pushes carries a `message_id`, the same when it is pushed again, so the widget shows it once; see
-bot/handoff_bridge.py.
+bot/bridge/delivery.py and bot/bridge/notices.py.
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ from bot.channels.customer import TOKEN_KEY, signed_in_customer, with_verified_c
 from bot.identity import new_handle, verify
 from bot.channels.payload import TOO_DEEP, MAX_MESSAGE_CHARS, InvalidPayload, parse_socketio_message
 from bot.channels.once import DUPLICATE, STORED, handle_once, in_order, stored_already
-from bot.handoff_bridge import bridge, notice_fields
+from bot.bridge.bridge import bridge
+from bot.bridge.notices import notice_fields
 from common.pii import warm_up
 
 logger = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ _NOTICE_FIELDS: ContextVar[Dict[str, Any]] = ContextVar("notice_fields", default
 
 
 class NoticeSocketIOOutput(SocketIOOutput):
-    """Rasa's socket.io output, with the notice fields (bot/handoff_bridge.py) on the messages of notice
+    """Rasa's socket.io output, with the notice fields (bot/bridge/notices.py) on the messages of notice
     responses, e.g. the action server's "You're number 2 in the queue"."""
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
@@ -279,13 +280,13 @@ class CheckedSocketIOInput(SocketIOInput):
                     logger.warning("noting that %s is back failed: %r", conversation, e)
             await sio.emit("session_confirm", handle, room=sid, namespace=self.namespace, ignore_queue=True)
             if live is not None and live.app is not None:
-                try:  # answers to their tickets that came while they were away, once (bot/ticket_replies.py)
+                try:  # answers to their tickets that came while they were away, once (bot/bridge/tickets.py)
                     for message in await live.tickets.show_unseen(conversation):
                         await sio.emit(self.bot_message_evt, web_chat_message(message), room=sid,
                                        namespace=self.namespace, ignore_queue=True)
                 except Exception as e:  # noqa: BLE001 - kept for the next time they open the chat
                     logger.warning("showing %s the answers to their tickets failed: %r", conversation, e)
-                try:  # a satisfaction survey that came due while they were away (bot/survey_requests.py)
+                try:  # a satisfaction survey that came due while they were away (bot/bridge/surveys.py)
                     await live.surveys.on_visit(conversation)
                 except Exception as e:  # noqa: BLE001
                     logger.warning("asking %s the survey kept for them failed: %r", conversation, e)
@@ -312,7 +313,7 @@ class CheckedSocketIOInput(SocketIOInput):
             conversation = session.get("conversation") if session else None
             if not conversation:
                 return
-            try:  # their sockets on every server (bot/presence.py)
+            try:  # their sockets on every server (bot/bridge/presence.py)
                 last = await live.socket_closed(conversation, sid)
             except Exception as e:  # noqa: BLE001 - Redis down: this server's sockets are all we know
                 logger.warning("noting that a socket of %s closed failed: %r", conversation, e)
@@ -376,7 +377,7 @@ class CheckedSocketIOInput(SocketIOInput):
         # While a person has the chat the message goes into the tracker and to them; the bot stays quiet.
         if live is not None and await live.store_customer_message(message):
             return STORED
-        # A ticket waits for their answer (bot/ticket_replies.py): the message goes to it, not to the bot.
+        # A ticket waits for their answer (bot/bridge/tickets.py): the message goes to it, not to the bot.
         said = await live.tickets.take_for_ticket(message) if live is not None else None
         if said is not None:
             for reply in said:

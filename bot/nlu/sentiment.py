@@ -45,13 +45,8 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.sentiment_model import (
-    BITEXT_CSV,
-    DEFAULT_TRAIN_CSV,
-    SentimentModel,
-    file_digest,
-    train_from_csv,
-)
+from bot.nlu.sentiment_data import BITEXT_CSV, DEFAULT_TRAIN_CSV, file_digest
+from bot.nlu.sentiment_model import SentimentModel, train_from_csv
 from bot.nlu.sentiment_zh import DEFAULT_TRAIN_CSV_ZH, ZhSentimentModel, is_chinese
 from bot.nlu.sentiment_zh import train_from_csv as train_zh_from_csv
 

@@ -26,7 +26,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from bot.nlu.sentiment_model import LABELS, _sigmoid, _softmax, tune_offsets, tune_threshold
+from bot.nlu.sentiment_data import LABELS
+from bot.nlu.sentiment_model import _sigmoid, _softmax, tune_offsets, tune_threshold
 
 MODEL_NAME = "zh-char-lr"
 MODEL_VERSION = 1
@@ -204,7 +205,7 @@ class ZhSentimentModel:
 
 def train_from_csv(csv_path: PathLike = DEFAULT_TRAIN_CSV_ZH, **fit_kwargs: Any) -> ZhSentimentModel:
     """Loads a ``text,sentiment,complaint`` CSV (checked as the English one is) and fits."""
-    from bot.nlu.sentiment_model import file_digest, load_training_csv
+    from bot.nlu.sentiment_data import file_digest, load_training_csv
 
     texts, sentiments, complaints = load_training_csv(csv_path)
     meta = {"train_csv": Path(csv_path).name, "train_digest": file_digest(csv_path)}

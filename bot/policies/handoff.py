@@ -7,7 +7,7 @@ by a story or a rule: right after a customer message whose decision is "hand off
 `action_request_handoff` with confidence 1 at a priority above RulePolicy's, then `action_listen`.
 It never fires again while a request is pending (slot `handoff_request` set), nor on an intent triggered
 from outside (the bridge's EXTERNAL_handoff_closed is not the customer asking); every hand-back clears the
-decision (bot/handoff_bridge.py hand_back_events, actions/handoff.py), so it starts afresh.
+decision (bot/bridge/delivery.py hand_back_events, actions/handoff.py), so it starts afresh.
 """
 from __future__ import annotations
 

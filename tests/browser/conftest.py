@@ -102,7 +102,7 @@ def open_page(browser: Browser) -> Iterator[Any]:
 
 
 def record_figure(key: str, value: Any) -> None:
-    """Keep a measured figure in artifacts/browser/figures.json (the closing note and README quote them)."""
+    """Keep a measured figure in artifacts/browser/figures.json (docs/benchmarks.md quotes them)."""
     path = ARTIFACTS / "figures.json"
     figures: Dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     figures[key] = value

@@ -1,4 +1,4 @@
-"""Service clocks on the agent console and the supervisor dashboard (issue 14), in a real browser (Debian's Chromium,
+"""Service clocks on the agent console and the supervisor dashboard, in a real browser (Debian's Chromium,
 headless) against a real handoff service and redis-server.
 
 The events a clock's timer fires (``sla_warning``, ``sla_breach``, ``sla_action``, ``surge_started``, ``surge_ended``,

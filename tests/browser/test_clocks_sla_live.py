@@ -1,4 +1,4 @@
-"""Acceptance (issue 14): an agent sees the SLA warning appear on a chat, the supervisor sees it on the dashboard,
+"""An agent sees the SLA warning appear on a chat, the supervisor sees it on the dashboard,
 and the breach raises the priority: the real stack (redis-server, a handoff-service process with its SLA engine,
 Chromium), nothing injected. The SLA policy is the shipped policy/sla.yml with the chat's first response made
 short (12 s, warning at half: "First response due in 6 s") so the test waits seconds, not minutes; the service

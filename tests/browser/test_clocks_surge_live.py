@@ -1,4 +1,4 @@
-"""The surge rule's own events in the pages (issue 14 points 4 and 7): a real handoff service sweeping its surge rule
+"""The surge rule's own events in the pages (its notices on the console and the dashboard): a real handoff service sweeping its surge rule
 over redis-server, Chromium for the pages, nothing injected. Technical's queue passes its threshold: ann, on standby
 for technical, gets the banner with the queue; ben, not on standby, gets none; the supervisor's dashboard shows the
 group in a surge (its table and the queues table). The customers leave, the queue drains: the surge ends on the

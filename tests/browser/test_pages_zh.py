@@ -1,4 +1,4 @@
-"""The pages in Chinese (issue 16) in a real browser (Debian's Chromium, headless), over the whole stack.
+"""The pages in Chinese in a real browser (Debian's Chromium, headless), over the whole stack.
 
 The agent console and the supervisor dashboard in Chinese by `?lang=zh`, by the switch (remembered on the next
 visit) and by the browser's language; the customer widget the same, sending the page language with each message;

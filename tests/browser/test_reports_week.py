@@ -1,4 +1,4 @@
-"""Acceptance (issue 14): a generated week of traffic (bench/week.py, fixed seed) replayed through the real services
+"""A generated week of traffic (bench/week.py, fixed seed) replayed through the real services
 into a real redis-server fills the reports; GET /v1/reports/summary of a real handoff-service process is checked
 against an independent computation from the replay's raw JSONL events (written here, not calling
 handoff/reports/); the dashboard's report section and the weekly page are looked at in Chromium and saved as

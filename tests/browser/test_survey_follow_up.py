@@ -1,4 +1,4 @@
-"""Issue 14's survey acceptance, every process real (the run command's stack, Chromium via Playwright): a
+"""The satisfaction survey end to end, every process real (the run command's stack, Chromium via Playwright): a
 customer chats with an agent, the agent closes the chat as resolved; the widget says so at once and the
 satisfaction survey arrives after the group's delay (6 s here, tests/data/survey_soon.yml); the customer answers
 "not solved": the widget names the follow-up case and its agent, the agent's console lists the follow-up ticket

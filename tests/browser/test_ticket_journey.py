@@ -1,4 +1,4 @@
-"""Issue 13's acceptance journeys, every process real: the run command's stack (Redis, handoff service, action
+"""The tickets' journeys end to end, every process real: the run command's stack (Redis, handoff service, action
 server, Rasa), the customer in the web widget and the agents in the console (Chromium via Playwright), a real
 SMTP server (aiosmtpd) for the e-mail, and the service's clock moved by HANDOFF_CLOCK_FILE from night to the
 next morning.

@@ -1,11 +1,9 @@
+# Over 400 lines: the tests share one service, one redis-server and one browser; start-up is most of their time.
 """The console's Tickets view in a real browser (Debian's Chromium, headless) against a real handoff service
 and redis-server: tickets are born from chats nobody could take (the bot's token, nobody online), then agents
 work them in the page: the queue, a claim (and a colleague's late claim refused with the service's words), a
 public reply, an internal note, a send to technical, whose agent sees the ticket arrive live (the WebSocket)
 with its whole timeline and the chat's transcript; a hostile customer text shows as text; a phone-sized screen.
-
-Why one file over 400 lines: the tests share one service process, one redis-server and one browser (module-scoped
-start-up is most of their time).
 """
 from __future__ import annotations
 

@@ -16,8 +16,8 @@ from typing import Dict, Iterator, List, Optional
 
 import requests
 
+from bot.processes import free_port
 from bot.redis_server import redis_command, wait_for_redis
-from bot.supervisor import free_port
 from common.redis_config import async_redis_client
 from handoff.auth import hash_password
 from handoff.redis_store import RedisStore

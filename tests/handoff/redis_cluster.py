@@ -200,7 +200,7 @@ def main() -> None:
     import tempfile
 
     from bot.redis_server import redis_command, wait_for_redis
-    from bot.supervisor import free_port
+    from bot.processes import free_port
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--compare", type=int, default=0)

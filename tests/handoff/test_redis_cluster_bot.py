@@ -14,11 +14,12 @@ from redis.crc import key_slot
 import actions.delivery as delivery
 import actions.tickets as action_tickets
 import actions.topic_counts as topic_counts
-import bot.handoff_bridge as bridge_keys
-import bot.handoff_events as handoff_events
-import bot.outbox as outbox_keys
-import bot.survey_requests as survey_requests
-import bot.ticket_replies as ticket_replies
+import bot.bridge.forwarding as forwarding
+import bot.bridge.keys as bridge_keys
+import bot.bridge.outbox as outbox_keys
+import bot.bridge.stream as handoff_events
+import bot.bridge.surveys as survey_requests
+import bot.bridge.tickets as ticket_replies
 import common.undelivered as undelivered
 from common.redis_config import redis_client
 from handoff.settings import Settings
@@ -29,8 +30,8 @@ from tests.unit.test_outbox import Recorded, request
 def bot_keys() -> Dict[str, str]:
     """Every Redis key (or key family, with a conversation id appended) the bot, the action server and the
     handoff service's readers of the bot's data use."""
-    modules = [delivery, action_tickets, bridge_keys, handoff_events, outbox_keys, survey_requests, ticket_replies,
-               undelivered]
+    modules = [delivery, action_tickets, bridge_keys, forwarding, handoff_events, outbox_keys, survey_requests,
+               ticket_replies, undelivered]
     keys = {f"{m.__name__}.{name}": value for m in modules for name, value in vars(m).items()
             if name.isupper() and isinstance(value, str) and "shop" in value}
     keys["topic_counts"] = topic_counts.topic_key("returns", 0)
@@ -45,7 +46,7 @@ def test_every_bot_key_is_on_one_hash_slot():
     keys = bot_keys()
     assert len(keys) > 20
     slots = {name: key_slot(key.encode()) for name, key in keys.items()}
-    outbox = slots["bot.outbox.OUTBOX"]
+    outbox = slots["bot.bridge.outbox.OUTBOX"]
     # old names: shop:handoff:outbox, shop:handoff:sending... each on a slot of its own (LMOVE: CROSSSLOT)
     assert {name for name, slot in slots.items() if slot != outbox} == set()
 
@@ -114,7 +115,7 @@ def test_keys_under_the_old_names_are_moved_to_the_tagged_ones_and_merged(redis_
     assert len(first) == 6 and again == []
     assert r.lrange(outbox_keys.OUTBOX, 0, -1) == ["old-1", "old-2", "new-1"]  # the oldest are sent first
     assert r.hgetall(outbox_keys.ACTIVE) == {"c1": "e1", "c2": "new"}
-    assert r.smembers(bridge_keys.FORWARDING) == {"c1"}
+    assert r.smembers(forwarding.FORWARDING) == {"c1"}
     assert r.zscore(ticket_replies.ONLINE, "c1") == 5.0
     assert r.pfcount("{shop}:stats:conversations:2026-12-05") == 3
     assert r.get(ticket_replies.AWAITING + "c1") == "T-1" and r.ttl(ticket_replies.AWAITING + "c1") > 0
@@ -124,7 +125,7 @@ def test_keys_under_the_old_names_are_moved_to_the_tagged_ones_and_merged(redis_
 
 def test_a_failing_event_is_parked_and_replayed_on_a_redis_cluster(redis_cluster):
     """The dead list is the bot's ({shop}), the stream the service's ({ho}): two slots, no script over both."""
-    from bot.handoff_events import EventFollower
+    from bot.bridge.stream import EventFollower
     from bot.undelivered import replay
     from common.redis_config import async_redis_client
 

@@ -16,7 +16,8 @@ import pytest
 import redis as redis_lib
 import requests
 
-from bot.handoff_bridge import ACTIVE, HandoffBridge
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.keys import ACTIVE
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer
 from tests.handoff.requests import handoff_request
 

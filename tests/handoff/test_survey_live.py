@@ -13,7 +13,7 @@ from typing import Any, Iterator, Tuple
 import pytest
 import requests
 
-from bot.supervisor import free_port
+from bot.processes import free_port
 from tests.handoff.cluster import BOT_TOKEN, Cluster, bearer, small_team_service
 from tests.handoff.test_ticket_mail import Relay
 

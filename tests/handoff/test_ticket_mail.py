@@ -18,7 +18,7 @@ import redis as redis_lib
 import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
-from bot.supervisor import free_port
+from bot.processes import free_port
 from common.config import ConfigError
 from handoff.settings import Settings, SettingsError
 from handoff.tickets.mail_in import InboundMail, Refused, answer_text, html_text

@@ -1,4 +1,4 @@
-"""Issue 12.5 over the real stack (the run command: Redis, handoff service, action server, Rasa): a customer
+"""Handing off again, over the real stack (the run command: Redis, handoff service, action server, Rasa): a customer
 whose handoff became a ticket (nobody online) is handed off again, automatically, when a new problem comes up."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12 (D, E, F), every process real (the run command): a handoff asked for while the action server
+"""Handoff races, every process real (the run command): a handoff asked for while the action server
 restarts, messages sent while the handoff is being made, and a closed chat followed by the survey."""
 from __future__ import annotations
 

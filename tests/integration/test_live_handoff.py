@@ -1,9 +1,7 @@
+# Over 400 lines: every test shares one running stack (about a minute to start) and the callback server.
 """A live handoff with every process real: the run command (Redis, handoff service, action server,
 Rasa), a customer on REST (pushes to a callback server) or socket.io, and an agent on the handoff
-API and its WebSocket.
-
-Why one module over 400 lines: every test shares one running stack (about a minute to start) and the callback
-server; splitting would start it once per module."""
+API and its WebSocket."""
 from __future__ import annotations
 
 import asyncio
@@ -457,7 +455,7 @@ def test_a_waiting_customer_is_told_when_their_place_in_the_queue_improves(stack
 
 def test_a_web_chat_customer_gone_at_the_close_gets_the_survey_when_they_come_back(stack: RunCommand):
     """The survey comes due while the customer's widget is closed: it is kept, and asked when they open the chat
-    again (bot/survey_requests.py); answering "not solved" tells them the follow-up case with the same agent."""
+    again (bot/bridge/surveys.py); answering "not solved" tells them the follow-up case with the same agent."""
     token = agent_online(stack, "ben")
 
     async def scenario():

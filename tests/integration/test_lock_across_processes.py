@@ -1,4 +1,4 @@
-"""Issue 17, item 3: two Rasa servers (here two OS processes) receive the two messages of many pairs, one message
+"""Two Rasa servers (here two OS processes) receive the two messages of many pairs, one message
 of each pair in each process, for one conversation at the same instant. Each process handles its message as
 Rasa's Agent and MessageProcessor do: under ``lock_store.lock(conversation)`` it retrieves the tracker from
 Rasa's RedisTrackerStore, adds the UserUttered, awaits a little (NLU and policies), adds its BotUttered reply

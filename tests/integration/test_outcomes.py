@@ -1,4 +1,4 @@
-"""Issue 15, item 4: customers get the right outcome (answer, form, person, "can't help") for at least 95 % of
+"""Customers get the right outcome (answer, form, person, "can't help") for at least 95 % of
 the held-out questions (tests/nlu/outcomes.yml), each the first message of a fresh conversation with the real
 assistant (python -m bot run: Redis, action server with its handoff scoring, Rasa). One stack start, a few
 messages in flight at once. On failure the message gives counts per expected outcome and per kind, never the

@@ -128,7 +128,7 @@ def test_an_agent_message_reaches_a_socketio_customer_on_either_server(stack: Ru
         agent_offline(stack, token)
 
 
-@pytest.mark.parametrize("second_tab", ["same server", "other server"])  # presence is in Redis: bot/presence.py
+@pytest.mark.parametrize("second_tab", ["same server", "other server"])  # presence is in Redis: bot/bridge/presence.py
 def test_a_waiting_customer_who_closes_one_of_two_tabs_is_not_taken_for_gone(stack: RunCommand, second_tab: str):
     token = agent_online(stack, "ben")  # gets the offer and leaves it open: the customer keeps waiting
     one, two = stack.rasa_ports()

@@ -267,7 +267,7 @@ def test_conversations_are_counted_per_day_for_the_dashboard(stack: RunCommand):
 
 
 def test_the_demo_password_is_in_no_file_others_can_read(stack: RunCommand):
-    """Issue 12.7: the password is printed once and kept in the owner-only secrets file, nowhere else."""
+    """The demo password is printed once and kept in the owner-only secrets file, nowhere else."""
     import os
     import stat
 

@@ -57,7 +57,7 @@ async def chat(url: str, texts: List[str], token: Optional[str], session_id: Opt
     return handle_
 
 
-# ---- point 8: a shared browser ------------------------------------------------------------------
+# ---- a shared browser ---------------------------------------------------------------------------
 
 def test_a_stored_handle_does_not_give_the_next_shopper_the_previous_ones_chat(stack: RunCommand):
     ann_id, bob_id = f"ann-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
@@ -86,7 +86,7 @@ def test_a_stored_handle_does_not_give_the_next_shopper_the_previous_ones_chat(s
     assert conversation_of(got_by_ann, ann_id) != conversation_of(guest_handle)
 
 
-# ---- point 11: deep JSON ---------------------------------------------------------------------------
+# ---- deep JSON ------------------------------------------------------------------------------------
 
 def nested(depth: int, kind: str) -> str:
     return ('{"a":' * depth + "1" + "}" * depth) if kind == "object" else ("[" * depth + "]" * depth)
@@ -120,7 +120,7 @@ def test_deeply_nested_metadata_gets_a_notice_over_socketio(stack: RunCommand, d
     assert matches(answered["text"], "utter_greet")
 
 
-# ---- point 10: Redis and files ----------------------------------------------------------------------
+# ---- Redis and files -------------------------------------------------------------------------------
 
 def test_redis_wants_a_password_and_listens_on_loopback_only(stack: RunCommand):
     import psutil

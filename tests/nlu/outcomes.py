@@ -1,8 +1,8 @@
-"""Customer-question outcome sets (issue 15, item 4): what a customer gets for their first message.
+"""Customer-question outcome sets: what a customer gets for their first message.
 
 Three sets in the same format: tests/nlu/outcomes.yml is HELD OUT (never trained or tuned on; only the test
 and this module read it), tests/nlu/outcomes_dev.yml is for tuning, tests/nlu/outcomes_zh.yml is the Chinese
-HELD-OUT set (issue 16; never trained or tuned on either). Each item is a message a customer might
+HELD-OUT set (never trained or tuned on either). Each item is a message a customer might
 open a conversation with, and the outcome they should get:
 
     answer: faq/<topic>          the FAQ answer utter_faq/<topic> (the response selector's pick)
@@ -294,7 +294,7 @@ def start_stack(run_dir: Path) -> Tuple[Any, Any]:
     """A `python -m bot run` of its own (own Redis port and run folder), and a client for its Redis."""
     import redis
 
-    from bot.supervisor import free_port
+    from bot.processes import free_port
     from tests.integration.running import RunCommand
 
     run = RunCommand(None, run_dir, {"REDIS_PORT": str(free_port()), "BOT_DATA_DIR": str(run_dir / "data")})

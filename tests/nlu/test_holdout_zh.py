@@ -1,4 +1,4 @@
-"""Chinese NLU quality on held-out sentences (issue 16, item 7): tests/nlu/holdout_zh.yml, written apart from
+"""Chinese NLU quality on held-out sentences: tests/nlu/holdout_zh.yml, written apart from
 the training data, scored exactly like the English held-out set (tests/nlu/heldout_score.py, shared with
 tests/test_content.py): macro-F1 over intents and FAQ topics must be at least 0.90. Also checks the Chinese
 outcome set tests/nlu/outcomes_zh.yml (measured by `python -m tests.nlu.outcomes --set zh`) is well formed."""

@@ -1,4 +1,4 @@
-"""An editor adds an intent with a single example: the assistant must keep answering (issue 15, item 1).
+"""An editor adds an intent with a single example: the assistant must keep answering.
 
 Before, one intent with one example left LinearIntentClassifier uncalibrated: every
 confidence fell to ~1/n_intents, under the FallbackClassifier threshold, and every

@@ -1,4 +1,4 @@
-"""Issue 12 (D): a call to the action server that cannot connect is tried again until the server is back."""
+"""A call to the action server that cannot connect is tried again until the server is back."""
 from __future__ import annotations
 
 import asyncio

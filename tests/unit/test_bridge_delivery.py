@@ -1,8 +1,6 @@
+# Over 400 lines: every case drives the same real bridge over a Rasa app reduced to its stores, built once here.
 """Agent messages reach the customer at least once, in order, whatever fails on the way: a real redis-server,
 the real bridge following the real event stream, and a Rasa app reduced to its tracker and lock stores.
-
-Why one file over 400 lines: every case drives the same real bridge over a Rasa app reduced to its stores, built
-once here.
 """
 from __future__ import annotations
 
@@ -20,7 +18,8 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, UserUttered
 
-from bot.handoff_bridge import ACTIVE, HandoffBridge
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.keys import ACTIVE
 from tests.conftest import ROOT, free_port
 
 Pushed = List[Tuple[str, Dict[str, Any]]]
@@ -139,7 +138,7 @@ def test_an_agent_message_that_fails_once_still_reaches_the_customer_once_and_in
 
 def test_a_message_that_keeps_failing_is_parked_and_the_conversation_goes_on(redis_server: str,
                                                                             caplog: pytest.LogCaptureFixture):
-    from bot.handoff_events import DEAD_EVENTS
+    from bot.bridge.stream import DEAD_EVENTS
 
     conversation = f"conv-{uuid.uuid4().hex[:8]}"
     pushed: Pushed = []
@@ -206,7 +205,7 @@ def test_a_new_leader_delivers_what_the_last_one_left_unfinished(redis_server: s
 def test_a_rest_callback_that_fails_once_is_retried_and_the_shop_gets_the_message_once(
         redis_server: str, monkeypatch: pytest.MonkeyPatch):
     """The shop's callback answers 500 to the first try; every try carries the same message_id."""
-    import bot.handoff_bridge as handoff_bridge
+    import bot.bridge.bridge as handoff_bridge
     from bot.channels.rest import CheckedRestInput
     from bot.identity import verify
 
@@ -335,10 +334,10 @@ def test_the_bridge_joins_again_when_redis_lost_the_stream_and_its_group(redis_s
 
 
 def test_a_parked_agent_message_replayed_reaches_the_customer_once(redis_server: str):
-    """Issue 12 (dead events): the push keeps failing, the event is parked; after the fix,
+    """The push keeps failing, the event is parked; after the fix,
     ``python -m bot.undelivered replay`` hands it to the bridge again and the customer gets it once, with the
     message id it had (so a customer who got it after all drops the repeat)."""
-    from bot.handoff_events import DEAD_EVENTS
+    from bot.bridge.stream import DEAD_EVENTS
     from bot.undelivered import entries, replay
 
     conversation = f"conv-{uuid.uuid4().hex[:8]}"
@@ -384,7 +383,7 @@ def test_an_assigned_chat_whose_tracker_missed_the_pause_is_paused_so_the_custom
     """The soak's all-processes kill: the action server created the escalation, then Rasa died before it saved the
     conversation's tracker (no pause in it). When the bridge handles the `assigned` event it makes the tracker agree
     with the service: paused, so the customer's next messages go to the agent, not to the bot."""
-    from bot.handoff_bridge import HandoffBridge as Bridge
+    from bot.bridge.bridge import HandoffBridge as Bridge
 
     async def run() -> Any:
         conversation = f"conv-{uuid.uuid4().hex[:8]}"

@@ -15,7 +15,9 @@ import redis as redis_lib
 import requests
 from rasa.shared.core.events import ConversationPaused, UserUttered
 
-from bot.handoff_bridge import ACTIVE, FORWARDS, SERVICE_MESSAGE_ID, HandoffBridge, service_message_id
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.forwarding import FORWARDS, SERVICE_MESSAGE_ID, service_message_id
+from bot.bridge.keys import ACTIVE
 from tests.handoff.cluster import BOT_TOKEN, bearer, small_team_service
 from tests.handoff.requests import handoff_request
 from tests.unit.test_bridge_delivery import RasaApp

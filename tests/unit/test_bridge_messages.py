@@ -11,7 +11,9 @@ import pytest
 import redis as redis_lib
 
 from bot.channels.socketio import NoticeSocketIOOutput
-from bot.handoff_bridge import ACTIVE, AGENT_NAMES, HandoffBridge, NoticeCollector, notice_fields
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.keys import ACTIVE, AGENT_NAMES
+from bot.bridge.notices import NoticeCollector, notice_fields
 from tests.conftest import free_port
 
 
@@ -38,7 +40,7 @@ def test_notice_fields(message: Dict[str, Any], expected: Dict[str, Any]):
 
 
 def test_every_notice_response_exists(domain: Dict[str, Any]):
-    from bot.handoff_bridge import NOTICES
+    from bot.bridge.notices import NOTICES
 
     assert set(NOTICES) <= set(domain["responses"])
 

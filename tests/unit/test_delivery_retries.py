@@ -1,4 +1,4 @@
-"""Issue 12.1: the action server's delivery of a handoff request, against a real HTTP server standing in for
+"""The action server's delivery of a handoff request, against a real HTTP server standing in for
 the handoff service (and a real Redis for what is parked for a person)."""
 from __future__ import annotations
 

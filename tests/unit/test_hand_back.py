@@ -1,4 +1,4 @@
-"""Issue 12 (F): after any hand-back (a person released or closed the chat, a ticket, a failed delivery) the
+"""After any hand-back (a person released or closed the chat, a ticket, a failed delivery) the
 handoff decision starts afresh: a closed chat followed by the survey creates no second escalation."""
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from rasa.shared.core.events import ActionExecuted, ConversationPaused, SlotSet,
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.handoff import ActionRequestHandoff
-from bot.handoff_bridge import CLOSED_INTENT, hand_back_events
+from bot.bridge.delivery import hand_back_events
+from bot.bridge.events import CLOSED_INTENT
 from bot.policies.handoff import HandoffPolicy
 from tests.unit.test_handoff_again import TICKET, answer, slots_after  # noqa: F401 - fixture
 from tests.conftest import make_tracker

@@ -1,4 +1,4 @@
-"""Issue 12.5: after a ticket or a failed delivery the customer keeps the bot, and the automatic handoff works
+"""After a ticket or a failed delivery the customer keeps the bot, and the automatic handoff works
 again for them (the `handoff_request` slot is cleared); while a person is coming it stays set."""
 import pytest
 

@@ -26,9 +26,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bot.processes import free_port
 from bot.run_secrets import load_or_create
 from bot.settings import RedisTarget
-from bot.supervisor import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -164,7 +164,7 @@ def test_every_server_has_probes_on_a_port_it_declares():
 
 def test_each_process_starts_with_what_the_manifests_give_it(secrets, monkeypatch):
     from actions.access import AccessSettings
-    from bot.handoff_bridge import HandoffBridge
+    from bot.bridge.bridge import HandoffBridge
     from common.redis_config import outbox_redis_url
     from handoff.settings import Settings as HandoffSettings
 

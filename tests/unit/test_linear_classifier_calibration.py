@@ -1,4 +1,4 @@
-"""LinearIntentClassifier confidences mean the same on any training data (issue 15, item 1).
+"""LinearIntentClassifier confidences mean the same on any training data.
 
 An editor who adds an intent with a single example must not take the assistant down:
 before, one such intent left the softmax uncalibrated (temperature 1) and every

@@ -1,4 +1,4 @@
-"""An explicit out-of-scope intent must not cost in-scope answers (issue 15, item 2).
+"""An explicit out-of-scope intent must not cost in-scope answers.
 
 Trained as one more intent, ``out_of_scope`` (data/nlu/out_of_scope.yml) takes in-scope
 messages and, since its examples are negatives for every other intent, flattens their

@@ -1,4 +1,4 @@
-"""Issue 12.2: the bridge's outbox (bot/outbox.py) with a real Redis and a real HTTP server standing in for the
+"""The bridge's outbox (bot/bridge/outbox.py) with a real Redis and a real HTTP server standing in for the
 handoff service. Only the Rasa side (what the customer is told) is recorded instead of run."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import aiohttp
 import redis as redis_lib
 
-from bot.handoff_bridge import HandoffBridge
-from bot.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, backoff_seconds, classify
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.outbox import OUTBOX, SENDING, SURVEYS, SURVEYS_SENDING, backoff_seconds, classify
 from tests.standin import StandIn
 
 

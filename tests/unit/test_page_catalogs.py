@@ -1,4 +1,4 @@
-"""The pages' wording (issue 16): the widget, the agent console and the supervisor dashboard take every visible
+"""The pages' wording: the widget, the agent console and the supervisor dashboard take every visible
 word from a catalog (`*.en.json` / `*.zh.json`). Pure checks over the files: every key a page asks for is in
 English, Chinese has every English key with the same placeholders and is written in Chinese, no visible text is
 left in the HTML without a catalog key, and the pages' config gives the business calendar's time zone."""

@@ -1,5 +1,5 @@
 """Every response speaks the customer's language: a Chinese variation chosen by the `language` slot, English
-otherwise (CONTRACT.md, issue 16).
+otherwise.
 
 Test stories only check response NAMES, so this renders the TEXT with Rasa's own generator (the one the Rasa
 server and the handoff bridge use) for a tracker whose `language` slot is zh, en or unset.

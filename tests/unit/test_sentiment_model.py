@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.nlu import sentiment_data as sd
 from bot.nlu import sentiment_model as sm
 
 DIM = 384
@@ -106,15 +107,15 @@ def test_save_load_round_trip_gives_identical_outputs(tiny_model, tmp_path):
 
 
 def test_shipped_csv_columns_labels_and_no_duplicates():
-    path = sm.DEFAULT_TRAIN_CSV
+    path = sd.DEFAULT_TRAIN_CSV
     with path.open(encoding="utf-8") as fh:
         assert fh.readline().strip() == "text,sentiment,complaint"
-    texts, labels, complaints = sm.load_training_csv(path)  # raises on bad labels / duplicates
+    texts, labels, complaints = sd.load_training_csv(path)  # raises on bad labels / duplicates
     assert len(texts) >= 1500
     normalised = [" ".join(t.lower().split()) for t in texts]
     assert len(set(normalised)) == len(normalised)
     counts = collections.Counter(labels)
-    assert set(counts) == set(sm.LABELS)
+    assert set(counts) == set(sd.LABELS)
     share = {k: v / len(labels) for k, v in counts.items()}
     assert 0.40 <= share["negative"] <= 0.50 and 0.25 <= share["neutral"] <= 0.35
     assert 0.20 <= share["positive"] <= 0.30
@@ -139,14 +140,14 @@ def test_shipped_csv_columns_labels_and_no_duplicates():
 def test_bad_csv_rows_name_file_and_line(tmp_path, body, line, message):
     path = tmp_path / "bad.csv"
     path.write_text(body, encoding="utf-8")
-    with pytest.raises(sm.SentimentDataError) as err:
-        sm.load_training_csv(path)
+    with pytest.raises(sd.SentimentDataError) as err:
+        sd.load_training_csv(path)
     assert f"{path}:{line}:" in str(err.value)
     assert message in str(err.value)
 
 
 def test_bitext_is_optional(tmp_path):
-    assert sm.load_bitext_neutral(tmp_path / "missing") == []
+    assert sd.load_bitext_neutral(tmp_path / "missing") == []
 
 
 def test_component_reads_the_featurizer_vector_and_sets_sentiment(tiny_model):
@@ -178,4 +179,4 @@ def test_fingerprint_changes_with_the_csv(tmp_path):
     from bot.nlu.sentiment_zh import DEFAULT_TRAIN_CSV_ZH
 
     # the Chinese CSV counts too (bot/nlu/sentiment_zh.py): editing it retrains the component
-    assert SentimentScorer.fingerprint_addon({}) == sm.file_digest(sm.DEFAULT_TRAIN_CSV, None, DEFAULT_TRAIN_CSV_ZH)
+    assert SentimentScorer.fingerprint_addon({}) == sd.file_digest(sd.DEFAULT_TRAIN_CSV, None, DEFAULT_TRAIN_CSV_ZH)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bot.nlu import sentiment_zh as zh
-from bot.nlu.sentiment_model import LABELS, load_training_csv
+from bot.nlu.sentiment_data import LABELS, load_training_csv
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_the_bridge_and_the_action_server_refuse_two_redis_when_started_alone(tm
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": "redis://127.0.0.1:6379/0",
            "HANDOFF_REDIS_URL": "redis://127.0.0.1:6380/0", "HANDOFF_URL": "http://127.0.0.1:1",
            "HANDOFF_BOT_TOKEN": "t"}
-    bridge = subprocess.run([sys.executable, "-c", "from bot.handoff_bridge import HandoffBridge; HandoffBridge.from_env()"],
+    bridge = subprocess.run([sys.executable, "-c", "from bot.bridge.bridge import HandoffBridge; HandoffBridge.from_env()"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert bridge.returncode != 0 and "same Redis" in bridge.stderr
     actions = subprocess.run([sys.executable, "-m", "actions", "--port", "1"], cwd=ROOT, env=env,

@@ -12,7 +12,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.delivery import Delivery
 from actions.handoff import status_message
-from bot.handoff_bridge import notice_fields
+from bot.bridge.notices import notice_fields
 
 ROOT = Path(__file__).resolve().parents[2]
 

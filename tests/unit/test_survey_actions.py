@@ -14,7 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.survey import (SURVEY_SLOTS, ActionSubmitSurvey, follow_up_response, survey_answer,
                             survey_left_for_a_person)
-from bot.survey_requests import SURVEY_INTENT, asked_already, survey_slot
+from bot.bridge.surveys import SURVEY_INTENT, asked_already, survey_slot
 from tests.conftest import free_port, make_tracker, user
 
 FOLLOW_UP = {"id": "t1", "label": "T-10007", "state": "open", "priority": 30, "agent_id": "ann",

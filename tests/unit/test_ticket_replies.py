@@ -1,4 +1,4 @@
-"""The customer's side of tickets in the Rasa server (bot/ticket_replies.py): a real redis-server, the real bridge
+"""The customer's side of tickets in the Rasa server (bot/bridge/tickets.py): a real redis-server, the real bridge
 following the real event stream, a real HTTP stand-in for the service's ticket endpoints, and a Rasa app reduced
 to its tracker and lock stores with the domain's real responses (what the customer reads is asserted)."""
 from __future__ import annotations
@@ -19,8 +19,9 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, ConversationPaused, SlotSet, UserUttered
 
-from bot.handoff_bridge import ACTIVE, HandoffBridge
-from bot.ticket_replies import AWAITING, TICKET_OUTBOX, TICKET_SENDING, UNSEEN
+from bot.bridge.bridge import HandoffBridge
+from bot.bridge.keys import ACTIVE
+from bot.bridge.tickets import AWAITING, TICKET_OUTBOX, TICKET_SENDING, UNSEEN
 from tests.conftest import ROOT, free_port
 from tests.ticket_standin import TICKET, TicketStandIn
 

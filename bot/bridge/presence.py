@@ -1,7 +1,7 @@
 """Which web-chat sockets a customer has open, over every Rasa server.
 
 A customer waiting for a person who closes their last chat tab is given a grace period, then taken for gone
-(bot/handoff_bridge.py ``customer_left``). With several Rasa servers behind the load balancer, their tabs can
+(bot/bridge/watchers.py ``customer_left``). With several Rasa servers behind the load balancer, their tabs can
 be connected to different servers, and python-socketio's rooms only know this server's sockets; so each open
 socket is a member of one Redis set per conversation, ``{shop}:chat:sockets:<conversation>`` (one key: one
 hash slot on a Redis Cluster; changed in MULTI/EXEC so the last one out is known exactly once).

@@ -1,4 +1,4 @@
-"""The customer's side of tickets in the Rasa server (issue 13): part of the handoff bridge (bot/handoff_bridge.py),
+"""The customer's side of tickets in the Rasa server : part of the handoff bridge (bot/bridge/bridge.py),
 which owns one :class:`TicketReplies` (``bridge.tickets``). What it says is in domain.yml's responses.
 
 - Events of the service's stream for a conversation (handled before the bridge's check that it follows the
@@ -15,7 +15,7 @@ which owns one :class:`TicketReplies` (``bridge.tickets``). What it says is in d
   (``{shop}:tickets:awaiting:<id>`` = the ticket, for AWAITING_TTL_SECONDS): their next chat message, unless a
   person has the chat, goes to the ticket instead of to the bot (``take_for_ticket``): stored in the tracker,
   queued in the outbox ``{shop}:tickets:outbox`` (drained by the leader bridge like the handoff outbox,
-  bot/outbox.py: ``POST /v1/tickets/{id}/customer_messages``, retried, parked when refused), the mark cleared,
+  bot/bridge/outbox.py: ``POST /v1/tickets/{id}/customer_messages``, retried, parked when refused), the mark cleared,
   and the customer told ``utter_ticket_message_added``.
 - "Leave a message" while waiting in the queue (intent ``leave_message`` in the paused tracker, which Rasa does
   not predict for): ``leave_message`` asks the service to make the waiting chat a ticket (``POST
@@ -37,13 +37,17 @@ from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 
-from bot.outbox import RETRY, SENT, TICKET_MESSAGES, Sent, classify
+from bot.bridge.delivery import HANDLING, LOCK_POLL_SECONDS, hand_back_events
+from bot.bridge.forwarding import service_message_id
+from bot.bridge.keys import ACTIVE, AGENT_NAMES, LEFT, PENDING, POSITION
+from bot.bridge.notices import PUBLIC_FIELDS, notice_fields
+from bot.bridge.outbox import RETRY, SENT, TICKET_MESSAGES, Sent, classify
 from common.customer_tickets import reply_by_text, ticket_response, ticket_values, told_about
 
 if TYPE_CHECKING:  # the bridge imports this module
-    from bot.handoff_bridge import HandoffBridge
+    from bot.bridge.bridge import HandoffBridge
 
-logger = logging.getLogger("bot.handoff_bridge")
+logger = logging.getLogger(__name__)
 
 UNSEEN = "{shop}:tickets:unseen:"  # + conversation: list of replies not shown yet (JSON, oldest first)
 AWAITING = "{shop}:tickets:awaiting:"  # + conversation: {"id", "label"} of the ticket their next message goes to
@@ -94,22 +98,16 @@ class TicketReplies:
         return self.bridge.redis
 
     def _lock(self, conversation: str) -> Any:
-        from bot.handoff_bridge import LOCK_POLL_SECONDS
-
         return self.bridge.app.ctx.agent.lock_store.lock(conversation, wait_time_in_seconds=LOCK_POLL_SECONDS)
 
     @staticmethod
     def _public(text: str, metadata: Mapping[str, Any]) -> Dict[str, Any]:
-        from bot.handoff_bridge import PUBLIC_FIELDS
-
         return {"text": text, **{k: metadata[k] for k in PUBLIC_FIELDS if metadata.get(k) is not None}}
 
     @staticmethod
     def _event_ids() -> str:
         """The prefix of the ids of what the event being handled says (empty outside an event)."""
-        from bot.handoff_bridge import _HANDLING
-
-        handling = _HANDLING.get()
+        handling = HANDLING.get()
         return f"{handling.event_id}/" if handling is not None else ""
 
     # -- presence --------------------------------------------------------------------------------
@@ -257,8 +255,6 @@ class TicketReplies:
                 return []
             message.parse_data = await agent.processor.parse_message(message, tracker)
             await agent.processor._handle_message_with_tracker(message, tracker)
-            from bot.handoff_bridge import notice_fields, service_message_id
-
             item = {"ticket": awaited["id"], "label": awaited.get("label"), "conversation_id": conversation,
                     "text": message.text, "via": "chat", "message_id": service_message_id(message.message_id)}
             async with self.redis.pipeline(transaction=True) as pipe:  # on its way before the mark goes
@@ -277,7 +273,7 @@ class TicketReplies:
         return [self._public(text, metadata)] if text else []
 
     async def send_customer_message(self, item: Dict[str, Any]) -> Sent:
-        """One item of the ticket outbox to ``POST /v1/tickets/{id}/customer_messages`` (bot/outbox.py drains it)."""
+        """One item of the ticket outbox to ``POST /v1/tickets/{id}/customer_messages`` (bot/bridge/outbox.py drains it)."""
         assert self.bridge.session is not None
         body = {k: item[k] for k in ("text", "via", "message_id") if item.get(k)}
         try:
@@ -301,8 +297,6 @@ class TicketReplies:
     async def leave_message(self, conversation: str) -> bool:
         """Make the waiting chat a ticket and tell the customer (see the module docstring); False when there is
         no waiting chat to make one of (the message went to the person who has it)."""
-        from bot.handoff_bridge import ACTIVE, AGENT_NAMES, LEFT, PENDING, POSITION, hand_back_events, notice_fields
-
         bridge = self.bridge
         escalation = await bridge.escalation_of(conversation)
         if not escalation or escalation == PENDING or bridge.app is None or bridge.session is None:

@@ -1,6 +1,6 @@
-"""The outboxes the Rasa server's handoff bridge drains (bot/handoff_bridge.py): handoff requests the
+"""The outboxes the Rasa server's handoff bridge drains (bot/bridge/bridge.py): handoff requests the
 action server could not deliver (``{shop}:handoff:outbox``), survey answers (``{shop}:handoff:surveys``) and customer
-messages for tickets (``{shop}:tickets:outbox``, bot/ticket_replies.py).
+messages for tickets (``{shop}:tickets:outbox``, bot/bridge/tickets.py).
 
 - Each item is moved to a ``..sending`` list while on its way (LMOVE), so a crash in between leaves it to be
   sent again, never lost.
@@ -12,7 +12,7 @@ messages for tickets (``{shop}:tickets:outbox``, bot/ticket_replies.py).
   ``python -m bot.undelivered replay`` after a fix), with an ERROR log line naming the conversation, and a
   waiting customer is told (``utter_handoff_failed``) and has the bot again (they can ask for a person later).
 
-A mixin of :class:`bot.handoff_bridge.HandoffBridge`: it uses the bridge's Redis client, HTTP session, ``say``
+A mixin of :class:`bot.bridge.bridge.HandoffBridge`: it uses the bridge's Redis client, HTTP session, ``say``
 and ``resume``. Each move between the lists is one Lua script (atomic).
 """
 from __future__ import annotations
@@ -27,17 +27,15 @@ from typing import Any, Awaitable, Callable, Dict, NamedTuple, Optional, Tuple
 import aiohttp
 from rasa.shared.core.events import ConversationPaused, SlotSet
 
+from bot.bridge.keys import ACTIVE, AGENT_NAMES, POSITION
 from common.undelivered import UNDELIVERED, parked
 
-logger = logging.getLogger("bot.handoff_bridge")
+logger = logging.getLogger(__name__)
 
-ACTIVE = "{shop}:handoff:active"  # hash conversation id -> escalation id (bot/handoff_bridge.py)
-POSITION = "{shop}:handoff:position"  # hash conversation id -> the queue position the customer was last told
-AGENT_NAMES = "{shop}:handoff:agent_names"  # hash conversation id -> {"id", "name"} of the agent who has the chat
 OUTBOX, SENDING = "{shop}:handoff:outbox", "{shop}:handoff:sending"
 SURVEYS, SURVEYS_SENDING = "{shop}:handoff:surveys", "{shop}:handoff:surveys_sending"
 LATER = ":later"  # + outbox: zset of {"item", "attempts"} -> when to try again
-TICKET_MESSAGES = "{shop}:tickets:outbox"  # customer messages for tickets (bot/ticket_replies.py)
+TICKET_MESSAGES = "{shop}:tickets:outbox"  # customer messages for tickets (bot/bridge/tickets.py)
 KINDS = {OUTBOX: "handoff", SURVEYS: "survey", TICKET_MESSAGES: "ticket_message"}
 SENT, RETRY, REFUSED = "sent", "retry", "refused"
 

@@ -1,6 +1,6 @@
 """Following the handoff service's event stream (``{ho}:events``) through a Redis Streams consumer group.
 
-The leader bridge (bot/handoff_bridge.py) reads the stream as the consumer group ``bridge``:
+The leader bridge (bot/bridge/bridge.py) reads the stream as the consumer group ``bridge``:
 
 - An event is acknowledged (XACK) only once it was fully handled: stored in the tracker and pushed to the
   customer. Until then it stays in the group's pending list, and the service never trims it

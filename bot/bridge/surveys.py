@@ -1,4 +1,4 @@
-"""The satisfaction survey in the customer's chat (issue 14): part of the handoff bridge (bot/handoff_bridge.py),
+"""The satisfaction survey in the customer's chat : part of the handoff bridge (bot/bridge/bridge.py),
 which owns one :class:`SurveyRequests` (``bridge.surveys``).
 
 - The handoff service says when a survey is due (a ``survey_requested`` event, after the group's delay in
@@ -23,10 +23,13 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from rasa.shared.core.events import SlotSet, UserUttered
 
-if TYPE_CHECKING:  # the bridge imports this module
-    from bot.handoff_bridge import HandoffBridge
+from bot.bridge.delivery import LOCK_POLL_SECONDS
+from bot.bridge.notices import NoticeCollector
 
-logger = logging.getLogger("bot.handoff_bridge")
+if TYPE_CHECKING:  # the bridge imports this module
+    from bot.bridge.bridge import HandoffBridge
+
+logger = logging.getLogger(__name__)
 
 SURVEY_INTENT = "EXTERNAL_survey"
 PENDING = "{shop}:survey:pending:"  # + conversation: {"slot", "value"} of the survey to ask at their next visit
@@ -85,8 +88,6 @@ class SurveyRequests:
     async def after_message(self, conversation: str) -> List[Dict[str, Any]]:
         """A REST customer (no pushes) wrote and the bot answered: the survey kept for them is asked now, after
         the answer; what it says, to add to the channel's reply ([] when nothing is kept or it cannot be asked)."""
-        from bot.handoff_bridge import LOCK_POLL_SECONDS, NoticeCollector
-
         raw = await self.bridge.redis.get(PENDING + conversation) if self.bridge.app is not None else None
         if not raw or not await self._can_ask(conversation, connected=True):
             return []
