@@ -1,7 +1,7 @@
 """Retention of the event stream ``<prefix>events``: what a reader has not acknowledged is never trimmed.
 
 The stream is the service's published interface: the bot's bridge reads it through a Redis Streams consumer
-group (``bridge``) and acknowledges each event once it is fully handled (bot/handoff_events.py). Writing an
+group (``bridge``) and acknowledges each event once it is fully handled (bot/bridge/stream.py). Writing an
 event never trims the stream; the sweeper calls ``TRIM_EVENTS`` (every HANDOFF_SWEEP_SECONDS, any process)
 which, atomically:
 

@@ -46,7 +46,7 @@ DEAD_EVENTS = "{shop}:handoff:dead_events"  # where the bridge parks an event it
 
 
 def dead_event(conversation: str, text: str, at: float = 1_700_000_200.0) -> str:
-    """A record as bot/handoff_events.py parks it: an agent's message the bridge could not deliver."""
+    """A record as bot/bridge/stream.py parks it: an agent's message the bridge could not deliver."""
     event = {"type": "message", "conversation_id": conversation, "escalation": "e-7", "agent": "ann",
              "message": {"seq": 1, "speaker": "agent", "author": "ann", "text": text}}
     return json.dumps({"id": "1700000200000-0", "event": event, "error": "ConnectionError('push failed')",
