@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-from bot.settings import ROOT
+# The project root, as bot/settings.py has it. Not imported from there: this module stays standard-library only,
+# because ./run doctor (bot/doctor/) computes the model's fingerprint with it before .venv exists.
+ROOT = Path(__file__).resolve().parent.parent
 
 # Everything a trained model depends on: change any of these and the model is retrained.
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu")

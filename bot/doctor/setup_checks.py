@@ -11,13 +11,12 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.doctor.report import Config, Finding, fix, note, ok
 from bot.run_secrets import NAMES as SECRET_NAMES  # standard library only, like this package
+from bot.training import model_path  # standard library only too: the model's name from its training inputs
 
 # Where ./run looks for Python 3.10 after $PYTHON, python3.10 on PATH and ~/.pyenv/versions/3.10* (run: find_python).
 SYSTEM_PYTHONS = ("/usr/local/bin/python3.10", "/usr/bin/python3.10")
 # What ./run hashes into .venv/.requirements.sha256 (run: ensure_venv), in this order.
 REQUIREMENT_FILES = ("requirements.txt", "requirements-nodeps.txt", "constraints.txt")
-# What the model is trained from (bot/training.py: TRAINING_INPUTS).
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "bot/nlu")
 # Where Debian puts HAProxy (bot/load_balancer.py: HAPROXY_PATHS).
 HAPROXY_PATHS = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
 IS_310 = "import sys, venv; print('%d.%d.%d' % sys.version_info[:3]); sys.exit(sys.version_info[:2] != (3, 10))"
@@ -166,25 +165,8 @@ def check_tools(config: Config, haproxy_paths: Sequence[str] = HAPROXY_PATHS) ->
 
 
 # ---- model ------------------------------------------------------------------------------------------------------
-def fingerprint(root: Path) -> str:
-    """The hash bot/training.py names the model after: the names and contents of the training inputs."""
-    digest = hashlib.sha256()
-    for name in TRAINING_INPUTS:
-        path = root / name
-        if path.is_file():
-            files = [path]
-        elif path.is_dir():
-            files = [p for p in sorted(path.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
-        else:
-            files = []
-        for file in files:
-            digest.update(str(file.relative_to(root)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
-
-
 def check_model(config: Config) -> List[Finding]:
-    target = config.models_dir / f"shop-{fingerprint(config.root)[:16]}.tar.gz"
+    target = model_path(config.models_dir, config.root)
     if target.exists():
         return [ok("model", f"{config.shown(target)} is trained from the current config.yml, domain.yml, data/ "
                             "and bot/nlu/")]
